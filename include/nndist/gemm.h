@@ -1,0 +1,27 @@
+/* Single-precision matrix products for training, row-major throughout.
+ *
+ *   C (M, N) = alpha * op(A) (M, K) * op(B) (K, N) + beta * C
+ *
+ * op(X) is X or its transpose, chosen by trans_a / trans_b, so the three products of a dense
+ * layer need no materialised transpose:
+ *   forward  Z  (B, out) = X  (B, in)   * W (out, in)^T    nnd_sgemm(0, 1, ...)
+ *   weights  dW (out, in) = dZ (B, out)^T * X (B, in)      nnd_sgemm(1, 0, ...)
+ *   input    dX (B, in)  = dZ (B, out)   * W (out, in)     nnd_sgemm(0, 0, ...)
+ * lda, ldb, ldc are the row strides of A, B, C as stored. With beta == 0, C is not read
+ * (it may hold NaN). Results do not depend on the number of OpenMP threads: threads split
+ * output blocks, never the K sum. */
+#ifndef NNDIST_GEMM_H
+#define NNDIST_GEMM_H
+
+#include <stddef.h>
+
+void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+               const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+               size_t ldc);
+
+/* The plain triple loop, kept as the reference the fast kernel is tested against. */
+void nnd_sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                   const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                   size_t ldc);
+
+#endif

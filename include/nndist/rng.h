@@ -1,0 +1,26 @@
+/* Counter-based random numbers (DESIGN invariant 4): every draw is a pure function of
+ * (seed, purpose, a, b), so no rank or thread owns a random stream and any rank count
+ * reproduces the same numbers. */
+#ifndef NNDIST_RNG_H
+#define NNDIST_RNG_H
+
+#include <stdint.h>
+
+/* What a draw is for; keeps the streams of different uses apart. */
+enum nnd_rng_purpose {
+    NND_RNG_INIT_WEIGHT = 1,
+    NND_RNG_INIT_BIAS = 2,
+    NND_RNG_SHUFFLE = 3,
+    NND_RNG_SYNTHETIC = 4,
+};
+
+/* splitmix64's finaliser: a bijective 64-bit mix. */
+uint64_t nnd_mix64(uint64_t x);
+/* A 64-bit random word for (seed, purpose, a, b). */
+uint64_t nnd_rng_u64(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b);
+/* Uniform in [0, 1) with 24 random bits (exact in float). */
+float nnd_rng_uniform(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b);
+/* Uniform integer in [0, n), n > 0, without modulo bias worth mentioning (Lemire's method). */
+uint64_t nnd_rng_below(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b, uint64_t n);
+
+#endif
