@@ -1,6 +1,33 @@
+/* Single-precision GEMM: the GotoBLAS/BLIS structure around a 6x16 register-blocked kernel.
+ *
+ * Loops, outermost first (each thread runs them on its own rectangle of C):
+ *   jc: N in blocks of NC       (op(B) panel KC x NC packed, lives in L2/L3)
+ *   pc: K in blocks of kc <= KC (the only split of the sum; depends on K alone)
+ *   ic: M in blocks of MC       (op(A) block MC x KC packed, lives in L2)
+ *   jr: NR-wide slivers of the B panel (one sliver, KC x NR, stays in L1)
+ *   ir: MR-tall slivers of the A block -> micro-kernel on an MR x NR tile of C
+ *
+ * Packed layouts. A block: slivers of MR rows; sliver s holds, for k = 0..kc-1, the MR values
+ * alpha * op(A)[s*MR + r][k] (r = 0..MR-1) contiguously. B panel: slivers of NR columns; sliver s
+ * holds, for each k, the NR values op(B)[k][s*NR + c]. Rows/columns past M/N are zero. Packing
+ * absorbs both transposes and alpha, so all four trans combinations run the same kernel.
+ *
+ * The micro-kernel sums its tile over one K block from zero, then writes C once:
+ * the first K block stores acc (beta == 0, C not read) or beta*C + acc, later blocks C + acc.
+ * Each element of C therefore sees the same operations whichever thread computes it, whether its
+ * tile is a full one or an edge tile (edges run the full kernel on a scratch tile), and whatever
+ * MC/NC blocks it falls in: results depend on K (and the kernel chosen), never on threads. */
 #include "nndist/gemm.h"
 
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NND_GEMM_X86 1
+#endif
 
 /* Element (i, j) of op(X) where X is stored row-major with stride ld. */
 static inline float elem(const float *X, size_t ld, int trans, size_t i, size_t j)
@@ -23,32 +50,534 @@ void nnd_sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K, float
     }
 }
 
-/* Rows of C split across threads; each row is an i-k-j sweep so the inner loop streams
- * contiguous rows of op(B) and C. op(B) = B^T is handled as dot products of rows. */
-void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
-               const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
-               size_t ldc)
+/* ---- Blocking parameters ------------------------------------------------------------------ */
+
+enum {
+    MR = 6,  /* rows of the register tile */
+    NR = 16, /* columns of the register tile: two 8-float vectors */
+    /* kc <= KC: a B sliver (KC x NR, 16 KiB) and an A sliver (KC x MR, 6 KiB) share L1. */
+    KC = 256,
+    /* An A block (MC x KC, 144 KiB) sits in a 512 KiB L2 beside part of the B panel. */
+    MC = 144,
+    /* A B panel (KC x NC, 4 MiB at most) streams from L2/L3; the training shapes have N <= 784. */
+    NC = 4096,
+    /* Floats written past the end of a packed buffer by the vector packers (see pack_a_rows). */
+    PACK_SLACK = 16,
+};
+
+/* Below this many multiply-adds a call runs on the calling thread: fork/join costs more. */
+#define GEMM_SERIAL_WORK 32768.0
+
+/* How the micro-kernel writes its tile: C = acc, C = beta*C + acc, or C = C + acc. */
+enum store_mode { STORE_SET, STORE_SCALE, STORE_ADD };
+
+typedef void (*ukernel_fn)(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                           enum store_mode mode, float beta);
+typedef void (*pack_fn)(const float *src, size_t ld, size_t n, size_t kc, float alpha,
+                        float *dst);
+
+/* A kernel family: the micro-kernel and the packers that feed it. Packers take the top-left
+ * element of the block in op(X) coordinates; "cols" packers read the panel's values of one k
+ * contiguously (A^T, or B), "rows" packers read them across rows (A, or B^T). */
+struct gemm_kernel {
+    const char *name;
+    ukernel_fn ukernel;
+    pack_fn pack_a_cols, pack_a_rows, pack_b_cols, pack_b_rows;
+};
+
+/* ---- Portable kernel (plain C, any CPU) ----------------------------------------------------- */
+
+static void ukernel_portable(size_t kc, const float *restrict a, const float *restrict b,
+                             float *restrict c, size_t ldc, enum store_mode mode, float beta)
 {
-#pragma omp parallel for schedule(static)
+    float acc[MR][NR] = {{0}};
+    for (size_t k = 0; k < kc; k++, a += MR, b += NR)
+        for (int r = 0; r < MR; r++)
+            for (int j = 0; j < NR; j++) acc[r][j] += a[r] * b[j];
+    for (int r = 0; r < MR; r++) {
+        float *cr = c + (size_t)r * ldc;
+        if (mode == STORE_SET)
+            for (int j = 0; j < NR; j++) cr[j] = acc[r][j];
+        else if (mode == STORE_SCALE)
+            for (int j = 0; j < NR; j++) cr[j] = beta * cr[j] + acc[r][j];
+        else
+            for (int j = 0; j < NR; j++) cr[j] += acc[r][j];
+    }
+}
+
+/* A block, values of one k in one row of the source (op(A) = A^T, source K x M):
+ * src points at op(A)[0][0] = A[0][0], stride ld between k. n = rows of the block. */
+static void pack_a_cols_portable(const float *src, size_t ld, size_t n, size_t kc, float alpha,
+                                 float *dst)
+{
+    for (size_t i0 = 0; i0 < n; i0 += MR, dst += MR * kc) {
+        size_t m = n - i0 < MR ? n - i0 : MR;
+        for (size_t k = 0; k < kc; k++) {
+            const float *s = src + k * ld + i0;
+            size_t r = 0;
+            for (; r < m; r++) dst[k * MR + r] = alpha * s[r];
+            for (; r < MR; r++) dst[k * MR + r] = 0.0f;
+        }
+    }
+}
+
+/* A block, rows of the source are rows of op(A) (op(A) = A, source M x K). */
+static void pack_a_rows_portable(const float *src, size_t ld, size_t n, size_t kc, float alpha,
+                                 float *dst)
+{
+    for (size_t i0 = 0; i0 < n; i0 += MR, dst += MR * kc) {
+        size_t m = n - i0 < MR ? n - i0 : MR;
+        for (size_t r = 0; r < MR; r++) {
+            const float *s = src + (i0 + r) * ld;
+            if (r < m)
+                for (size_t k = 0; k < kc; k++) dst[k * MR + r] = alpha * s[k];
+            else
+                for (size_t k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
+        }
+    }
+}
+
+/* B panel, values of one k in one row of the source (op(B) = B, source K x N). */
+static void pack_b_cols_portable(const float *src, size_t ld, size_t n, size_t kc, float alpha,
+                                 float *dst)
+{
+    (void)alpha;
+    for (size_t j0 = 0; j0 < n; j0 += NR, dst += NR * kc) {
+        size_t w = n - j0 < NR ? n - j0 : NR;
+        for (size_t k = 0; k < kc; k++) {
+            const float *s = src + k * ld + j0;
+            size_t j = 0;
+            for (; j < w; j++) dst[k * NR + j] = s[j];
+            for (; j < NR; j++) dst[k * NR + j] = 0.0f;
+        }
+    }
+}
+
+/* B panel, rows of the source are columns of op(B) (op(B) = B^T, source N x K). */
+static void pack_b_rows_portable(const float *src, size_t ld, size_t n, size_t kc, float alpha,
+                                 float *dst)
+{
+    (void)alpha;
+    for (size_t j0 = 0; j0 < n; j0 += NR, dst += NR * kc) {
+        size_t w = n - j0 < NR ? n - j0 : NR;
+        for (size_t j = 0; j < NR; j++) {
+            const float *s = src + (j0 + j) * ld;
+            if (j < w)
+                for (size_t k = 0; k < kc; k++) dst[k * NR + j] = s[k];
+            else
+                for (size_t k = 0; k < kc; k++) dst[k * NR + j] = 0.0f;
+        }
+    }
+}
+
+static const struct gemm_kernel kernel_portable = {
+    "portable",           ukernel_portable,     pack_a_cols_portable,
+    pack_a_rows_portable, pack_b_cols_portable, pack_b_rows_portable,
+};
+
+/* ---- AVX2 + FMA kernel (chosen at run time) ------------------------------------------------- */
+
+#ifdef NND_GEMM_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* 12 accumulators (6 rows x 2 vectors), 2 B vectors and 1 broadcast of A: 15 of 16 ymm.
+ * B slivers are 64-byte aligned (the buffer is, and a sliver is kc*64 bytes). */
+AVX2 static void ukernel_avx2(size_t kc, const float *restrict a, const float *restrict b,
+                              float *restrict c, size_t ldc, enum store_mode mode, float beta)
+{
+    for (int r = 0; r < MR; r++) {
+        _mm_prefetch((const char *)(c + (size_t)r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)r * ldc + NR - 1), _MM_HINT_T0);
+    }
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (size_t k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), av;
+        av = _mm256_broadcast_ss(a + 0);
+        c00 = _mm256_fmadd_ps(av, b0, c00);
+        c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(av, b0, c10);
+        c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(av, b0, c20);
+        c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(av, b0, c30);
+        c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(av, b0, c40);
+        c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(av, b0, c50);
+        c51 = _mm256_fmadd_ps(av, b1, c51);
+        a += MR;
+        b += NR;
+    }
+    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
+                         {c30, c31}, {c40, c41}, {c50, c51}};
+    __m256 vbeta = _mm256_set1_ps(beta);
+    for (int r = 0; r < MR; r++) {
+        float *cr = c + (size_t)r * ldc;
+        __m256 v0 = acc[r][0], v1 = acc[r][1];
+        if (mode == STORE_SCALE) {
+            v0 = _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(cr), v0);
+            v1 = _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(cr + 8), v1);
+        } else if (mode == STORE_ADD) {
+            v0 = _mm256_add_ps(_mm256_loadu_ps(cr), v0);
+            v1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), v1);
+        }
+        _mm256_storeu_ps(cr, v0);
+        _mm256_storeu_ps(cr + 8, v1);
+    }
+}
+
+/* In-register transpose of 8 rows of 8 floats: on return r[t] holds column t. */
+AVX2 static inline void transpose8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    /* u0 = column 0 | column 4 of rows 0-3, u1 = columns 1 | 5, u2 = 2 | 6, u3 = 3 | 7. */
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* op(A) = A^T: the 6 values of one k are contiguous in the source; copy them as 4 + 2. */
+AVX2 static void pack_a_cols_avx2(const float *src, size_t ld, size_t n, size_t kc, float alpha,
+                                  float *dst)
+{
+    __m128 va = _mm_set1_ps(alpha);
+    size_t full = n - n % MR;
+    for (size_t i0 = 0; i0 < full; i0 += MR, dst += MR * kc) {
+        const float *s = src + i0;
+        float *d = dst;
+        for (size_t k = 0; k < kc; k++, s += ld, d += MR) {
+            __m128 lo = _mm_mul_ps(va, _mm_loadu_ps(s));
+            __m128 hi = _mm_mul_ps(va, _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(s + 4)));
+            _mm_storeu_ps(d, lo);
+            _mm_storel_pi((__m64 *)(d + 4), hi);
+        }
+    }
+    if (full < n) pack_a_cols_portable(src + full, ld, n - full, kc, alpha, dst);
+}
+
+/* op(A) = A: 6 source rows, 8 values of k at a time, transposed as 8 x 8 with two zero rows.
+ * Each column (8 floats) is stored at stride MR = 6, so its last 2 floats spill into the next k
+ * (or past the sliver's end) and are overwritten by the next store: slivers are written in
+ * increasing address order, and the buffer has PACK_SLACK floats past its end. */
+AVX2 static void pack_a_rows_avx2(const float *src, size_t ld, size_t n, size_t kc, float alpha,
+                                  float *dst)
+{
+    __m256 va = _mm256_set1_ps(alpha);
+    size_t full = n - n % MR, k8 = kc - kc % 8;
+    for (size_t i0 = 0; i0 < full; i0 += MR, dst += MR * kc) {
+        const float *s = src + i0 * ld;
+        for (size_t k = 0; k < k8; k += 8) {
+            __m256 r[8];
+            for (int q = 0; q < MR; q++) r[q] = _mm256_mul_ps(va, _mm256_loadu_ps(s + q * ld + k));
+            r[6] = r[7] = _mm256_setzero_ps();
+            transpose8(r);
+            for (int t = 0; t < 8; t++) _mm256_storeu_ps(dst + (k + t) * MR, r[t]);
+        }
+        for (size_t k = k8; k < kc; k++)
+            for (int q = 0; q < MR; q++) dst[k * MR + q] = alpha * s[q * ld + k];
+    }
+    if (full < n) pack_a_rows_portable(src + full * ld, ld, n - full, kc, alpha, dst);
+}
+
+/* op(B) = B: 16 contiguous values per k. */
+AVX2 static void pack_b_cols_avx2(const float *src, size_t ld, size_t n, size_t kc, float alpha,
+                                  float *dst)
+{
+    size_t full = n - n % NR;
+    for (size_t j0 = 0; j0 < full; j0 += NR, dst += NR * kc) {
+        const float *s = src + j0;
+        for (size_t k = 0; k < kc; k++, s += ld) {
+            _mm256_store_ps(dst + k * NR, _mm256_loadu_ps(s));
+            _mm256_store_ps(dst + k * NR + 8, _mm256_loadu_ps(s + 8));
+        }
+    }
+    if (full < n) pack_b_cols_portable(src + full, ld, n - full, kc, alpha, dst);
+}
+
+/* op(B) = B^T: 16 source rows, 8 values of k at a time, as two 8 x 8 transposes. */
+AVX2 static void pack_b_rows_avx2(const float *src, size_t ld, size_t n, size_t kc, float alpha,
+                                  float *dst)
+{
+    size_t full = n - n % NR, k8 = kc - kc % 8;
+    for (size_t j0 = 0; j0 < full; j0 += NR, dst += NR * kc) {
+        const float *s = src + j0 * ld;
+        for (size_t k = 0; k < k8; k += 8)
+            for (int h = 0; h < NR; h += 8) {
+                __m256 r[8];
+                for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(s + (h + q) * ld + k);
+                transpose8(r);
+                for (int t = 0; t < 8; t++) _mm256_store_ps(dst + (k + t) * NR + h, r[t]);
+            }
+        for (size_t k = k8; k < kc; k++)
+            for (int q = 0; q < NR; q++) dst[k * NR + q] = s[q * ld + k];
+    }
+    if (full < n) pack_b_rows_portable(src + full * ld, ld, n - full, kc, alpha, dst);
+}
+
+static const struct gemm_kernel kernel_avx2 = {
+    "avx2-fma",       ukernel_avx2,     pack_a_cols_avx2,
+    pack_a_rows_avx2, pack_b_cols_avx2, pack_b_rows_avx2,
+};
+#endif /* NND_GEMM_X86 */
+
+/* ---- Kernel choice -------------------------------------------------------------------------- */
+
+/* 0 = not chosen yet, 1 = portable, 2 = AVX2. Read and written atomically: the choice is
+ * idempotent, so racing first calls agree. */
+static int kernel_choice;
+
+static int detect_kernel(void)
+{
+    const char *env = getenv("NNDIST_GEMM");
+    if (env && strcmp(env, "portable") == 0) return 1;
+#ifdef NND_GEMM_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
+#endif
+    return 1;
+}
+
+static const struct gemm_kernel *current_kernel(void)
+{
+    int k = __atomic_load_n(&kernel_choice, __ATOMIC_RELAXED);
+    if (k == 0) {
+        k = detect_kernel();
+        __atomic_store_n(&kernel_choice, k, __ATOMIC_RELAXED);
+    }
+#ifdef NND_GEMM_X86
+    if (k == 2) return &kernel_avx2;
+#endif
+    return &kernel_portable;
+}
+
+void nnd_gemm_force_portable(int on)
+{
+    __atomic_store_n(&kernel_choice, on ? 1 : detect_kernel(), __ATOMIC_RELAXED);
+}
+
+const char *nnd_gemm_kernel_name(void)
+{
+    return current_kernel()->name;
+}
+
+/* ---- Packing buffers ------------------------------------------------------------------------ */
+
+/* Each thread keeps its own buffers, grown on demand and reused by later calls (no allocation in
+ * steady state), so concurrent callers never share one. First touched by the thread using them. */
+struct pack_buf {
+    float *p;
+    size_t cap; /* floats */
+};
+static _Thread_local struct pack_buf tls_buf_a, tls_buf_b;
+
+/* At least n floats (plus PACK_SLACK), 64-byte aligned; NULL if out of memory. */
+static float *pack_buf_get(struct pack_buf *b, size_t n)
+{
+    n += PACK_SLACK;
+    if (b->cap >= n) return b->p;
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes);
+    if (!p) return NULL;
+    free(b->p);
+    b->p = p;
+    b->cap = bytes / sizeof(float);
+    return p;
+}
+
+/* ---- Driver --------------------------------------------------------------------------------- */
+
+struct gemm_args {
+    int trans_a, trans_b;
+    size_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    size_t lda, ldb, ldc;
+    float *C;
+    size_t kc; /* the K block: depends on K alone */
+};
+
+static size_t round_up(size_t x, size_t m)
+{
+    return (x + m - 1) / m * m;
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* An edge tile (mr < MR or nr < NR): the same kernel on a scratch tile, so every element sees
+ * the same arithmetic as in a full tile. */
+static void edge_tile(const struct gemm_kernel *kern, size_t kc, const float *a, const float *b,
+                      float *c, size_t ldc, size_t mr, size_t nr, enum store_mode mode, float beta)
+{
+    _Alignas(64) float t[MR * NR];
+    if (mode != STORE_SET) {
+        memset(t, 0, sizeof t);
+        for (size_t r = 0; r < mr; r++) memcpy(t + r * NR, c + r * ldc, nr * sizeof *c);
+    }
+    kern->ukernel(kc, a, b, t, NR, mode, beta);
+    for (size_t r = 0; r < mr; r++) memcpy(c + r * ldc, t + r * NR, nr * sizeof *c);
+}
+
+/* C[m0:m1, n0:n1] on the calling thread. mc_max and nc_max are the A and B block sizes; the
+ * buffers hold round_up(mc_max, MR) * kc and round_up(nc_max, NR) * kc floats (+ slack). */
+static void gemm_rect(const struct gemm_kernel *kern, const struct gemm_args *g, size_t m0,
+                      size_t m1, size_t n0, size_t n1, size_t mc_max, size_t nc_max, float *abuf,
+                      float *bbuf)
+{
+    enum store_mode first = g->beta == 0.0f   ? STORE_SET
+                            : g->beta == 1.0f ? STORE_ADD
+                                              : STORE_SCALE;
+    pack_fn pack_a = g->trans_a ? kern->pack_a_cols : kern->pack_a_rows;
+    pack_fn pack_b = g->trans_b ? kern->pack_b_rows : kern->pack_b_cols;
+    for (size_t jc = n0; jc < n1; jc += nc_max) {
+        size_t nc = min_size(nc_max, n1 - jc);
+        for (size_t pc = 0; pc < g->K; pc += g->kc) {
+            size_t kc = min_size(g->kc, g->K - pc);
+            enum store_mode mode = pc == 0 ? first : STORE_ADD;
+            /* op(B)[pc, jc]: B[pc][jc] or, transposed, B[jc][pc]. */
+            const float *bsrc = g->trans_b ? g->B + jc * g->ldb + pc : g->B + pc * g->ldb + jc;
+            pack_b(bsrc, g->ldb, nc, kc, 1.0f, bbuf);
+            for (size_t ic = m0; ic < m1; ic += mc_max) {
+                size_t mc = min_size(mc_max, m1 - ic);
+                const float *asrc =
+                    g->trans_a ? g->A + pc * g->lda + ic : g->A + ic * g->lda + pc;
+                pack_a(asrc, g->lda, mc, kc, g->alpha, abuf);
+                for (size_t jr = 0; jr < nc; jr += NR) {
+                    size_t nr = min_size(NR, nc - jr);
+                    const float *bp = bbuf + jr * kc;
+                    for (size_t ir = 0; ir < mc; ir += MR) {
+                        size_t mr = min_size(MR, mc - ir);
+                        const float *ap = abuf + ir * kc;
+                        float *c = g->C + (ic + ir) * g->ldc + jc + jr;
+                        if (mr == MR && nr == NR)
+                            kern->ukernel(kc, ap, bp, c, g->ldc, mode, g->beta);
+                        else
+                            edge_tile(kern, kc, ap, bp, c, g->ldc, mr, nr, mode, g->beta);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* C[m0:m1, n0:n1] with this thread's buffers. If they cannot be allocated, falls back to one
+ * sliver at a time in stack buffers: slower, but the arithmetic (and so the result) is the same. */
+static void gemm_rect_buffered(const struct gemm_kernel *kern, const struct gemm_args *g,
+                               size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    /* Balanced M blocks: ceil(rows / MC) blocks of equal size, rounded up to MR. */
+    size_t rows = m1 - m0, cols = n1 - n0;
+    size_t nmb = (rows + MC - 1) / MC;
+    size_t mc_max = round_up((rows + nmb - 1) / nmb, MR);
+    size_t nc_max = min_size(NC, round_up(cols, NR));
+    float *abuf = pack_buf_get(&tls_buf_a, round_up(mc_max, MR) * g->kc);
+    float *bbuf = pack_buf_get(&tls_buf_b, nc_max * g->kc);
+    if (abuf && bbuf) {
+        gemm_rect(kern, g, m0, m1, n0, n1, mc_max, nc_max, abuf, bbuf);
+    } else {
+        _Alignas(64) float a_small[MR * KC + PACK_SLACK], b_small[NR * KC + PACK_SLACK];
+        gemm_rect(kern, g, m0, m1, n0, n1, MR, NR, a_small, b_small);
+    }
+}
+
+/* C = beta * C, for K == 0 or alpha == 0 (A and B are not read, as in BLAS). */
+static void scale_c(size_t M, size_t N, float beta, float *C, size_t ldc)
+{
     for (size_t i = 0; i < M; i++) {
         float *c = C + i * ldc;
         if (beta == 0.0f)
             memset(c, 0, N * sizeof *c);
         else if (beta != 1.0f)
             for (size_t j = 0; j < N; j++) c[j] *= beta;
-        if (trans_b) {
-            for (size_t j = 0; j < N; j++) {
-                const float *b = B + j * ldb;
-                float acc = 0.0f;
-                for (size_t k = 0; k < K; k++) acc += elem(A, lda, trans_a, i, k) * b[k];
-                c[j] += alpha * acc;
+    }
+}
+
+/* Split C into a tm x tn grid of rectangles for up to nt threads. The estimated time of the
+ * busiest thread counts its multiply-adds (tiles padded to MR x NR) and the values it packs:
+ * each rectangle packs its own rows of op(A) (once per NC block) and columns of op(B). */
+static void choose_grid(size_t M, size_t N, size_t K, int nt, int *tm, int *tn)
+{
+    const double pack_cost = 8.0; /* one packed float ~ this many multiply-adds */
+    size_t mtiles = (M + MR - 1) / MR, ntiles = (N + NR - 1) / NR;
+    double best = -1.0;
+    *tm = *tn = 1;
+    for (int a = 1; a <= nt; a++)
+        for (int b = 1; a * b <= nt; b++) {
+            if ((size_t)a > mtiles || (size_t)b > ntiles) continue;
+            double rows = (double)((mtiles + a - 1) / a * MR);
+            double cols = (double)((ntiles + b - 1) / b * NR);
+            double npanels = (double)((size_t)(cols + NC - 1) / NC);
+            double cost = rows * cols * (double)K + pack_cost * (double)K * (rows * npanels + cols);
+            /* Strictly better only: of equal estimates, keep the one found first (fewer
+             * threads along M, i.e. less repacking of op(B)). */
+            if (best < 0.0 || cost < best * 0.999) {
+                best = cost;
+                *tm = a;
+                *tn = b;
             }
-        } else {
-            for (size_t k = 0; k < K; k++) {
-                float a = alpha * elem(A, lda, trans_a, i, k);
-                const float *b = B + k * ldb;
-                for (size_t j = 0; j < N; j++) c[j] += a * b[j];
-            }
+        }
+}
+
+void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+               const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+               size_t ldc)
+{
+    if (M == 0 || N == 0) return;
+    if (K == 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    const struct gemm_kernel *kern = current_kernel();
+    /* Balanced K blocks, the same for every thread count. */
+    size_t nkb = (K + KC - 1) / KC;
+    struct gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C,
+                          (K + nkb - 1) / nkb};
+
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if ((double)M * (double)N * (double)K < GEMM_SERIAL_WORK) nt = 1;
+    int tm = 1, tn = 1;
+    if (nt > 1) choose_grid(M, N, K, nt, &tm, &tn);
+    if (tm * tn == 1) {
+        gemm_rect_buffered(kern, &g, 0, M, 0, N);
+        return;
+    }
+    size_t mtiles = (M + MR - 1) / MR, ntiles = (N + NR - 1) / NR;
+#pragma omp parallel num_threads(tm * tn)
+    {
+        /* The team may be smaller than asked (thread limits): take rectangles round-robin. */
+        int nthreads = omp_get_num_threads();
+        for (int part = omp_get_thread_num(); part < tm * tn; part += nthreads) {
+            size_t pi = (size_t)(part / tn), pj = (size_t)(part % tn);
+            size_t m0 = mtiles * pi / (size_t)tm * MR;
+            size_t m1 = min_size(mtiles * (pi + 1) / (size_t)tm * MR, M);
+            size_t n0 = ntiles * pj / (size_t)tn * NR;
+            size_t n1 = min_size(ntiles * (pj + 1) / (size_t)tn * NR, N);
+            if (m0 < m1 && n0 < n1) gemm_rect_buffered(kern, &g, m0, m1, n0, n1);
         }
     }
 }

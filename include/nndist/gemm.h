@@ -24,4 +24,12 @@ void nnd_sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K, float
                    const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                    size_t ldc);
 
+/* Which micro-kernel nnd_sgemm uses: "avx2-fma" (chosen at the first call when the CPU has
+ * AVX2 and FMA) or "portable" (plain C; forced by NNDIST_GEMM=portable in the environment). */
+const char *nnd_gemm_kernel_name(void);
+
+/* For tests and benchmarks: on != 0 forces the portable kernel, 0 returns to the automatic
+ * choice. Call from serial code, not while another thread is inside nnd_sgemm. */
+void nnd_gemm_force_portable(int on);
+
 #endif

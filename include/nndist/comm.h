@@ -1,0 +1,38 @@
+/* The MPI side: who we are, agreement on failures, the gradient allreduce, threads per rank. */
+#ifndef NNDIST_COMM_H
+#define NNDIST_COMM_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "nndist/error.h"
+
+typedef struct {
+    MPI_Comm world;
+    int rank, size;
+    int local_rank, local_size; /* among the ranks on this node */
+} nnd_comm;
+
+/* Collective. Fills c from MPI_COMM_WORLD (which must be initialised). */
+void nnd_comm_init(nnd_comm *c);
+void nnd_comm_free(nnd_comm *c);
+
+/* Collective agreement (DESIGN invariant 3): every rank passes its own status, every rank gets
+ * the same result. When any rank failed, the status and message of the lowest failing rank are
+ * returned everywhere (so rank 0 can print the one message). */
+nnd_status nnd_comm_agree(const nnd_comm *c, nnd_status st);
+
+/* Collective: sums n floats in place across ranks. */
+void nnd_comm_allreduce_sum(const nnd_comm *c, float *buf, size_t n);
+/* Collective: sums n doubles in place across ranks. */
+void nnd_comm_allreduce_sum_d(const nnd_comm *c, double *buf, size_t n);
+/* Collective: broadcasts n floats from rank 0 (chunked, so n may exceed INT_MAX). */
+void nnd_comm_bcast_floats(const nnd_comm *c, float *buf, size_t n);
+
+/* CPUs this process may run on (its affinity mask). */
+int nnd_cpus_allowed(void);
+/* Threads per rank when the user gave none: SLURM_CPUS_PER_TASK when set, else the node's
+ * cores divided by the ranks on the node, never more than the CPUs in this rank's mask. */
+int nnd_comm_default_threads(const nnd_comm *c);
+
+#endif

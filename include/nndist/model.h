@@ -1,0 +1,70 @@
+/* A multi-layer perceptron over flat arenas (DESIGN invariant 6).
+ *
+ * Layer l (0-based) maps sizes[l] inputs to sizes[l+1] outputs:
+ *   Z_l (n, out) = A_{l-1} (n, in) * W_l (out, in)^T + b_l (out)
+ *   A_l = act(Z_l) for hidden layers; the last layer is linear (its Z is the model output).
+ * All parameters live in one buffer (layer 0's W then b, layer 1's W then b, ...), gradients in
+ * a second buffer of the same layout, so one allreduce and one optimizer loop cover them.
+ * W is stored [out, in], torch.nn.Linear's layout. */
+#ifndef NNDIST_MODEL_H
+#define NNDIST_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nndist/error.h"
+
+#define NND_MAX_LAYERS 32
+/* Floats after the gradient in grads: room for per-step statistics (sample count, loss sum, ...)
+ * that ride along in the gradient's single allreduce. */
+#define NND_GRAD_TAIL 4
+
+typedef enum { NND_ACT_RELU, NND_ACT_TANH, NND_ACT_SIGMOID, NND_ACT_COUNT } nnd_activation;
+
+const char *nnd_activation_name(nnd_activation a);
+/* Returns 0 and sets *out when name is "relu", "tanh" or "sigmoid"; -1 otherwise. */
+int nnd_activation_parse(const char *name, nnd_activation *out);
+
+typedef struct {
+    int n_layers;                      /* dense layers; sizes has n_layers + 1 entries */
+    size_t sizes[NND_MAX_LAYERS + 1];  /* sizes[0] = input features, sizes[n] = outputs */
+    nnd_activation act;                /* hidden-layer activation */
+    size_t n_params;                   /* floats in params (and in grads) */
+    size_t w_off[NND_MAX_LAYERS];      /* offset of W_l in params */
+    size_t b_off[NND_MAX_LAYERS];      /* offset of b_l in params */
+    float *params;                     /* owned, 64-byte aligned */
+    float *grads;                      /* owned; n_params + NND_GRAD_TAIL floats: the sums over
+                                          the local samples of a step, then the tail */
+    /* Workspace for batches of up to max_batch samples (nnd_model_reserve). */
+    size_t max_batch;
+    float *acts[NND_MAX_LAYERS + 1];   /* acts[l+1] = A_l (max_batch, sizes[l+1]); acts[0] unused */
+    float *delta[2];                   /* ping-pong dZ buffers (max_batch, widest layer) */
+} nnd_model;
+
+/* Sets up the shapes and allocates params and grads (zeroed). sizes has n_layers + 1 entries.
+ * nnd_model_free is safe after a failed init. */
+nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_activation act);
+void nnd_model_free(nnd_model *m);
+/* Allocates the activation workspace for batches of up to max_batch samples (idempotent). */
+nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch);
+
+/* torch.nn.Linear's default initialisation, W and b ~ U(-1/sqrt(in), 1/sqrt(in)), drawn from
+ * the counter-based generator: a pure function of (seed, layer, element). */
+void nnd_model_init_params(nnd_model *m, uint64_t seed);
+
+/* Forward pass of n samples X (n, sizes[0]); returns the output (n, sizes[n_layers]) (borrowed,
+ * valid until the next forward). n <= max_batch. */
+const float *nnd_model_forward(nnd_model *m, const float *X, size_t n);
+
+/* Backward pass after nnd_model_forward on the same X: dout (n, outputs) is dLoss/dOutput
+ * (it may be overwritten). Writes grads = the gradient summed over the n samples.
+ * The input's gradient is not computed (nobody needs it). n == 0 zeroes grads. */
+void nnd_model_backward(nnd_model *m, const float *X, float *dout, size_t n);
+
+/* True when every parameter is finite. */
+int nnd_model_params_finite(const nnd_model *m);
+
+/* A heap buffer of n floats, 64-byte aligned, zeroed; NULL on failure. Free with free(). */
+float *nnd_alloc_floats(size_t n);
+
+#endif

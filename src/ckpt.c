@@ -1,0 +1,463 @@
+#include "nndist/ckpt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nndist/h5util.h"
+#include "nndist/version.h"
+
+/* ---- writing ---- */
+
+/* Creates every missing group of a slash-separated path below the file root. */
+static hid_t make_groups(hid_t f, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char save = *p;
+        *p = '\0';
+        if (H5Lexists(f, buf, H5P_DEFAULT) <= 0) {
+            hid_t g = H5Gcreate2(f, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            if (g < 0) return H5I_INVALID_HID;
+            H5Gclose(g);
+        }
+        *p = save;
+        if (save == '\0') break;
+    }
+    return H5Gopen2(f, buf, H5P_DEFAULT);
+}
+
+/* Writes a float32 tensor of rank 1 or 2 with its checksum attribute. */
+static int write_tensor(hid_t group, const char *name, const float *data, hsize_t rows,
+                        hsize_t cols)
+{
+    hsize_t dims[2] = {rows, cols};
+    int rank = cols ? 2 : 1;
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(group, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = -1;
+    if (d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) {
+        size_t bytes = (size_t)rows * (cols ? cols : 1) * sizeof(float);
+        rc = nnd_h5_attr_write_u64(d, "checksum", nnd_fnv1a64(data, bytes));
+    }
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    return rc;
+}
+
+/* Writes the tensors of a buffer with the model's layout under prefix (e.g. "/model"). */
+static int write_layers(hid_t f, const char *prefix, const nnd_model *m, const float *buf)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        char gname[192];
+        snprintf(gname, sizeof gname, "%s/layer_%d", prefix, l);
+        hid_t g = make_groups(f, gname);
+        if (g < 0) return -1;
+        int rc = write_tensor(g, "W", buf + m->w_off[l], m->sizes[l + 1], m->sizes[l]);
+        if (rc == 0) rc = write_tensor(g, "b", buf + m->b_off[l], m->sizes[l + 1], 0);
+        H5Gclose(g);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+static int write_root_attrs(hid_t f, const nnd_model *m, const nnd_ckpt_meta *meta)
+{
+    hid_t root = H5Gopen2(f, "/", H5P_DEFAULT);
+    int64_t layers[NND_MAX_LAYERS + 1];
+    for (int l = 0; l <= m->n_layers; l++) layers[l] = (int64_t)m->sizes[l];
+    int rc = 0;
+    rc |= nnd_h5_attr_write_str(root, "format", NND_CKPT_FORMAT);
+    rc |= nnd_h5_attr_write_i64(root, "format_version", NND_CKPT_VERSION);
+    rc |= nnd_h5_attr_write_str(root, "nndist_version", NNDIST_VERSION);
+    rc |= nnd_h5_attr_write_i64s(root, "layers", layers, (size_t)m->n_layers + 1);
+    rc |= nnd_h5_attr_write_str(root, "activation", nnd_activation_name(m->act));
+    if (meta) {
+        rc |= nnd_h5_attr_write_u64(root, "step", meta->step);
+        rc |= nnd_h5_attr_write_u64(root, "epoch", meta->epoch);
+        rc |= nnd_h5_attr_write_u64(root, "seed", meta->seed);
+        rc |= nnd_h5_attr_write_u64(root, "batch", meta->batch);
+        rc |= nnd_h5_attr_write_i64(root, "world_size", meta->world_size);
+        rc |= nnd_h5_attr_write_str(root, "loss", meta->loss);
+    }
+    H5Gclose(root);
+    return rc;
+}
+
+static int write_optimizer(hid_t f, const nnd_model *m, const nnd_optim *o)
+{
+    hid_t g = make_groups(f, "/optimizer");
+    if (g < 0) return -1;
+    int rc = 0;
+    rc |= nnd_h5_attr_write_str(g, "name", o->cfg.name);
+    rc |= nnd_h5_attr_write_u64(g, "step", o->step);
+    rc |= nnd_h5_attr_write_f64(g, "lr", o->cfg.lr);
+    rc |= nnd_h5_attr_write_f64(g, "momentum", o->cfg.momentum);
+    rc |= nnd_h5_attr_write_f64(g, "dampening", o->cfg.dampening);
+    rc |= nnd_h5_attr_write_f64(g, "weight_decay", o->cfg.weight_decay);
+    rc |= nnd_h5_attr_write_i64(g, "nesterov", o->cfg.nesterov);
+    H5Gclose(g);
+    for (int s = 0; s < o->n_state && rc == 0; s++) {
+        char prefix[96];
+        snprintf(prefix, sizeof prefix, "/optimizer/%s", o->state_name[s]);
+        rc = write_layers(f, prefix, m, o->state[s]);
+    }
+    return rc;
+}
+
+static int fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *o,
+                         const nnd_ckpt_meta *meta)
+{
+    if (!nnd_model_params_finite(m))
+        return nnd_err_set(NND_ERR_NUMERIC,
+                           "%s: not written: the model holds non-finite weights", path);
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return nnd_err_set(NND_ERR_USAGE, "%s: path too long", path);
+    nnd_h5_quiet q;
+    nnd_h5_silence(&q);
+    nnd_status st = NND_OK;
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        st = nnd_err_set(NND_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        goto out;
+    }
+    int rc = write_root_attrs(f, m, meta);
+    if (rc == 0) rc = write_layers(f, "/model", m, m->params);
+    if (rc == 0 && o) rc = write_optimizer(f, m, o);
+    if (H5Fclose(f) < 0) rc = -1;
+    f = H5I_INVALID_HID;
+    if (rc) {
+        st = nnd_err_set(NND_ERR_IO, "%s: write failed (disk full or no permission?)", tmp);
+        goto out;
+    }
+    /* H5Fclose does not fsync: flush the data, then make the rename itself durable. */
+    if (fsync_path(tmp, O_RDONLY) != 0) {
+        st = nnd_err_set(NND_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (rename(tmp, path) != 0) {
+        st = nnd_err_set(NND_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+        goto out;
+    }
+    char dirbuf[4096];
+    snprintf(dirbuf, sizeof dirbuf, "%s", path);
+    fsync_path(dirname(dirbuf), O_RDONLY | O_DIRECTORY);
+out:
+    if (st != NND_OK) unlink(tmp);
+    nnd_h5_restore(&q);
+    return st;
+}
+
+/* ---- reading ---- */
+
+/* Reads the shape of a tensor; returns its rank, or -1 when missing. */
+static int tensor_shape(hid_t f, const char *name, hsize_t dims[2])
+{
+    if (!nnd_h5_exists(f, name)) return -1;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t sp = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    dims[0] = dims[1] = 0;
+    if (rank >= 1 && rank <= 2) H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return rank;
+}
+
+nnd_status nnd_ckpt_probe(const char *path, size_t *sizes, int *n_layers, nnd_activation *act,
+                          int *act_found)
+{
+    nnd_h5_quiet q;
+    hid_t f;
+    nnd_status st = nnd_h5_open_read(path, &f, &q);
+    if (st) return st;
+    int n = 0;
+    for (;; n++) {
+        char name[64];
+        hsize_t dims[2];
+        snprintf(name, sizeof name, "/model/layer_%d/W", n);
+        int rank = tensor_shape(f, name, dims);
+        if (rank < 0) break;
+        if (rank != 2 || n >= NND_MAX_LAYERS) {
+            st = nnd_err_set(NND_ERR_INPUT, "%s: %s must be a 2-D (out, in) array", path, name);
+            goto out;
+        }
+        if (n > 0 && dims[1] != sizes[n]) {
+            st = nnd_err_set(NND_ERR_INPUT,
+                             "%s: %s has %llu inputs but layer_%d has %zu outputs", path, name,
+                             (unsigned long long)dims[1], n - 1, sizes[n]);
+            goto out;
+        }
+        sizes[n] = (size_t)dims[1];
+        sizes[n + 1] = (size_t)dims[0];
+    }
+    if (n == 0) {
+        st = nnd_err_set(NND_ERR_INPUT, "%s: no /model/layer_0/W; expected a model or checkpoint "
+                         "file", path);
+        goto out;
+    }
+    *n_layers = n;
+    *act_found = 0;
+    char buf[32];
+    if (nnd_h5_attr_read_str(f, "activation", buf, sizeof buf) == 0) {
+        if (nnd_activation_parse(buf, act) != 0) {
+            st = nnd_err_set(NND_ERR_INPUT, "%s: unknown activation '%s'", path, buf);
+            goto out;
+        }
+        *act_found = 1;
+    }
+out:
+    nnd_h5_close(f, &q);
+    return st;
+}
+
+/* Reads a tensor of exactly (rows, cols) (cols == 0: 1-D) and verifies its checksum. */
+static nnd_status read_tensor(hid_t f, const char *path, const char *name, float *out,
+                              hsize_t rows, hsize_t cols)
+{
+    hsize_t dims[2];
+    int rank = tensor_shape(f, name, dims);
+    if (rank < 0) return nnd_err_set(NND_ERR_MISMATCH, "%s: %s is missing", path, name);
+    int want = cols ? 2 : 1;
+    if (rank != want || dims[0] != rows || (cols && dims[1] != cols)) {
+        char have[64], exp[64];
+        if (rank == 2)
+            snprintf(have, sizeof have, "(%llu, %llu)", (unsigned long long)dims[0],
+                     (unsigned long long)dims[1]);
+        else
+            snprintf(have, sizeof have, "(%llu)", (unsigned long long)dims[0]);
+        if (cols)
+            snprintf(exp, sizeof exp, "(%llu, %llu)", (unsigned long long)rows,
+                     (unsigned long long)cols);
+        else
+            snprintf(exp, sizeof exp, "(%llu)", (unsigned long long)rows);
+        return nnd_err_set(NND_ERR_MISMATCH, "%s: %s has shape %s; the model needs %s", path,
+                           name, have, exp);
+    }
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    herr_t rc = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+    uint64_t want_sum = 0;
+    int has_sum = nnd_h5_attr_read_u64(d, "checksum", &want_sum) == 0;
+    H5Dclose(d);
+    if (rc < 0) return nnd_err_set(NND_ERR_INPUT, "%s: cannot read %s (damaged file?)", path, name);
+    size_t bytes = (size_t)rows * (cols ? cols : 1) * sizeof(float);
+    if (has_sum && nnd_fnv1a64(out, bytes) != want_sum)
+        return nnd_err_set(NND_ERR_INPUT, "%s: %s fails its checksum (damaged file)", path, name);
+    return NND_OK;
+}
+
+static nnd_status read_layers(hid_t f, const char *path, const char *prefix, const nnd_model *m,
+                              float *buf)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        char name[192];
+        snprintf(name, sizeof name, "%s/layer_%d/W", prefix, l);
+        nnd_status st = read_tensor(f, path, name, buf + m->w_off[l], m->sizes[l + 1],
+                                    m->sizes[l]);
+        if (st) return st;
+        snprintf(name, sizeof name, "%s/layer_%d/b", prefix, l);
+        if ((st = read_tensor(f, path, name, buf + m->b_off[l], m->sizes[l + 1], 0))) return st;
+    }
+    return NND_OK;
+}
+
+static void layers_text(char *buf, size_t size, const size_t *sizes, int n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int l = 0; l <= n && used < size; l++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%zu", l ? "," : "", sizes[l]);
+}
+
+static nnd_status read_optimizer(hid_t f, const char *path, const nnd_model *m, nnd_optim *o)
+{
+    if (!nnd_h5_exists(f, "/optimizer"))
+        return nnd_err_set(NND_ERR_MISMATCH, "%s: holds no optimizer state (a weights-only file);"
+                           " start from it with --init instead", path);
+    hid_t g = H5Gopen2(f, "/optimizer", H5P_DEFAULT);
+    char name[32] = "";
+    uint64_t step = 0;
+    int ok = nnd_h5_attr_read_str(g, "name", name, sizeof name) == 0 &&
+             nnd_h5_attr_read_u64(g, "step", &step) == 0;
+    H5Gclose(g);
+    if (!ok) return nnd_err_set(NND_ERR_INPUT, "%s: /optimizer lacks its name or step", path);
+    nnd_optim_config file_cfg;
+    if (nnd_optim_defaults(name, &file_cfg) != 0 || file_cfg.kind != o->cfg.kind)
+        return nnd_err_set(NND_ERR_MISMATCH, "%s: was made with optimizer '%s', but this run uses "
+                           "'%s'; resume with --optimizer %s, or take its weights only with "
+                           "--init",
+                           path, name, o->cfg.name, name);
+    for (int s = 0; s < o->n_state; s++) {
+        char prefix[96];
+        snprintf(prefix, sizeof prefix, "/optimizer/%s", o->state_name[s]);
+        if (!nnd_h5_exists(f, prefix))
+            return nnd_err_set(NND_ERR_MISMATCH, "%s: has no %s state; it was made with other "
+                               "optimizer settings (e.g. --momentum)", path, o->state_name[s]);
+        nnd_status st = read_layers(f, path, prefix, m, o->state[s]);
+        if (st) return st;
+    }
+    o->step = step;
+    return NND_OK;
+}
+
+nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_meta *meta)
+{
+    size_t sizes[NND_MAX_LAYERS + 2];
+    int n = 0, act_found = 0;
+    nnd_activation act;
+    nnd_status st = nnd_ckpt_probe(path, sizes, &n, &act, &act_found);
+    if (st) return st;
+    int same = n == m->n_layers;
+    for (int l = 0; same && l <= n; l++) same = sizes[l] == m->sizes[l];
+    if (!same) {
+        char have[256], want[256];
+        layers_text(have, sizeof have, sizes, n);
+        layers_text(want, sizeof want, m->sizes, m->n_layers);
+        return nnd_err_set(NND_ERR_MISMATCH, "%s: holds a model with layers %s; this run asks "
+                           "for --layers %s", path, have, want);
+    }
+    if (act_found && act != m->act)
+        return nnd_err_set(NND_ERR_MISMATCH, "%s: the model was trained with --activation %s, "
+                           "this run asks for %s", path, nnd_activation_name(act),
+                           nnd_activation_name(m->act));
+    nnd_h5_quiet q;
+    hid_t f;
+    if ((st = nnd_h5_open_read(path, &f, &q))) return st;
+    if ((st = read_layers(f, path, "/model", m, m->params))) goto out;
+    if (!nnd_model_params_finite(m)) {
+        st = nnd_err_set(NND_ERR_INPUT, "%s: the model holds non-finite weights", path);
+        goto out;
+    }
+    if (o && (st = read_optimizer(f, path, m, o))) goto out;
+    if (meta) {
+        memset(meta, 0, sizeof *meta);
+        int64_t ws = 0;
+        nnd_h5_attr_read_u64(f, "step", &meta->step);
+        nnd_h5_attr_read_u64(f, "epoch", &meta->epoch);
+        nnd_h5_attr_read_u64(f, "seed", &meta->seed);
+        nnd_h5_attr_read_u64(f, "batch", &meta->batch);
+        if (nnd_h5_attr_read_i64(f, "world_size", &ws) == 0) meta->world_size = (int)ws;
+        nnd_h5_attr_read_str(f, "loss", meta->loss, sizeof meta->loss);
+    }
+out:
+    nnd_h5_close(f, &q);
+    return st;
+}
+
+/* ---- directories ---- */
+
+void nnd_ckpt_path(char *buf, size_t size, const char *dir, uint64_t step)
+{
+    snprintf(buf, size, "%s/ckpt-%012" PRIu64 ".h5", dir, step);
+}
+
+static int parse_ckpt_name(const char *name, uint64_t *step)
+{
+    unsigned long long s;
+    int end = 0;
+    if (sscanf(name, "ckpt-%12llu.h5%n", &s, &end) == 1 && end > 0 && name[end] == '\0' &&
+        strlen(name) == 20) {
+        *step = s;
+        return 1;
+    }
+    return 0;
+}
+
+nnd_status nnd_ckpt_dir_prepare(const char *dir)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char save = *p;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return nnd_err_set(NND_ERR_IO, "--checkpoint-dir %s: cannot create %s: %s", dir, buf,
+                               strerror(errno));
+        *p = save;
+        if (save == '\0') break;
+    }
+    DIR *d = opendir(dir);
+    if (!d)
+        return nnd_err_set(NND_ERR_IO, "--checkpoint-dir %s: %s", dir, strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "ckpt-", 5) == 0 && len > 4 &&
+            strcmp(e->d_name + len - 4, ".tmp") == 0) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    if (access(dir, W_OK) != 0)
+        return nnd_err_set(NND_ERR_IO, "--checkpoint-dir %s: not writable: %s", dir,
+                           strerror(errno));
+    return NND_OK;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int nnd_ckpt_list(const char *dir, uint64_t *steps, int max)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0, cap = 64;
+    uint64_t *all = malloc((size_t)cap * sizeof *all);
+    struct dirent *e;
+    while (all && (e = readdir(d))) {
+        uint64_t s;
+        if (!parse_ckpt_name(e->d_name, &s)) continue;
+        if (n == cap) {
+            uint64_t *grown = realloc(all, (size_t)cap * 2 * sizeof *all);
+            if (!grown) break;
+            all = grown;
+            cap *= 2;
+        }
+        all[n++] = s;
+    }
+    closedir(d);
+    if (!all) return 0;
+    qsort(all, (size_t)n, sizeof *all, cmp_desc);
+    int out = n < max ? n : max;
+    memcpy(steps, all, (size_t)out * sizeof *all);
+    free(all);
+    return out;
+}
+
+void nnd_ckpt_retain(const char *dir, int keep)
+{
+    uint64_t steps[4096];
+    int n = nnd_ckpt_list(dir, steps, 4096);
+    for (int i = keep > 0 ? keep : 1; i < n; i++) {
+        char path[4096];
+        nnd_ckpt_path(path, sizeof path, dir, steps[i]);
+        unlink(path);
+    }
+}

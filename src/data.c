@@ -1,0 +1,332 @@
+#include "nndist/data.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nndist/h5util.h"
+#include "nndist/model.h"
+#include "nndist/rng.h"
+
+static const char *class_name(H5T_class_t c)
+{
+    switch (c) {
+    case H5T_INTEGER: return "integer";
+    case H5T_FLOAT: return "float";
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    case H5T_ARRAY: return "array";
+    default: return "non-numeric";
+    }
+}
+
+/* Opens dataset `name` and reads its class, rank and dims (up to 2). */
+static nnd_status inspect(hid_t f, const char *path, const char *name, H5T_class_t *cls, int *rank,
+                          hsize_t dims[2], const char *flag)
+{
+    if (!nnd_h5_exists(f, name))
+        return nnd_err_set(NND_ERR_INPUT, "%s: no dataset '%s' (choose another with %s)", path,
+                           name, flag);
+    nnd_status st = NND_OK;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = H5I_INVALID_HID, t = H5I_INVALID_HID;
+    if (d < 0) {
+        st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' is not a dataset", path, name);
+        goto out;
+    }
+    sp = H5Dget_space(d);
+    t = H5Dget_type(d);
+    *cls = H5Tget_class(t);
+    *rank = H5Sget_simple_extent_ndims(sp);
+    if (*rank < 1 || *rank > 2) {
+        st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' has %d dimensions; expected 1 or 2", path, name,
+                         *rank);
+        goto out;
+    }
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+out:
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    return st;
+}
+
+nnd_status nnd_data_probe(const char *path, const char *x_name, const char *y_name,
+                          nnd_data_shape *shape)
+{
+    memset(shape, 0, sizeof *shape);
+    nnd_h5_quiet q;
+    hid_t f = H5I_INVALID_HID;
+    nnd_status st = nnd_h5_open_read(path, &f, &q);
+    if (st) return st;
+    H5T_class_t xc = H5T_NO_CLASS, yc = H5T_NO_CLASS;
+    int xr = 0, yr = 0;
+    hsize_t xd[2] = {0, 0}, yd[2] = {0, 0};
+    if ((st = inspect(f, path, x_name, &xc, &xr, xd, "--x-name"))) goto out;
+    if ((st = inspect(f, path, y_name, &yc, &yr, yd, "--y-name"))) goto out;
+    if (xr != 2) {
+        st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' has %d dimension(s); expected 2 (N, D)", path,
+                         x_name, xr);
+        goto out;
+    }
+    if (xc != H5T_INTEGER && xc != H5T_FLOAT) {
+        st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' holds %s values; expected a numeric type", path,
+                         x_name, class_name(xc));
+        goto out;
+    }
+    if (yc != H5T_INTEGER && yc != H5T_FLOAT) {
+        st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' holds %s values; expected a numeric type", path,
+                         y_name, class_name(yc));
+        goto out;
+    }
+    if (yr == 1 && yc != H5T_INTEGER) {
+        st = nnd_err_set(NND_ERR_INPUT,
+                         "%s: '%s' is 1-D float; expected integer class labels (or a 2-D (N, K) "
+                         "float array of targets)",
+                         path, y_name);
+        goto out;
+    }
+    if (xd[0] == 0 || xd[1] == 0) {
+        st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' is empty (%llu x %llu); expected N >= 1 samples",
+                         path, x_name, (unsigned long long)xd[0], (unsigned long long)xd[1]);
+        goto out;
+    }
+    if (yd[0] != xd[0]) {
+        st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' has %llu rows but '%s' has %llu; expected equal",
+                         path, x_name, (unsigned long long)xd[0], y_name,
+                         (unsigned long long)yd[0]);
+        goto out;
+    }
+    if (yr == 2 && yd[1] == 0) {
+        st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' has 0 columns", path, y_name);
+        goto out;
+    }
+    /* Sizes from a file are untrusted: the products must fit before anything is allocated. */
+    if (xd[0] > ((hsize_t)1 << 40) || xd[1] > ((hsize_t)1 << 30) ||
+        xd[0] * xd[1] > (hsize_t)(SIZE_MAX / sizeof(float) / 2) ||
+        (yr == 2 && (yd[1] > ((hsize_t)1 << 30) ||
+                     yd[0] * yd[1] > (hsize_t)(SIZE_MAX / sizeof(float) / 2)))) {
+        st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' is too large (%llu x %llu)", path, x_name,
+                         (unsigned long long)xd[0], (unsigned long long)xd[1]);
+        goto out;
+    }
+    shape->n = (size_t)xd[0];
+    shape->d = (size_t)xd[1];
+    shape->k_targets = yr == 2 ? (size_t)yd[1] : 0;
+out:
+    nnd_h5_close(f, &q);
+    return st;
+}
+
+/* Reads rows [lo, hi) of a (N, cols) or (N) dataset into buf, converting to mem_type. */
+static nnd_status read_rows(hid_t f, const char *path, const char *name, hid_t mem_type, size_t lo,
+                            size_t hi, size_t cols, int rank, void *buf)
+{
+    nnd_status st = NND_OK;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), fsp = H5I_INVALID_HID, msp = H5I_INVALID_HID;
+    if (d < 0) return nnd_err_set(NND_ERR_INPUT, "%s: cannot open '%s'", path, name);
+    hsize_t start[2] = {lo, 0}, count[2] = {hi - lo, cols};
+    fsp = H5Dget_space(d);
+    msp = H5Screate_simple(rank, count, NULL);
+    if (fsp < 0 || msp < 0 ||
+        H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+        H5Dread(d, mem_type, msp, fsp, H5P_DEFAULT, buf) < 0)
+        st = nnd_err_set(NND_ERR_INPUT, "%s: cannot read rows %zu..%zu of '%s' (damaged file?)",
+                         path, lo, hi, name);
+    if (msp >= 0) H5Sclose(msp);
+    if (fsp >= 0) H5Sclose(fsp);
+    H5Dclose(d);
+    return st;
+}
+
+/* The first non-finite value of x (rows, cols), or -1. */
+static long long first_nonfinite(const float *x, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(x[i])) return (long long)i;
+    return -1;
+}
+
+nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name,
+                         const char *y_name, const nnd_data_shape *shape, size_t lo, size_t hi,
+                         size_t n_classes)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->shape = *shape;
+    ds->lo = lo;
+    ds->hi = hi;
+    size_t rows = hi - lo, d = shape->d, k = shape->k_targets;
+    ds->x = nnd_alloc_floats(rows * d);
+    if (k)
+        ds->targets = nnd_alloc_floats(rows * k);
+    else
+        ds->labels = malloc((rows ? rows : 1) * sizeof *ds->labels);
+    if (!ds->x || (k ? !ds->targets : !ds->labels))
+        return nnd_err_set(NND_ERR_NOMEM, "%s: cannot allocate %zu samples of %zu features", path,
+                           rows, d);
+    if (rows == 0) return NND_OK;
+
+    nnd_h5_quiet q;
+    hid_t f = H5I_INVALID_HID;
+    nnd_status st = nnd_h5_open_read(path, &f, &q);
+    if (st) return st;
+    if ((st = read_rows(f, path, x_name, H5T_NATIVE_FLOAT, lo, hi, d, 2, ds->x))) goto out;
+    if (k)
+        st = read_rows(f, path, y_name, H5T_NATIVE_FLOAT, lo, hi, k, 2, ds->targets);
+    else
+        st = read_rows(f, path, y_name, H5T_NATIVE_INT32, lo, hi, 1, 1, ds->labels);
+    if (st) goto out;
+
+    long long bad = first_nonfinite(ds->x, rows * d);
+    if (bad >= 0) {
+        st = nnd_err_set(NND_ERR_INPUT,
+                         "%s: '%s' row %zu column %zu is %g; expected finite features", path,
+                         x_name, lo + (size_t)bad / d, (size_t)bad % d, ds->x[bad]);
+        goto out;
+    }
+    if (k) {
+        bad = first_nonfinite(ds->targets, rows * k);
+        if (bad >= 0) {
+            st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' row %zu is not finite; expected finite "
+                             "targets", path, y_name, lo + (size_t)bad / k);
+            goto out;
+        }
+    } else if (n_classes > 0) {
+        for (size_t i = 0; i < rows; i++) {
+            int32_t y = ds->labels[i];
+            if (y < 0 || (size_t)y >= n_classes) {
+                st = nnd_err_set(NND_ERR_INPUT,
+                                 "%s: '%s' row %zu holds label %d; expected 0..%zu (the last "
+                                 "layer has %zu outputs)",
+                                 path, y_name, lo + i, (int)y, n_classes - 1, n_classes);
+                goto out;
+            }
+        }
+    }
+out:
+    nnd_h5_close(f, &q);
+    return st;
+}
+
+void nnd_data_free(nnd_dataset *ds)
+{
+    free(ds->x);
+    free(ds->labels);
+    free(ds->targets);
+    memset(ds, 0, sizeof *ds);
+}
+
+/* ---- batch order ---- */
+
+size_t nnd_order_stripes(size_t n)
+{
+    size_t cap = n / 16 < 64 ? n / 16 : 64, s = 1;
+    while (s * 2 <= cap) s *= 2;
+    return s;
+}
+
+size_t nnd_order_stripe_start(const nnd_order *o, size_t j)
+{
+    return j * o->stripe_len + (j < o->n_long ? j : o->n_long);
+}
+
+static size_t bit_reverse(size_t t, int bits)
+{
+    size_t r = 0;
+    for (int i = 0; i < bits; i++) r |= ((t >> i) & 1u) << (bits - 1 - i);
+    return r;
+}
+
+nnd_status nnd_order_init(nnd_order *o, size_t n, size_t batch, int shuffle, uint64_t seed,
+                          int rank, int size)
+{
+    memset(o, 0, sizeof *o);
+    if (n == 0 || batch == 0)
+        return nnd_err_set(NND_ERR_INTERNAL, "batch order needs n > 0 and batch > 0");
+    if (n > UINT32_MAX)
+        return nnd_err_set(NND_ERR_INPUT, "%zu samples: at most %u are supported", n, UINT32_MAX);
+    o->n = n;
+    o->batch = batch;
+    o->shuffle = shuffle;
+    o->seed = seed;
+    o->n_stripes = nnd_order_stripes(n);
+    while ((o->n_stripes >> o->stripe_bits) > 1) o->stripe_bits++;
+    o->stripe_len = n / o->n_stripes;
+    o->n_long = n % o->n_stripes;
+    o->s_lo = (size_t)rank * o->n_stripes / (size_t)size;
+    o->s_hi = (size_t)(rank + 1) * o->n_stripes / (size_t)size;
+    o->lo = nnd_order_stripe_start(o, o->s_lo);
+    o->hi = nnd_order_stripe_start(o, o->s_hi);
+    o->perm = malloc((o->hi - o->lo + 1) * sizeof *o->perm);
+    if (!o->perm) return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the shuffle of %zu samples",
+                                     o->hi - o->lo);
+    return NND_OK;
+}
+
+void nnd_order_free(nnd_order *o)
+{
+    free(o->perm);
+    memset(o, 0, sizeof *o);
+}
+
+uint64_t nnd_order_steps_per_epoch(const nnd_order *o)
+{
+    return (o->n + o->batch - 1) / o->batch;
+}
+
+size_t nnd_order_global_count(const nnd_order *o, uint64_t step)
+{
+    uint64_t b = step % nnd_order_steps_per_epoch(o);
+    size_t g0 = (size_t)b * o->batch, g1 = g0 + o->batch < o->n ? g0 + o->batch : o->n;
+    return g1 - g0;
+}
+
+/* Fisher-Yates over each owned stripe, driven by (seed, epoch, stripe, position). */
+static void shuffle_stripes(nnd_order *o, uint64_t epoch)
+{
+    for (size_t j = o->s_lo; j < o->s_hi; j++) {
+        size_t start = nnd_order_stripe_start(o, j) - o->lo;
+        size_t len = nnd_order_stripe_start(o, j + 1) - o->lo - start;
+        uint32_t *p = o->perm + start;
+        for (size_t i = 0; i < len; i++) p[i] = (uint32_t)i;
+        for (size_t i = len; i > 1; i--) {
+            size_t r = nnd_rng_below(o->seed, NND_RNG_SHUFFLE, epoch, ((uint64_t)j << 32) | i, i);
+            uint32_t tmp = p[i - 1];
+            p[i - 1] = p[r];
+            p[r] = tmp;
+        }
+    }
+    o->perm_epoch = epoch;
+    o->perm_valid = 1;
+}
+
+size_t nnd_order_local_batch(nnd_order *o, uint64_t step, uint32_t *idx)
+{
+    uint64_t spe = nnd_order_steps_per_epoch(o), epoch = step / spe, b = step % spe;
+    size_t g0 = (size_t)b * o->batch, g1 = g0 + o->batch < o->n ? g0 + o->batch : o->n;
+    size_t count = 0;
+    if (!o->shuffle) {
+        for (size_t g = g0 > o->lo ? g0 : o->lo; g < g1 && g < o->hi; g++)
+            idx[count++] = (uint32_t)(g - o->lo);
+        return count;
+    }
+    if (!o->perm_valid || o->perm_epoch != epoch) shuffle_stripes(o, epoch);
+    size_t S = o->n_stripes, full = S * o->stripe_len;
+    for (size_t g = g0; g < g1; g++) {
+        size_t j, k;
+        if (g < full) {
+            j = bit_reverse(g % S, o->stripe_bits);
+            k = g / S;
+        } else {
+            j = g - full;
+            k = o->stripe_len;
+        }
+        if (j < o->s_lo || j >= o->s_hi) continue;
+        size_t start = nnd_order_stripe_start(o, j) - o->lo;
+        idx[count++] = (uint32_t)(start + o->perm[start + k]);
+    }
+    return count;
+}

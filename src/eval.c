@@ -1,0 +1,68 @@
+#include "nndist/train.h"
+
+#include <string.h>
+
+void nnd_even_split(size_t n, int rank, int size, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)rank / (size_t)size;
+    *hi = n * (size_t)(rank + 1) / (size_t)size;
+}
+
+nnd_status nnd_check_data_fits(const char *path, const nnd_data_shape *shape, const nnd_model *m,
+                               nnd_loss_kind loss, const char *y_name)
+{
+    size_t outputs = m->sizes[m->n_layers];
+    if (shape->d != m->sizes[0])
+        return nnd_err_set(NND_ERR_MISMATCH, "%s: samples have %zu features but the first layer "
+                           "takes %zu (--layers %zu,...)", path, shape->d, m->sizes[0],
+                           shape->d);
+    if (loss == NND_LOSS_SOFTMAX_CE && shape->k_targets)
+        return nnd_err_set(NND_ERR_MISMATCH, "%s: '%s' holds (N, %zu) targets; --loss softmax-ce "
+                           "needs integer class labels (N)", path, y_name, shape->k_targets);
+    if (loss == NND_LOSS_SOFTMAX_CE && outputs < 2)
+        return nnd_err_set(NND_ERR_USAGE, "--loss softmax-ce needs at least 2 outputs, the last "
+                           "layer has %zu", outputs);
+    if (loss == NND_LOSS_MSE && shape->k_targets != outputs)
+        return nnd_err_set(NND_ERR_MISMATCH, "%s: --loss mse needs '%s' as (N, %zu) float "
+                           "targets, found %s", path, y_name, outputs,
+                           shape->k_targets ? "another width" : "integer labels (N)");
+    return NND_OK;
+}
+
+nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_name,
+                              const char *y_name, const nnd_model *m, nnd_loss_kind loss,
+                              const nnd_comm *c)
+{
+    nnd_data_shape shape;
+    memset(ds, 0, sizeof *ds);
+    nnd_status st = nnd_data_probe(path, x_name, y_name, &shape);
+    if (!st) st = nnd_check_data_fits(path, &shape, m, loss, y_name);
+    if ((st = nnd_comm_agree(c, st))) return st;
+    size_t lo, hi;
+    nnd_even_split(shape.n, c->rank, c->size, &lo, &hi);
+    st = nnd_data_load(ds, path, x_name, y_name, &shape, lo, hi,
+                       loss == NND_LOSS_SOFTMAX_CE ? m->sizes[m->n_layers] : 0);
+    return nnd_comm_agree(c, st);
+}
+
+nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
+                        const nnd_comm *c, nnd_eval_result *r)
+{
+    size_t rows = ds->hi - ds->lo, d = ds->shape.d, k = m->sizes[m->n_layers];
+    size_t chunk = m->max_batch;
+    double sums[3] = {0.0, 0.0, (double)rows}; /* loss, correct, samples */
+    for (size_t i = 0; i < rows && chunk > 0; i += chunk) {
+        size_t n = rows - i < chunk ? rows - i : chunk, correct = 0;
+        const float *out = nnd_model_forward(m, ds->x + i * d, n);
+        if (loss == NND_LOSS_SOFTMAX_CE)
+            sums[0] += nnd_loss_softmax_ce(out, ds->labels + i, n, k, NULL, &correct);
+        else
+            sums[0] += nnd_loss_mse(out, ds->targets + i * k, n, k, NULL, &correct);
+        sums[1] += (double)correct;
+    }
+    nnd_comm_allreduce_sum_d(c, sums, 3);
+    r->samples = (uint64_t)sums[2];
+    r->loss = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
+    r->accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
+    return NND_OK;
+}

@@ -1,0 +1,208 @@
+#include "nndist/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nndist/gemm.h"
+#include "nndist/rng.h"
+
+static const char *const g_act_names[NND_ACT_COUNT] = {"relu", "tanh", "sigmoid"};
+
+const char *nnd_activation_name(nnd_activation a)
+{
+    return (unsigned)a < NND_ACT_COUNT ? g_act_names[a] : "?";
+}
+
+int nnd_activation_parse(const char *name, nnd_activation *out)
+{
+    for (int i = 0; i < NND_ACT_COUNT; i++)
+        if (strcmp(name, g_act_names[i]) == 0) {
+            *out = (nnd_activation)i;
+            return 0;
+        }
+    return -1;
+}
+
+float *nnd_alloc_floats(size_t n)
+{
+    if (n > SIZE_MAX / sizeof(float) - 64) return NULL;
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    float *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p) memset(p, 0, bytes ? bytes : 64);
+    return p;
+}
+
+nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_activation act)
+{
+    memset(m, 0, sizeof *m);
+    if (n_layers < 1 || n_layers > NND_MAX_LAYERS)
+        return nnd_err_set(NND_ERR_USAGE, "a model needs 1 to %d layers, got %d", NND_MAX_LAYERS,
+                           n_layers);
+    m->n_layers = n_layers;
+    m->act = act;
+    size_t off = 0;
+    for (int l = 0; l <= n_layers; l++) {
+        if (sizes[l] == 0 || sizes[l] > (1u << 24))
+            return nnd_err_set(NND_ERR_USAGE, "layer width %zu out of range 1..%u", sizes[l],
+                               1u << 24);
+        m->sizes[l] = sizes[l];
+    }
+    for (int l = 0; l < n_layers; l++) {
+        size_t in = sizes[l], out = sizes[l + 1];
+        m->w_off[l] = off;
+        off += in * out;
+        m->b_off[l] = off;
+        off += out;
+        if (off > ((size_t)1 << 34))
+            return nnd_err_set(NND_ERR_USAGE, "model too large: more than 2^34 parameters");
+    }
+    m->n_params = off;
+    m->params = nnd_alloc_floats(off);
+    m->grads = nnd_alloc_floats(off + NND_GRAD_TAIL);
+    if (!m->params || !m->grads)
+        return nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu parameters", off);
+    return NND_OK;
+}
+
+void nnd_model_free(nnd_model *m)
+{
+    free(m->params);
+    free(m->grads);
+    for (int l = 0; l <= NND_MAX_LAYERS; l++) free(m->acts[l]);
+    free(m->delta[0]);
+    free(m->delta[1]);
+    memset(m, 0, sizeof *m);
+}
+
+nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch)
+{
+    if (max_batch <= m->max_batch) return NND_OK;
+    size_t widest = 0;
+    for (int l = 1; l <= m->n_layers; l++) widest = m->sizes[l] > widest ? m->sizes[l] : widest;
+    for (int l = 1; l <= m->n_layers; l++) {
+        free(m->acts[l]);
+        m->acts[l] = nnd_alloc_floats(max_batch * m->sizes[l]);
+        if (!m->acts[l]) goto nomem;
+    }
+    for (int i = 0; i < 2; i++) {
+        free(m->delta[i]);
+        m->delta[i] = nnd_alloc_floats(max_batch * widest);
+        if (!m->delta[i]) goto nomem;
+    }
+    m->max_batch = max_batch;
+    return NND_OK;
+nomem:
+    m->max_batch = 0;
+    return nnd_err_set(NND_ERR_NOMEM, "cannot allocate activations for a batch of %zu samples",
+                       max_batch);
+}
+
+void nnd_model_init_params(nnd_model *m, uint64_t seed)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        size_t in = m->sizes[l], out = m->sizes[l + 1];
+        float bound = 1.0f / sqrtf((float)in);
+        float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+        for (size_t i = 0; i < in * out; i++)
+            W[i] = (2.0f * nnd_rng_uniform(seed, NND_RNG_INIT_WEIGHT, (uint64_t)l, i) - 1.0f) *
+                   bound;
+        for (size_t i = 0; i < out; i++)
+            b[i] = (2.0f * nnd_rng_uniform(seed, NND_RNG_INIT_BIAS, (uint64_t)l, i) - 1.0f) * bound;
+    }
+}
+
+/* Z (n, out) += b, then A = act(Z) in place. */
+static void bias_activate(float *Z, const float *b, size_t n, size_t out, int hidden,
+                          nnd_activation act)
+{
+#pragma omp parallel for schedule(static) if (n * out > 16384)
+    for (size_t i = 0; i < n; i++) {
+        float *z = Z + i * out;
+        if (!hidden) {
+            for (size_t j = 0; j < out; j++) z[j] += b[j];
+            continue;
+        }
+        switch (act) {
+        case NND_ACT_RELU:
+            for (size_t j = 0; j < out; j++) {
+                float v = z[j] + b[j];
+                z[j] = v > 0.0f ? v : 0.0f;
+            }
+            break;
+        case NND_ACT_TANH:
+            for (size_t j = 0; j < out; j++) z[j] = tanhf(z[j] + b[j]);
+            break;
+        default:
+            for (size_t j = 0; j < out; j++) z[j] = 1.0f / (1.0f + expf(-(z[j] + b[j])));
+            break;
+        }
+    }
+}
+
+const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
+{
+    const float *in = X;
+    for (int l = 0; l < m->n_layers; l++) {
+        size_t nin = m->sizes[l], nout = m->sizes[l + 1];
+        float *Z = m->acts[l + 1];
+        nnd_sgemm(0, 1, n, nout, nin, 1.0f, in, nin, m->params + m->w_off[l], nin, 0.0f, Z, nout);
+        bias_activate(Z, m->params + m->b_off[l], n, nout, l + 1 < m->n_layers, m->act);
+        in = Z;
+    }
+    return m->acts[m->n_layers];
+}
+
+/* dA (n, w) *= act'(Z) expressed through the activation's output A. */
+static void activation_backward(float *dA, const float *A, size_t count, nnd_activation act)
+{
+#pragma omp parallel for schedule(static) if (count > 16384)
+    for (size_t i = 0; i < count; i++) {
+        float a = A[i];
+        switch (act) {
+        case NND_ACT_RELU: dA[i] = a > 0.0f ? dA[i] : 0.0f; break;
+        case NND_ACT_TANH: dA[i] *= 1.0f - a * a; break;
+        default: dA[i] *= a * (1.0f - a); break;
+        }
+    }
+}
+
+/* db (out) = column sums of dZ (n, out). */
+static void column_sums(float *db, const float *dZ, size_t n, size_t out)
+{
+    for (size_t j = 0; j < out; j++) db[j] = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < out; j++) db[j] += dZ[i * out + j];
+}
+
+void nnd_model_backward(nnd_model *m, const float *X, float *dout, size_t n)
+{
+    if (n == 0) {
+        memset(m->grads, 0, m->n_params * sizeof *m->grads);
+        return;
+    }
+    float *dZ = dout;
+    int ping = 0;
+    for (int l = m->n_layers - 1; l >= 0; l--) {
+        size_t nin = m->sizes[l], nout = m->sizes[l + 1];
+        const float *A_prev = l == 0 ? X : m->acts[l];
+        /* dW (out, in) = dZ^T (out, n) * A_prev (n, in); db = sum over samples of dZ. */
+        nnd_sgemm(1, 0, nout, nin, n, 1.0f, dZ, nout, A_prev, nin, 0.0f, m->grads + m->w_off[l],
+                  nin);
+        column_sums(m->grads + m->b_off[l], dZ, n, nout);
+        if (l == 0) break;
+        /* dA_prev (n, in) = dZ (n, out) * W (out, in), then through the activation. */
+        float *dA = m->delta[ping];
+        ping ^= 1;
+        nnd_sgemm(0, 0, n, nin, nout, 1.0f, dZ, nout, m->params + m->w_off[l], nin, 0.0f, dA, nin);
+        activation_backward(dA, A_prev, n * nin, m->act);
+        dZ = dA;
+    }
+}
+
+int nnd_model_params_finite(const nnd_model *m)
+{
+    int ok = 1;
+    for (size_t i = 0; i < m->n_params; i++) ok &= isfinite(m->params[i]) != 0;
+    return ok;
+}
