@@ -302,12 +302,22 @@ static nnd_status read_optimizer(hid_t f, const char *path, const nnd_model *m, 
              nnd_h5_attr_read_u64(g, "step", &step) == 0;
     H5Gclose(g);
     if (!ok) return nnd_err_set(NND_ERR_INPUT, "%s: /optimizer lacks its name or step", path);
-    nnd_optim_config file_cfg;
-    if (nnd_optim_defaults(name, &file_cfg) != 0 || file_cfg.kind != o->cfg.kind)
+    if (strcmp(name, o->cfg.name) != 0)
         return nnd_err_set(NND_ERR_MISMATCH, "%s: was made with optimizer '%s', but this run uses "
                            "'%s'; resume with --optimizer %s, or take its weights only with "
                            "--init",
                            path, name, o->cfg.name, name);
+    /* The same name with other settings can need other state (sgd with and without momentum). */
+    int file_states = 0;
+    hid_t og = H5Gopen2(f, "/optimizer", H5P_DEFAULT);
+    H5G_info_t ginfo;
+    if (H5Gget_info(og, &ginfo) >= 0) file_states = (int)ginfo.nlinks;
+    H5Gclose(og);
+    if (file_states != o->n_state)
+        return nnd_err_set(NND_ERR_MISMATCH, "%s: holds %d optimizer state tensor set(s) but this "
+                           "run's %s settings need %d (was --momentum changed?); resume with the "
+                           "same settings, or take its weights only with --init",
+                           path, file_states, o->cfg.name, o->n_state);
     for (int s = 0; s < o->n_state; s++) {
         char prefix[96];
         snprintf(prefix, sizeof prefix, "/optimizer/%s", o->state_name[s]);

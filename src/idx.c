@@ -14,6 +14,8 @@
 #include <hdf5.h>
 #include <zlib.h>
 
+#include "nndist/h5util.h"
+
 /* IDX magic: two zero bytes, the element type, the number of dimensions. */
 #define IDX_UBYTE       0x08u
 #define IDX_MAGIC(ndim) ((IDX_UBYTE << 8) | (ndim))
@@ -244,36 +246,6 @@ static nnd_status h5_fail(nnd_status st, const char *fmt, ...)
     return nnd_err_set(st, "%s: %s", what, why[0] ? why : "HDF5 error");
 }
 
-static herr_t attr_string(hid_t obj, const char *name, const char *value)
-{
-    herr_t rc = -1;
-    hid_t type = H5Tcopy(H5T_C_S1), space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-    if (type < 0) return -1;
-    if (H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0) goto done;
-    if ((space = H5Screate(H5S_SCALAR)) < 0) goto done;
-    if ((attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0) goto done;
-    rc = H5Awrite(attr, type, &value);
-done:
-    if (attr >= 0) H5Aclose(attr);
-    if (space >= 0) H5Sclose(space);
-    H5Tclose(type);
-    return rc;
-}
-
-static herr_t attr_int(hid_t obj, const char *name, int32_t value)
-{
-    herr_t rc = -1;
-    hid_t space = H5Screate(H5S_SCALAR), attr = H5I_INVALID_HID;
-    if (space < 0) return -1;
-    if ((attr = H5Acreate2(obj, name, H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        goto done;
-    rc = H5Awrite(attr, H5T_NATIVE_INT32, &value);
-done:
-    if (attr >= 0) H5Aclose(attr);
-    H5Sclose(space);
-    return rc;
-}
-
 /* Writes one rectangle (rows i0.., cols j0..) of a 2-D dataset, or a run of a 1-D one (nj = 0). */
 static herr_t write_block(hid_t dset, hid_t mem_type, const void *buf, uint64_t i0, size_t ni,
                           uint64_t j0, size_t nj)
@@ -329,11 +301,11 @@ static nnd_status write_h5(const char *tmp, idx_in *img, idx_in *lab, const idx_
         st = h5_fail(NND_ERR_IO, "%s: cannot create HDF5 file", tmp);
         goto done;
     }
-    if (attr_string(file, "format", "nndist-dataset") < 0 ||
-        attr_string(file, "source_images", img->path) < 0 ||
-        attr_string(file, "source_labels", lab->path) < 0 ||
-        attr_int(file, "image_rows", (int32_t)s->rows) < 0 ||
-        attr_int(file, "image_cols", (int32_t)s->cols) < 0) {
+    if (nnd_h5_attr_write_str(file, "format", "nndist-dataset") < 0 ||
+        nnd_h5_attr_write_str(file, "source_images", img->path) < 0 ||
+        nnd_h5_attr_write_str(file, "source_labels", lab->path) < 0 ||
+        nnd_h5_attr_write_i64(file, "image_rows", s->rows) < 0 ||
+        nnd_h5_attr_write_i64(file, "image_cols", s->cols) < 0) {
         st = h5_fail(NND_ERR_IO, "%s: cannot write root attributes", tmp);
         goto done;
     }
@@ -493,13 +465,11 @@ nnd_status nnd_idx_convert_blocked(const char *images_path, const char *labels_p
     if ((st = check_shape(images_path, labels_path, idims, ldims[0], &shape)) != NND_OK) goto done;
 
     /* Our one message replaces HDF5's printed error stack; the caller's handler comes back. */
-    H5E_auto2_t old_func = NULL;
-    void *old_data = NULL;
-    H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    nnd_h5_quiet quiet;
+    nnd_h5_silence(&quiet);
     int created = 0;
     st = write_h5(tmp, &img, &lab, &shape, block_pixels, &created);
-    H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+    nnd_h5_restore(&quiet);
     if (st != NND_OK) {
         if (created) unlink(tmp);
         goto done;

@@ -9,8 +9,9 @@
  * left as it was and OUT.tmp is removed):
  *   /X  float32 (N, rows*cols), contiguous, pixel / 255 in [0, 1]
  *   /y  int32   (N), contiguous, the labels
- *   root attributes: format = "nndist-dataset", source_images, source_labels (variable-length
- *   UTF-8 strings: the input paths as given), image_rows, image_cols (int32).
+ *   root attributes: format = "nndist-dataset", source_images, source_labels (the input paths
+ *   as given), written with nnd_h5_attr_write_str (fixed-length ASCII strings); image_rows,
+ *   image_cols (int64, nnd_h5_attr_write_i64).
  *
  * The pixels are converted in blocks, so memory stays a few MB for any file size.
  * Errors: NND_ERR_INPUT for a missing, unreadable or malformed input (bad magic, count mismatch,

@@ -1,0 +1,61 @@
+/* Compares the /model tensors of two files.
+ *
+ *   nnd_compare_models A B RTOL
+ *
+ * The relative difference is max|a - b| / max|a| over all parameters (the infinity norm of the
+ * difference relative to the weights' scale, so a weight that happens to be near zero does not
+ * turn round-off into a large ratio). RTOL 0 demands bitwise equality. Prints the difference;
+ * exit 0 when within tolerance, 1 otherwise, 2 when the files cannot be read or their shapes
+ * differ. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nndist/ckpt.h"
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s A B RTOL\n", argv[0]);
+        return 2;
+    }
+    double rtol = atof(argv[3]);
+    size_t sa[NND_MAX_LAYERS + 2], sb[NND_MAX_LAYERS + 2];
+    int na = 0, nb = 0, fa = 0, fb = 0;
+    nnd_activation aa, ab;
+    if (nnd_ckpt_probe(argv[1], sa, &na, &aa, &fa) || nnd_ckpt_probe(argv[2], sb, &nb, &ab, &fb)) {
+        fprintf(stderr, "compare: %s\n", nnd_err_msg());
+        return 2;
+    }
+    if (na != nb || memcmp(sa, sb, (size_t)(na + 1) * sizeof sa[0]) != 0) {
+        fprintf(stderr, "compare: the models have different shapes\n");
+        return 2;
+    }
+    nnd_model a, b;
+    if (nnd_model_init(&a, sa, na, fa ? aa : NND_ACT_RELU) ||
+        nnd_model_init(&b, sb, nb, fb ? ab : NND_ACT_RELU) || nnd_ckpt_load(argv[1], &a, NULL, NULL) ||
+        nnd_ckpt_load(argv[2], &b, NULL, NULL)) {
+        fprintf(stderr, "compare: %s\n", nnd_err_msg());
+        return 2;
+    }
+    double diff = 0.0, scale = 0.0;
+    size_t worst_at = 0, bitwise_diff = 0;
+    for (size_t i = 0; i < a.n_params; i++) {
+        double x = a.params[i], y = b.params[i];
+        if (memcmp(&a.params[i], &b.params[i], sizeof(float)) != 0) bitwise_diff++;
+        scale = fmax(scale, fabs(x));
+        if (fabs(x - y) > diff) {
+            diff = fabs(x - y);
+            worst_at = i;
+        }
+    }
+    double worst = scale > 0 ? diff / scale : diff;
+    printf("compare: %zu parameters, %zu differ bitwise, max |a-b| %.3g = %.3g relative to "
+           "max |a| (at %zu)\n",
+           a.n_params, bitwise_diff, diff, worst, worst_at);
+    int ok = rtol == 0.0 ? bitwise_diff == 0 : worst <= rtol;
+    nnd_model_free(&a);
+    nnd_model_free(&b);
+    return ok ? 0 : 1;
+}
