@@ -139,6 +139,7 @@ int nnd_h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t size)
         char *s = NULL;
         mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft)); /* h5py writes UTF-8; a mismatch fails the read */
         if (H5Aread(a, mt, &s) >= 0 && s) {
             snprintf(buf, size, "%s", s);
             H5free_memory(s);
@@ -150,6 +151,7 @@ int nnd_h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t size)
         mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, len + 1);
         H5Tset_strpad(mt, H5T_STR_NULLTERM);
+        H5Tset_cset(mt, H5Tget_cset(ft));
         if (H5Aread(a, mt, buf) >= 0) rc = 0;
     }
 out:
