@@ -73,8 +73,7 @@ enum store_mode { STORE_SET, STORE_SCALE, STORE_ADD };
 
 typedef void (*ukernel_fn)(size_t kc, const float *a, const float *b, float *c, size_t ldc,
                            enum store_mode mode, float beta);
-typedef void (*pack_fn)(const float *src, size_t ld, size_t n, size_t kc, float alpha,
-                        float *dst);
+typedef void (*pack_fn)(const float *src, size_t ld, size_t n, size_t kc, float alpha, float *dst);
 
 /* A kernel family: the micro-kernel and the packers that feed it. Packers take the top-left
  * element of the block in op(X) coordinates; "cols" packers read the panel's values of one k
@@ -219,8 +218,7 @@ AVX2 static void ukernel_avx2(size_t kc, const float *restrict a, const float *r
         a += MR;
         b += NR;
     }
-    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                         {c30, c31}, {c40, c41}, {c50, c51}};
+    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     __m256 vbeta = _mm256_set1_ps(beta);
     for (int r = 0; r < MR; r++) {
         float *cr = c + (size_t)r * ldc;
@@ -278,63 +276,79 @@ AVX2 static void pack_a_cols_avx2(const float *src, size_t ld, size_t n, size_t 
     if (full < n) pack_a_cols_portable(src + full, ld, n - full, kc, alpha, dst);
 }
 
-/* op(A) = A: 6 source rows, 8 values of k at a time, transposed as 8 x 8 with two zero rows.
- * Each column (8 floats) is stored at stride MR = 6, so its last 2 floats spill into the next k
- * (or past the sliver's end) and are overwritten by the next store: slivers are written in
- * increasing address order, and the buffer has PACK_SLACK floats past its end. */
+/* op(A) = A: 6 source rows (zeros past the block's last row), 8 values of k at a time,
+ * transposed as 8 x 8 with two zero rows. Each column (8 floats) is stored at stride MR = 6, so
+ * its last 2 floats spill into the next k (or past the sliver's end) and are overwritten by the
+ * next store: slivers are written in increasing address order, and the buffer has PACK_SLACK
+ * floats past its end. */
 AVX2 static void pack_a_rows_avx2(const float *src, size_t ld, size_t n, size_t kc, float alpha,
                                   float *dst)
 {
     __m256 va = _mm256_set1_ps(alpha);
-    size_t full = n - n % MR, k8 = kc - kc % 8;
-    for (size_t i0 = 0; i0 < full; i0 += MR, dst += MR * kc) {
+    size_t k8 = kc - kc % 8;
+    for (size_t i0 = 0; i0 < n; i0 += MR, dst += MR * kc) {
+        size_t m = n - i0 < MR ? n - i0 : MR;
         const float *s = src + i0 * ld;
         for (size_t k = 0; k < k8; k += 8) {
             __m256 r[8];
-            for (int q = 0; q < MR; q++) r[q] = _mm256_mul_ps(va, _mm256_loadu_ps(s + q * ld + k));
-            r[6] = r[7] = _mm256_setzero_ps();
+            for (size_t q = 0; q < 8; q++)
+                r[q] = q < m ? _mm256_mul_ps(va, _mm256_loadu_ps(s + q * ld + k))
+                             : _mm256_setzero_ps();
             transpose8(r);
-            for (int t = 0; t < 8; t++) _mm256_storeu_ps(dst + (k + t) * MR, r[t]);
+            for (size_t t = 0; t < 8; t++) _mm256_storeu_ps(dst + (k + t) * MR, r[t]);
         }
         for (size_t k = k8; k < kc; k++)
-            for (int q = 0; q < MR; q++) dst[k * MR + q] = alpha * s[q * ld + k];
+            for (size_t q = 0; q < MR; q++) dst[k * MR + q] = q < m ? alpha * s[q * ld + k] : 0.0f;
     }
-    if (full < n) pack_a_rows_portable(src + full * ld, ld, n - full, kc, alpha, dst);
 }
 
-/* op(B) = B: 16 contiguous values per k. */
+/* op(B) = B: 16 contiguous values per k (masked loads, zeros, past the panel's last column). */
 AVX2 static void pack_b_cols_avx2(const float *src, size_t ld, size_t n, size_t kc, float alpha,
                                   float *dst)
 {
-    size_t full = n - n % NR;
-    for (size_t j0 = 0; j0 < full; j0 += NR, dst += NR * kc) {
+    (void)alpha;
+    for (size_t j0 = 0; j0 < n; j0 += NR, dst += NR * kc) {
         const float *s = src + j0;
-        for (size_t k = 0; k < kc; k++, s += ld) {
-            _mm256_store_ps(dst + k * NR, _mm256_loadu_ps(s));
-            _mm256_store_ps(dst + k * NR + 8, _mm256_loadu_ps(s + 8));
+        if (n - j0 >= NR) {
+            for (size_t k = 0; k < kc; k++, s += ld) {
+                _mm256_store_ps(dst + k * NR, _mm256_loadu_ps(s));
+                _mm256_store_ps(dst + k * NR + 8, _mm256_loadu_ps(s + 8));
+            }
+        } else {
+            /* Lane j of the masks is all ones when j < w and j + 8 < w respectively. */
+            __m256i w = _mm256_set1_epi32((int)(n - j0));
+            __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            __m256i m0 = _mm256_cmpgt_epi32(w, lane);
+            __m256i m1 = _mm256_cmpgt_epi32(w, _mm256_add_epi32(lane, _mm256_set1_epi32(8)));
+            for (size_t k = 0; k < kc; k++, s += ld) {
+                _mm256_store_ps(dst + k * NR, _mm256_maskload_ps(s, m0));
+                _mm256_store_ps(dst + k * NR + 8, _mm256_maskload_ps(s + 8, m1));
+            }
         }
     }
-    if (full < n) pack_b_cols_portable(src + full, ld, n - full, kc, alpha, dst);
 }
 
-/* op(B) = B^T: 16 source rows, 8 values of k at a time, as two 8 x 8 transposes. */
+/* op(B) = B^T: 16 source rows (zeros past the panel's last column), 8 values of k at a time, as
+ * two 8 x 8 transposes. */
 AVX2 static void pack_b_rows_avx2(const float *src, size_t ld, size_t n, size_t kc, float alpha,
                                   float *dst)
 {
-    size_t full = n - n % NR, k8 = kc - kc % 8;
-    for (size_t j0 = 0; j0 < full; j0 += NR, dst += NR * kc) {
+    (void)alpha;
+    size_t k8 = kc - kc % 8;
+    for (size_t j0 = 0; j0 < n; j0 += NR, dst += NR * kc) {
+        size_t w = n - j0 < NR ? n - j0 : NR;
         const float *s = src + j0 * ld;
         for (size_t k = 0; k < k8; k += 8)
-            for (int h = 0; h < NR; h += 8) {
+            for (size_t h = 0; h < NR; h += 8) {
                 __m256 r[8];
-                for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(s + (h + q) * ld + k);
+                for (size_t q = 0; q < 8; q++)
+                    r[q] = h + q < w ? _mm256_loadu_ps(s + (h + q) * ld + k) : _mm256_setzero_ps();
                 transpose8(r);
-                for (int t = 0; t < 8; t++) _mm256_store_ps(dst + (k + t) * NR + h, r[t]);
+                for (size_t t = 0; t < 8; t++) _mm256_store_ps(dst + (k + t) * NR + h, r[t]);
             }
         for (size_t k = k8; k < kc; k++)
-            for (int q = 0; q < NR; q++) dst[k * NR + q] = s[q * ld + k];
+            for (size_t q = 0; q < NR; q++) dst[k * NR + q] = q < w ? s[q * ld + k] : 0.0f;
     }
-    if (full < n) pack_b_rows_portable(src + full * ld, ld, n - full, kc, alpha, dst);
 }
 
 static const struct gemm_kernel kernel_avx2 = {
@@ -449,9 +463,7 @@ static void gemm_rect(const struct gemm_kernel *kern, const struct gemm_args *g,
                       size_t m1, size_t n0, size_t n1, size_t mc_max, size_t nc_max, float *abuf,
                       float *bbuf)
 {
-    enum store_mode first = g->beta == 0.0f   ? STORE_SET
-                            : g->beta == 1.0f ? STORE_ADD
-                                              : STORE_SCALE;
+    enum store_mode first = g->beta == 0.0f ? STORE_SET : g->beta == 1.0f ? STORE_ADD : STORE_SCALE;
     pack_fn pack_a = g->trans_a ? kern->pack_a_cols : kern->pack_a_rows;
     pack_fn pack_b = g->trans_b ? kern->pack_b_rows : kern->pack_b_cols;
     for (size_t jc = n0; jc < n1; jc += nc_max) {
@@ -464,8 +476,7 @@ static void gemm_rect(const struct gemm_kernel *kern, const struct gemm_args *g,
             pack_b(bsrc, g->ldb, nc, kc, 1.0f, bbuf);
             for (size_t ic = m0; ic < m1; ic += mc_max) {
                 size_t mc = min_size(mc_max, m1 - ic);
-                const float *asrc =
-                    g->trans_a ? g->A + pc * g->lda + ic : g->A + ic * g->lda + pc;
+                const float *asrc = g->trans_a ? g->A + pc * g->lda + ic : g->A + ic * g->lda + pc;
                 pack_a(asrc, g->lda, mc, kc, g->alpha, abuf);
                 for (size_t jr = 0; jr < nc; jr += NR) {
                     size_t nr = min_size(NR, nc - jr);
@@ -487,8 +498,8 @@ static void gemm_rect(const struct gemm_kernel *kern, const struct gemm_args *g,
 
 /* C[m0:m1, n0:n1] with this thread's buffers. If they cannot be allocated, falls back to one
  * sliver at a time in stack buffers: slower, but the arithmetic (and so the result) is the same. */
-static void gemm_rect_buffered(const struct gemm_kernel *kern, const struct gemm_args *g,
-                               size_t m0, size_t m1, size_t n0, size_t n1)
+static void gemm_rect_buffered(const struct gemm_kernel *kern, const struct gemm_args *g, size_t m0,
+                               size_t m1, size_t n0, size_t n1)
 {
     /* Balanced M blocks: ceil(rows / MC) blocks of equal size, rounded up to MR. */
     size_t rows = m1 - m0, cols = n1 - n0;
@@ -543,9 +554,8 @@ static void choose_grid(size_t M, size_t N, size_t K, int nt, int *tm, int *tn)
         }
 }
 
-void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
-               const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
-               size_t ldc)
+void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, const float *A,
+               size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
 {
     if (M == 0 || N == 0) return;
     if (K == 0 || alpha == 0.0f) {
@@ -555,8 +565,8 @@ void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alp
     const struct gemm_kernel *kern = current_kernel();
     /* Balanced K blocks, the same for every thread count. */
     size_t nkb = (K + KC - 1) / KC;
-    struct gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C,
-                          (K + nkb - 1) / nkb};
+    struct gemm_args g = {trans_a, trans_b, M,   N,   K,   alpha, beta,
+                          A,       B,       lda, ldb, ldc, C,     (K + nkb - 1) / nkb};
 
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
     if ((double)M * (double)N * (double)K < GEMM_SERIAL_WORK) nt = 1;
@@ -567,7 +577,7 @@ void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alp
         return;
     }
     size_t mtiles = (M + MR - 1) / MR, ntiles = (N + NR - 1) / NR;
-#pragma omp parallel num_threads(tm * tn)
+#pragma omp parallel num_threads(tm *tn)
     {
         /* The team may be smaller than asked (thread limits): take rectangles round-robin. */
         int nthreads = omp_get_num_threads();

@@ -1,4 +1,5 @@
-/* The GEMM against its naive reference: every transpose combination, odd sizes, alpha/beta. */
+/* The GEMM against its naive reference: every transpose combination, odd sizes, alpha/beta,
+ * sizes that cross the cache blocks, both kernels; and results independent of the thread count. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +7,9 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nndist/gemm.h"
 #include "nndist/rng.h"
@@ -36,8 +39,8 @@ static void check_case(int ta, int tb, size_t M, size_t N, size_t K, float alpha
         for (size_t j = 0; j < N; j++) {
             float tol = 1e-5f * (float)(K + 1);
             if (fabsf(C[i * ldc + j] - R[i * ldc + j]) > tol)
-                fail_msg("ta=%d tb=%d M=%zu N=%zu K=%zu: C[%zu,%zu]=%g, reference %g", ta, tb, M,
-                         N, K, i, j, C[i * ldc + j], R[i * ldc + j]);
+                fail_msg("ta=%d tb=%d M=%zu N=%zu K=%zu: C[%zu,%zu]=%g, reference %g", ta, tb, M, N,
+                         K, i, j, C[i * ldc + j], R[i * ldc + j]);
         }
     /* Padding columns of C beyond N must be untouched. */
     for (size_t i = 0; i < M; i++)
@@ -48,10 +51,9 @@ static void check_case(int ta, int tb, size_t M, size_t N, size_t K, float alpha
     free(R);
 }
 
-static void test_all_transposes_odd_sizes(void **state)
+static void odd_sizes(void)
 {
-    (void)state;
-    const size_t sizes[][3] = {{1, 1, 1},  {7, 5, 3},    {17, 33, 9},  {64, 16, 128},
+    const size_t sizes[][3] = {{1, 1, 1},     {7, 5, 3},     {17, 33, 9},  {64, 16, 128},
                                {13, 10, 257}, {129, 67, 31}, {6, 16, 100}, {100, 1, 7}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (int ta = 0; ta < 2; ta++)
@@ -60,6 +62,89 @@ static void test_all_transposes_odd_sizes(void **state)
                 check_case(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], 0.5f, 1.0f);
                 check_case(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], -2.0f, 0.25f);
             }
+}
+
+/* Sizes around the blocking of src/gemm.c (MR 6, NR 16, KC 256, MC 144, NC 4096): several M
+ * blocks, K blocks of unequal and equal size, an N beyond one B panel, and the training shapes. */
+static void block_boundaries(void)
+{
+    const size_t sizes[][3] = {{145, 17, 257}, {300, 40, 600}, {6, 16, 512},    {289, 33, 513},
+                               {7, 4100, 37},  {13, 4097, 3},  {128, 512, 784}, {512, 784, 128},
+                               {128, 10, 256}, {10, 256, 128}, {128, 256, 10}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                check_case(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], 1.0f, 0.0f);
+                check_case(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], 0.75f, -1.5f);
+            }
+}
+
+static void test_all_transposes_odd_sizes(void **state)
+{
+    (void)state;
+    odd_sizes();
+}
+
+static void test_block_boundaries(void **state)
+{
+    (void)state;
+    block_boundaries();
+}
+
+/* The same checks on the plain-C kernel that CPUs without AVX2/FMA run. */
+static void test_portable_kernel(void **state)
+{
+    (void)state;
+    nnd_gemm_force_portable(1);
+    assert_string_equal(nnd_gemm_kernel_name(), "portable");
+    odd_sizes();
+    block_boundaries();
+    nnd_gemm_force_portable(0);
+}
+
+/* Threads split C, never the K sum: 1, 2 and 3 threads give bitwise equal results, with either
+ * kernel, for every transpose combination, beta == 0 and not. */
+static void test_thread_count_invariance(void **state)
+{
+    (void)state;
+    const size_t sizes[][3] = {{128, 512, 784}, {512, 784, 128}, {128, 10, 256},
+                               {10, 256, 128},  {128, 256, 10},  {97, 203, 300}};
+    int saved = omp_get_max_threads();
+    for (int portable = 0; portable < 2; portable++) {
+        nnd_gemm_force_portable(portable);
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++)
+                    for (int b = 0; b < 2; b++) {
+                        size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
+                        size_t lda = ta ? M : K, ldb = tb ? K : N;
+                        float *A = malloc(M * K * sizeof *A), *B = malloc(K * N * sizeof *B);
+                        float *C[3];
+                        assert_non_null(A);
+                        assert_non_null(B);
+                        fill(A, M * K, 4);
+                        fill(B, K * N, 5);
+                        for (int t = 0; t < 3; t++) {
+                            C[t] = malloc(M * N * sizeof *C[t]);
+                            assert_non_null(C[t]);
+                            fill(C[t], M * N, 6);
+                            omp_set_num_threads(t + 1);
+                            nnd_sgemm(ta, tb, M, N, K, 1.5f, A, lda, B, ldb, b ? 0.5f : 0.0f, C[t],
+                                      N);
+                        }
+                        for (int t = 1; t < 3; t++)
+                            if (memcmp(C[0], C[t], M * N * sizeof *C[0]) != 0)
+                                fail_msg("%s kernel, ta=%d tb=%d M=%zu N=%zu K=%zu beta=%g: "
+                                         "%d threads differ from 1",
+                                         nnd_gemm_kernel_name(), ta, tb, M, N, K, b ? 0.5 : 0.0,
+                                         t + 1);
+                        for (int t = 0; t < 3; t++) free(C[t]);
+                        free(A);
+                        free(B);
+                    }
+    }
+    nnd_gemm_force_portable(0);
+    omp_set_num_threads(saved);
 }
 
 static void test_beta_zero_ignores_nan(void **state)
@@ -74,11 +159,33 @@ static void test_beta_zero_ignores_nan(void **state)
     assert_float_equal(C[3], 11.0f, 0.0f);
 }
 
+/* K == 0 or alpha == 0: C = beta * C, and A and B are not read (here, they are NULL). */
+static void test_empty_sum_scales_c(void **state)
+{
+    (void)state;
+    float C[6] = {1, 2, 3, NAN, 5, 6};
+    nnd_sgemm(0, 0, 2, 2, 0, 1.0f, NULL, 1, NULL, 2, 0.5f, C, 3);
+    assert_float_equal(C[0], 0.5f, 0.0f);
+    assert_float_equal(C[1], 1.0f, 0.0f);
+    assert_float_equal(C[2], 3.0f, 0.0f); /* padding column untouched */
+    assert_true(isnan(C[3]));
+    assert_float_equal(C[4], 2.5f, 0.0f);
+    nnd_sgemm(1, 1, 2, 2, 5, 0.0f, NULL, 2, NULL, 5, 0.0f, C, 3);
+    assert_float_equal(C[0], 0.0f, 0.0f);
+    assert_float_equal(C[3], 0.0f, 0.0f);
+    assert_float_equal(C[4], 0.0f, 0.0f);
+    assert_float_equal(C[5], 6.0f, 0.0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_transposes_odd_sizes),
+        cmocka_unit_test(test_block_boundaries),
+        cmocka_unit_test(test_portable_kernel),
+        cmocka_unit_test(test_thread_count_invariance),
         cmocka_unit_test(test_beta_zero_ignores_nan),
+        cmocka_unit_test(test_empty_sum_scales_c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,9 +15,8 @@
 
 #include <stddef.h>
 
-void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
-               const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
-               size_t ldc);
+void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, const float *A,
+               size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
 /* The plain triple loop, kept as the reference the fast kernel is tested against. */
 void nnd_sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,

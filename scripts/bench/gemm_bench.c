@@ -32,10 +32,10 @@ struct shape {
 
 /* forward Z = X W^T, weights dW = dZ^T X, input dX = dZ W (the first layer's dX is skipped). */
 static const struct shape shapes[] = {
-    {"fwd L1 X*W1^T", 0, 1, 128, 512, 784},  {"fwd L2 H1*W2^T", 0, 1, 128, 256, 512},
-    {"fwd L3 H2*W3^T", 0, 1, 128, 10, 256},  {"dW1 dZ1^T*X", 1, 0, 512, 784, 128},
-    {"dW2 dZ2^T*H1", 1, 0, 256, 512, 128},   {"dW3 dZ3^T*H2", 1, 0, 10, 256, 128},
-    {"dX L2 dZ2*W2", 0, 0, 128, 512, 256},   {"dX L3 dZ3*W3", 0, 0, 128, 256, 10},
+    {"fwd L1 X*W1^T", 0, 1, 128, 512, 784}, {"fwd L2 H1*W2^T", 0, 1, 128, 256, 512},
+    {"fwd L3 H2*W3^T", 0, 1, 128, 10, 256}, {"dW1 dZ1^T*X", 1, 0, 512, 784, 128},
+    {"dW2 dZ2^T*H1", 1, 0, 256, 512, 128},  {"dW3 dZ3^T*H2", 1, 0, 10, 256, 128},
+    {"dX L2 dZ2*W2", 0, 0, 128, 512, 256},  {"dX L3 dZ3*W3", 0, 0, 128, 256, 10},
 };
 enum { NSHAPES = sizeof shapes / sizeof shapes[0], MAX_THREADS = 16 };
 
@@ -70,8 +70,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Best and median GFLOP/s over reps repetitions of at least min_s seconds each. */
-static void time_shape(gemm_fn fn, const struct shape *s, const float *A, const float *B,
-                       float *C, int reps, double min_s, double *best, double *median)
+static void time_shape(gemm_fn fn, const struct shape *s, const float *A, const float *B, float *C,
+                       int reps, double min_s, double *best, double *median)
 {
     double flop = 2.0 * (double)s->M * (double)s->N * (double)s->K;
     double rate[64];
@@ -113,11 +113,20 @@ int main(int argc, char **argv)
     const char *tlist = "1,2";
     while ((opt = getopt(argc, argv, "t:r:m:p")) != -1) {
         switch (opt) {
-        case 't': tlist = optarg; break;
-        case 'r': reps = atoi(optarg); break;
-        case 'm': min_ms = atof(optarg); break;
-        case 'p': nnd_gemm_force_portable(1); break;
-        default: usage(argv[0]);
+        case 't':
+            tlist = optarg;
+            break;
+        case 'r':
+            reps = atoi(optarg);
+            break;
+        case 'm':
+            min_ms = atof(optarg);
+            break;
+        case 'p':
+            nnd_gemm_force_portable(1);
+            break;
+        default:
+            usage(argv[0]);
         }
     }
     for (const char *p = tlist; *p && nthreads < MAX_THREADS;) {
@@ -175,22 +184,35 @@ int main(int argc, char **argv)
         }
 #endif
         printf("\n%d thread%s\n", nt, nt == 1 ? "" : "s");
-        printf("%-16s %2s %2s %5s %5s %5s  %-15s", "shape", "tA", "tB", "M", "N", "K",
-               "nndist");
+        printf("%-16s %2s %2s %5s %5s %5s  %-15s", "shape", "tA", "tB", "M", "N", "K", "nndist");
 #ifdef NNDIST_HAVE_OPENBLAS
         printf(" %-15s %6s %9s", "OpenBLAS", "ratio", "max|diff|");
 #endif
         printf("\n");
+        /* The whole step: total FLOP over the summed time per call of each shape. */
+        double flop = 0.0, t_ours[2] = {0.0, 0.0}, t_blas[2] = {0.0, 0.0};
         for (int s = 0; s < NSHAPES; s++) {
             const struct shape *sh = &shapes[s];
+            double f = 2.0 * (double)sh->M * (double)sh->N * (double)sh->K;
+            flop += f;
             printf("%-16s %2d %2d %5zu %5zu %5zu  %6.1f (%6.1f)", sh->what, sh->ta, sh->tb, sh->M,
                    sh->N, sh->K, ours[s][0], ours[s][1]);
+            for (int q = 0; q < 2; q++) t_ours[q] += f / ours[s][q];
 #ifdef NNDIST_HAVE_OPENBLAS
             printf(" %6.1f (%6.1f) %6.2f %9.2g", blas[s][0], blas[s][1], ours[s][0] / blas[s][0],
                    maxdiff[s]);
+            for (int q = 0; q < 2; q++) t_blas[q] += f / blas[s][q];
 #endif
             printf("\n");
         }
+        printf("%-16s %23s  %6.1f (%6.1f)", "all (one step)", "", flop / t_ours[0],
+               flop / t_ours[1]);
+#ifdef NNDIST_HAVE_OPENBLAS
+        printf(" %6.1f (%6.1f) %6.2f", flop / t_blas[0], flop / t_blas[1], t_blas[0] / t_ours[0]);
+#else
+        (void)t_blas;
+#endif
+        printf("\n");
     }
     free(A);
     free(B);

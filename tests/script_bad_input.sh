@@ -1,0 +1,93 @@
+# Every bad input gets one clear error line, the same exit code (2) from the job, in seconds,
+# with no file overwritten; at 1 and 2 ranks.
+source "$(dirname "$0")/lib.sh"
+D="$WORK/data"
+mkdir -p "$D"
+"$MAKE_DATASET" "$D/good.h5" 300 12 4 1
+"$MAKE_DATASET" "$D/seven.h5" 50 7 4 1
+for v in nan-x inf-x label-neg label-big string-x rank1-x rank3-x float-y rows-mismatch no-y \
+         empty targets; do
+    "$MAKE_DATASET" "$D/$v.h5" 300 12 4 1 "$v"
+done
+: > "$D/zero-bytes.h5"
+echo "this is not HDF5" > "$D/text.h5"
+head -c 2048 "$D/good.h5" > "$D/truncated.h5"
+run 1 train --data "$D/good.h5" --layers 12,5,4 --steps 2 --save "$D/other-model.h5" > /dev/null
+
+# A previous good model that no failing run may touch.
+run 1 train --data "$D/good.h5" --layers 12,8,4 --steps 2 --save "$WORK/keep.h5" > /dev/null
+before=$(md5sum < "$WORK/keep.h5")
+
+base=(train --data "$D/good.h5" --layers 12,8,4 --steps 3 --save "$WORK/keep.h5")
+# name | expected text in the message | arguments after `nndist`
+cases=(
+  "unknown flag|unknown option '--bogus'|${base[*]} --bogus 1"
+  "empty layer|--layers: '12,,4'|train --data $D/good.h5 --layers 12,,4"
+  "zero layer|--layers|train --data $D/good.h5 --layers 12,0,4"
+  "one layer size|--layers is required|train --data $D/good.h5 --layers 12"
+  "negative lr|--lr: -1 is not allowed|${base[*]} --lr -1"
+  "zero lr|--lr: 0 is not allowed|${base[*]} --lr 0"
+  "lr not a number|--lr: 'abc' is not a number|${base[*]} --lr abc"
+  "lr without value|--lr needs a value|${base[*]} --lr"
+  "zero batch|--batch: 0 is too small|${base[*]} --batch 0"
+  "negative epochs|--epochs: '-2'|train --data $D/good.h5 --layers 12,8,4 --epochs -2"
+  "unknown optimizer|--optimizer: unknown 'adamz'|${base[*]} --optimizer adamz"
+  "unknown activation|--activation: unknown 'swish'|${base[*]} --activation swish"
+  "unknown loss|--loss: unknown 'hinge'|${base[*]} --loss hinge"
+  "steps and epochs|exclude each other|${base[*]} --epochs 2"
+  "resume without dir|--resume auto needs --checkpoint-dir|${base[*]} --resume auto"
+  "missing data|$D/missing.h5: cannot open|train --data $D/missing.h5 --layers 12,8,4"
+  "no data flag|--data FILE is required|train --layers 12,8,4"
+  "zero-byte file|the file is empty|train --data $D/zero-bytes.h5 --layers 12,8,4"
+  "text file|not an HDF5 file|train --data $D/text.h5 --layers 12,8,4"
+  "truncated file|truncated.h5|train --data $D/truncated.h5 --layers 12,8,4"
+  "no labels|no dataset '/y'|train --data $D/no-y.h5 --layers 12,8,4"
+  "strings|holds string values|train --data $D/string-x.h5 --layers 12,8,4"
+  "1-D features|expected 2 (N, D)|train --data $D/rank1-x.h5 --layers 12,8,4"
+  "3-D features|has 3 dimensions|train --data $D/rank3-x.h5 --layers 12,8,4"
+  "float labels|expected integer class labels|train --data $D/float-y.h5 --layers 12,8,4"
+  "rows differ|has 300 rows but '/y' has 299|train --data $D/rows-mismatch.h5 --layers 12,8,4"
+  "N = 0|expected N >= 1|train --data $D/empty.h5 --layers 12,8,4"
+  "negative label|holds label -1; expected 0..3|train --data $D/label-neg.h5 --layers 12,8,4"
+  "label too big|holds label 4; expected 0..3|train --data $D/label-big.h5 --layers 12,8,4"
+  "NaN feature|is nan; expected finite|train --data $D/nan-x.h5 --layers 12,8,4"
+  "Inf feature|is inf; expected finite|train --data $D/inf-x.h5 --layers 12,8,4"
+  "D != first layer|12 features but the first layer takes 13|train --data $D/good.h5 --layers 13,8,4"
+  "mse with labels|--loss mse needs|train --data $D/good.h5 --layers 12,8,4 --loss mse"
+  "ce with targets|needs integer class labels|train --data $D/targets.h5 --layers 12,8,4"
+  "bad val file|not an HDF5 file|${base[*]} --val $D/text.h5"
+  "init of another model|layers 12,5,4; this run asks for --layers 12,8,4|${base[*]} --init $D/other-model.h5"
+  "x-name missing|no dataset '/features'|${base[*]} --x-name /features"
+  "unknown command|unknown command 'trian'|trian --data x"
+  "eval without model|eval needs --model|eval --data $D/good.h5"
+  "eval of a non-model|no /model/layer_0/W|eval --model $D/good.h5 --data $D/good.h5"
+  "eval shape mismatch|7 features but the first layer takes 12|eval --model $WORK/keep.h5 --data $D/seven.h5"
+  "convert missing|missing.gz|convert idx --images $D/missing.gz --labels $D/missing.gz --out $WORK/keep.h5"
+)
+tried=0
+for np in 1 2; do
+    for c in "${cases[@]}"; do
+        IFS='|' read -r name want args <<< "$c"
+        start=$SECONDS
+        set +e
+        # shellcheck disable=SC2086
+        if [ $np -eq 1 ]; then  # a singleton, as a user runs it without mpirun
+            timeout -k 5 60 "$NNDIST" $args > "$WORK/out.txt" 2> "$WORK/err.txt"
+        else
+            run $np $args > "$WORK/out.txt" 2> "$WORK/err.txt"
+        fi
+        code=$?
+        set -e
+        [ $code -eq 2 ] || fail "np=$np $name: exit $code, expected 2; stderr: $(cat "$WORK/err.txt")"
+        lines=$(grep -c '^nndist: error:' "$WORK/err.txt" || true)
+        [ "$lines" -eq 1 ] || fail "np=$np $name: $lines error lines, expected 1: $(cat "$WORK/err.txt")"
+        grep -qF -- "$want" "$WORK/err.txt" ||
+            fail "np=$np $name: message lacks '$want': $(grep '^nndist' "$WORK/err.txt")"
+        [ $((SECONDS - start)) -lt 30 ] || fail "np=$np $name: took $((SECONDS - start)) s"
+        [ "$(md5sum < "$WORK/keep.h5")" = "$before" ] || fail "np=$np $name: keep.h5 changed"
+        ls "$WORK"/*.tmp > /dev/null 2>&1 && fail "np=$np $name: left a .tmp file"
+        tried=$((tried + 1))
+    done
+done
+echo "bad inputs tried: $tried"
+echo "1 passed, 0 failed"

@@ -1,0 +1,648 @@
+/* The batch order (data.h, DESIGN invariant 1) and the HDF5 dataset reader.
+ *
+ * The order's promise: the samples of global step t are the same set whatever the number of
+ * ranks, each rank contributes those that fall in its own contiguous range of the file, and
+ * every epoch visits every sample once. The reference for "the same set" is one rank (P = 1). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nndist/data.h"
+
+/* ---- batch order ---- */
+
+static const size_t g_ns[] = {1, 15, 100, 1003, 4099, 60000};
+static const int g_ps[] = {1, 2, 3, 4, 5, 8};
+#define N_NS  (sizeof g_ns / sizeof g_ns[0])
+#define N_PS  (sizeof g_ps / sizeof g_ps[0])
+#define MAX_P 8
+
+/* The batch sizes tried for n samples: fixed ones and one larger than n. */
+static size_t batch_sizes(size_t n, size_t *out)
+{
+    const size_t fixed[] = {1, 7, 32, 128, 1000};
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) out[k++] = fixed[i];
+    out[k++] = n + 5;
+    return k;
+}
+
+/* The samples (file indices) of global step `step`, gathered over `size` ranks; returns how
+ * many. Checks every local index lies in its rank's range. counts (size) gets each rank's. */
+static size_t gather_step(nnd_order *ranks, int size, uint64_t step, uint32_t *idx,
+                          uint32_t *samples, size_t *counts)
+{
+    size_t total = 0;
+    for (int r = 0; r < size; r++) {
+        nnd_order *o = &ranks[r];
+        size_t c = nnd_order_local_batch(o, step, idx);
+        assert_true(c <= o->batch);
+        for (size_t i = 0; i < c; i++) {
+            if (idx[i] >= o->hi - o->lo)
+                fail_msg("rank %d/%d step %llu: local index %u outside its %zu samples", r, size,
+                         (unsigned long long)step, idx[i], o->hi - o->lo);
+            samples[total++] = (uint32_t)(o->lo + idx[i]);
+        }
+        counts[r] = c;
+    }
+    return total;
+}
+
+static void init_ranks(nnd_order *ranks, int size, size_t n, size_t batch, int shuffle,
+                       uint64_t seed)
+{
+    for (int r = 0; r < size; r++)
+        assert_int_equal(nnd_order_init(&ranks[r], n, batch, shuffle, seed, r, size), NND_OK);
+}
+
+static void free_ranks(nnd_order *ranks, int size)
+{
+    for (int r = 0; r < size; r++) nnd_order_free(&ranks[r]);
+}
+
+/* (f) the ranks' ranges [lo, hi) tile [0, n) in rank order, on stripe boundaries. */
+static void check_tiling(const nnd_order *ranks, int size, size_t n)
+{
+    assert_int_equal(ranks[0].lo, 0);
+    assert_int_equal(ranks[size - 1].hi, n);
+    for (int r = 0; r < size; r++) {
+        assert_true(ranks[r].lo <= ranks[r].hi);
+        assert_int_equal(ranks[r].lo, nnd_order_stripe_start(&ranks[r], ranks[r].s_lo));
+        assert_int_equal(ranks[r].hi, nnd_order_stripe_start(&ranks[r], ranks[r].s_hi));
+        if (r + 1 < size) {
+            assert_int_equal(ranks[r].hi, ranks[r + 1].lo);
+            assert_int_equal(ranks[r].s_hi, ranks[r + 1].s_lo);
+        }
+    }
+}
+
+/* (a), (b), (c) for one (n, batch, shuffle, P) over the first two epochs. step_mark and
+ * epoch_mark (n) hold stamps so nothing is cleared per step; *stamp advances. */
+static void check_against_one_rank(size_t n, size_t batch, int shuffle, int size,
+                                   uint64_t *step_mark, uint64_t *epoch_mark, uint64_t *stamp)
+{
+    nnd_order ref, ranks[MAX_P];
+    assert_int_equal(nnd_order_init(&ref, n, batch, shuffle, 42, 0, 1), NND_OK);
+    assert_int_equal(ref.lo, 0);
+    assert_int_equal(ref.hi, n);
+    init_ranks(ranks, size, n, batch, shuffle, 42);
+    check_tiling(ranks, size, n);
+    uint64_t spe = nnd_order_steps_per_epoch(&ref);
+    assert_int_equal(spe, (n + batch - 1) / batch);
+    for (int r = 0; r < size; r++) assert_int_equal(nnd_order_steps_per_epoch(&ranks[r]), spe);
+
+    uint32_t *idx = malloc(batch * sizeof *idx);
+    uint32_t *want = malloc(batch * sizeof *want), *got = malloc(batch * sizeof *got);
+    assert_non_null(idx);
+    assert_non_null(want);
+    assert_non_null(got);
+    size_t counts[MAX_P], ref_count;
+    for (uint64_t epoch = 0; epoch < 2; epoch++) {
+        uint64_t epoch_stamp = ++*stamp;
+        size_t seen = 0;
+        for (uint64_t b = 0; b < spe; b++) {
+            uint64_t step = epoch * spe + b;
+            size_t nw = gather_step(&ref, 1, step, idx, want, &ref_count);
+            size_t ng = gather_step(ranks, size, step, idx, got, counts);
+            /* (c) the global count is the sum of the local ones, at any P. */
+            size_t gc = nnd_order_global_count(&ref, step);
+            assert_int_equal(gc, nw);
+            for (int r = 0; r < size; r++)
+                assert_int_equal(nnd_order_global_count(&ranks[r], step), gc);
+            assert_int_equal(ng, gc);
+            size_t expect = b + 1 < spe ? batch : n - (size_t)(spe - 1) * batch;
+            assert_int_equal(gc, expect);
+            /* (a) the same set of samples as one rank; ranks never overlap. */
+            uint64_t s = ++*stamp;
+            for (size_t i = 0; i < nw; i++) {
+                assert_true(want[i] < n);
+                if (step_mark[want[i]] == s)
+                    fail_msg("n=%zu B=%zu P=1 step %llu: sample %u twice", n, batch,
+                             (unsigned long long)step, want[i]);
+                step_mark[want[i]] = s;
+            }
+            uint64_t s2 = ++*stamp;
+            for (size_t i = 0; i < ng; i++) {
+                if (step_mark[got[i]] == s2)
+                    fail_msg("n=%zu B=%zu P=%d shuffle=%d step %llu: sample %u on two ranks (or "
+                             "twice)",
+                             n, batch, size, shuffle, (unsigned long long)step, got[i]);
+                if (step_mark[got[i]] != s)
+                    fail_msg("n=%zu B=%zu P=%d shuffle=%d step %llu: sample %u is not in the "
+                             "one-rank batch",
+                             n, batch, size, shuffle, (unsigned long long)step, got[i]);
+                step_mark[got[i]] = s2;
+                /* (b) once per epoch. */
+                if (epoch_mark[got[i]] == epoch_stamp)
+                    fail_msg("n=%zu B=%zu P=%d shuffle=%d epoch %llu: sample %u seen twice", n,
+                             batch, size, shuffle, (unsigned long long)epoch, got[i]);
+                epoch_mark[got[i]] = epoch_stamp;
+                seen++;
+            }
+        }
+        /* (b) every sample once: n distinct samples seen. */
+        assert_int_equal(seen, n);
+    }
+    free(idx);
+    free(want);
+    free(got);
+    nnd_order_free(&ref);
+    free_ranks(ranks, size);
+}
+
+static void test_order_matches_one_rank(void **state)
+{
+    (void)state;
+    uint64_t *step_mark = calloc(60000, sizeof *step_mark);
+    uint64_t *epoch_mark = calloc(60000, sizeof *epoch_mark);
+    assert_non_null(step_mark);
+    assert_non_null(epoch_mark);
+    uint64_t stamp = 0;
+    for (size_t in = 0; in < N_NS; in++) {
+        size_t bs[8], nb = batch_sizes(g_ns[in], bs);
+        for (size_t ib = 0; ib < nb; ib++)
+            for (int shuffle = 0; shuffle < 2; shuffle++)
+                for (size_t ip = 0; ip < N_PS; ip++)
+                    check_against_one_rank(g_ns[in], bs[ib], shuffle, g_ps[ip], step_mark,
+                                           epoch_mark, &stamp);
+    }
+    free(step_mark);
+    free(epoch_mark);
+}
+
+/* The full sequence of positions of one epoch at P = 1 (seq has n entries). */
+static void epoch_sequence(size_t n, size_t batch, int shuffle, uint64_t seed, uint64_t epoch,
+                           uint32_t *seq)
+{
+    nnd_order o;
+    assert_int_equal(nnd_order_init(&o, n, batch, shuffle, seed, 0, 1), NND_OK);
+    uint64_t spe = nnd_order_steps_per_epoch(&o);
+    uint32_t *idx = malloc(batch * sizeof *idx);
+    assert_non_null(idx);
+    size_t k = 0;
+    for (uint64_t b = 0; b < spe; b++) {
+        size_t c = nnd_order_local_batch(&o, epoch * spe + b, idx);
+        assert_true(k + c <= n);
+        memcpy(seq + k, idx, c * sizeof *idx);
+        k += c;
+    }
+    assert_int_equal(k, n);
+    free(idx);
+    nnd_order_free(&o);
+}
+
+static size_t same_positions(const uint32_t *a, const uint32_t *b, size_t n)
+{
+    size_t same = 0;
+    for (size_t i = 0; i < n; i++) same += a[i] == b[i];
+    return same;
+}
+
+/* (d) shuffled epochs differ (N >= 64); without shuffling position g is sample g, every epoch. */
+static void test_order_epochs_differ(void **state)
+{
+    (void)state;
+    const size_t ns[] = {64, 100, 1003, 4099, 60000};
+    for (size_t in = 0; in < sizeof ns / sizeof ns[0]; in++) {
+        size_t n = ns[in];
+        uint32_t *e0 = malloc(n * sizeof *e0), *e1 = malloc(n * sizeof *e1);
+        uint32_t *e2 = malloc(n * sizeof *e2);
+        assert_non_null(e0);
+        assert_non_null(e1);
+        assert_non_null(e2);
+        epoch_sequence(n, 32, 1, 5, 0, e0);
+        epoch_sequence(n, 32, 1, 5, 1, e1);
+        epoch_sequence(n, 32, 1, 5, 2, e2);
+        /* Independent shuffles of stripes of >= 16 samples agree in few positions. */
+        size_t s01 = same_positions(e0, e1, n), s12 = same_positions(e1, e2, n);
+        if (s01 * 4 > n || s12 * 4 > n)
+            fail_msg("n=%zu: epochs 0/1 agree in %zu positions, 1/2 in %zu", n, s01, s12);
+        /* And the shuffled order is not the file order. */
+        uint32_t *plain = malloc(n * sizeof *plain);
+        assert_non_null(plain);
+        for (uint64_t epoch = 0; epoch < 2; epoch++) {
+            epoch_sequence(n, 32, 0, 5, epoch, plain);
+            for (size_t g = 0; g < n; g++) assert_int_equal(plain[g], g);
+        }
+        assert_true(same_positions(e0, plain, n) * 4 <= n);
+        free(plain);
+        free(e0);
+        free(e1);
+        free(e2);
+    }
+}
+
+/* (e) the order is a function of the seed: the same seed again, the same order (also on every
+ * rank of a split); another seed, another order. */
+static void test_order_seed(void **state)
+{
+    (void)state;
+    const size_t n = 4099, batch = 128;
+    uint32_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    for (uint64_t epoch = 0; epoch < 3; epoch++) {
+        epoch_sequence(n, batch, 1, 1234, epoch, a);
+        epoch_sequence(n, batch, 1, 1234, epoch, b);
+        epoch_sequence(n, batch, 1, 1235, epoch, c);
+        assert_memory_equal(a, b, n * sizeof *a);
+        assert_true(same_positions(a, c, n) * 4 <= n);
+    }
+
+    /* On 3 ranks, a step asked for out of order (jumping between epochs, back and forth) gives
+     * the same local batch as a freshly made order: the cached permutation follows the step. */
+    nnd_order walk[3];
+    init_ranks(walk, 3, n, batch, 1, 99);
+    uint32_t iw[128], ifresh[128];
+    uint64_t spe = nnd_order_steps_per_epoch(&walk[0]);
+    const uint64_t steps[] = {0, 1, spe + 3, 2, 3 * spe - 1, spe + 3, 0, 7 * spe + 5};
+    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++)
+        for (int r = 0; r < 3; r++) {
+            size_t cw = nnd_order_local_batch(&walk[r], steps[s], iw);
+            nnd_order fresh;
+            assert_int_equal(nnd_order_init(&fresh, n, batch, 1, 99, r, 3), NND_OK);
+            size_t cf = nnd_order_local_batch(&fresh, steps[s], ifresh);
+            assert_int_equal(cw, cf);
+            assert_memory_equal(iw, ifresh, cw * sizeof *iw);
+            nnd_order_free(&fresh);
+        }
+    free_ranks(walk, 3);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* (g) with N = 60000 (64 stripes), B = 128 and P dividing 64, every rank gets exactly B / P
+ * samples of every full batch. Measured for the record (not asserted): with P = 3 the ranks own
+ * 21, 21 and 22 stripes and get 42, 42 and 44 samples of each full batch; without shuffling a
+ * batch is a contiguous run of the file and lies on one or two ranks. */
+static void test_order_load_balance(void **state)
+{
+    (void)state;
+    const size_t n = 60000, batch = 128;
+    const int ps[] = {2, 4, 8};
+    for (size_t ip = 0; ip < sizeof ps / sizeof ps[0]; ip++) {
+        int size = ps[ip];
+        nnd_order ranks[MAX_P];
+        init_ranks(ranks, size, n, batch, 1, 7);
+        uint64_t spe = nnd_order_steps_per_epoch(&ranks[0]);
+        uint32_t idx[128];
+        size_t full = 0;
+        for (uint64_t step = 0; step < 2 * spe; step++) {
+            if (nnd_order_global_count(&ranks[0], step) != batch) continue;
+            full++;
+            for (int r = 0; r < size; r++) {
+                size_t c = nnd_order_local_batch(&ranks[r], step, idx);
+                if (c != batch / (size_t)size)
+                    fail_msg("P=%d step %llu: rank %d gets %zu samples, expected %zu", size,
+                             (unsigned long long)step, r, c, batch / (size_t)size);
+            }
+        }
+        assert_int_equal(full, 2 * (n / batch));
+        free_ranks(ranks, size);
+    }
+}
+
+static void test_order_stripes(void **state)
+{
+    (void)state;
+    /* S = the largest power of two <= min(64, N / 16), at least 1. */
+    assert_int_equal(nnd_order_stripes(1), 1);
+    assert_int_equal(nnd_order_stripes(15), 1);
+    assert_int_equal(nnd_order_stripes(63), 2);
+    assert_int_equal(nnd_order_stripes(64), 4);
+    assert_int_equal(nnd_order_stripes(100), 4);
+    assert_int_equal(nnd_order_stripes(1003), 32);
+    assert_int_equal(nnd_order_stripes(1024), 64);
+    assert_int_equal(nnd_order_stripes(4099), 64);
+    assert_int_equal(nnd_order_stripes(60000), 64);
+    /* Stripe starts: the first N mod S stripes are one longer. 1003 = 32 * 31 + 11. */
+    nnd_order o;
+    assert_int_equal(nnd_order_init(&o, 1003, 10, 1, 1, 0, 1), NND_OK);
+    assert_int_equal(o.n_stripes, 32);
+    assert_int_equal(o.stripe_bits, 5);
+    assert_int_equal(o.stripe_len, 31);
+    assert_int_equal(o.n_long, 11);
+    assert_int_equal(nnd_order_stripe_start(&o, 0), 0);
+    assert_int_equal(nnd_order_stripe_start(&o, 1), 32);
+    assert_int_equal(nnd_order_stripe_start(&o, 11), 11 * 32);
+    assert_int_equal(nnd_order_stripe_start(&o, 12), 11 * 32 + 31);
+    assert_int_equal(nnd_order_stripe_start(&o, 32), 1003);
+    nnd_order_free(&o);
+    /* n == 0 or batch == 0 is refused. */
+    assert_int_not_equal(nnd_order_init(&o, 0, 10, 1, 1, 0, 1), NND_OK);
+    nnd_order_free(&o);
+    assert_int_not_equal(nnd_order_init(&o, 10, 0, 1, 1, 0, 1), NND_OK);
+    nnd_order_free(&o);
+}
+
+/* ---- HDF5 files ---- */
+
+static char g_dir[64];
+
+static int make_dir(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/nnd_test_data_XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    DIR *d = opendir(g_dir);
+    if (!d) return -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char p[sizeof g_dir + sizeof e->d_name + 1];
+        snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    return rmdir(g_dir);
+}
+
+static void path_of(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", g_dir, name);
+}
+
+static hid_t create_file(const char *path)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(f >= 0);
+    return f;
+}
+
+/* A dataset of rank 1 or 2 (cols == 0: 1-D) stored as file_type, written from mem_type. */
+static void put(hid_t f, const char *name, hid_t file_type, hid_t mem_type, hsize_t rows,
+                hsize_t cols, const void *data)
+{
+    hsize_t dims[2] = {rows, cols};
+    hid_t sp = H5Screate_simple(cols ? 2 : 1, dims, NULL);
+    assert_true(sp >= 0);
+    hid_t d = H5Dcreate2(f, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0);
+    assert_true(H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
+    H5Dclose(d);
+    H5Sclose(sp);
+}
+
+static void assert_msg_has(const char *needle)
+{
+    if (!strstr(nnd_err_msg(), needle))
+        fail_msg("message '%s' does not contain '%s'", nnd_err_msg(), needle);
+}
+
+/* A good file: /X uint8 (5, 3) = 0..14, /y int64 labels. */
+static void write_good(const char *path)
+{
+    uint8_t X[15];
+    for (int i = 0; i < 15; i++) X[i] = (uint8_t)(i * 17);
+    const int64_t y[5] = {0, 1, 2, 1, 0};
+    hid_t f = create_file(path);
+    put(f, "X", H5T_STD_U8LE, H5T_NATIVE_UINT8, 5, 3, X);
+    put(f, "y", H5T_STD_I64LE, H5T_NATIVE_INT64, 5, 0, y);
+    H5Fclose(f);
+}
+
+static void test_load_round_trip(void **state)
+{
+    (void)state;
+    char path[256];
+    path_of(path, sizeof path, "good.h5");
+    write_good(path);
+    nnd_data_shape sh;
+    assert_int_equal(nnd_data_probe(path, "/X", "/y", &sh), NND_OK);
+    assert_int_equal(sh.n, 5);
+    assert_int_equal(sh.d, 3);
+    assert_int_equal(sh.k_targets, 0);
+
+    nnd_dataset ds;
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 0, 5, 3), NND_OK);
+    assert_int_equal(ds.lo, 0);
+    assert_int_equal(ds.hi, 5);
+    assert_non_null(ds.labels);
+    assert_null(ds.targets);
+    /* uint8 is converted to float exactly (0, 17, ..., 238). */
+    for (int i = 0; i < 15; i++) assert_true(ds.x[i] == (float)(i * 17));
+    const int32_t want_y[5] = {0, 1, 2, 1, 0};
+    assert_memory_equal(ds.labels, want_y, sizeof want_y);
+    nnd_data_free(&ds);
+
+    /* A rank's slice: rows [1, 4). */
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 1, 4, 3), NND_OK);
+    for (int i = 0; i < 9; i++) assert_true(ds.x[i] == (float)((i + 3) * 17));
+    assert_memory_equal(ds.labels, want_y + 1, 3 * sizeof *want_y);
+    nnd_data_free(&ds);
+
+    /* Other dataset names (the --x-name / --y-name flags): float64 X, (N, K) float targets. */
+    path_of(path, sizeof path, "targets.h5");
+    const double X[8] = {0.5, -1.25, 2.0, 3.0, 1e-3, -7.0, 8.5, 0.0};
+    const float T[8] = {1.0f, 0.0f, 0.0f, 1.0f, 0.25f, 0.75f, -1.0f, 2.0f};
+    hid_t f = create_file(path);
+    hid_t g = H5Gcreate2(f, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Gclose(g);
+    put(f, "data/inputs", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 4, 2, X);
+    put(f, "data/targets", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, 2, T);
+    H5Fclose(f);
+    assert_int_equal(nnd_data_probe(path, "/data/inputs", "/data/targets", &sh), NND_OK);
+    assert_int_equal(sh.n, 4);
+    assert_int_equal(sh.d, 2);
+    assert_int_equal(sh.k_targets, 2);
+    assert_int_equal(nnd_data_load(&ds, path, "/data/inputs", "/data/targets", &sh, 0, 4, 0),
+                     NND_OK);
+    assert_null(ds.labels);
+    for (int i = 0; i < 8; i++) {
+        assert_true(ds.x[i] == (float)X[i]);
+        assert_true(ds.targets[i] == T[i]);
+    }
+    nnd_data_free(&ds);
+}
+
+/* Expects nnd_data_probe to fail with NND_ERR_INPUT and a message naming the file and `what`. */
+static void expect_probe_error(const char *path, const char *what)
+{
+    nnd_data_shape sh;
+    nnd_err_clear();
+    nnd_status st = nnd_data_probe(path, "/X", "/y", &sh);
+    if (st != NND_ERR_INPUT)
+        fail_msg("%s: status %d (%s), expected NND_ERR_INPUT; message '%s'", path, (int)st,
+                 nnd_status_text(st), nnd_err_msg());
+    assert_msg_has(path);
+    if (what) assert_msg_has(what);
+}
+
+static void test_probe_bad_files(void **state)
+{
+    (void)state;
+    char path[256];
+
+    path_of(path, sizeof path, "missing.h5");
+    expect_probe_error(path, NULL);
+
+    path_of(path, sizeof path, "empty.h5");
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    expect_probe_error(path, "empty");
+
+    path_of(path, sizeof path, "text.h5");
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("x,y\n1,2\n3,4\nThis is a CSV file, not HDF5; long enough to look like a file.\n", fp);
+    fclose(fp);
+    expect_probe_error(path, "HDF5");
+
+    const float X[6] = {1, 2, 3, 4, 5, 6};
+    const int32_t y[3] = {0, 1, 0};
+    path_of(path, sizeof path, "no_y.h5");
+    hid_t f = create_file(path);
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, 2, X);
+    H5Fclose(f);
+    expect_probe_error(path, "/y");
+
+    path_of(path, sizeof path, "x_1d.h5");
+    f = create_file(path);
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, 0, X);
+    put(f, "y", H5T_STD_I32LE, H5T_NATIVE_INT32, 3, 0, y);
+    H5Fclose(f);
+    expect_probe_error(path, "/X");
+
+    path_of(path, sizeof path, "x_string.h5");
+    f = create_file(path);
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, 4);
+    const char S[6][4] = {"a", "bb", "ccc", "d", "e", "f"};
+    put(f, "X", st, st, 3, 2, S);
+    H5Tclose(st);
+    put(f, "y", H5T_STD_I32LE, H5T_NATIVE_INT32, 3, 0, y);
+    H5Fclose(f);
+    expect_probe_error(path, "string");
+
+    path_of(path, sizeof path, "rows.h5");
+    const int32_t y4[4] = {0, 1, 0, 1};
+    f = create_file(path);
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, 2, X);
+    put(f, "y", H5T_STD_I32LE, H5T_NATIVE_INT32, 4, 0, y4);
+    H5Fclose(f);
+    expect_probe_error(path, "rows");
+
+    /* 1-D float labels are neither class labels nor (N, K) targets. */
+    path_of(path, sizeof path, "y_float_1d.h5");
+    const float yf[3] = {0.0f, 1.0f, 0.0f};
+    f = create_file(path);
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, 2, X);
+    put(f, "y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, 0, yf);
+    H5Fclose(f);
+    expect_probe_error(path, "/y");
+}
+
+static void test_load_bad_values(void **state)
+{
+    (void)state;
+    char path[256];
+    nnd_data_shape sh;
+    nnd_dataset ds;
+
+    /* Label 3 in row 2 with 3 classes. */
+    path_of(path, sizeof path, "label_range.h5");
+    const float X[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    const int32_t y[5] = {0, 2, 3, 1, 0};
+    hid_t f = create_file(path);
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, 2, X);
+    put(f, "y", H5T_STD_I32LE, H5T_NATIVE_INT32, 5, 0, y);
+    H5Fclose(f);
+    assert_int_equal(nnd_data_probe(path, "/X", "/y", &sh), NND_OK);
+    nnd_err_clear();
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 0, 5, 3), NND_ERR_INPUT);
+    assert_msg_has(path);
+    assert_msg_has("row 2");
+    nnd_data_free(&ds);
+    /* With 4 classes the same file is fine; a slice without row 2 is fine with 3. */
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 0, 5, 4), NND_OK);
+    nnd_data_free(&ds);
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 3, 5, 3), NND_OK);
+    nnd_data_free(&ds);
+
+    /* A negative label. */
+    path_of(path, sizeof path, "label_negative.h5");
+    const int32_t yn[5] = {0, 1, 1, 0, -1};
+    f = create_file(path);
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, 2, X);
+    put(f, "y", H5T_STD_I32LE, H5T_NATIVE_INT32, 5, 0, yn);
+    H5Fclose(f);
+    assert_int_equal(nnd_data_probe(path, "/X", "/y", &sh), NND_OK);
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 0, 5, 2), NND_ERR_INPUT);
+    assert_msg_has(path);
+    assert_msg_has("row 4");
+    nnd_data_free(&ds);
+
+    /* NaN in row 3, column 1. */
+    path_of(path, sizeof path, "nan.h5");
+    float Xn[10];
+    memcpy(Xn, X, sizeof Xn);
+    Xn[3 * 2 + 1] = NAN;
+    const int32_t yok[5] = {0, 1, 1, 0, 1};
+    f = create_file(path);
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, 2, Xn);
+    put(f, "y", H5T_STD_I32LE, H5T_NATIVE_INT32, 5, 0, yok);
+    H5Fclose(f);
+    assert_int_equal(nnd_data_probe(path, "/X", "/y", &sh), NND_OK);
+    nnd_err_clear();
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 0, 5, 2), NND_ERR_INPUT);
+    assert_msg_has(path);
+    assert_msg_has("row 3");
+    nnd_data_free(&ds);
+    /* Row numbers are the file's, not the slice's. */
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 2, 5, 2), NND_ERR_INPUT);
+    assert_msg_has("row 3");
+    nnd_data_free(&ds);
+    /* A rank whose slice holds no NaN loads fine. */
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 0, 3, 2), NND_OK);
+    nnd_data_free(&ds);
+
+    /* Infinity in float targets, row 1. */
+    path_of(path, sizeof path, "target_inf.h5");
+    float T[10] = {0};
+    T[1 * 2 + 0] = INFINITY;
+    f = create_file(path);
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, 2, X);
+    put(f, "y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, 2, T);
+    H5Fclose(f);
+    assert_int_equal(nnd_data_probe(path, "/X", "/y", &sh), NND_OK);
+    assert_int_equal(sh.k_targets, 2);
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 0, 5, 0), NND_ERR_INPUT);
+    assert_msg_has(path);
+    assert_msg_has("row 1");
+    nnd_data_free(&ds);
+}
+
+int main(void)
+{
+    const struct CMUnitTest order_tests[] = {
+        cmocka_unit_test(test_order_stripes),       cmocka_unit_test(test_order_matches_one_rank),
+        cmocka_unit_test(test_order_epochs_differ), cmocka_unit_test(test_order_seed),
+        cmocka_unit_test(test_order_load_balance),
+    };
+    const struct CMUnitTest file_tests[] = {
+        cmocka_unit_test(test_load_round_trip),
+        cmocka_unit_test(test_probe_bad_files),
+        cmocka_unit_test(test_load_bad_values),
+    };
+    int failed = cmocka_run_group_tests(order_tests, NULL, NULL);
+    failed += cmocka_run_group_tests(file_tests, make_dir, remove_dir);
+    return failed;
+}

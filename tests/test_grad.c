@@ -1,0 +1,437 @@
+/* Gradients against finite differences, and the losses against values worked out by hand.
+ *
+ * The check: for every parameter w_i, the analytic d(sum of losses)/dw_i from nnd_model_backward
+ * against the central difference (f(w_i + h) - f(w_i - h)) / (2h) of the summed loss, forward
+ * and loss recomputed for each perturbation. With h = 1e-2 in float the error of the difference
+ * is about 2e-5 absolute (float rounding of the forward pass) plus 1e-4 relative (the h^2
+ * term). The tolerance, 1.5e-4 + 0.3% relative, stayed over 3x above the worst error seen over
+ * 100 seeds and both GEMM kernels; a real bug (a missing activation derivative, a transposed
+ * product, a mean instead of a sum) is off by far more, and a sanity test shows that a 1% error
+ * in any single gradient entry above 0.05 is caught. ReLU parameters whose step moves a hidden
+ * unit across its kink are skipped (at most a fifth of them). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nndist/loss.h"
+#include "nndist/model.h"
+#include "nndist/rng.h"
+
+#define N_SAMPLES 6
+#define FD_STEP   1e-2f
+/* |analytic - fd| <= ABS_TOL + REL_TOL * max(|analytic|, |fd|) */
+#define ABS_TOL 1.5e-4
+#define REL_TOL 3e-3
+/* Gradients at least this large are where a 1% error must be caught. */
+#define BIG_GRAD 5e-2
+
+static const size_t g_sizes[] = {5, 7, 6, 3};
+#define N_LAYERS 3
+
+typedef struct {
+    nnd_model m;
+    nnd_loss_kind loss;
+    size_t n, d, k;
+    float *X;        /* (n, d) */
+    int32_t *labels; /* (n) */
+    float *targets;  /* (n, k) */
+    float *scratch;  /* (n, k) dlogits of the finite-difference evaluations */
+    size_t n_hidden; /* hidden activations of the batch: sum over hidden layers of n * width */
+    unsigned char *pattern_plus, *pattern_minus, *pattern_base; /* (n_hidden) A > 0 */
+} grad_case;
+
+static void case_init(grad_case *c, nnd_activation act, nnd_loss_kind loss, uint64_t seed)
+{
+    memset(c, 0, sizeof *c);
+    assert_int_equal(nnd_model_init(&c->m, g_sizes, N_LAYERS, act), NND_OK);
+    assert_int_equal(nnd_model_reserve(&c->m, N_SAMPLES), NND_OK);
+    nnd_model_init_params(&c->m, seed);
+    c->loss = loss;
+    c->n = N_SAMPLES;
+    c->d = g_sizes[0];
+    c->k = g_sizes[N_LAYERS];
+    c->X = malloc(c->n * c->d * sizeof *c->X);
+    c->labels = malloc(c->n * sizeof *c->labels);
+    c->targets = malloc(c->n * c->k * sizeof *c->targets);
+    c->scratch = malloc(c->n * c->k * sizeof *c->scratch);
+    assert_non_null(c->X);
+    assert_non_null(c->labels);
+    assert_non_null(c->targets);
+    assert_non_null(c->scratch);
+    /* Inputs in [-2, 2): large enough that the hidden layers leave their linear regime. */
+    for (size_t i = 0; i < c->n * c->d; i++)
+        c->X[i] = 4.0f * nnd_rng_uniform(seed, NND_RNG_SYNTHETIC, 1, i) - 2.0f;
+    for (size_t i = 0; i < c->n; i++)
+        c->labels[i] = (int32_t)nnd_rng_below(seed, NND_RNG_SYNTHETIC, 2, i, c->k);
+    for (size_t i = 0; i < c->n * c->k; i++)
+        c->targets[i] = 2.0f * nnd_rng_uniform(seed, NND_RNG_SYNTHETIC, 3, i) - 1.0f;
+    for (int l = 1; l < N_LAYERS; l++) c->n_hidden += c->n * g_sizes[l];
+    c->pattern_plus = malloc(c->n_hidden);
+    c->pattern_minus = malloc(c->n_hidden);
+    c->pattern_base = malloc(c->n_hidden);
+    assert_non_null(c->pattern_plus);
+    assert_non_null(c->pattern_minus);
+    assert_non_null(c->pattern_base);
+}
+
+static void case_free(grad_case *c)
+{
+    nnd_model_free(&c->m);
+    free(c->X);
+    free(c->labels);
+    free(c->targets);
+    free(c->scratch);
+    free(c->pattern_plus);
+    free(c->pattern_minus);
+    free(c->pattern_base);
+}
+
+/* Forward pass and summed loss; dl (n, k) receives dLoss/dOutput. pattern (n_hidden), when
+ * given, records which hidden activations are positive (the ReLU's side of its kink). */
+static double eval_loss(grad_case *c, float *dl, unsigned char *pattern)
+{
+    const float *out = nnd_model_forward(&c->m, c->X, c->n);
+    if (pattern) {
+        size_t p = 0;
+        for (int l = 1; l < N_LAYERS; l++)
+            for (size_t i = 0; i < c->n * g_sizes[l]; i++) pattern[p++] = c->m.acts[l][i] > 0.0f;
+        assert_int_equal(p, c->n_hidden);
+    }
+    if (c->loss == NND_LOSS_SOFTMAX_CE)
+        return nnd_loss_softmax_ce(out, c->labels, c->n, c->k, dl, NULL);
+    return nnd_loss_mse(out, c->targets, c->n, c->k, dl, NULL);
+}
+
+/* The analytic gradient into grad (n_params), with dout = m->delta[1] as the trainer does. */
+static void analytic_grad(grad_case *c, float *grad)
+{
+    float *dout = c->m.delta[1];
+    eval_loss(c, dout, NULL);
+    nnd_model_backward(&c->m, c->X, dout, c->n);
+    memcpy(grad, c->m.grads, c->m.n_params * sizeof *grad);
+}
+
+/* (f(w_i + h) - f(w_i - h)) / (2h); sets *kink when a ReLU changed sides within the step
+ * (the difference quotient is then meaningless). */
+static double central_diff(grad_case *c, size_t i, float h, unsigned char *kink)
+{
+    float w = c->m.params[i];
+    float wp = w + h, wm = w - h;
+    c->m.params[i] = wp;
+    double fp = eval_loss(c, c->scratch, c->pattern_plus);
+    c->m.params[i] = wm;
+    double fm = eval_loss(c, c->scratch, c->pattern_minus);
+    c->m.params[i] = w;
+    *kink |=
+        c->m.act == NND_ACT_RELU && (memcmp(c->pattern_plus, c->pattern_base, c->n_hidden) != 0 ||
+                                     memcmp(c->pattern_minus, c->pattern_base, c->n_hidden) != 0);
+    /* Divide by the step actually taken in float, not the nominal 2h. */
+    return (fp - fm) / ((double)wp - (double)wm);
+}
+
+/* Central differences into fd (n_params); skip[i] marks the entries where a ReLU crossed its
+ * kink. Returns how many were skipped. */
+static size_t numeric_grad(grad_case *c, double *fd, unsigned char *skip)
+{
+    size_t skipped = 0;
+    eval_loss(c, c->scratch, c->pattern_base);
+    for (size_t i = 0; i < c->m.n_params; i++) {
+        skip[i] = 0;
+        fd[i] = central_diff(c, i, FD_STEP, &skip[i]);
+        skipped += skip[i];
+    }
+    return skipped;
+}
+
+/* Compares; returns the number of entries out of tolerance, and the worst entry as the ratio of
+ * its error to its tolerance. */
+static size_t compare_grads(const float *grad, const double *fd, const unsigned char *skip,
+                            size_t n, double *worst, size_t *worst_at)
+{
+    size_t bad = 0;
+    *worst = 0.0;
+    *worst_at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (skip[i]) continue;
+        double a = grad[i];
+        double ratio = fabs(a - fd[i]) / (ABS_TOL + REL_TOL * fmax(fabs(a), fabs(fd[i])));
+        if (ratio > *worst) {
+            *worst = ratio;
+            *worst_at = i;
+        }
+        bad += ratio > 1.0;
+    }
+    return bad;
+}
+
+static void check_gradient(nnd_activation act, nnd_loss_kind loss, uint64_t seed)
+{
+    grad_case c;
+    case_init(&c, act, loss, seed);
+    size_t np = c.m.n_params;
+    assert_int_equal(np, 5 * 7 + 7 + 7 * 6 + 6 + 6 * 3 + 3);
+    float *grad = malloc(np * sizeof *grad);
+    double *fd = malloc(np * sizeof *fd);
+    unsigned char *skip = malloc(np);
+    assert_non_null(grad);
+    assert_non_null(fd);
+    assert_non_null(skip);
+
+    analytic_grad(&c, grad);
+    size_t skipped = numeric_grad(&c, fd, skip);
+    /* Only the ReLU has kinks, and even there most parameters must be checked. */
+    assert_true(skipped * 5 < np);
+
+    double worst;
+    size_t worst_at;
+    size_t bad = compare_grads(grad, fd, skip, np, &worst, &worst_at);
+    if (bad)
+        fail_msg("%s + %s: %zu of %zu gradients off; worst param %zu: analytic %.6g, numeric "
+                 "%.6g (relative error %.3g)",
+                 nnd_activation_name(act), nnd_loss_name(loss), bad, np, worst_at,
+                 (double)grad[worst_at], fd[worst_at], worst);
+
+    /* Most entries must be well above the absolute tolerance, or the check would be 0 == 0. */
+    size_t nonzero = 0;
+    for (size_t i = 0; i < np; i++) nonzero += fabs(fd[i]) > 10.0 * ABS_TOL;
+    assert_true(nonzero * 2 > np);
+    free(grad);
+    free(fd);
+    free(skip);
+    case_free(&c);
+}
+
+static void test_grad_relu_softmax_ce(void **state)
+{
+    (void)state;
+    check_gradient(NND_ACT_RELU, NND_LOSS_SOFTMAX_CE, 11);
+}
+
+static void test_grad_relu_mse(void **state)
+{
+    (void)state;
+    check_gradient(NND_ACT_RELU, NND_LOSS_MSE, 12);
+}
+
+static void test_grad_tanh_softmax_ce(void **state)
+{
+    (void)state;
+    check_gradient(NND_ACT_TANH, NND_LOSS_SOFTMAX_CE, 13);
+}
+
+static void test_grad_tanh_mse(void **state)
+{
+    (void)state;
+    check_gradient(NND_ACT_TANH, NND_LOSS_MSE, 14);
+}
+
+static void test_grad_sigmoid_softmax_ce(void **state)
+{
+    (void)state;
+    check_gradient(NND_ACT_SIGMOID, NND_LOSS_SOFTMAX_CE, 15);
+}
+
+static void test_grad_sigmoid_mse(void **state)
+{
+    (void)state;
+    check_gradient(NND_ACT_SIGMOID, NND_LOSS_MSE, 16);
+}
+
+/* The checker itself: a 1% error in any one gradient entry (of those above the floor), or a
+ * gradient of the mean instead of the sum, must be reported. */
+static void test_checker_detects_small_errors(void **state)
+{
+    (void)state;
+    grad_case c;
+    case_init(&c, NND_ACT_TANH, NND_LOSS_SOFTMAX_CE, 21);
+    size_t np = c.m.n_params;
+    float *grad = malloc(np * sizeof *grad);
+    double *fd = malloc(np * sizeof *fd);
+    unsigned char *skip = malloc(np);
+    assert_non_null(grad);
+    assert_non_null(fd);
+    assert_non_null(skip);
+    analytic_grad(&c, grad);
+    assert_int_equal(numeric_grad(&c, fd, skip), 0);
+    double worst;
+    size_t at, tested = 0;
+    assert_int_equal(compare_grads(grad, fd, skip, np, &worst, &at), 0);
+    for (size_t i = 0; i < np; i++) {
+        if (fabs(grad[i]) < BIG_GRAD) continue;
+        float keep = grad[i];
+        grad[i] = keep * 1.01f;
+        if (compare_grads(grad, fd, skip, np, &worst, &at) == 0)
+            fail_msg("a 1%% error in gradient %zu (%g) went unnoticed", i, (double)keep);
+        grad[i] = keep;
+        tested++;
+    }
+    assert_true(tested * 2 > np);
+    for (size_t i = 0; i < np; i++) grad[i] /= (float)c.n;
+    assert_true(compare_grads(grad, fd, skip, np, &worst, &at) > np / 2);
+    free(grad);
+    free(fd);
+    free(skip);
+    case_free(&c);
+}
+
+/* dout in a buffer of its own gives the same gradient as dout = m->delta[1] (the aliasing the
+ * trainer relies on), and n == 0 zeroes the gradient. */
+static void test_backward_dout_aliasing_and_empty_batch(void **state)
+{
+    (void)state;
+    grad_case c;
+    case_init(&c, NND_ACT_SIGMOID, NND_LOSS_MSE, 31);
+    size_t np = c.m.n_params;
+    float *aliased = malloc(np * sizeof *aliased);
+    float *own = malloc(c.n * c.k * sizeof *own);
+    assert_non_null(aliased);
+    assert_non_null(own);
+    analytic_grad(&c, aliased);
+    eval_loss(&c, own, NULL);
+    nnd_model_backward(&c.m, c.X, own, c.n);
+    for (size_t i = 0; i < np; i++)
+        if (c.m.grads[i] != aliased[i])
+            fail_msg("gradient %zu: %g with dout = delta[1], %g with a separate dout", i,
+                     (double)aliased[i], (double)c.m.grads[i]);
+    nnd_model_backward(&c.m, c.X, own, 0);
+    for (size_t i = 0; i < np; i++) assert_true(c.m.grads[i] == 0.0f);
+    free(aliased);
+    free(own);
+    case_free(&c);
+}
+
+/* ---- losses by hand ---- */
+
+/* In double: cmocka 1.1's assert_float_equal compares in float. */
+#define assert_near(got, want, tol) assert_near_at((got), (want), (tol), #got, __LINE__)
+static void assert_near_at(double got, double want, double tol, const char *what, int line)
+{
+    if (!(fabs(got - want) <= tol))
+        fail_msg("line %d: %s = %.12g, expected %.12g (tolerance %g)", line, what, got, want, tol);
+}
+
+static void test_softmax_ce_two_equal_logits(void **state)
+{
+    (void)state;
+    const float z[2] = {0.0f, 0.0f};
+    const int32_t y[1] = {0};
+    float d[2] = {NAN, NAN};
+    size_t correct = 99;
+    double loss = nnd_loss_softmax_ce(z, y, 1, 2, d, &correct);
+    assert_near(loss, log(2.0), 1e-7);
+    assert_near(d[0], -0.5f, 1e-7);
+    assert_near(d[1], 0.5f, 1e-7);
+    /* A tie goes to the first index, which is the label here. */
+    assert_int_equal(correct, 1);
+}
+
+static void test_softmax_ce_three_logits(void **state)
+{
+    (void)state;
+    const float z[3] = {1.0f, 2.0f, 3.0f};
+    const int32_t y[1] = {2};
+    float d[3];
+    size_t correct = 0;
+    double s = exp(1.0) + exp(2.0) + exp(3.0);
+    double loss = nnd_loss_softmax_ce(z, y, 1, 3, d, &correct);
+    /* log(e + e^2 + e^3) - 3 = 0.40760596... */
+    assert_near(loss, log(s) - 3.0, 1e-6);
+    assert_near(loss, 0.4076059644, 1e-6);
+    assert_near(d[0], exp(1.0) / s, 1e-6);
+    assert_near(d[1], exp(2.0) / s, 1e-6);
+    assert_near(d[2], exp(3.0) / s - 1.0, 1e-6);
+    assert_near(d[0] + d[1] + d[2], 0.0, 1e-6);
+    assert_int_equal(correct, 1);
+}
+
+static void test_softmax_ce_large_logits_do_not_overflow(void **state)
+{
+    (void)state;
+    /* Two samples: (1000, 0) with label 1 costs 1000; with label 0 it costs e^-1000 ~ 0. */
+    const float z[4] = {1000.0f, 0.0f, 1000.0f, 0.0f};
+    const int32_t y[2] = {1, 0};
+    float d[4];
+    size_t correct = 0;
+    double loss = nnd_loss_softmax_ce(z, y, 2, 2, d, &correct);
+    assert_true(isfinite(loss));
+    assert_near(loss, 1000.0, 1e-9);
+    for (int j = 0; j < 4; j++) assert_true(isfinite(d[j]));
+    assert_near(d[0], 1.0f, 1e-7);
+    assert_near(d[1], -1.0f, 1e-7);
+    assert_near(d[2], 0.0f, 1e-7);
+    assert_near(d[3], 0.0f, 1e-7);
+    assert_int_equal(correct, 1);
+    /* And very negative logits: (-1000, -1002) label 1 costs log(1 + e^-2) + 2. */
+    const float zn[2] = {-1000.0f, -1002.0f};
+    const int32_t yn[1] = {1};
+    loss = nnd_loss_softmax_ce(zn, yn, 1, 2, NULL, NULL);
+    assert_near(loss, log(1.0 + exp(-2.0)) + 2.0, 1e-6);
+}
+
+static void test_softmax_ce_sums_over_samples_and_counts(void **state)
+{
+    (void)state;
+    /* Sample 0: [0, 0] label 0 -> ln 2, right (a tie goes to index 0). Sample 1: [3, 1] label 1
+     * -> log(e^3 + e) - 1, wrong. Sample 2: [0, 5] label 1 -> log(1 + e^5) - 5, right. */
+    const float z[6] = {0.0f, 0.0f, 3.0f, 1.0f, 0.0f, 5.0f};
+    const int32_t y[3] = {0, 1, 1};
+    size_t correct = 0;
+    double want = log(2.0) + (log(exp(3.0) + exp(1.0)) - 1.0) + (log(1.0 + exp(5.0)) - 5.0);
+    double loss = nnd_loss_softmax_ce(z, y, 3, 2, NULL, &correct);
+    assert_near(loss, want, 1e-6);
+    assert_int_equal(correct, 2);
+}
+
+static void test_mse_by_hand(void **state)
+{
+    (void)state;
+    /* pred [1, 2], target [0, 0]: (1 + 4) / 2 = 2.5; gradient 2 (p - t) / k = [1, 2]. */
+    const float p[2] = {1.0f, 2.0f}, t[2] = {0.0f, 0.0f};
+    float d[2];
+    size_t correct = 0;
+    double loss = nnd_loss_mse(p, t, 1, 2, d, &correct);
+    assert_near(loss, 2.5, 1e-12);
+    assert_near(d[0], 1.0f, 1e-7);
+    assert_near(d[1], 2.0f, 1e-7);
+    /* argmax(p) = 1, argmax(t) = 0 (tie goes to the first): wrong. */
+    assert_int_equal(correct, 0);
+
+    /* Two samples of k = 3, summed: sample 0 = (1 + 4 + 0.25) / 3 = 1.75, sample 1 = 0. */
+    const float p2[6] = {1.0f, 2.0f, 0.5f, 0.0f, 1.0f, 0.0f};
+    const float t2[6] = {0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 0.0f};
+    float d2[6];
+    loss = nnd_loss_mse(p2, t2, 2, 3, d2, &correct);
+    assert_near(loss, 1.75, 1e-7);
+    assert_near(d2[0], 2.0f / 3.0f, 1e-7);
+    assert_near(d2[1], 4.0f / 3.0f, 1e-7);
+    assert_near(d2[2], 1.0f / 3.0f, 1e-7);
+    for (int j = 3; j < 6; j++) assert_near(d2[j], 0.0f, 1e-7);
+    /* Sample 0: argmax p = 1, argmax t = 0 (ties -> first): wrong; sample 1 both 1: right. */
+    assert_int_equal(correct, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_relu_softmax_ce),
+        cmocka_unit_test(test_grad_relu_mse),
+        cmocka_unit_test(test_grad_tanh_softmax_ce),
+        cmocka_unit_test(test_grad_tanh_mse),
+        cmocka_unit_test(test_grad_sigmoid_softmax_ce),
+        cmocka_unit_test(test_grad_sigmoid_mse),
+        cmocka_unit_test(test_checker_detects_small_errors),
+        cmocka_unit_test(test_backward_dout_aliasing_and_empty_batch),
+        cmocka_unit_test(test_softmax_ce_two_equal_logits),
+        cmocka_unit_test(test_softmax_ce_three_logits),
+        cmocka_unit_test(test_softmax_ce_large_logits_do_not_overflow),
+        cmocka_unit_test(test_softmax_ce_sums_over_samples_and_counts),
+        cmocka_unit_test(test_mse_by_hand),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
