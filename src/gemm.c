@@ -20,6 +20,7 @@
 #include "nndist/gemm.h"
 
 #include <omp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,12 +401,46 @@ const char *nnd_gemm_kernel_name(void)
 /* ---- Packing buffers ------------------------------------------------------------------------ */
 
 /* Each thread keeps its own buffers, grown on demand and reused by later calls (no allocation in
- * steady state), so concurrent callers never share one. First touched by the thread using them. */
+ * steady state), so concurrent callers never share one; first touched by the thread using them.
+ * A thread-specific key frees them when an OpenMP worker thread exits (the calling thread's stay
+ * until the process ends). */
 struct pack_buf {
     float *p;
     size_t cap; /* floats */
 };
-static _Thread_local struct pack_buf tls_buf_a, tls_buf_b;
+struct pack_bufs {
+    struct pack_buf a, b;
+};
+static _Thread_local struct pack_bufs *tls_bufs;
+static pthread_key_t bufs_key;
+static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
+static int bufs_key_ok;
+
+static void bufs_free(void *p)
+{
+    struct pack_bufs *b = p;
+    free(b->a.p);
+    free(b->b.p);
+    free(b);
+}
+
+static void bufs_key_init(void)
+{
+    bufs_key_ok = pthread_key_create(&bufs_key, bufs_free) == 0;
+}
+
+/* This thread's buffers; NULL if out of memory. */
+static struct pack_bufs *thread_bufs(void)
+{
+    if (!tls_bufs) {
+        pthread_once(&bufs_once, bufs_key_init);
+        struct pack_bufs *b = calloc(1, sizeof *b);
+        if (!b) return NULL;
+        if (bufs_key_ok) pthread_setspecific(bufs_key, b);
+        tls_bufs = b;
+    }
+    return tls_bufs;
+}
 
 /* At least n floats (plus PACK_SLACK), 64-byte aligned; NULL if out of memory. */
 static float *pack_buf_get(struct pack_buf *b, size_t n)
@@ -496,8 +531,17 @@ static void gemm_rect(const struct gemm_kernel *kern, const struct gemm_args *g,
     }
 }
 
-/* C[m0:m1, n0:n1] with this thread's buffers. If they cannot be allocated, falls back to one
- * sliver at a time in stack buffers: slower, but the arithmetic (and so the result) is the same. */
+/* The out-of-memory path: one sliver of A and of B at a time, in stack buffers. Slower, but the
+ * arithmetic (and so the result) is the same as with full blocks. */
+__attribute__((noinline)) static void gemm_rect_unbuffered(const struct gemm_kernel *kern,
+                                                           const struct gemm_args *g, size_t m0,
+                                                           size_t m1, size_t n0, size_t n1)
+{
+    _Alignas(64) float a_small[MR * KC + PACK_SLACK], b_small[NR * KC + PACK_SLACK];
+    gemm_rect(kern, g, m0, m1, n0, n1, MR, NR, a_small, b_small);
+}
+
+/* C[m0:m1, n0:n1] with this thread's packing buffers. */
 static void gemm_rect_buffered(const struct gemm_kernel *kern, const struct gemm_args *g, size_t m0,
                                size_t m1, size_t n0, size_t n1)
 {
@@ -506,14 +550,13 @@ static void gemm_rect_buffered(const struct gemm_kernel *kern, const struct gemm
     size_t nmb = (rows + MC - 1) / MC;
     size_t mc_max = round_up((rows + nmb - 1) / nmb, MR);
     size_t nc_max = min_size(NC, round_up(cols, NR));
-    float *abuf = pack_buf_get(&tls_buf_a, round_up(mc_max, MR) * g->kc);
-    float *bbuf = pack_buf_get(&tls_buf_b, nc_max * g->kc);
-    if (abuf && bbuf) {
+    struct pack_bufs *bufs = thread_bufs();
+    float *abuf = bufs ? pack_buf_get(&bufs->a, mc_max * g->kc) : NULL;
+    float *bbuf = bufs ? pack_buf_get(&bufs->b, nc_max * g->kc) : NULL;
+    if (abuf && bbuf)
         gemm_rect(kern, g, m0, m1, n0, n1, mc_max, nc_max, abuf, bbuf);
-    } else {
-        _Alignas(64) float a_small[MR * KC + PACK_SLACK], b_small[NR * KC + PACK_SLACK];
-        gemm_rect(kern, g, m0, m1, n0, n1, MR, NR, a_small, b_small);
-    }
+    else
+        gemm_rect_unbuffered(kern, g, m0, m1, n0, n1);
 }
 
 /* C = beta * C, for K == 0 or alpha == 0 (A and B are not read, as in BLAS). */
