@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 source scripts/mpi-env.sh
 scripts/install-deps.sh build test
 scripts/build.sh
-ctest --test-dir build --output-on-failure --timeout 600 "$@"
+cd build && ctest --output-on-failure --timeout 600 "$@"
