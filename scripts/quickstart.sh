@@ -14,6 +14,7 @@ scripts/build.sh
 NNDIST=build/nndist
 
 src=/usr/share/datasets/fashion-mnist
+mkdir -p datasets
 for split in train:train test:t10k; do
     name=${split%%:*} prefix=${split##*:}
     out=datasets/fashion-mnist-$name.h5
