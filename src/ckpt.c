@@ -128,8 +128,8 @@ nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *
                          const nnd_ckpt_meta *meta)
 {
     if (!nnd_model_params_finite(m))
-        return nnd_err_set(NND_ERR_NUMERIC,
-                           "%s: not written: the model holds non-finite weights", path);
+        return nnd_err_set(NND_ERR_NUMERIC, "%s: not written: the model holds non-finite weights",
+                           path);
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return nnd_err_set(NND_ERR_USAGE, "%s: path too long", path);
@@ -204,17 +204,18 @@ nnd_status nnd_ckpt_probe(const char *path, size_t *sizes, int *n_layers, nnd_ac
             goto out;
         }
         if (n > 0 && dims[1] != sizes[n]) {
-            st = nnd_err_set(NND_ERR_INPUT,
-                             "%s: %s has %llu inputs but layer_%d has %zu outputs", path, name,
-                             (unsigned long long)dims[1], n - 1, sizes[n]);
+            st = nnd_err_set(NND_ERR_INPUT, "%s: %s has %llu inputs but layer_%d has %zu outputs",
+                             path, name, (unsigned long long)dims[1], n - 1, sizes[n]);
             goto out;
         }
         sizes[n] = (size_t)dims[1];
         sizes[n + 1] = (size_t)dims[0];
     }
     if (n == 0) {
-        st = nnd_err_set(NND_ERR_INPUT, "%s: no /model/layer_0/W; expected a model or checkpoint "
-                         "file", path);
+        st = nnd_err_set(NND_ERR_INPUT,
+                         "%s: no /model/layer_0/W; expected a model or checkpoint "
+                         "file",
+                         path);
         goto out;
     }
     *n_layers = n;
@@ -233,8 +234,8 @@ out:
 }
 
 /* Reads a tensor of exactly (rows, cols) (cols == 0: 1-D) and verifies its checksum. */
-static nnd_status read_tensor(hid_t f, const char *path, const char *name, float *out,
-                              hsize_t rows, hsize_t cols)
+static nnd_status read_tensor(hid_t f, const char *path, const char *name, float *out, hsize_t rows,
+                              hsize_t cols)
 {
     hsize_t dims[2];
     int rank = tensor_shape(f, name, dims);
@@ -252,8 +253,8 @@ static nnd_status read_tensor(hid_t f, const char *path, const char *name, float
                      (unsigned long long)cols);
         else
             snprintf(exp, sizeof exp, "(%llu)", (unsigned long long)rows);
-        return nnd_err_set(NND_ERR_MISMATCH, "%s: %s has shape %s; the model needs %s", path,
-                           name, have, exp);
+        return nnd_err_set(NND_ERR_MISMATCH, "%s: %s has shape %s; the model needs %s", path, name,
+                           have, exp);
     }
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
     herr_t rc = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
@@ -273,8 +274,7 @@ static nnd_status read_layers(hid_t f, const char *path, const char *prefix, con
     for (int l = 0; l < m->n_layers; l++) {
         char name[192];
         snprintf(name, sizeof name, "%s/layer_%d/W", prefix, l);
-        nnd_status st = read_tensor(f, path, name, buf + m->w_off[l], m->sizes[l + 1],
-                                    m->sizes[l]);
+        nnd_status st = read_tensor(f, path, name, buf + m->w_off[l], m->sizes[l + 1], m->sizes[l]);
         if (st) return st;
         snprintf(name, sizeof name, "%s/layer_%d/b", prefix, l);
         if ((st = read_tensor(f, path, name, buf + m->b_off[l], m->sizes[l + 1], 0))) return st;
@@ -293,8 +293,10 @@ static void layers_text(char *buf, size_t size, const size_t *sizes, int n)
 static nnd_status read_optimizer(hid_t f, const char *path, const nnd_model *m, nnd_optim *o)
 {
     if (!nnd_h5_exists(f, "/optimizer"))
-        return nnd_err_set(NND_ERR_MISMATCH, "%s: holds no optimizer state (a weights-only file);"
-                           " start from it with --init instead", path);
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: holds no optimizer state (a weights-only file);"
+                           " start from it with --init instead",
+                           path);
     hid_t g = H5Gopen2(f, "/optimizer", H5P_DEFAULT);
     char name[32] = "";
     uint64_t step = 0;
@@ -303,7 +305,8 @@ static nnd_status read_optimizer(hid_t f, const char *path, const nnd_model *m, 
     H5Gclose(g);
     if (!ok) return nnd_err_set(NND_ERR_INPUT, "%s: /optimizer lacks its name or step", path);
     if (strcmp(name, o->cfg.name) != 0)
-        return nnd_err_set(NND_ERR_MISMATCH, "%s: was made with optimizer '%s', but this run uses "
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: was made with optimizer '%s', but this run uses "
                            "'%s'; resume with --optimizer %s, or take its weights only with "
                            "--init",
                            path, name, o->cfg.name, name);
@@ -314,7 +317,8 @@ static nnd_status read_optimizer(hid_t f, const char *path, const nnd_model *m, 
     if (H5Gget_info(og, &ginfo) >= 0) file_states = (int)ginfo.nlinks;
     H5Gclose(og);
     if (file_states != o->n_state)
-        return nnd_err_set(NND_ERR_MISMATCH, "%s: holds %d optimizer state tensor set(s) but this "
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: holds %d optimizer state tensor set(s) but this "
                            "run's %s settings need %d (was --momentum changed?); resume with the "
                            "same settings, or take its weights only with --init",
                            path, file_states, o->cfg.name, o->n_state);
@@ -322,8 +326,10 @@ static nnd_status read_optimizer(hid_t f, const char *path, const nnd_model *m, 
         char prefix[96];
         snprintf(prefix, sizeof prefix, "/optimizer/%s", o->state_name[s]);
         if (!nnd_h5_exists(f, prefix))
-            return nnd_err_set(NND_ERR_MISMATCH, "%s: has no %s state; it was made with other "
-                               "optimizer settings (e.g. --momentum)", path, o->state_name[s]);
+            return nnd_err_set(NND_ERR_MISMATCH,
+                               "%s: has no %s state; it was made with other "
+                               "optimizer settings (e.g. --momentum)",
+                               path, o->state_name[s]);
         nnd_status st = read_layers(f, path, prefix, m, o->state[s]);
         if (st) return st;
     }
@@ -344,13 +350,16 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
         char have[256], want[256];
         layers_text(have, sizeof have, sizes, n);
         layers_text(want, sizeof want, m->sizes, m->n_layers);
-        return nnd_err_set(NND_ERR_MISMATCH, "%s: holds a model with layers %s; this run asks "
-                           "for --layers %s", path, have, want);
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: holds a model with layers %s; this run asks "
+                           "for --layers %s",
+                           path, have, want);
     }
     if (act_found && act != m->act)
-        return nnd_err_set(NND_ERR_MISMATCH, "%s: the model was trained with --activation %s, "
-                           "this run asks for %s", path, nnd_activation_name(act),
-                           nnd_activation_name(m->act));
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: the model was trained with --activation %s, "
+                           "this run asks for %s",
+                           path, nnd_activation_name(act), nnd_activation_name(m->act));
     nnd_h5_quiet q;
     hid_t f;
     if ((st = nnd_h5_open_read(path, &f, &q))) return st;
@@ -409,8 +418,7 @@ nnd_status nnd_ckpt_dir_prepare(const char *dir)
         if (save == '\0') break;
     }
     DIR *d = opendir(dir);
-    if (!d)
-        return nnd_err_set(NND_ERR_IO, "--checkpoint-dir %s: %s", dir, strerror(errno));
+    if (!d) return nnd_err_set(NND_ERR_IO, "--checkpoint-dir %s: %s", dir, strerror(errno));
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);

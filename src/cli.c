@@ -10,8 +10,8 @@ static nnd_status parse_u64(const char *flag, const char *text, uint64_t min, ui
     const char *p = text;
     while (*p == ' ') p++;
     if (*p == '\0')
-        return nnd_err_set(NND_ERR_USAGE, "--%s: missing value; expected an integer >= %llu",
-                           flag, (unsigned long long)min);
+        return nnd_err_set(NND_ERR_USAGE, "--%s: missing value; expected an integer >= %llu", flag,
+                           (unsigned long long)min);
     if (*p == '-' || *p == '+')
         return nnd_err_set(NND_ERR_USAGE, "--%s: '%s' is not allowed; expected an integer >= %llu",
                            flag, text, (unsigned long long)min);
@@ -19,8 +19,10 @@ static nnd_status parse_u64(const char *flag, const char *text, uint64_t min, ui
     char *end = NULL;
     unsigned long long v = strtoull(p, &end, 10);
     if (end == p || *end != '\0')
-        return nnd_err_set(NND_ERR_USAGE, "--%s: '%s' is not a whole number; expected an integer "
-                           ">= %llu", flag, text, (unsigned long long)min);
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--%s: '%s' is not a whole number; expected an integer "
+                           ">= %llu",
+                           flag, text, (unsigned long long)min);
     if (errno == ERANGE || v > ((uint64_t)1 << 53))
         return nnd_err_set(NND_ERR_USAGE, "--%s: '%s' is too large", flag, text);
     if (v < min)
@@ -45,8 +47,7 @@ static nnd_status parse_double(const char *flag, const char *text, int positive,
         return nnd_err_set(NND_ERR_USAGE, "--%s: '%s' is out of range; expected %s", flag, text,
                            what);
     if (positive ? !(v > 0.0) : !(v >= 0.0))
-        return nnd_err_set(NND_ERR_USAGE, "--%s: %s is not allowed; expected %s", flag, text,
-                           what);
+        return nnd_err_set(NND_ERR_USAGE, "--%s: %s is not allowed; expected %s", flag, text, what);
     *out = v;
     return NND_OK;
 }
@@ -60,7 +61,8 @@ static nnd_status parse_sizes(const char *flag, const char *text, nnd_cli_sizes 
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         char item[32];
         if (len == 0 || len >= sizeof item)
-            return nnd_err_set(NND_ERR_USAGE, "--%s: '%s' has an empty or overlong item; expected "
+            return nnd_err_set(NND_ERR_USAGE,
+                               "--%s: '%s' has an empty or overlong item; expected "
                                "comma-separated positive integers such as 784,512,10",
                                flag, text);
         if (out->n == NND_CLI_MAX_SIZES)
@@ -83,16 +85,22 @@ nnd_status nnd_cli_parse_value(const char *flag, nnd_opt_kind kind, const char *
 {
     switch (kind) {
     case NND_OPT_STRING:
-        if (*text == '\0')
-            return nnd_err_set(NND_ERR_USAGE, "--%s: empty value", flag);
+        if (*text == '\0') return nnd_err_set(NND_ERR_USAGE, "--%s: empty value", flag);
         *(const char **)dest = text;
         return NND_OK;
-    case NND_OPT_COUNT: return parse_u64(flag, text, 1, dest);
-    case NND_OPT_UINT: return parse_u64(flag, text, 0, dest);
-    case NND_OPT_POSITIVE: return parse_double(flag, text, 1, dest);
-    case NND_OPT_NONNEG: return parse_double(flag, text, 0, dest);
-    case NND_OPT_SIZES: return parse_sizes(flag, text, dest);
-    case NND_OPT_FLAG: *(int *)dest = 1; return NND_OK;
+    case NND_OPT_COUNT:
+        return parse_u64(flag, text, 1, dest);
+    case NND_OPT_UINT:
+        return parse_u64(flag, text, 0, dest);
+    case NND_OPT_POSITIVE:
+        return parse_double(flag, text, 1, dest);
+    case NND_OPT_NONNEG:
+        return parse_double(flag, text, 0, dest);
+    case NND_OPT_SIZES:
+        return parse_sizes(flag, text, dest);
+    case NND_OPT_FLAG:
+        *(int *)dest = 1;
+        return NND_OK;
     }
     return nnd_err_set(NND_ERR_INTERNAL, "--%s: unknown option kind", flag);
 }
@@ -114,8 +122,10 @@ nnd_status nnd_cli_parse(const nnd_opt *opts, int argc, char **argv, int first, 
             return NND_OK;
         }
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
-            return nnd_err_set(NND_ERR_USAGE, "unexpected argument '%s'; options start with --"
-                               " (see --help)", a);
+            return nnd_err_set(NND_ERR_USAGE,
+                               "unexpected argument '%s'; options start with --"
+                               " (see --help)",
+                               a);
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const nnd_opt *o = find(opts, name, len);
@@ -125,8 +135,7 @@ nnd_status nnd_cli_parse(const nnd_opt *opts, int argc, char **argv, int first, 
         if (o->given) *o->given = 1;
         if (o->kind == NND_OPT_FLAG) {
             if (eq)
-                return nnd_err_set(NND_ERR_USAGE, "--%s takes no value, got '%s'", o->name,
-                                   eq + 1);
+                return nnd_err_set(NND_ERR_USAGE, "--%s takes no value, got '%s'", o->name, eq + 1);
             *(int *)o->dest = 1;
             continue;
         }
@@ -145,8 +154,7 @@ nnd_status nnd_cli_parse(const nnd_opt *opts, int argc, char **argv, int first, 
     return NND_OK;
 }
 
-void nnd_cli_print_help(FILE *out, const char *usage, const char *description,
-                        const nnd_opt *opts)
+void nnd_cli_print_help(FILE *out, const char *usage, const char *description, const nnd_opt *opts)
 {
     fprintf(out, "usage: %s\n\n%s\n\noptions:\n", usage, description);
     for (const nnd_opt *o = opts; o->name; o++) {

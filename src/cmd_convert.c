@@ -26,7 +26,7 @@ nnd_status nnd_cmd_convert(int argc, char **argv, const nnd_comm *c)
             return NND_OK;
         }
         return nnd_err_set(NND_ERR_USAGE, "convert: expected a format, 'idx' (nndist convert idx "
-                           "--images F --labels F --out F.h5)");
+                                          "--images F --labels F --out F.h5)");
     }
     nnd_status st = nnd_cli_parse(opts, argc, argv, 2, &help);
     if (!st && help) {

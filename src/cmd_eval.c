@@ -16,8 +16,10 @@ nnd_status nnd_cmd_eval(int argc, char **argv, const nnd_comm *c)
         {"model", NND_OPT_STRING, &model_path, "FILE", "checkpoint or model file (/model/...)",
          NULL},
         {"data", NND_OPT_STRING, &data, "FILE", "dataset to evaluate (HDF5 with /X and /y)", NULL},
-        {"activation", NND_OPT_STRING, &act_name, "A", "hidden activation when the file does not "
-         "record one (default relu)", NULL},
+        {"activation", NND_OPT_STRING, &act_name, "A",
+         "hidden activation when the file does not "
+         "record one (default relu)",
+         NULL},
         {"loss", NND_OPT_STRING, &loss_name, "L", "softmax-ce (default) or mse", NULL},
         {"x-name", NND_OPT_STRING, &x_name, "NAME", "features dataset (default /X)", NULL},
         {"y-name", NND_OPT_STRING, &y_name, "NAME", "labels dataset (default /y)", NULL},
@@ -44,8 +46,10 @@ nnd_status nnd_cmd_eval(int argc, char **argv, const nnd_comm *c)
                            loss_name);
     nnd_activation flag_act = NND_ACT_RELU;
     if (act_name && nnd_activation_parse(act_name, &flag_act) != 0)
-        return nnd_err_set(NND_ERR_USAGE, "--activation: unknown '%s'; expected relu, tanh or "
-                           "sigmoid", act_name);
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--activation: unknown '%s'; expected relu, tanh or "
+                           "sigmoid",
+                           act_name);
 
     size_t sizes[NND_MAX_LAYERS + 2];
     int n_layers = 0, act_found = 0;

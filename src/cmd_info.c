@@ -15,9 +15,15 @@ static const char *type_text(hid_t t, char *buf, size_t size)
     case H5T_INTEGER:
         snprintf(buf, size, "%s%zu", H5Tget_sign(t) == H5T_SGN_NONE ? "uint" : "int", bytes * 8);
         break;
-    case H5T_FLOAT: snprintf(buf, size, "float%zu", bytes * 8); break;
-    case H5T_STRING: snprintf(buf, size, "string"); break;
-    default: snprintf(buf, size, "other"); break;
+    case H5T_FLOAT:
+        snprintf(buf, size, "float%zu", bytes * 8);
+        break;
+    case H5T_STRING:
+        snprintf(buf, size, "string");
+        break;
+    default:
+        snprintf(buf, size, "other");
+        break;
     }
     return buf;
 }

@@ -5,8 +5,7 @@
 #include "nndist/commands.h"
 #include "nndist/train.h"
 
-static const char *const g_usage =
-    "nndist train --data FILE --layers N0,N1,...,NL [options]";
+static const char *const g_usage = "nndist train --data FILE --layers N0,N1,...,NL [options]";
 static const char *const g_description =
     "Trains a multi-layer perceptron with data parallelism: every rank reads its part of\n"
     "--data, gradients are averaged with one MPI_Allreduce per step, and every rank applies\n"
@@ -21,23 +20,24 @@ typedef struct {
 static nnd_status finish_config(nnd_train_config *cfg, const char *act, const char *loss,
                                 const char *optimizer, const hyper_flags *h,
                                 const nnd_cli_sizes *layers, int steps_given, int epochs_given,
-                                int batch_given, int bpr_given, int threads_given,
-                                uint64_t threads, int no_shuffle, int no_progress)
+                                int batch_given, int bpr_given, int threads_given, uint64_t threads,
+                                int no_shuffle, int no_progress)
 {
     if (!cfg->data) return nnd_err_set(NND_ERR_USAGE, "--data FILE is required (see --help)");
     if (layers->n < 2)
         return nnd_err_set(NND_ERR_USAGE, "--layers is required: at least two sizes, inputs and "
-                           "outputs, e.g. --layers 784,512,256,10");
+                                          "outputs, e.g. --layers 784,512,256,10");
     if (layers->n > NND_MAX_LAYERS + 1)
         return nnd_err_set(NND_ERR_USAGE, "--layers: at most %d layers", NND_MAX_LAYERS);
     cfg->n_layers = layers->n - 1;
     for (int i = 0; i < layers->n; i++) cfg->sizes[i] = layers->v[i];
     if (nnd_activation_parse(act, &cfg->act) != 0)
-        return nnd_err_set(NND_ERR_USAGE, "--activation: unknown '%s'; expected relu, tanh or "
-                           "sigmoid", act);
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--activation: unknown '%s'; expected relu, tanh or "
+                           "sigmoid",
+                           act);
     if (nnd_loss_parse(loss, &cfg->loss) != 0)
-        return nnd_err_set(NND_ERR_USAGE, "--loss: unknown '%s'; expected softmax-ce or mse",
-                           loss);
+        return nnd_err_set(NND_ERR_USAGE, "--loss: unknown '%s'; expected softmax-ce or mse", loss);
     if (nnd_optim_defaults(optimizer, &cfg->optim) != 0)
         return nnd_err_set(NND_ERR_USAGE, "--optimizer: unknown '%s'; expected one of: %s",
                            optimizer, nnd_optim_names());
@@ -95,15 +95,21 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
         {"y-name", NND_OPT_STRING, &cfg.y_name, "NAME", "labels or targets dataset (default /y)",
          NULL},
         {"layers", NND_OPT_SIZES, &layers, "N0,...,NL", "layer sizes, inputs first", NULL},
-        {"activation", NND_OPT_STRING, &act, "A", "hidden activation: relu (default), tanh, "
-         "sigmoid", NULL},
-        {"loss", NND_OPT_STRING, &loss, "L", "softmax-ce (default; integer labels) or mse "
-         "((N, K) float targets)", NULL},
+        {"activation", NND_OPT_STRING, &act, "A",
+         "hidden activation: relu (default), tanh, "
+         "sigmoid",
+         NULL},
+        {"loss", NND_OPT_STRING, &loss, "L",
+         "softmax-ce (default; integer labels) or mse "
+         "((N, K) float targets)",
+         NULL},
         {"optimizer", NND_OPT_STRING, &optimizer, "NAME", "sgd (default), momentum, nesterov",
          NULL},
         {"lr", NND_OPT_POSITIVE, &h.lr, "X", "learning rate (default 0.01)", NULL},
-        {"momentum", NND_OPT_NONNEG, &h.momentum, "X", "sgd momentum (default 0; 0.9 for "
-         "momentum/nesterov)", NULL},
+        {"momentum", NND_OPT_NONNEG, &h.momentum, "X",
+         "sgd momentum (default 0; 0.9 for "
+         "momentum/nesterov)",
+         NULL},
         {"dampening", NND_OPT_NONNEG, &h.dampening, "X", "sgd dampening (default 0)", NULL},
         {"weight-decay", NND_OPT_NONNEG, &h.weight_decay, "X", "L2 penalty (default 0)", NULL},
         {"nesterov", NND_OPT_FLAG, &h.nesterov, NULL, "Nesterov momentum", NULL},
@@ -122,14 +128,20 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
         {"save", NND_OPT_STRING, &cfg.save, "FILE", "write the final model to FILE", NULL},
         {"checkpoint-dir", NND_OPT_STRING, &cfg.ckpt_dir, "DIR", "write checkpoints into DIR",
          NULL},
-        {"checkpoint-every", NND_OPT_COUNT, &cfg.ckpt_every, "N", "checkpoint every N steps "
-         "(default: at the end only)", NULL},
+        {"checkpoint-every", NND_OPT_COUNT, &cfg.ckpt_every, "N",
+         "checkpoint every N steps "
+         "(default: at the end only)",
+         NULL},
         {"keep", NND_OPT_COUNT, &cfg.keep, "K", "keep the newest K checkpoints (default 3)", NULL},
-        {"resume", NND_OPT_STRING, &cfg.resume, "auto|FILE", "continue from the newest valid "
-         "checkpoint in --checkpoint-dir (auto) or from FILE", NULL},
+        {"resume", NND_OPT_STRING, &cfg.resume, "auto|FILE",
+         "continue from the newest valid "
+         "checkpoint in --checkpoint-dir (auto) or from FILE",
+         NULL},
         {"metrics", NND_OPT_STRING, &cfg.metrics, "FILE", "append one CSV row per epoch", NULL},
-        {"threads", NND_OPT_COUNT, &threads, "N", "OpenMP threads per rank (default: cores / "
-         "ranks on the node)", &threads_given},
+        {"threads", NND_OPT_COUNT, &threads, "N",
+         "OpenMP threads per rank (default: cores / "
+         "ranks on the node)",
+         &threads_given},
         {"no-progress", NND_OPT_FLAG, &no_progress, NULL, "no progress bar", NULL},
         {NULL, 0, NULL, NULL, NULL, NULL},
     };
@@ -140,8 +152,7 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
     }
     if (!st)
         st = finish_config(&cfg, act, loss, optimizer, &h, &layers, steps_given, epochs_given,
-                           batch_given, bpr_given, threads_given, threads, no_shuffle,
-                           no_progress);
+                           batch_given, bpr_given, threads_given, threads, no_shuffle, no_progress);
     /* Same argv everywhere, same verdict everywhere: no agreement needed before this point. */
     if (st) return st;
     return nnd_train_run(&cfg, c);

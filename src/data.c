@@ -14,13 +14,20 @@
 static const char *class_name(H5T_class_t c)
 {
     switch (c) {
-    case H5T_INTEGER: return "integer";
-    case H5T_FLOAT: return "float";
-    case H5T_STRING: return "string";
-    case H5T_COMPOUND: return "compound";
-    case H5T_ENUM: return "enum";
-    case H5T_ARRAY: return "array";
-    default: return "non-numeric";
+    case H5T_INTEGER:
+        return "integer";
+    case H5T_FLOAT:
+        return "float";
+    case H5T_STRING:
+        return "string";
+    case H5T_COMPOUND:
+        return "compound";
+    case H5T_ENUM:
+        return "enum";
+    case H5T_ARRAY:
+        return "array";
+    default:
+        return "non-numeric";
     }
 }
 
@@ -95,9 +102,9 @@ nnd_status nnd_data_probe(const char *path, const char *x_name, const char *y_na
         goto out;
     }
     if (yd[0] != xd[0]) {
-        st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' has %llu rows but '%s' has %llu; expected equal",
-                         path, x_name, (unsigned long long)xd[0], y_name,
-                         (unsigned long long)yd[0]);
+        st =
+            nnd_err_set(NND_ERR_INPUT, "%s: '%s' has %llu rows but '%s' has %llu; expected equal",
+                        path, x_name, (unsigned long long)xd[0], y_name, (unsigned long long)yd[0]);
         goto out;
     }
     if (yr == 2 && yd[1] == 0) {
@@ -107,8 +114,8 @@ nnd_status nnd_data_probe(const char *path, const char *x_name, const char *y_na
     /* Sizes from a file are untrusted: the products must fit before anything is allocated. */
     if (xd[0] > ((hsize_t)1 << 40) || xd[1] > ((hsize_t)1 << 30) ||
         xd[0] * xd[1] > (hsize_t)(SIZE_MAX / sizeof(float) / 2) ||
-        (yr == 2 && (yd[1] > ((hsize_t)1 << 30) ||
-                     yd[0] * yd[1] > (hsize_t)(SIZE_MAX / sizeof(float) / 2)))) {
+        (yr == 2 &&
+         (yd[1] > ((hsize_t)1 << 30) || yd[0] * yd[1] > (hsize_t)(SIZE_MAX / sizeof(float) / 2)))) {
         st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' is too large (%llu x %llu)", path, x_name,
                          (unsigned long long)xd[0], (unsigned long long)xd[1]);
         goto out;
@@ -150,9 +157,8 @@ static long long first_nonfinite(const float *x, size_t count)
     return -1;
 }
 
-nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name,
-                         const char *y_name, const nnd_data_shape *shape, size_t lo, size_t hi,
-                         size_t n_classes)
+nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name, const char *y_name,
+                         const nnd_data_shape *shape, size_t lo, size_t hi, size_t n_classes)
 {
     memset(ds, 0, sizeof *ds);
     ds->shape = *shape;
@@ -190,8 +196,10 @@ nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name,
     if (k) {
         bad = first_nonfinite(ds->targets, rows * k);
         if (bad >= 0) {
-            st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' row %zu is not finite; expected finite "
-                             "targets", path, y_name, lo + (size_t)bad / k);
+            st = nnd_err_set(NND_ERR_INPUT,
+                             "%s: '%s' row %zu is not finite; expected finite "
+                             "targets",
+                             path, y_name, lo + (size_t)bad / k);
             goto out;
         }
     } else if (n_classes > 0) {
@@ -261,8 +269,9 @@ nnd_status nnd_order_init(nnd_order *o, size_t n, size_t batch, int shuffle, uin
     o->lo = nnd_order_stripe_start(o, o->s_lo);
     o->hi = nnd_order_stripe_start(o, o->s_hi);
     o->perm = malloc((o->hi - o->lo + 1) * sizeof *o->perm);
-    if (!o->perm) return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the shuffle of %zu samples",
-                                     o->hi - o->lo);
+    if (!o->perm)
+        return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the shuffle of %zu samples",
+                           o->hi - o->lo);
     return NND_OK;
 }
 

@@ -13,18 +13,25 @@ nnd_status nnd_check_data_fits(const char *path, const nnd_data_shape *shape, co
 {
     size_t outputs = m->sizes[m->n_layers];
     if (shape->d != m->sizes[0])
-        return nnd_err_set(NND_ERR_MISMATCH, "%s: samples have %zu features but the first layer "
-                           "takes %zu (--layers %zu,...)", path, shape->d, m->sizes[0],
-                           shape->d);
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: samples have %zu features but the first layer "
+                           "takes %zu (--layers %zu,...)",
+                           path, shape->d, m->sizes[0], shape->d);
     if (loss == NND_LOSS_SOFTMAX_CE && shape->k_targets)
-        return nnd_err_set(NND_ERR_MISMATCH, "%s: '%s' holds (N, %zu) targets; --loss softmax-ce "
-                           "needs integer class labels (N)", path, y_name, shape->k_targets);
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: '%s' holds (N, %zu) targets; --loss softmax-ce "
+                           "needs integer class labels (N)",
+                           path, y_name, shape->k_targets);
     if (loss == NND_LOSS_SOFTMAX_CE && outputs < 2)
-        return nnd_err_set(NND_ERR_USAGE, "--loss softmax-ce needs at least 2 outputs, the last "
-                           "layer has %zu", outputs);
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--loss softmax-ce needs at least 2 outputs, the last "
+                           "layer has %zu",
+                           outputs);
     if (loss == NND_LOSS_MSE && shape->k_targets != outputs)
-        return nnd_err_set(NND_ERR_MISMATCH, "%s: --loss mse needs '%s' as (N, %zu) float "
-                           "targets, found %s", path, y_name, outputs,
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: --loss mse needs '%s' as (N, %zu) float "
+                           "targets, found %s",
+                           path, y_name, outputs,
                            shape->k_targets ? "another width" : "integer labels (N)");
     return NND_OK;
 }
@@ -45,8 +52,8 @@ nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_n
     return nnd_comm_agree(c, st);
 }
 
-nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
-                        const nnd_comm *c, nnd_eval_result *r)
+nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss, const nnd_comm *c,
+                        nnd_eval_result *r)
 {
     size_t rows = ds->hi - ds->lo, d = ds->shape.d, k = m->sizes[m->n_layers];
     size_t chunk = m->max_batch;

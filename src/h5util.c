@@ -23,8 +23,7 @@ nnd_status nnd_h5_open_read(const char *path, hid_t *file, nnd_h5_quiet *q)
     struct stat sb;
     if (stat(path, &sb) != 0)
         return nnd_err_set(NND_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return nnd_err_set(NND_ERR_INPUT, "%s: not a regular file", path);
+    if (!S_ISREG(sb.st_mode)) return nnd_err_set(NND_ERR_INPUT, "%s: not a regular file", path);
     if (access(path, R_OK) != 0)
         return nnd_err_set(NND_ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
     if (sb.st_size == 0)
@@ -37,8 +36,7 @@ nnd_status nnd_h5_open_read(const char *path, hid_t *file, nnd_h5_quiet *q)
     *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*file < 0) {
         nnd_h5_restore(q);
-        return nnd_err_set(NND_ERR_INPUT, "%s: cannot open as HDF5 (truncated or damaged?)",
-                           path);
+        return nnd_err_set(NND_ERR_INPUT, "%s: cannot open as HDF5 (truncated or damaged?)", path);
     }
     return NND_OK;
 }

@@ -46,8 +46,10 @@ int main(int argc, char **argv)
         if (fn)
             st = fn(argc - 1, argv + 1, &c);
         else
-            st = nnd_err_set(NND_ERR_USAGE, "unknown command '%s'; expected train, eval, convert "
-                             "or info (see nndist --help)", argv[1]);
+            st = nnd_err_set(NND_ERR_USAGE,
+                             "unknown command '%s'; expected train, eval, convert "
+                             "or info (see nndist --help)",
+                             argv[1]);
     }
     if (st != NND_OK && c.rank == 0) fprintf(stderr, "nndist: error: %s\n", nnd_err_msg());
     int code = nnd_status_exit_code(st);

@@ -105,8 +105,8 @@ void nnd_model_init_params(nnd_model *m, uint64_t seed)
         float bound = 1.0f / sqrtf((float)in);
         float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
         for (size_t i = 0; i < in * out; i++)
-            W[i] = (2.0f * nnd_rng_uniform(seed, NND_RNG_INIT_WEIGHT, (uint64_t)l, i) - 1.0f) *
-                   bound;
+            W[i] =
+                (2.0f * nnd_rng_uniform(seed, NND_RNG_INIT_WEIGHT, (uint64_t)l, i) - 1.0f) * bound;
         for (size_t i = 0; i < out; i++)
             b[i] = (2.0f * nnd_rng_uniform(seed, NND_RNG_INIT_BIAS, (uint64_t)l, i) - 1.0f) * bound;
     }
@@ -160,9 +160,15 @@ static void activation_backward(float *dA, const float *A, size_t count, nnd_act
     for (size_t i = 0; i < count; i++) {
         float a = A[i];
         switch (act) {
-        case NND_ACT_RELU: dA[i] = a > 0.0f ? dA[i] : 0.0f; break;
-        case NND_ACT_TANH: dA[i] *= 1.0f - a * a; break;
-        default: dA[i] *= a * (1.0f - a); break;
+        case NND_ACT_RELU:
+            dA[i] = a > 0.0f ? dA[i] : 0.0f;
+            break;
+        case NND_ACT_TANH:
+            dA[i] *= 1.0f - a * a;
+            break;
+        default:
+            dA[i] *= a * (1.0f - a);
+            break;
         }
     }
 }

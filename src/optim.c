@@ -98,8 +98,11 @@ static void sgd_step(nnd_optim *o, float *w, const float *grad, float scale, flo
 void nnd_optim_step(nnd_optim *o, float *params, const float *grads, float grad_scale, double lr)
 {
     switch (o->cfg.kind) {
-    case NND_OPTIM_SGD: sgd_step(o, params, grads, grad_scale, (float)lr); break;
-    default: break;
+    case NND_OPTIM_SGD:
+        sgd_step(o, params, grads, grad_scale, (float)lr);
+        break;
+    default:
+        break;
     }
     o->step++;
 }

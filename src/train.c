@@ -29,10 +29,10 @@ typedef struct {
     nnd_dataset train, val;
     int has_val;
     uint64_t batch, total_steps, step, spe;
-    uint32_t *idx;    /* this rank's sample indices of the current step */
-    float *xb;        /* gathered batch (batch, d) */
-    int32_t *yb;      /* gathered labels (batch) */
-    float *tb;        /* gathered targets (batch, k) */
+    uint32_t *idx; /* this rank's sample indices of the current step */
+    float *xb;     /* gathered batch (batch, d) */
+    int32_t *yb;   /* gathered labels (batch) */
+    float *tb;     /* gathered targets (batch, k) */
     FILE *metrics;
     int progress;
 } run;
@@ -78,7 +78,8 @@ static void setup_threads(const run *r)
     if (threads <= 0) threads = nnd_comm_default_threads(r->c);
     int allowed = nnd_cpus_allowed();
     if (threads > allowed && r->c->rank == 0)
-        fprintf(stderr, "nndist: warning: %d threads per rank but this rank may run on %d CPU(s) "
+        fprintf(stderr,
+                "nndist: warning: %d threads per rank but this rank may run on %d CPU(s) "
                 "only; with mpirun use --map-by slot:PE=%d or --bind-to none\n",
                 threads, allowed, threads);
     omp_set_num_threads(threads);
@@ -96,20 +97,23 @@ static nnd_status load_data(run *r)
 
     r->batch = cfg->batch ? cfg->batch : cfg->batch_per_rank * (uint64_t)c->size;
     if (r->batch > shape.n) {
-        say(r, "note: --batch %" PRIu64 " is larger than the %zu samples of %s; each step uses all "
-            "of them\n", r->batch, shape.n, cfg->data);
+        say(r,
+            "note: --batch %" PRIu64 " is larger than the %zu samples of %s; each step uses all "
+            "of them\n",
+            r->batch, shape.n, cfg->data);
         r->batch = shape.n;
     }
     st = nnd_order_init(&r->order, shape.n, r->batch, cfg->shuffle, cfg->seed, c->rank, c->size);
     if (!st)
-        st = nnd_data_load(&r->train, cfg->data, cfg->x_name, cfg->y_name, &shape, r->order.lo,
-                           r->order.hi,
-                           cfg->loss == NND_LOSS_SOFTMAX_CE ? r->model.sizes[r->model.n_layers]
-                                                            : 0);
+        st = nnd_data_load(
+            &r->train, cfg->data, cfg->x_name, cfg->y_name, &shape, r->order.lo, r->order.hi,
+            cfg->loss == NND_LOSS_SOFTMAX_CE ? r->model.sizes[r->model.n_layers] : 0);
     if ((st = nnd_comm_agree(c, st))) return st;
     if (r->order.lo == r->order.hi && r->c->rank == 0)
-        fprintf(stderr, "nndist: note: %zu samples make %zu stripes; ranks beyond that hold no "
-                "data and only take part in the allreduce\n", shape.n, r->order.n_stripes);
+        fprintf(stderr,
+                "nndist: note: %zu samples make %zu stripes; ranks beyond that hold no "
+                "data and only take part in the allreduce\n",
+                shape.n, r->order.n_stripes);
     r->spe = nnd_order_steps_per_epoch(&r->order);
     if (cfg->val) {
         st = nnd_load_eval_data(&r->val, cfg->val, cfg->x_name, cfg->y_name, &r->model, cfg->loss,
@@ -196,7 +200,8 @@ static nnd_status resume(run *r, int *found)
     }
     /* The batch order is a function of seed and batch: a resumed run must keep both. */
     if (meta.seed != cfg->seed || meta.batch != r->batch)
-        return nnd_err_set(NND_ERR_MISMATCH, "%s: made with --seed %" PRIu64 " and a global batch "
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: made with --seed %" PRIu64 " and a global batch "
                            "of %" PRIu64 "; this run has --seed %" PRIu64 " and %" PRIu64
                            " (use the same, or start from its weights with --init)",
                            path, meta.seed, meta.batch, cfg->seed, r->batch);
@@ -261,7 +266,7 @@ static nnd_status open_metrics(run *r)
             st = nnd_err_set(NND_ERR_IO, "--metrics %s: cannot open for writing", r->cfg->metrics);
         else if (fresh)
             fprintf(r->metrics, "step,epoch,lr,train_loss,train_acc,val_loss,val_acc,samples,"
-                    "samples_per_s,compute_s,allreduce_s,update_s,io_s\n");
+                                "samples_per_s,compute_s,allreduce_s,update_s,io_s\n");
     }
     return nnd_comm_agree(r->c, st);
 }
@@ -277,11 +282,12 @@ static void end_of_epoch(run *r, epoch_stats *e)
     uint64_t epoch = (r->step - 1) / r->spe + 1, epochs = (r->total_steps + r->spe - 1) / r->spe;
     if (r->progress) say(r, "\r%*s\r", 70, "");
     char val_text[64] = "";
-    if (r->has_val) snprintf(val_text, sizeof val_text, "  val loss %.4f acc %.4f", v.loss,
-                             v.accuracy);
-    say(r, "epoch %" PRIu64 "/%" PRIu64 "  step %" PRIu64 "  loss %.4f  acc %.4f%s  %.0f samples/s"
-        "  compute %.2fs  allreduce %.2fs\n", epoch, epochs, r->step, loss, acc, val_text, rate,
-        e->compute, e->allreduce);
+    if (r->has_val)
+        snprintf(val_text, sizeof val_text, "  val loss %.4f acc %.4f", v.loss, v.accuracy);
+    say(r,
+        "epoch %" PRIu64 "/%" PRIu64 "  step %" PRIu64 "  loss %.4f  acc %.4f%s  %.0f samples/s"
+        "  compute %.2fs  allreduce %.2fs\n",
+        epoch, epochs, r->step, loss, acc, val_text, rate, e->compute, e->allreduce);
     if (r->metrics) {
         fprintf(r->metrics, "%" PRIu64 ",%" PRIu64 ",%g,%.6f,%.6f,", r->step, epoch,
                 r->cfg->optim.lr, loss, acc);
@@ -344,9 +350,10 @@ static nnd_status train_loop(run *r)
         double t2 = now();
         /* Every rank sees the same sums, so every rank takes the same branch here. */
         if (!isfinite(tail[1]))
-            return nnd_err_set(NND_ERR_NUMERIC, "step %" PRIu64 ": the loss is not finite (%g); "
-                               "the run diverged: try a smaller --lr", r->step + 1,
-                               (double)tail[1]);
+            return nnd_err_set(NND_ERR_NUMERIC,
+                               "step %" PRIu64 ": the loss is not finite (%g); "
+                               "the run diverged: try a smaller --lr",
+                               r->step + 1, (double)tail[1]);
         nnd_optim_step(&r->optim, m->params, m->grads, 1.0f / tail[0], r->cfg->optim.lr);
         double t3 = now();
         r->step++;
@@ -397,11 +404,12 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     if (cfg->resume && (st = resume(&r, &resumed))) goto out;
     if ((st = open_metrics(&r))) goto out;
 
-    say(&r, "nndist: %zu samples (%zu per rank on rank 0), %d rank%s x %d thread%s, global batch "
+    say(&r,
+        "nndist: %zu samples (%zu per rank on rank 0), %d rank%s x %d thread%s, global batch "
         "%" PRIu64 ", %" PRIu64 " steps/epoch, %" PRIu64 " steps total, optimizer %s lr %g\n",
-        r.order.n, r.order.hi - r.order.lo, c->size, c->size == 1 ? "" : "s",
-        omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s", r.batch, r.spe,
-        r.total_steps, cfg->optim.name, cfg->optim.lr);
+        r.order.n, r.order.hi - r.order.lo, c->size, c->size == 1 ? "" : "s", omp_get_max_threads(),
+        omp_get_max_threads() == 1 ? "" : "s", r.batch, r.spe, r.total_steps, cfg->optim.name,
+        cfg->optim.lr);
     if (r.step >= r.total_steps)
         say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n", r.step,
             r.total_steps);

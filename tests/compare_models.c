@@ -34,8 +34,8 @@ int main(int argc, char **argv)
     }
     nnd_model a, b;
     if (nnd_model_init(&a, sa, na, fa ? aa : NND_ACT_RELU) ||
-        nnd_model_init(&b, sb, nb, fb ? ab : NND_ACT_RELU) || nnd_ckpt_load(argv[1], &a, NULL, NULL) ||
-        nnd_ckpt_load(argv[2], &b, NULL, NULL)) {
+        nnd_model_init(&b, sb, nb, fb ? ab : NND_ACT_RELU) ||
+        nnd_ckpt_load(argv[1], &a, NULL, NULL) || nnd_ckpt_load(argv[2], &b, NULL, NULL)) {
         fprintf(stderr, "compare: %s\n", nnd_err_msg());
         return 2;
     }

@@ -20,7 +20,7 @@
 #include "nndist/model.h"
 #include "nndist/optim.h"
 
-#define NND_CKPT_FORMAT "nndist-checkpoint"
+#define NND_CKPT_FORMAT  "nndist-checkpoint"
 #define NND_CKPT_VERSION 1
 
 typedef struct {

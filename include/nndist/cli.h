@@ -30,12 +30,12 @@ typedef struct {
 } nnd_cli_sizes;
 
 typedef struct {
-    const char *name;  /* without the leading dashes */
+    const char *name; /* without the leading dashes */
     nnd_opt_kind kind;
     void *dest;
-    const char *arg;   /* the value's name in help ("N", "FILE"); NULL for flags */
-    const char *help;  /* one line */
-    int *given;        /* optional: set to 1 when the option appears */
+    const char *arg;  /* the value's name in help ("N", "FILE"); NULL for flags */
+    const char *help; /* one line */
+    int *given;       /* optional: set to 1 when the option appears */
 } nnd_opt;
 
 /* Parses argv[first..argc) against opts (terminated by an entry with name == NULL). A lone
@@ -43,8 +43,7 @@ typedef struct {
 nnd_status nnd_cli_parse(const nnd_opt *opts, int argc, char **argv, int first, int *help);
 
 /* Prints "usage" and a table of the options. */
-void nnd_cli_print_help(FILE *out, const char *usage, const char *description,
-                        const nnd_opt *opts);
+void nnd_cli_print_help(FILE *out, const char *usage, const char *description, const nnd_opt *opts);
 
 /* Parses one value of a kind (exposed for tests and for list-valued options). */
 nnd_status nnd_cli_parse_value(const char *flag, nnd_opt_kind kind, const char *text, void *dest);

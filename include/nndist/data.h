@@ -44,17 +44,16 @@ nnd_status nnd_data_probe(const char *path, const char *x_name, const char *y_na
 /* Reads rows [lo, hi) of a probed file. n_classes > 0 checks integer labels lie in
  * [0, n_classes); features and float targets must be finite. nnd_data_free is safe after a
  * failed load. */
-nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name,
-                         const char *y_name, const nnd_data_shape *shape, size_t lo, size_t hi,
-                         size_t n_classes);
+nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name, const char *y_name,
+                         const nnd_data_shape *shape, size_t lo, size_t hi, size_t n_classes);
 void nnd_data_free(nnd_dataset *ds);
 
 typedef struct {
-    size_t n, batch;       /* samples, global batch size */
-    size_t n_stripes;      /* S */
-    int stripe_bits;       /* log2(S) */
-    size_t stripe_len;     /* L = n / S */
-    size_t n_long;         /* stripes of length L + 1 (the first ones) */
+    size_t n, batch;   /* samples, global batch size */
+    size_t n_stripes;  /* S */
+    int stripe_bits;   /* log2(S) */
+    size_t stripe_len; /* L = n / S */
+    size_t n_long;     /* stripes of length L + 1 (the first ones) */
     int shuffle;
     uint64_t seed;
     /* This rank's stripes [s_lo, s_hi) = samples [lo, hi), and the permutation of each of them

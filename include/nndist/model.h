@@ -26,19 +26,19 @@ const char *nnd_activation_name(nnd_activation a);
 int nnd_activation_parse(const char *name, nnd_activation *out);
 
 typedef struct {
-    int n_layers;                      /* dense layers; sizes has n_layers + 1 entries */
-    size_t sizes[NND_MAX_LAYERS + 1];  /* sizes[0] = input features, sizes[n] = outputs */
-    nnd_activation act;                /* hidden-layer activation */
-    size_t n_params;                   /* floats in params (and in grads) */
-    size_t w_off[NND_MAX_LAYERS];      /* offset of W_l in params */
-    size_t b_off[NND_MAX_LAYERS];      /* offset of b_l in params */
-    float *params;                     /* owned, 64-byte aligned */
-    float *grads;                      /* owned; n_params + NND_GRAD_TAIL floats: the sums over
-                                          the local samples of a step, then the tail */
+    int n_layers;                     /* dense layers; sizes has n_layers + 1 entries */
+    size_t sizes[NND_MAX_LAYERS + 1]; /* sizes[0] = input features, sizes[n] = outputs */
+    nnd_activation act;               /* hidden-layer activation */
+    size_t n_params;                  /* floats in params (and in grads) */
+    size_t w_off[NND_MAX_LAYERS];     /* offset of W_l in params */
+    size_t b_off[NND_MAX_LAYERS];     /* offset of b_l in params */
+    float *params;                    /* owned, 64-byte aligned */
+    float *grads;                     /* owned; n_params + NND_GRAD_TAIL floats: the sums over
+                                         the local samples of a step, then the tail */
     /* Workspace for batches of up to max_batch samples (nnd_model_reserve). */
     size_t max_batch;
-    float *acts[NND_MAX_LAYERS + 1];   /* acts[l+1] = A_l (max_batch, sizes[l+1]); acts[0] unused */
-    float *delta[2];                   /* ping-pong dZ buffers (max_batch, widest layer) */
+    float *acts[NND_MAX_LAYERS + 1]; /* acts[l+1] = A_l (max_batch, sizes[l+1]); acts[0] unused */
+    float *delta[2];                 /* ping-pong dZ buffers (max_batch, widest layer) */
 } nnd_model;
 
 /* Sets up the shapes and allocates params and grads (zeroed). sizes has n_layers + 1 entries.

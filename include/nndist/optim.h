@@ -20,7 +20,7 @@ typedef enum { NND_OPTIM_SGD, NND_OPTIM_KIND_COUNT } nnd_optim_kind;
 
 typedef struct {
     nnd_optim_kind kind;
-    char name[16];      /* as given on the command line ("sgd", "momentum", "nesterov") */
+    char name[16]; /* as given on the command line ("sgd", "momentum", "nesterov") */
     double lr;
     double momentum;
     double dampening;
@@ -30,11 +30,11 @@ typedef struct {
 
 typedef struct {
     nnd_optim_config cfg;
-    size_t n;                                 /* parameters */
-    uint64_t step;                            /* updates applied so far */
-    int n_state;                              /* state buffers in use */
+    size_t n;      /* parameters */
+    uint64_t step; /* updates applied so far */
+    int n_state;   /* state buffers in use */
     const char *state_name[NND_OPTIM_MAX_STATE];
-    float *state[NND_OPTIM_MAX_STATE];        /* each n floats, owned */
+    float *state[NND_OPTIM_MAX_STATE]; /* each n floats, owned */
 } nnd_optim;
 
 /* Fills cfg with the defaults of the optimizer called name ("sgd", "momentum" = sgd with

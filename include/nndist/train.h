@@ -13,27 +13,27 @@
 #include "nndist/optim.h"
 
 typedef struct {
-    const char *data, *val;       /* dataset files; val may be NULL */
-    const char *x_name, *y_name;  /* dataset names inside them */
+    const char *data, *val;      /* dataset files; val may be NULL */
+    const char *x_name, *y_name; /* dataset names inside them */
     size_t sizes[NND_MAX_LAYERS + 1];
     int n_layers;
     nnd_activation act;
     nnd_loss_kind loss;
     nnd_optim_config optim;
-    uint64_t batch;               /* global batch; 0 = batch_per_rank * ranks */
+    uint64_t batch; /* global batch; 0 = batch_per_rank * ranks */
     uint64_t batch_per_rank;
-    uint64_t epochs, steps;       /* steps != 0 overrides epochs */
+    uint64_t epochs, steps; /* steps != 0 overrides epochs */
     uint64_t seed;
     int shuffle;
-    const char *init;             /* weights to start from, or NULL */
-    const char *save;             /* final model file, or NULL */
+    const char *init; /* weights to start from, or NULL */
+    const char *save; /* final model file, or NULL */
     const char *ckpt_dir;
-    uint64_t ckpt_every;          /* steps; 0 = only at the end */
+    uint64_t ckpt_every; /* steps; 0 = only at the end */
     uint64_t keep;
-    const char *resume;           /* NULL, "auto" or a checkpoint file */
-    const char *metrics;          /* CSV file, or NULL */
-    int threads;                  /* 0 = default */
-    int progress;                 /* -1 auto (a terminal), 0 off, 1 on */
+    const char *resume;  /* NULL, "auto" or a checkpoint file */
+    const char *metrics; /* CSV file, or NULL */
+    int threads;         /* 0 = default */
+    int progress;        /* -1 auto (a terminal), 0 off, 1 on */
 } nnd_train_config;
 
 /* Collective: trains as configured. Returns the agreed status (same on every rank); rank 0 has
@@ -47,8 +47,8 @@ typedef struct {
 } nnd_eval_result;
 
 /* Collective: evaluates m on every rank's part ds (any split), summing across ranks. */
-nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
-                        const nnd_comm *c, nnd_eval_result *r);
+nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss, const nnd_comm *c,
+                        nnd_eval_result *r);
 
 /* Rank r's part [lo, hi) of n samples split evenly across size ranks (for evaluation). */
 void nnd_even_split(size_t n, int rank, int size, size_t *lo, size_t *hi);
