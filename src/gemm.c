@@ -12,16 +12,19 @@
  * holds, for each k, the NR values op(B)[k][s*NR + c]. Rows/columns past M/N are zero. Packing
  * absorbs both transposes and alpha, so all four trans combinations run the same kernel.
  *
+ * Kernel families, chosen once at run time: portable C (any CPU), AVX2+FMA (6 x 16 tile in 12
+ * ymm accumulators), and AVX-512, which adds a 6 x 32 tile over two adjacent B slivers (12 zmm
+ * accumulators) and uses the AVX2 kernel and packers for the rest.
+ *
  * The micro-kernel sums its tile over one K block from zero, then writes C once:
  * the first K block stores acc (beta == 0, C not read) or beta*C + acc, later blocks C + acc.
  * Each element of C therefore sees the same operations whichever thread computes it, whether its
- * tile is a full one or an edge tile (edges run the full kernel on a scratch tile), and whatever
- * MC/NC blocks it falls in: results depend on K (and the kernel chosen), never on threads. */
+ * tile is a full one or an edge tile (edges run the same kernel on a scratch tile), and whatever
+ * MC/NC blocks it falls in: results depend on K and the family, never on threads. */
 #include "nndist/gemm.h"
 
 #include <omp.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,30 +81,55 @@ typedef void (*pack_fn)(const float *src, size_t ld, size_t n, size_t kc, float 
 
 /* A kernel family: the micro-kernel and the packers that feed it. Packers take the top-left
  * element of the block in op(X) coordinates; "cols" packers read the panel's values of one k
- * contiguously (A^T, or B), "rows" packers read them across rows (A, or B^T). */
+ * contiguously (A^T, or B), "rows" packers read them across rows (A, or B^T). ukernel_wide, if
+ * not NULL, computes an MR x 2*NR tile from two adjacent B slivers with exactly the operations of
+ * two calls of ukernel (so results do not depend on which one a tile gets). */
 struct gemm_kernel {
     const char *name;
-    ukernel_fn ukernel;
+    ukernel_fn ukernel, ukernel_wide;
     pack_fn pack_a_cols, pack_a_rows, pack_b_cols, pack_b_rows;
 };
 
 /* ---- Portable kernel (plain C, any CPU) ----------------------------------------------------- */
 
+/* GNU C vectors: SIMD on any target that has it, plain scalars on one that has not. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f v4f_load(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Two passes over 8 columns each, so that 12 accumulators of 4 floats, 2 B vectors and a
+ * broadcast of A fit the 16 registers of SSE2 or NEON. */
 static void ukernel_portable(size_t kc, const float *restrict a, const float *restrict b,
                              float *restrict c, size_t ldc, enum store_mode mode, float beta)
 {
-    float acc[MR][NR] = {{0}};
-    for (size_t k = 0; k < kc; k++, a += MR, b += NR)
-        for (int r = 0; r < MR; r++)
-            for (int j = 0; j < NR; j++) acc[r][j] += a[r] * b[j];
-    for (int r = 0; r < MR; r++) {
-        float *cr = c + (size_t)r * ldc;
-        if (mode == STORE_SET)
-            for (int j = 0; j < NR; j++) cr[j] = acc[r][j];
-        else if (mode == STORE_SCALE)
-            for (int j = 0; j < NR; j++) cr[j] = beta * cr[j] + acc[r][j];
-        else
-            for (int j = 0; j < NR; j++) cr[j] += acc[r][j];
+    for (int h = 0; h < NR; h += 8) {
+        v4f acc[MR][2];
+        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = (v4f){0.0f, 0.0f, 0.0f, 0.0f};
+        const float *ap = a, *bp = b + h;
+        for (size_t k = 0; k < kc; k++, ap += MR, bp += NR) {
+            v4f b0 = v4f_load(bp), b1 = v4f_load(bp + 4);
+            for (int r = 0; r < MR; r++) {
+                v4f av = {ap[r], ap[r], ap[r], ap[r]};
+                acc[r][0] += av * b0;
+                acc[r][1] += av * b1;
+            }
+        }
+        for (int r = 0; r < MR; r++) {
+            float *cr = c + (size_t)r * ldc + h;
+            for (int q = 0; q < 2; q++) {
+                v4f v = acc[r][q];
+                if (mode == STORE_SCALE)
+                    v += beta * v4f_load(cr + 4 * q);
+                else if (mode == STORE_ADD)
+                    v += v4f_load(cr + 4 * q);
+                memcpy(cr + 4 * q, &v, sizeof v);
+            }
+        }
     }
 }
 
@@ -171,8 +199,8 @@ static void pack_b_rows_portable(const float *src, size_t ld, size_t n, size_t k
 }
 
 static const struct gemm_kernel kernel_portable = {
-    "portable",           ukernel_portable,     pack_a_cols_portable,
-    pack_a_rows_portable, pack_b_cols_portable, pack_b_rows_portable,
+    "portable",           ukernel_portable,     NULL, pack_a_cols_portable, pack_a_rows_portable,
+    pack_b_cols_portable, pack_b_rows_portable,
 };
 
 /* ---- AVX2 + FMA kernel (chosen at run time) ------------------------------------------------- */
@@ -353,44 +381,142 @@ AVX2 static void pack_b_rows_avx2(const float *src, size_t ld, size_t n, size_t 
 }
 
 static const struct gemm_kernel kernel_avx2 = {
-    "avx2-fma",       ukernel_avx2,     pack_a_cols_avx2,
+    "avx2-fma",       ukernel_avx2,     NULL, pack_a_cols_avx2, pack_a_rows_avx2,
+    pack_b_cols_avx2, pack_b_rows_avx2,
+};
+
+/* ---- AVX-512 kernel: the AVX2 family plus a 6 x 32 tile ------------------------------------- */
+
+#define AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+/* MR x 2*NR: B slivers s and s+1 (kc*NR floats apart) give one 16-float zmm each; 12
+ * accumulators, 2 B vectors and a broadcast of A. Each lane runs the same fused multiply-adds in
+ * the same order as ukernel_avx2, so the two kernels agree bitwise. */
+AVX512 static void ukernel_avx512(size_t kc, const float *restrict a, const float *restrict b,
+                                  float *restrict c, size_t ldc, enum store_mode mode, float beta)
+{
+    const float *b2 = b + kc * NR;
+    for (int r = 0; r < MR; r++) {
+        _mm_prefetch((const char *)(c + (size_t)r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)r * ldc + 2 * NR - 1), _MM_HINT_T0);
+    }
+    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
+    __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+    __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
+    __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
+    __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
+    __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (size_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b2), av;
+        av = _mm512_set1_ps(a[0]);
+        c00 = _mm512_fmadd_ps(av, b0, c00);
+        c01 = _mm512_fmadd_ps(av, b1, c01);
+        av = _mm512_set1_ps(a[1]);
+        c10 = _mm512_fmadd_ps(av, b0, c10);
+        c11 = _mm512_fmadd_ps(av, b1, c11);
+        av = _mm512_set1_ps(a[2]);
+        c20 = _mm512_fmadd_ps(av, b0, c20);
+        c21 = _mm512_fmadd_ps(av, b1, c21);
+        av = _mm512_set1_ps(a[3]);
+        c30 = _mm512_fmadd_ps(av, b0, c30);
+        c31 = _mm512_fmadd_ps(av, b1, c31);
+        av = _mm512_set1_ps(a[4]);
+        c40 = _mm512_fmadd_ps(av, b0, c40);
+        c41 = _mm512_fmadd_ps(av, b1, c41);
+        av = _mm512_set1_ps(a[5]);
+        c50 = _mm512_fmadd_ps(av, b0, c50);
+        c51 = _mm512_fmadd_ps(av, b1, c51);
+        a += MR;
+        b += NR;
+        b2 += NR;
+    }
+    __m512 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    __m512 vbeta = _mm512_set1_ps(beta);
+    for (int r = 0; r < MR; r++) {
+        float *cr = c + (size_t)r * ldc;
+        __m512 v0 = acc[r][0], v1 = acc[r][1];
+        if (mode == STORE_SCALE) {
+            v0 = _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(cr), v0);
+            v1 = _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(cr + NR), v1);
+        } else if (mode == STORE_ADD) {
+            v0 = _mm512_add_ps(_mm512_loadu_ps(cr), v0);
+            v1 = _mm512_add_ps(_mm512_loadu_ps(cr + NR), v1);
+        }
+        _mm512_storeu_ps(cr, v0);
+        _mm512_storeu_ps(cr + NR, v1);
+    }
+}
+
+static const struct gemm_kernel kernel_avx512 = {
+    "avx512",         ukernel_avx2,     ukernel_avx512,   pack_a_cols_avx2,
     pack_a_rows_avx2, pack_b_cols_avx2, pack_b_rows_avx2,
 };
 #endif /* NND_GEMM_X86 */
 
 /* ---- Kernel choice -------------------------------------------------------------------------- */
 
-/* 0 = not chosen yet, 1 = portable, 2 = AVX2. Read and written atomically: the choice is
- * idempotent, so racing first calls agree. */
-static int kernel_choice;
+/* The families from the most portable up; the automatic choice is the last the CPU supports. */
+static const struct gemm_kernel *const kernels[] = {
+    &kernel_portable,
+#ifdef NND_GEMM_X86
+    &kernel_avx2,
+    &kernel_avx512,
+#endif
+};
+enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
-static int detect_kernel(void)
+static int cpu_supports(int k)
 {
-    const char *env = getenv("NNDIST_GEMM");
-    if (env && strcmp(env, "portable") == 0) return 1;
 #ifdef NND_GEMM_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
+    if (kernels[k] == &kernel_avx2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (kernels[k] == &kernel_avx512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma");
 #endif
-    return 1;
+    return kernels[k] == &kernel_portable;
 }
+
+/* Index of the named family, or -1. */
+static int find_kernel(const char *name)
+{
+    for (int k = 0; k < NKERNELS; k++)
+        if (strcmp(kernels[k]->name, name) == 0) return k;
+    return -1;
+}
+
+/* NNDIST_GEMM names a family to use if the CPU has it; otherwise the best the CPU has. */
+static int auto_kernel(void)
+{
+    const char *env = getenv("NNDIST_GEMM");
+    int k = env ? find_kernel(env) : -1;
+    if (k >= 0 && cpu_supports(k)) return k;
+    for (k = NKERNELS - 1; k > 0 && !cpu_supports(k); k--) continue;
+    return k;
+}
+
+/* Index + 1 of the family in use; 0 until the first call chooses. Read and written atomically:
+ * the automatic choice is idempotent, so racing first calls agree. */
+static int kernel_choice;
 
 static const struct gemm_kernel *current_kernel(void)
 {
     int k = __atomic_load_n(&kernel_choice, __ATOMIC_RELAXED);
     if (k == 0) {
-        k = detect_kernel();
+        k = auto_kernel() + 1;
         __atomic_store_n(&kernel_choice, k, __ATOMIC_RELAXED);
     }
-#ifdef NND_GEMM_X86
-    if (k == 2) return &kernel_avx2;
-#endif
-    return &kernel_portable;
+    return kernels[k - 1];
 }
 
-void nnd_gemm_force_portable(int on)
+int nnd_gemm_use_kernel(const char *name)
 {
-    __atomic_store_n(&kernel_choice, on ? 1 : detect_kernel(), __ATOMIC_RELAXED);
+    int k = name ? find_kernel(name) : auto_kernel();
+    if (k < 0 || !cpu_supports(k)) return -1;
+    __atomic_store_n(&kernel_choice, k + 1, __ATOMIC_RELAXED);
+    return 0;
 }
 
 const char *nnd_gemm_kernel_name(void)
@@ -478,18 +604,18 @@ static size_t min_size(size_t a, size_t b)
     return a < b ? a : b;
 }
 
-/* An edge tile (mr < MR or nr < NR): the same kernel on a scratch tile, so every element sees
- * the same arithmetic as in a full tile. */
-static void edge_tile(const struct gemm_kernel *kern, size_t kc, const float *a, const float *b,
+/* An edge tile (mr rows, nr columns, fewer than the kernel's MR x width): the same kernel on a
+ * scratch tile, so every element sees the same arithmetic as in a full tile. */
+static void edge_tile(ukernel_fn ukernel, size_t width, size_t kc, const float *a, const float *b,
                       float *c, size_t ldc, size_t mr, size_t nr, enum store_mode mode, float beta)
 {
-    _Alignas(64) float t[MR * NR];
+    _Alignas(64) float t[MR * 2 * NR];
     if (mode != STORE_SET) {
         memset(t, 0, sizeof t);
-        for (size_t r = 0; r < mr; r++) memcpy(t + r * NR, c + r * ldc, nr * sizeof *c);
+        for (size_t r = 0; r < mr; r++) memcpy(t + r * width, c + r * ldc, nr * sizeof *c);
     }
-    kern->ukernel(kc, a, b, t, NR, mode, beta);
-    for (size_t r = 0; r < mr; r++) memcpy(c + r * ldc, t + r * NR, nr * sizeof *c);
+    ukernel(kc, a, b, t, width, mode, beta);
+    for (size_t r = 0; r < mr; r++) memcpy(c + r * ldc, t + r * width, nr * sizeof *c);
 }
 
 /* C[m0:m1, n0:n1] on the calling thread. mc_max and nc_max are the A and B block sizes; the
@@ -513,18 +639,23 @@ static void gemm_rect(const struct gemm_kernel *kern, const struct gemm_args *g,
                 size_t mc = min_size(mc_max, m1 - ic);
                 const float *asrc = g->trans_a ? g->A + pc * g->lda + ic : g->A + ic * g->lda + pc;
                 pack_a(asrc, g->lda, mc, kc, g->alpha, abuf);
-                for (size_t jr = 0; jr < nc; jr += NR) {
-                    size_t nr = min_size(NR, nc - jr);
+                for (size_t jr = 0; jr < nc;) {
+                    /* Two slivers at once where the family has a wide kernel and two are left
+                     * (the second may be partial: packing zero-filled it). */
+                    int wide = kern->ukernel_wide && nc - jr > NR;
+                    ukernel_fn uk = wide ? kern->ukernel_wide : kern->ukernel;
+                    size_t width = wide ? 2 * NR : NR, nr = min_size(width, nc - jr);
                     const float *bp = bbuf + jr * kc;
                     for (size_t ir = 0; ir < mc; ir += MR) {
                         size_t mr = min_size(MR, mc - ir);
                         const float *ap = abuf + ir * kc;
                         float *c = g->C + (ic + ir) * g->ldc + jc + jr;
-                        if (mr == MR && nr == NR)
-                            kern->ukernel(kc, ap, bp, c, g->ldc, mode, g->beta);
+                        if (mr == MR && nr == width)
+                            uk(kc, ap, bp, c, g->ldc, mode, g->beta);
                         else
-                            edge_tile(kern, kc, ap, bp, c, g->ldc, mr, nr, mode, g->beta);
+                            edge_tile(uk, width, kc, ap, bp, c, g->ldc, mr, nr, mode, g->beta);
                     }
+                    jr += width;
                 }
             }
         }
@@ -606,10 +737,23 @@ void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alp
         return;
     }
     const struct gemm_kernel *kern = current_kernel();
-    /* Balanced K blocks, the same for every thread count. */
     size_t nkb = (K + KC - 1) / KC;
-    struct gemm_args g = {trans_a, trans_b, M,   N,   K,   alpha, beta,
-                          A,       B,       lda, ldb, ldc, C,     (K + nkb - 1) / nkb};
+    struct gemm_args g = {
+        .trans_a = trans_a,
+        .trans_b = trans_b,
+        .M = M,
+        .N = N,
+        .K = K,
+        .alpha = alpha,
+        .beta = beta,
+        .A = A,
+        .B = B,
+        .lda = lda,
+        .ldb = ldb,
+        .ldc = ldc,
+        .C = C,
+        .kc = (K + nkb - 1) / nkb, /* balanced K blocks, the same for every thread count */
+    };
 
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
     if ((double)M * (double)N * (double)K < GEMM_SERIAL_WORK) nt = 1;
@@ -620,11 +764,12 @@ void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alp
         return;
     }
     size_t mtiles = (M + MR - 1) / MR, ntiles = (N + NR - 1) / NR;
-#pragma omp parallel num_threads(tm *tn)
+    int nparts = tm * tn;
+#pragma omp parallel num_threads(nparts)
     {
         /* The team may be smaller than asked (thread limits): take rectangles round-robin. */
         int nthreads = omp_get_num_threads();
-        for (int part = omp_get_thread_num(); part < tm * tn; part += nthreads) {
+        for (int part = omp_get_thread_num(); part < nparts; part += nthreads) {
             size_t pi = (size_t)(part / tn), pj = (size_t)(part % tn);
             size_t m0 = mtiles * pi / (size_t)tm * MR;
             size_t m1 = min_size(mtiles * (pi + 1) / (size_t)tm * MR, M);

@@ -23,12 +23,15 @@ void nnd_sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K, float
                    const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                    size_t ldc);
 
-/* Which micro-kernel nnd_sgemm uses: "avx2-fma" (chosen at the first call when the CPU has
- * AVX2 and FMA) or "portable" (plain C; forced by NNDIST_GEMM=portable in the environment). */
+/* The kernel family nnd_sgemm uses: "portable" (plain C, any CPU), "avx2-fma" or "avx512"
+ * (x86 with those extensions). The first call picks the best the CPU supports, or the family
+ * named by the environment variable NNDIST_GEMM if the CPU supports it (NNDIST_GEMM=portable
+ * forces the fallback). Families may differ in the last bits; "avx2-fma" and "avx512" agree. */
 const char *nnd_gemm_kernel_name(void);
 
-/* For tests and benchmarks: on != 0 forces the portable kernel, 0 returns to the automatic
- * choice. Call from serial code, not while another thread is inside nnd_sgemm. */
-void nnd_gemm_force_portable(int on);
+/* For tests and benchmarks: use the named family (NULL: the automatic choice above). Returns 0,
+ * or -1 (and changes nothing) if the name is unknown or the CPU lacks the extensions. Call from
+ * serial code, not while another thread is inside nnd_sgemm. */
+int nnd_gemm_use_kernel(const char *name);
 
 #endif

@@ -1,0 +1,56 @@
+/* One data-parallel training session: the model, optimizer, this rank's data and the step.
+ * `nndist train` drives it through epochs, checkpoints and logs; other commands (a learning-rate
+ * finder, sweeps) drive the same step with their own learning rates. */
+#ifndef NNDIST_TRAINER_H
+#define NNDIST_TRAINER_H
+
+#include <stdint.h>
+
+#include "nndist/ckpt.h"
+#include "nndist/comm.h"
+#include "nndist/data.h"
+#include "nndist/model.h"
+#include "nndist/optim.h"
+#include "nndist/train.h"
+
+typedef struct {
+    const nnd_train_config *cfg; /* borrowed */
+    const nnd_comm *c;           /* borrowed */
+    nnd_model model;
+    nnd_optim optim;
+    nnd_order order;
+    nnd_dataset train, val;
+    int has_val;
+    uint64_t batch; /* global batch */
+    uint64_t spe;   /* steps per epoch */
+    uint64_t step;  /* optimizer steps done */
+    uint32_t *idx;  /* this rank's sample indices of the current step */
+    float *xb;      /* gathered batch (batch, d) */
+    int32_t *yb;    /* gathered labels (batch) */
+    float *tb;      /* gathered targets (batch, k) */
+} nnd_trainer;
+
+/* The global sums of one step, identical on every rank. */
+typedef struct {
+    double loss_sum, correct, samples;
+    double compute_s, allreduce_s, update_s; /* this rank's seconds in the step's phases */
+} nnd_step_stats;
+
+/* Collective: sets the threads, builds model and optimizer, loads this rank's part of the data
+ * (and of --val), allocates the step's buffers, initialises the weights from the seed or from
+ * cfg->init. nnd_trainer_free is safe after a failure. */
+nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c);
+void nnd_trainer_free(nnd_trainer *t);
+
+/* Collective: rank 0 loads path (weights, and the optimizer state when with_optim), then every
+ * rank receives it. meta may be NULL. */
+nnd_status nnd_trainer_load(nnd_trainer *t, const char *path, int with_optim, nnd_ckpt_meta *meta);
+/* Collective: every rank receives rank 0's weights, optimizer state and step counter. */
+void nnd_trainer_share_state(nnd_trainer *t);
+
+/* Collective: one optimizer step at t->step with learning rate lr: gather, forward, loss,
+ * backward, one allreduce, update; then t->step++. A non-finite loss is agreed by all ranks
+ * (the sums are global) and returned as NND_ERR_NUMERIC with the weights unchanged. */
+nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s);
+
+#endif

@@ -1,0 +1,188 @@
+#include "nndist/trainer.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void setup_threads(const nnd_trainer *t)
+{
+    int threads = t->cfg->threads;
+    if (threads <= 0 && getenv("OMP_NUM_THREADS")) threads = omp_get_max_threads();
+    if (threads <= 0) threads = nnd_comm_default_threads(t->c);
+    int allowed = nnd_cpus_allowed();
+    if (threads > allowed && t->c->rank == 0)
+        fprintf(stderr,
+                "nndist: warning: %d threads per rank but this rank may run on %d CPU(s) "
+                "only; with mpirun use --map-by slot:PE=%d or --bind-to none\n",
+                threads, allowed, threads);
+    omp_set_num_threads(threads);
+}
+
+/* Probes and loads the training shard and the validation part; all ranks agree on each. */
+static nnd_status load_data(nnd_trainer *t)
+{
+    const nnd_train_config *cfg = t->cfg;
+    const nnd_comm *c = t->c;
+    nnd_data_shape shape;
+    nnd_status st = nnd_data_probe(cfg->data, cfg->x_name, cfg->y_name, &shape);
+    if (!st) st = nnd_check_data_fits(cfg->data, &shape, &t->model, cfg->loss, cfg->y_name);
+    if ((st = nnd_comm_agree(c, st))) return st;
+
+    t->batch = cfg->batch ? cfg->batch : cfg->batch_per_rank * (uint64_t)c->size;
+    if (t->batch > shape.n) {
+        if (c->rank == 0)
+            printf("note: --batch %" PRIu64
+                   " is larger than the %zu samples of %s; each step uses all "
+                   "of them\n",
+                   t->batch, shape.n, cfg->data);
+        t->batch = shape.n;
+    }
+    st = nnd_order_init(&t->order, shape.n, t->batch, cfg->shuffle, cfg->seed, c->rank, c->size);
+    if (!st)
+        st = nnd_data_load(
+            &t->train, cfg->data, cfg->x_name, cfg->y_name, &shape, t->order.lo, t->order.hi,
+            cfg->loss == NND_LOSS_SOFTMAX_CE ? t->model.sizes[t->model.n_layers] : 0);
+    if ((st = nnd_comm_agree(c, st))) return st;
+    if (t->order.lo == t->order.hi && t->c->rank == 0)
+        fprintf(stderr,
+                "nndist: note: %zu samples make %zu stripes; ranks beyond that hold no "
+                "data and only take part in the allreduce\n",
+                shape.n, t->order.n_stripes);
+    t->spe = nnd_order_steps_per_epoch(&t->order);
+    if (cfg->val) {
+        st = nnd_load_eval_data(&t->val, cfg->val, cfg->x_name, cfg->y_name, &t->model, cfg->loss,
+                                c);
+        if (st) return st;
+        t->has_val = 1;
+    }
+    return NND_OK;
+}
+
+static nnd_status alloc_step_buffers(nnd_trainer *t)
+{
+    size_t B = (size_t)t->batch, d = t->model.sizes[0], k = t->model.sizes[t->model.n_layers];
+    nnd_status st = nnd_model_reserve(&t->model, B);
+    t->idx = malloc(B * sizeof *t->idx);
+    t->xb = nnd_alloc_floats(B * d);
+    if (t->cfg->loss == NND_LOSS_MSE)
+        t->tb = nnd_alloc_floats(B * k);
+    else
+        t->yb = malloc(B * sizeof *t->yb);
+    if (!st && (!t->idx || !t->xb || (!t->tb && !t->yb)))
+        st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate a batch of %zu samples", B);
+    return nnd_comm_agree(t->c, st);
+}
+
+nnd_status nnd_trainer_load(nnd_trainer *t, const char *path, int with_optim, nnd_ckpt_meta *meta)
+{
+    nnd_status st = NND_OK;
+    if (t->c->rank == 0) st = nnd_ckpt_load(path, &t->model, with_optim ? &t->optim : NULL, meta);
+    if ((st = nnd_comm_agree(t->c, st))) return st;
+    if (with_optim) {
+        if (meta) t->step = meta->step;
+        nnd_trainer_share_state(t);
+    } else {
+        nnd_comm_bcast_floats(t->c, t->model.params, t->model.n_params);
+    }
+    if (meta) MPI_Bcast(meta, (int)sizeof *meta, MPI_BYTE, 0, t->c->world);
+    return NND_OK;
+}
+
+/* Copies this rank's samples of the step into the contiguous batch buffers. */
+static size_t gather_batch(nnd_trainer *t)
+{
+    size_t n = nnd_order_local_batch(&t->order, t->step, t->idx);
+    size_t d = t->model.sizes[0], k = t->model.sizes[t->model.n_layers];
+    for (size_t i = 0; i < n; i++) {
+        size_t s = t->idx[i];
+        memcpy(t->xb + i * d, t->train.x + s * d, d * sizeof *t->xb);
+        if (t->tb)
+            memcpy(t->tb + i * k, t->train.targets + s * k, k * sizeof *t->tb);
+        else
+            t->yb[i] = t->train.labels[s];
+    }
+    return n;
+}
+
+void nnd_trainer_share_state(nnd_trainer *t)
+{
+    nnd_comm_bcast_floats(t->c, t->model.params, t->model.n_params);
+    for (int s = 0; s < t->optim.n_state; s++)
+        nnd_comm_bcast_floats(t->c, t->optim.state[s], t->optim.n);
+    MPI_Bcast(&t->optim.step, 1, MPI_UINT64_T, 0, t->c->world);
+    MPI_Bcast(&t->step, 1, MPI_UINT64_T, 0, t->c->world);
+}
+
+nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    t->c = c;
+    setup_threads(t);
+    nnd_status st = nnd_model_init(&t->model, cfg->sizes, cfg->n_layers, cfg->act);
+    if (!st) st = nnd_optim_init(&t->optim, &cfg->optim, t->model.n_params);
+    if ((st = nnd_comm_agree(c, st))) return st;
+    if ((st = load_data(t))) return st;
+    if ((st = alloc_step_buffers(t))) return st;
+    nnd_model_init_params(&t->model, cfg->seed);
+    if (cfg->init && (st = nnd_trainer_load(t, cfg->init, 0, NULL))) return st;
+    return NND_OK;
+}
+
+void nnd_trainer_free(nnd_trainer *t)
+{
+    nnd_model_free(&t->model);
+    nnd_optim_free(&t->optim);
+    nnd_order_free(&t->order);
+    nnd_data_free(&t->train);
+    nnd_data_free(&t->val);
+    free(t->idx);
+    free(t->xb);
+    free(t->yb);
+    free(t->tb);
+    memset(t, 0, sizeof *t);
+}
+
+nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
+{
+    nnd_model *m = &t->model;
+    const size_t k = m->sizes[m->n_layers], np = m->n_params;
+    float *tail = m->grads + np;
+    float *dout = m->delta[1]; /* nnd_model_backward may take delta[1] as its input */
+    double t0 = MPI_Wtime();
+    size_t n = gather_batch(t), correct = 0;
+    double loss_sum = 0.0;
+    if (n > 0) {
+        const float *out = nnd_model_forward(m, t->xb, n);
+        if (t->cfg->loss == NND_LOSS_SOFTMAX_CE)
+            loss_sum = nnd_loss_softmax_ce(out, t->yb, n, k, dout, &correct);
+        else
+            loss_sum = nnd_loss_mse(out, t->tb, n, k, dout, &correct);
+    }
+    nnd_model_backward(m, t->xb, dout, n);
+    tail[0] = (float)n;
+    tail[1] = (float)loss_sum;
+    tail[2] = (float)correct;
+    tail[3] = 0.0f;
+    double t1 = MPI_Wtime();
+    nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
+    double t2 = MPI_Wtime();
+    s->samples = tail[0];
+    s->loss_sum = tail[1];
+    s->correct = tail[2];
+    s->compute_s = t1 - t0;
+    s->allreduce_s = t2 - t1;
+    /* Every rank sees the same sums, so every rank takes the same branch here. */
+    if (!isfinite(tail[1]))
+        return nnd_err_set(NND_ERR_NUMERIC,
+                           "step %" PRIu64 ": the loss is not finite (%g); the run diverged: "
+                           "try a smaller --lr",
+                           t->step + 1, (double)tail[1]);
+    nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / tail[0], lr);
+    s->update_s = MPI_Wtime() - t2;
+    t->step++;
+    return NND_OK;
+}
