@@ -81,6 +81,7 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
     cfg.seed = 1;
     cfg.keep = 3;
     cfg.progress = -1;
+    cfg.max_bad_steps = 5;
     const char *act = "relu", *loss = "softmax-ce", *optimizer = "sgd";
     hyper_flags h = {NAN, NAN, NAN, NAN, 0};
     nnd_cli_sizes layers = {{0}, 0};
@@ -143,6 +144,10 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
          "ranks on the node)",
          &threads_given},
         {"no-progress", NND_OPT_FLAG, &no_progress, NULL, "no progress bar", NULL},
+        {"watchdog", NND_OPT_POSITIVE, &cfg.watchdog, "SECONDS",
+         "abort when a step hangs this long (default max(60, 20 x the median step))", NULL},
+        {"max-bad-steps", NND_OPT_COUNT, &cfg.max_bad_steps, "N",
+         "stop after N consecutive non-finite steps (skipped until then; default 5)", NULL},
         {NULL, 0, NULL, NULL, NULL, NULL},
     };
     nnd_status st = nnd_cli_parse(opts, argc, argv, 1, &help);

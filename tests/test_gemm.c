@@ -1,5 +1,6 @@
 /* The GEMM against its naive reference: every transpose combination, odd sizes, alpha/beta,
- * sizes that cross the cache blocks, both kernels; and results independent of the thread count. */
+ * sizes that cross the cache blocks, with every kernel family this CPU runs; results that do
+ * not depend on the thread count; AVX2 and AVX-512 families that agree bitwise. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +15,21 @@
 #include "nndist/gemm.h"
 #include "nndist/rng.h"
 
+/* Every kernel family; those the CPU lacks are skipped. */
+static const char *const kernel_names[] = {"portable", "avx2-fma", "avx512"};
+enum { NKERNELS = sizeof kernel_names / sizeof kernel_names[0] };
+
 static void fill(float *x, size_t n, uint64_t salt)
 {
     for (size_t i = 0; i < n; i++) x[i] = nnd_rng_uniform(7, 99, salt, i) * 2.0f - 1.0f;
+}
+
+/* Selects family k; false (with a note) if this CPU cannot run it. */
+static int use_kernel(int k)
+{
+    if (nnd_gemm_use_kernel(kernel_names[k]) == 0) return 1;
+    print_message("skipping the %s kernel: not supported by this CPU\n", kernel_names[k]);
+    return 0;
 }
 
 static void check_case(int ta, int tb, size_t M, size_t N, size_t K, float alpha, float beta)
@@ -39,8 +52,9 @@ static void check_case(int ta, int tb, size_t M, size_t N, size_t K, float alpha
         for (size_t j = 0; j < N; j++) {
             float tol = 1e-5f * (float)(K + 1);
             if (fabsf(C[i * ldc + j] - R[i * ldc + j]) > tol)
-                fail_msg("ta=%d tb=%d M=%zu N=%zu K=%zu: C[%zu,%zu]=%g, reference %g", ta, tb, M, N,
-                         K, i, j, C[i * ldc + j], R[i * ldc + j]);
+                fail_msg("%s kernel, ta=%d tb=%d M=%zu N=%zu K=%zu: C[%zu,%zu]=%g, reference %g",
+                         nnd_gemm_kernel_name(), ta, tb, M, N, K, i, j, C[i * ldc + j],
+                         R[i * ldc + j]);
         }
     /* Padding columns of C beyond N must be untouched. */
     for (size_t i = 0; i < M; i++)
@@ -82,68 +96,118 @@ static void block_boundaries(void)
 static void test_all_transposes_odd_sizes(void **state)
 {
     (void)state;
-    odd_sizes();
+    for (int k = 0; k < NKERNELS; k++)
+        if (use_kernel(k)) odd_sizes();
+    nnd_gemm_use_kernel(NULL);
 }
 
 static void test_block_boundaries(void **state)
 {
     (void)state;
-    block_boundaries();
+    for (int k = 0; k < NKERNELS; k++)
+        if (use_kernel(k)) block_boundaries();
+    nnd_gemm_use_kernel(NULL);
 }
 
-/* The same checks on the plain-C kernel that CPUs without AVX2/FMA run. */
-static void test_portable_kernel(void **state)
+/* The plain-C family runs anywhere; unknown names change nothing. */
+static void test_kernel_selection(void **state)
 {
     (void)state;
-    nnd_gemm_force_portable(1);
+    assert_int_equal(nnd_gemm_use_kernel("portable"), 0);
     assert_string_equal(nnd_gemm_kernel_name(), "portable");
-    odd_sizes();
-    block_boundaries();
-    nnd_gemm_force_portable(0);
+    assert_int_equal(nnd_gemm_use_kernel("no-such-kernel"), -1);
+    assert_string_equal(nnd_gemm_kernel_name(), "portable");
+    assert_int_equal(nnd_gemm_use_kernel(NULL), 0);
 }
 
-/* Threads split C, never the K sum: 1, 2 and 3 threads give bitwise equal results, with either
- * kernel, for every transpose combination, beta == 0 and not. */
+/* One product of the thread-invariance test. */
+struct product {
+    int ta, tb;
+    size_t M, N, K;
+    float beta;
+};
+
+/* C = 1.5 op(A) op(B) + beta C with the current family on nthreads threads; C is freshly
+ * allocated (caller frees). */
+static float *run_product(const struct product *p, int nthreads)
+{
+    size_t lda = p->ta ? p->M : p->K, ldb = p->tb ? p->K : p->N;
+    float *A = malloc(p->M * p->K * sizeof *A), *B = malloc(p->K * p->N * sizeof *B);
+    float *C = malloc(p->M * p->N * sizeof *C);
+    assert_non_null(A);
+    assert_non_null(B);
+    assert_non_null(C);
+    fill(A, p->M * p->K, 4);
+    fill(B, p->K * p->N, 5);
+    fill(C, p->M * p->N, 6);
+    omp_set_num_threads(nthreads);
+    nnd_sgemm(p->ta, p->tb, p->M, p->N, p->K, 1.5f, A, lda, B, ldb, p->beta, C, p->N);
+    free(A);
+    free(B);
+    return C;
+}
+
+/* Calls fn on every transpose combination of a few shapes (the training shapes, or scaled-down
+ * versions of them, and an odd one), with beta == 0 and not. */
+static void for_each_product(void (*fn)(const struct product *p))
+{
+    const size_t sizes[][3] = {{128, 160, 784}, {512, 100, 128}, {128, 10, 256},
+                               {10, 256, 128},  {128, 256, 10},  {97, 203, 300}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int b = 0; b < 2; b++) {
+                    struct product p = {ta,          tb,          sizes[s][0],
+                                        sizes[s][1], sizes[s][2], b ? 0.5f : 0.0f};
+                    fn(&p);
+                }
+}
+
+static void check_threads(const struct product *p)
+{
+    float *C1 = run_product(p, 1);
+    for (int t = 2; t <= 3; t++) {
+        float *Ct = run_product(p, t);
+        if (memcmp(C1, Ct, p->M * p->N * sizeof *C1) != 0)
+            fail_msg("%s kernel, ta=%d tb=%d M=%zu N=%zu K=%zu beta=%g: %d threads differ from 1",
+                     nnd_gemm_kernel_name(), p->ta, p->tb, p->M, p->N, p->K, (double)p->beta, t);
+        free(Ct);
+    }
+    free(C1);
+}
+
+/* Threads split C, never the K sum: 1, 2 and 3 threads give bitwise equal results. */
 static void test_thread_count_invariance(void **state)
 {
     (void)state;
-    const size_t sizes[][3] = {{128, 512, 784}, {512, 784, 128}, {128, 10, 256},
-                               {10, 256, 128},  {128, 256, 10},  {97, 203, 300}};
     int saved = omp_get_max_threads();
-    for (int portable = 0; portable < 2; portable++) {
-        nnd_gemm_force_portable(portable);
-        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
-            for (int ta = 0; ta < 2; ta++)
-                for (int tb = 0; tb < 2; tb++)
-                    for (int b = 0; b < 2; b++) {
-                        size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
-                        size_t lda = ta ? M : K, ldb = tb ? K : N;
-                        float *A = malloc(M * K * sizeof *A), *B = malloc(K * N * sizeof *B);
-                        float *C[3];
-                        assert_non_null(A);
-                        assert_non_null(B);
-                        fill(A, M * K, 4);
-                        fill(B, K * N, 5);
-                        for (int t = 0; t < 3; t++) {
-                            C[t] = malloc(M * N * sizeof *C[t]);
-                            assert_non_null(C[t]);
-                            fill(C[t], M * N, 6);
-                            omp_set_num_threads(t + 1);
-                            nnd_sgemm(ta, tb, M, N, K, 1.5f, A, lda, B, ldb, b ? 0.5f : 0.0f, C[t],
-                                      N);
-                        }
-                        for (int t = 1; t < 3; t++)
-                            if (memcmp(C[0], C[t], M * N * sizeof *C[0]) != 0)
-                                fail_msg("%s kernel, ta=%d tb=%d M=%zu N=%zu K=%zu beta=%g: "
-                                         "%d threads differ from 1",
-                                         nnd_gemm_kernel_name(), ta, tb, M, N, K, b ? 0.5 : 0.0,
-                                         t + 1);
-                        for (int t = 0; t < 3; t++) free(C[t]);
-                        free(A);
-                        free(B);
-                    }
-    }
-    nnd_gemm_force_portable(0);
+    for (int k = 0; k < NKERNELS; k++)
+        if (use_kernel(k)) for_each_product(check_threads);
+    nnd_gemm_use_kernel(NULL);
+    omp_set_num_threads(saved);
+}
+
+static void check_avx2_vs_avx512(const struct product *p)
+{
+    nnd_gemm_use_kernel("avx2-fma");
+    float *C2 = run_product(p, 2);
+    nnd_gemm_use_kernel("avx512");
+    float *C5 = run_product(p, 2);
+    if (memcmp(C2, C5, p->M * p->N * sizeof *C2) != 0)
+        fail_msg("ta=%d tb=%d M=%zu N=%zu K=%zu beta=%g: avx512 differs from avx2-fma", p->ta,
+                 p->tb, p->M, p->N, p->K, (double)p->beta);
+    free(C2);
+    free(C5);
+}
+
+/* The AVX-512 family runs the same fused multiply-adds per element as the AVX2 one. */
+static void test_avx512_matches_avx2(void **state)
+{
+    (void)state;
+    if (!use_kernel(2)) return;
+    int saved = omp_get_max_threads();
+    for_each_product(check_avx2_vs_avx512);
+    nnd_gemm_use_kernel(NULL);
     omp_set_num_threads(saved);
 }
 
@@ -182,8 +246,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_transposes_odd_sizes),
         cmocka_unit_test(test_block_boundaries),
-        cmocka_unit_test(test_portable_kernel),
+        cmocka_unit_test(test_kernel_selection),
         cmocka_unit_test(test_thread_count_invariance),
+        cmocka_unit_test(test_avx512_matches_avx2),
         cmocka_unit_test(test_beta_zero_ignores_nan),
         cmocka_unit_test(test_empty_sum_scales_c),
     };

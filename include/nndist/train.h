@@ -30,10 +30,12 @@ typedef struct {
     const char *ckpt_dir;
     uint64_t ckpt_every; /* steps; 0 = only at the end */
     uint64_t keep;
-    const char *resume;  /* NULL, "auto" or a checkpoint file */
-    const char *metrics; /* CSV file, or NULL */
-    int threads;         /* 0 = default */
-    int progress;        /* -1 auto (a terminal), 0 off, 1 on */
+    const char *resume;     /* NULL, "auto" or a checkpoint file */
+    const char *metrics;    /* CSV file, or NULL */
+    int threads;            /* 0 = default */
+    int progress;           /* -1 auto (a terminal), 0 off, 1 on */
+    double watchdog;        /* seconds a step may take before the job is aborted; 0 = auto */
+    uint64_t max_bad_steps; /* consecutive non-finite steps skipped before the run stops */
 } nnd_train_config;
 
 /* Collective: trains as configured. Returns the agreed status (same on every rank); rank 0 has

@@ -2,7 +2,7 @@
 # Builds gemm_bench if needed and times nnd_sgemm (and OpenBLAS, if the build found it) on the
 # GEMM shapes of one training step.
 #
-#   scripts/bench/gemm.sh [gemm_bench options: -r REPS -m MS -p]
+#   scripts/bench/gemm.sh [gemm_bench options: -r REPS -m MS -k KERNEL]
 #   BUILD_DIR=build-bench THREADS=1,2 scripts/bench/gemm.sh
 #
 # BUILD_DIR (default: build) is configured as a Release build when it has no CMakeCache.txt.

@@ -2,10 +2,10 @@
  * 128, at each requested OpenMP thread count, and (when built with OpenBLAS) cblas_sgemm on the
  * same shapes at the same thread counts.
  *
- *   gemm_bench [-t 1,2] [-r REPS] [-m MS] [-p]
+ *   gemm_bench [-t 1,2] [-r REPS] [-m MS] [-k KERNEL]
  *     -t  thread counts (default 1,2)     -r  repetitions per shape (default 9)
  *     -m  minimum milliseconds per repetition (default 20)
- *     -p  force the portable kernel
+ *     -k  kernel family: portable, avx2-fma or avx512 (default: the best this CPU runs)
  *
  * Each repetition runs the call in a loop for at least MS milliseconds; the figures are the
  * best and the median repetition in GFLOP/s (2*M*N*K per call). */
@@ -102,7 +102,7 @@ static void fill(float *x, size_t n, uint64_t salt)
 
 static void usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [-t 1,2] [-r REPS] [-m MS] [-p]\n", prog);
+    fprintf(stderr, "usage: %s [-t 1,2] [-r REPS] [-m MS] [-k portable|avx2-fma|avx512]\n", prog);
     exit(2);
 }
 
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     int threads[MAX_THREADS], nthreads = 0, reps = 9, opt;
     double min_ms = 20.0;
     const char *tlist = "1,2";
-    while ((opt = getopt(argc, argv, "t:r:m:p")) != -1) {
+    while ((opt = getopt(argc, argv, "t:r:m:k:")) != -1) {
         switch (opt) {
         case 't':
             tlist = optarg;
@@ -122,8 +122,12 @@ int main(int argc, char **argv)
         case 'm':
             min_ms = atof(optarg);
             break;
-        case 'p':
-            nnd_gemm_force_portable(1);
+        case 'k':
+            if (nnd_gemm_use_kernel(optarg) != 0) {
+                fprintf(stderr, "gemm_bench: kernel '%s' unknown or not supported by this CPU\n",
+                        optarg);
+                return 2;
+            }
             break;
         default:
             usage(argv[0]);
