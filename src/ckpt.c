@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nndist/guard.h"
 #include "nndist/h5util.h"
 #include "nndist/version.h"
 
@@ -155,6 +156,7 @@ nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *
         st = nnd_err_set(NND_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
         goto out;
     }
+    if (nnd_guard_fault("slowckpt", 0, 0)) sleep(5); /* a window for the kill tests */
     if (rename(tmp, path) != 0) {
         st = nnd_err_set(NND_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
         goto out;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nndist/commands.h"
+#include "nndist/guard.h"
 #include "nndist/version.h"
 
 static const char *const g_help =
@@ -32,7 +33,11 @@ static command_fn find_command(const char *name)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
+    int provided;
+    /* OpenMP threads run between MPI calls; only the main thread calls MPI (the watchdog's
+     * MPI_Abort is the one exception, and it ends the process). */
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    nnd_guard_install_signals();
     nnd_comm c;
     nnd_comm_init(&c);
     nnd_status st = NND_OK;
@@ -51,7 +56,10 @@ int main(int argc, char **argv)
                              "or info (see nndist --help)",
                              argv[1]);
     }
-    if (st != NND_OK && c.rank == 0) fprintf(stderr, "nndist: error: %s\n", nnd_err_msg());
+    if (st == NND_EXIT_REQUEUE && c.rank == 0)
+        fprintf(stderr, "nndist: %s\n", nnd_err_msg());
+    else if (st != NND_OK && c.rank == 0)
+        fprintf(stderr, "nndist: error: %s\n", nnd_err_msg());
     int code = nnd_status_exit_code(st);
     nnd_comm_free(&c);
     MPI_Finalize();

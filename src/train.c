@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "nndist/ckpt.h"
+#include "nndist/guard.h"
 
 /* A training run: the session plus what the run loop adds (logs, metrics, checkpoints). */
 typedef struct {
@@ -24,6 +25,7 @@ typedef struct {
 
 static void run_free(run *r)
 {
+    nnd_guard_watchdog_stop();
     nnd_trainer_free(&r->t);
     if (r->metrics) fclose(r->metrics);
 }
@@ -125,7 +127,9 @@ static nnd_status checkpoint(run *r, double *io_seconds)
     double t0 = MPI_Wtime();
     char path[4096];
     nnd_ckpt_path(path, sizeof path, r->cfg->ckpt_dir, r->t.step);
+    nnd_guard_phase("writing a checkpoint", 600.0);
     nnd_status st = save(r, path, 1);
+    nnd_guard_idle();
     *io_seconds += MPI_Wtime() - t0;
     return st;
 }
@@ -167,7 +171,11 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
     nnd_trainer *t = &r->t;
     double wall = MPI_Wtime() - e->wall_start;
     nnd_eval_result v = {0};
-    if (t->has_val) nnd_evaluate(&t->model, &t->val, r->cfg->loss, r->c, &v);
+    if (t->has_val) {
+        nnd_guard_phase("evaluating --val", 600.0);
+        nnd_evaluate(&t->model, &t->val, r->cfg->loss, r->c, &v);
+        nnd_guard_idle();
+    }
     double loss = e->samples > 0 ? e->loss_sum / e->samples : 0.0;
     double acc = e->samples > 0 ? e->correct / e->samples : 0.0;
     double rate = wall > 0 ? e->samples / wall : 0.0;
@@ -194,6 +202,26 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
     e->wall_start = MPI_Wtime();
 }
 
+/* Collective, after a step that saw a signal: checkpoint and stop with the requeue code. */
+static nnd_status stop_on_signal(run *r, double *io_seconds)
+{
+    int sig = nnd_guard_signal_pending();
+    const char *name = sig ? nnd_guard_signal_name(sig) : "a signal (on another rank)";
+    if (!r->cfg->ckpt_dir)
+        return nnd_err_set(NND_ERR_IO,
+                           "stopped by %s at step %" PRIu64 " without a --checkpoint-dir: nothing "
+                           "was saved",
+                           name, r->t.step);
+    nnd_status st = checkpoint(r, io_seconds);
+    if (st) return st;
+    char path[4096];
+    nnd_ckpt_path(path, sizeof path, r->cfg->ckpt_dir, r->t.step);
+    return nnd_err_set(NND_EXIT_REQUEUE,
+                       "stopped by %s at step %" PRIu64 "; checkpoint %s written; exit code 75: "
+                       "run the same command with --resume auto to continue",
+                       name, r->t.step, path);
+}
+
 static nnd_status train_loop(run *r)
 {
     nnd_trainer *t = &r->t;
@@ -201,20 +229,39 @@ static nnd_status train_loop(run *r)
     memset(&e, 0, sizeof e);
     e.wall_start = MPI_Wtime();
     double last_draw = 0.0;
+    uint64_t bad_in_a_row = 0;
     while (t->step < r->total_steps) {
         double lr = r->cfg->optim.lr;
         nnd_step_stats s;
         nnd_status st = nnd_trainer_step(t, lr, &s);
-        if (st) return st;
-        e.loss_sum += s.loss_sum;
-        e.correct += s.correct;
-        e.samples += s.samples;
+        if (st == NND_ERR_NUMERIC) {
+            /* Skipped alike on every rank (the verdict came with the allreduce). */
+            bad_in_a_row++;
+            if (r->c->rank == 0)
+                fprintf(stderr, "nndist: warning: %s; step skipped (%" PRIu64 " in a row)\n",
+                        nnd_err_msg(), bad_in_a_row);
+            if (bad_in_a_row >= r->cfg->max_bad_steps)
+                return nnd_err_set(NND_ERR_NUMERIC,
+                                   "step %" PRIu64 ": %" PRIu64 " consecutive steps with a "
+                                   "non-finite loss or gradient (--max-bad-steps); stopping. The "
+                                   "last checkpoint holds finite weights; try a smaller --lr or "
+                                   "check the data",
+                                   t->step, bad_in_a_row);
+        } else if (st) {
+            return st;
+        } else {
+            bad_in_a_row = 0;
+            e.loss_sum += s.loss_sum;
+            e.correct += s.correct;
+            e.samples += s.samples;
+        }
         e.compute += s.compute_s;
         e.allreduce += s.allreduce_s;
         e.update += s.update_s;
+        if (s.signal && t->step < r->total_steps) return stop_on_signal(r, &e.io);
         uint64_t in_epoch = t->step % t->spe;
         double tnow = MPI_Wtime();
-        if (r->progress && tnow - last_draw > 0.2 && in_epoch != 0) {
+        if (r->progress && tnow - last_draw > 0.2 && in_epoch != 0 && e.samples > 0) {
             progress_bar(r, in_epoch, e.loss_sum / e.samples);
             last_draw = tnow;
         }
@@ -235,7 +282,9 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     r.c = c;
     r.progress = c->rank == 0 && (cfg->progress < 0 ? progress_wanted() : cfg->progress);
     nnd_trainer *t = &r.t;
-    nnd_status st = nnd_trainer_init(t, cfg, c);
+    nnd_status st = nnd_comm_agree(c, nnd_guard_watchdog_start(c->rank, cfg->watchdog));
+    if (st) return st;
+    st = nnd_trainer_init(t, cfg, c);
     if (st) goto out;
     r.total_steps = cfg->steps ? cfg->steps : cfg->epochs * t->spe;
     if (cfg->ckpt_dir) {

@@ -1,11 +1,14 @@
 #include "nndist/trainer.h"
 
+#include "nndist/guard.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void setup_threads(const nnd_trainer *t)
 {
@@ -125,7 +128,10 @@ nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const n
     nnd_status st = nnd_model_init(&t->model, cfg->sizes, cfg->n_layers, cfg->act);
     if (!st) st = nnd_optim_init(&t->optim, &cfg->optim, t->model.n_params);
     if ((st = nnd_comm_agree(c, st))) return st;
-    if ((st = load_data(t))) return st;
+    nnd_guard_phase("loading data", 600.0);
+    st = load_data(t);
+    nnd_guard_idle();
+    if (st) return st;
     if ((st = alloc_step_buffers(t))) return st;
     nnd_model_init_params(&t->model, cfg->seed);
     if (cfg->init && (st = nnd_trainer_load(t, cfg->init, 0, NULL))) return st;
@@ -146,13 +152,24 @@ void nnd_trainer_free(nnd_trainer *t)
     memset(t, 0, sizeof *t);
 }
 
+/* 1 when any of the n values is NaN or infinite. */
+static float any_nonfinite(const float *g, size_t n)
+{
+    int bad = 0;
+#pragma omp parallel for reduction(| : bad) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) bad |= !isfinite(g[i]);
+    return bad ? 1.0f : 0.0f;
+}
+
 nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
 {
     nnd_model *m = &t->model;
     const size_t k = m->sizes[m->n_layers], np = m->n_params;
+    const int rank = t->c->rank;
     float *tail = m->grads + np;
     float *dout = m->delta[1]; /* nnd_model_backward may take delta[1] as its input */
     double t0 = MPI_Wtime();
+    nnd_guard_phase("computing a step", 0.0);
     size_t n = gather_batch(t), correct = 0;
     double loss_sum = 0.0;
     if (n > 0) {
@@ -163,26 +180,39 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
             loss_sum = nnd_loss_mse(out, t->tb, n, k, dout, &correct);
     }
     nnd_model_backward(m, t->xb, dout, n);
+    if (nnd_guard_fault("nan", rank, t->step + 1)) m->grads[np / 2] = NAN;
+    while (nnd_guard_fault("hang", rank, t->step + 1)) sleep(1000);
+    /* The statistics ride in the gradient's allreduce: counts, sums, and the flags every rank
+     * must act on alike (a pending signal, a non-finite gradient anywhere). */
+    memset(tail, 0, NND_GRAD_TAIL * sizeof *tail);
     tail[0] = (float)n;
     tail[1] = (float)loss_sum;
     tail[2] = (float)correct;
-    tail[3] = 0.0f;
+    tail[3] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
+    tail[4] = any_nonfinite(m->grads, np);
     double t1 = MPI_Wtime();
+    nnd_guard_phase("allreduce", 0.0);
     nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
     double t2 = MPI_Wtime();
+    nnd_guard_phase("update", 0.0);
     s->samples = tail[0];
     s->loss_sum = tail[1];
     s->correct = tail[2];
+    s->signal = tail[3] > 0.0f;
     s->compute_s = t1 - t0;
     s->allreduce_s = t2 - t1;
-    /* Every rank sees the same sums, so every rank takes the same branch here. */
-    if (!isfinite(tail[1]))
-        return nnd_err_set(NND_ERR_NUMERIC,
-                           "step %" PRIu64 ": the loss is not finite (%g); the run diverged: "
-                           "try a smaller --lr",
-                           t->step + 1, (double)tail[1]);
-    nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / tail[0], lr);
-    s->update_s = MPI_Wtime() - t2;
+    s->update_s = 0.0;
     t->step++;
-    return NND_OK;
+    nnd_status st = NND_OK;
+    if (!isfinite(tail[1]) || tail[4] != 0.0f)
+        /* Every rank sees the same sums, so every rank skips alike; the weights stay. */
+        st = nnd_err_set(NND_ERR_NUMERIC, "step %" PRIu64 ": the %s is not finite", t->step,
+                         isfinite(tail[1]) ? "gradient" : "loss");
+    else
+        nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / tail[0], lr);
+    double t3 = MPI_Wtime();
+    s->update_s = t3 - t2;
+    nnd_guard_idle();
+    nnd_guard_step_time(t3 - t0);
+    return st;
 }

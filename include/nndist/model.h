@@ -17,7 +17,7 @@
 #define NND_MAX_LAYERS 32
 /* Floats after the gradient in grads: room for per-step statistics (sample count, loss sum, ...)
  * that ride along in the gradient's single allreduce. */
-#define NND_GRAD_TAIL 4
+#define NND_GRAD_TAIL 8
 
 typedef enum { NND_ACT_RELU, NND_ACT_TANH, NND_ACT_SIGMOID, NND_ACT_COUNT } nnd_activation;
 

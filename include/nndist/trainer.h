@@ -33,6 +33,7 @@ typedef struct {
 /* The global sums of one step, identical on every rank. */
 typedef struct {
     double loss_sum, correct, samples;
+    int signal; /* a rank received SIGUSR1/SIGTERM/SIGINT before this step's allreduce */
     double compute_s, allreduce_s, update_s; /* this rank's seconds in the step's phases */
 } nnd_step_stats;
 
@@ -49,8 +50,9 @@ nnd_status nnd_trainer_load(nnd_trainer *t, const char *path, int with_optim, nn
 void nnd_trainer_share_state(nnd_trainer *t);
 
 /* Collective: one optimizer step at t->step with learning rate lr: gather, forward, loss,
- * backward, one allreduce, update; then t->step++. A non-finite loss is agreed by all ranks
- * (the sums are global) and returned as NND_ERR_NUMERIC with the weights unchanged. */
+ * backward, one allreduce, update; then t->step++. A non-finite loss or gradient on any rank is
+ * seen by all (it rides in the allreduce): the step is consumed without an update and
+ * NND_ERR_NUMERIC is returned; the caller decides whether to go on. s is filled either way. */
 nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s);
 
 #endif

@@ -1,0 +1,46 @@
+/* What keeps a run from hanging silently: signal flags, a watchdog, and fault injection for the
+ * tests that prove the rest.
+ *
+ * Signals. SIGUSR1, SIGTERM and SIGINT only set a flag (async-signal-safe); the trainer carries
+ * it in the step's allreduce, so every rank sees it at the same step boundary, writes one
+ * checkpoint and exits with 75. SIGXFSZ (a file-size limit) is ignored so that an oversized
+ * write fails with EFBIG and is reported as an I/O error instead of killing the rank.
+ *
+ * Watchdog. A thread checks how long the current phase (named by nnd_guard_phase) has been
+ * running; past the limit it prints which rank is stuck in which phase and aborts the job with
+ * MPI_Abort. The limit is --watchdog, or by default max(60 s, 20 x the median step time) for
+ * step phases and at least the phase's own floor for slow phases (loading, checkpoints). */
+#ifndef NNDIST_GUARD_H
+#define NNDIST_GUARD_H
+
+#include <stdint.h>
+
+#include "nndist/error.h"
+
+void nnd_guard_install_signals(void);
+/* The last signal received (SIGUSR1, SIGTERM, SIGINT), or 0. */
+int nnd_guard_signal_pending(void);
+const char *nnd_guard_signal_name(int sig);
+
+/* Starts the watchdog thread. limit_s > 0 is a fixed limit for every phase; 0 = automatic. */
+nnd_status nnd_guard_watchdog_start(int rank, double limit_s);
+void nnd_guard_watchdog_stop(void);
+/* Enters a phase (a static string such as "allreduce"). floor_s is the automatic limit's lower
+ * bound for this phase (e.g. 600 for loading data); ignored with a fixed limit. */
+void nnd_guard_phase(const char *phase, double floor_s);
+/* Leaves the watched phases (waiting for nothing that can hang). */
+void nnd_guard_idle(void);
+/* Feeds one step's duration into the automatic limit. */
+void nnd_guard_step_time(double seconds);
+/* The limit in force now (for messages and tests). */
+double nnd_guard_limit(void);
+
+/* Fault injection for the reliability tests, from the environment variable NNDIST_FAULT, a
+ * comma-separated list of KIND@RANK:STEP items (RANK * for every rank):
+ *   nan@1:5      rank 1 produces a NaN gradient at step 5 (1-based)
+ *   hang@0:3     rank 0 stops responding (sleeps) at step 3, before the allreduce
+ *   slowckpt@0:0 rank 0 sleeps 5 s after writing a checkpoint's .tmp, before the rename
+ * Returns 1 when the fault applies to (rank, step). Unset in normal use. */
+int nnd_guard_fault(const char *kind, int rank, uint64_t step);
+
+#endif

@@ -1,0 +1,200 @@
+#define _GNU_SOURCE
+#include "nndist/guard.h"
+
+#include <math.h>
+#include <mpi.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- signals ---- */
+
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+    g_signal = sig;
+}
+
+void nnd_guard_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+int nnd_guard_signal_pending(void)
+{
+    return (int)g_signal;
+}
+
+const char *nnd_guard_signal_name(int sig)
+{
+    switch (sig) {
+    case SIGUSR1:
+        return "SIGUSR1";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGINT:
+        return "SIGINT";
+    default:
+        return "a signal";
+    }
+}
+
+/* ---- watchdog ---- */
+
+#define RING 101
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_t thread;
+    int running, stop, rank;
+    double fixed;      /* > 0: the user's --watchdog */
+    double auto_limit; /* max(60, 20 x median step) */
+    const char *phase; /* NULL: idle */
+    double phase_start, phase_floor;
+    double steps[RING];
+    int n_steps, next;
+} g_wd = {.lock = PTHREAD_MUTEX_INITIALIZER, .auto_limit = 60.0};
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double limit_locked(void)
+{
+    if (g_wd.fixed > 0) return g_wd.fixed;
+    return g_wd.auto_limit > g_wd.phase_floor ? g_wd.auto_limit : g_wd.phase_floor;
+}
+
+static void *watch(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        usleep(200 * 1000);
+        pthread_mutex_lock(&g_wd.lock);
+        int stop = g_wd.stop;
+        const char *phase = g_wd.phase;
+        double elapsed = wall() - g_wd.phase_start, limit = limit_locked();
+        pthread_mutex_unlock(&g_wd.lock);
+        if (stop) return NULL;
+        if (phase && elapsed > limit) {
+            fprintf(stderr,
+                    "nndist: error: watchdog: rank %d has been in '%s' for %.0f s (limit %.0f s, "
+                    "see --watchdog); another rank may have died or hung. Aborting the job.\n",
+                    g_wd.rank, phase, elapsed, limit);
+            fflush(stderr);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+            _exit(1); /* not reached: MPI_Abort ends the job */
+        }
+    }
+}
+
+nnd_status nnd_guard_watchdog_start(int rank, double limit_s)
+{
+    pthread_mutex_lock(&g_wd.lock);
+    g_wd.rank = rank;
+    g_wd.fixed = limit_s;
+    g_wd.stop = 0;
+    g_wd.phase = NULL;
+    g_wd.n_steps = g_wd.next = 0;
+    g_wd.auto_limit = 60.0;
+    pthread_mutex_unlock(&g_wd.lock);
+    if (g_wd.running) return NND_OK;
+    if (pthread_create(&g_wd.thread, NULL, watch, NULL) != 0)
+        return nnd_err_set(NND_ERR_INTERNAL, "cannot start the watchdog thread");
+    g_wd.running = 1;
+    return NND_OK;
+}
+
+void nnd_guard_watchdog_stop(void)
+{
+    if (!g_wd.running) return;
+    pthread_mutex_lock(&g_wd.lock);
+    g_wd.stop = 1;
+    pthread_mutex_unlock(&g_wd.lock);
+    pthread_join(g_wd.thread, NULL);
+    g_wd.running = 0;
+}
+
+void nnd_guard_phase(const char *phase, double floor_s)
+{
+    pthread_mutex_lock(&g_wd.lock);
+    g_wd.phase = phase;
+    g_wd.phase_floor = floor_s;
+    g_wd.phase_start = wall();
+    pthread_mutex_unlock(&g_wd.lock);
+}
+
+void nnd_guard_idle(void)
+{
+    pthread_mutex_lock(&g_wd.lock);
+    g_wd.phase = NULL;
+    pthread_mutex_unlock(&g_wd.lock);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void nnd_guard_step_time(double seconds)
+{
+    pthread_mutex_lock(&g_wd.lock);
+    g_wd.steps[g_wd.next] = seconds;
+    g_wd.next = (g_wd.next + 1) % RING;
+    if (g_wd.n_steps < RING) g_wd.n_steps++;
+    /* Re-estimate the median now and then: a sort of 101 numbers every 50 steps. */
+    if (g_wd.next % 50 == 0 || g_wd.n_steps < 10) {
+        double sorted[RING];
+        memcpy(sorted, g_wd.steps, (size_t)g_wd.n_steps * sizeof *sorted);
+        qsort(sorted, (size_t)g_wd.n_steps, sizeof *sorted, cmp_double);
+        double median = sorted[g_wd.n_steps / 2];
+        g_wd.auto_limit = fmax(60.0, 20.0 * median);
+    }
+    pthread_mutex_unlock(&g_wd.lock);
+}
+
+double nnd_guard_limit(void)
+{
+    pthread_mutex_lock(&g_wd.lock);
+    double l = limit_locked();
+    pthread_mutex_unlock(&g_wd.lock);
+    return l;
+}
+
+/* ---- fault injection ---- */
+
+int nnd_guard_fault(const char *kind, int rank, uint64_t step)
+{
+    const char *spec = getenv("NNDIST_FAULT");
+    if (!spec || !*spec) return 0;
+    size_t klen = strlen(kind);
+    for (const char *p = spec; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        if (strncmp(p, kind, klen) != 0 || p[klen] != '@') continue;
+        const char *q = p + klen + 1;
+        int any_rank = *q == '*';
+        char *end = NULL;
+        long r = any_rank ? -1 : strtol(q, &end, 10);
+        if (any_rank) end = (char *)q + 1;
+        if (!end || *end != ':') continue;
+        unsigned long long s = strtoull(end + 1, NULL, 10);
+        if ((any_rank || r == rank) && (s == 0 || s == step)) return 1;
+    }
+    return 0;
+}
