@@ -125,6 +125,64 @@ static int fsync_path(const char *path, int flags)
     return rc;
 }
 
+/* Builds the whole HDF5 file in memory (HDF5's core driver, no backing store) and returns its
+ * image; *size receives its length. NULL on failure. */
+static void *build_image(const nnd_model *m, const nnd_optim *o, const nnd_ckpt_meta *meta,
+                         size_t *size)
+{
+    void *image = NULL;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 20, 0) < 0) goto out;
+    hid_t f = H5Fcreate("nndist-checkpoint-image", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (f < 0) goto out;
+    int rc = write_root_attrs(f, m, meta);
+    if (rc == 0) rc = write_layers(f, "/model", m, m->params);
+    if (rc == 0 && o) rc = write_optimizer(f, m, o);
+    if (rc == 0 && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0) {
+        ssize_t len = H5Fget_file_image(f, NULL, 0);
+        if (len > 0 && (image = malloc((size_t)len)) &&
+            H5Fget_file_image(f, image, (size_t)len) != len) {
+            free(image);
+            image = NULL;
+        }
+        *size = len > 0 ? (size_t)len : 0;
+    }
+    H5Fclose(f);
+out:
+    if (fapl >= 0) H5Pclose(fapl);
+    return image;
+}
+
+/* Writes the bytes to a new file and fsyncs it, reporting errno (ENOSPC, EDQUOT, EACCES). */
+static nnd_status write_file(const char *tmp, const void *data, size_t size)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) return nnd_err_set(NND_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    const char *p = data;
+    for (size_t done = 0; done < size;) {
+        ssize_t n = write(fd, p + done, size - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int err = n < 0 ? errno : ENOSPC;
+            close(fd);
+            return nnd_err_set(NND_ERR_IO,
+                               "%s: write failed after %zu of %zu bytes: %s; the previous "
+                               "checkpoint is intact",
+                               tmp, done, size, strerror(err));
+        }
+        done += (size_t)n;
+    }
+    /* Durable before the rename makes it visible: H5Fclose alone would not fsync. */
+    if (fsync(fd) != 0) {
+        int err = errno;
+        close(fd);
+        return nnd_err_set(NND_ERR_IO, "%s: fsync failed: %s", tmp, strerror(err));
+    }
+    if (close(fd) != 0)
+        return nnd_err_set(NND_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
+    return NND_OK;
+}
+
 nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *o,
                          const nnd_ckpt_meta *meta)
 {
@@ -134,28 +192,19 @@ nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return nnd_err_set(NND_ERR_USAGE, "%s: path too long", path);
+    /* The file is built in memory and written with plain write(): a full disk then surfaces as
+     * ENOSPC from our own call, and HDF5 never holds a half-written file open (libhdf5 1.10
+     * crashes at exit after a failed H5Fclose). */
     nnd_h5_quiet q;
     nnd_h5_silence(&q);
-    nnd_status st = NND_OK;
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
-        st = nnd_err_set(NND_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto out;
-    }
-    int rc = write_root_attrs(f, m, meta);
-    if (rc == 0) rc = write_layers(f, "/model", m, m->params);
-    if (rc == 0 && o) rc = write_optimizer(f, m, o);
-    if (H5Fclose(f) < 0) rc = -1;
-    f = H5I_INVALID_HID;
-    if (rc) {
-        st = nnd_err_set(NND_ERR_IO, "%s: write failed (disk full or no permission?)", tmp);
-        goto out;
-    }
-    /* H5Fclose does not fsync: flush the data, then make the rename itself durable. */
-    if (fsync_path(tmp, O_RDONLY) != 0) {
-        st = nnd_err_set(NND_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-        goto out;
-    }
+    size_t size = 0;
+    void *image = build_image(m, o, meta, &size);
+    nnd_h5_restore(&q);
+    if (!image)
+        return nnd_err_set(NND_ERR_NOMEM, "%s: cannot build the checkpoint in memory", path);
+    nnd_status st = write_file(tmp, image, size);
+    free(image);
+    if (st) goto out;
     if (nnd_guard_fault("slowckpt", 0, 0)) sleep(5); /* a window for the kill tests */
     if (rename(tmp, path) != 0) {
         st = nnd_err_set(NND_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
@@ -166,7 +215,6 @@ nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *
     fsync_path(dirname(dirbuf), O_RDONLY | O_DIRECTORY);
 out:
     if (st != NND_OK) unlink(tmp);
-    nnd_h5_restore(&q);
     return st;
 }
 

@@ -206,7 +206,7 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
 static nnd_status stop_on_signal(run *r, double *io_seconds)
 {
     int sig = nnd_guard_signal_pending();
-    const char *name = sig ? nnd_guard_signal_name(sig) : "a signal (on another rank)";
+    const char *name = sig ? nnd_guard_signal_name(sig) : "a signal received by another rank";
     if (!r->cfg->ckpt_dir)
         return nnd_err_set(NND_ERR_IO,
                            "stopped by %s at step %" PRIu64 " without a --checkpoint-dir: nothing "

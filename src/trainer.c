@@ -182,6 +182,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
     nnd_model_backward(m, t->xb, dout, n);
     if (nnd_guard_fault("nan", rank, t->step + 1)) m->grads[np / 2] = NAN;
     while (nnd_guard_fault("hang", rank, t->step + 1)) sleep(1000);
+    if (nnd_guard_fault("pause", rank, t->step + 1)) sleep(3); /* ends early on a signal */
     /* The statistics ride in the gradient's allreduce: counts, sums, and the flags every rank
      * must act on alike (a pending signal, a non-finite gradient anywhere). */
     memset(tail, 0, NND_GRAD_TAIL * sizeof *tail);
