@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages nndist needs that are missing, and nothing else.
-#   scripts/install-deps.sh [build|test|quickstart|bench]...   (default: build)
+#   scripts/install-deps.sh [build|test|quickstart|bench|fuzz]...   (default: build)
 # Uses sudo when not root. apt-get runs only when something is missing.
 set -euo pipefail
 
@@ -10,8 +10,9 @@ for purpose in "${@:-build}"; do
     build) ;;
     test) want+=(libcmocka-dev python3-h5py python3-numpy) ;;
     quickstart) want+=(dataset-fashion-mnist) ;;
+    fuzz) want+=(clang libclang-rt-14-dev libomp-14-dev) ;;
     bench) want+=(dataset-fashion-mnist python3-torch python3-h5py python3-numpy libopenblas-dev) ;;
-    *) echo "install-deps: unknown purpose '$purpose' (build, test, quickstart, bench)" >&2; exit 2 ;;
+    *) echo "install-deps: unknown purpose '$purpose' (build, test, quickstart, bench, fuzz)" >&2; exit 2 ;;
     esac
 done
 

@@ -298,7 +298,7 @@ static void test_order_seed(void **state)
 static void check_balance(size_t batch, int size, int skip_tail)
 {
     const size_t n = 60000;
-    nnd_order ranks[MAX_P];
+    nnd_order ranks[MAX_P] = {0};
     init_ranks(ranks, size, n, batch, 1, 7);
     uint64_t spe = nnd_order_steps_per_epoch(&ranks[0]);
     size_t regular = ranks[0].n_stripes * ranks[0].stripe_len;
