@@ -102,11 +102,22 @@ static int write_optimizer(hid_t f, const nnd_model *m, const nnd_optim *o)
     int rc = 0;
     rc |= nnd_h5_attr_write_str(g, "name", o->cfg.name);
     rc |= nnd_h5_attr_write_u64(g, "step", o->step);
-    rc |= nnd_h5_attr_write_f64(g, "lr", o->cfg.lr);
-    rc |= nnd_h5_attr_write_f64(g, "momentum", o->cfg.momentum);
-    rc |= nnd_h5_attr_write_f64(g, "dampening", o->cfg.dampening);
-    rc |= nnd_h5_attr_write_f64(g, "weight_decay", o->cfg.weight_decay);
-    rc |= nnd_h5_attr_write_i64(g, "nesterov", o->cfg.nesterov);
+    /* Every hyperparameter of this optimizer, under torch.optim's argument name. */
+    size_t np;
+    const nnd_optim_param *params = nnd_optim_params(&np);
+    for (size_t i = 0; i < np; i++) {
+        const nnd_optim_param *p = &params[i];
+        if (!nnd_optim_param_applies(p, o->cfg.kind)) continue;
+        double v = nnd_optim_param_get(&o->cfg, p);
+        if (p->is_switch)
+            rc |= nnd_h5_attr_write_i64(g, p->attr, (int64_t)v);
+        else
+            rc |= nnd_h5_attr_write_f64(g, p->attr, v);
+    }
+    /* nadam's scalar state (torch keeps one per tensor; ours are all equal). Informational:
+     * it is a pure function of the step, which every rank recomputes after a load. */
+    if (o->cfg.kind == NND_OPTIM_NADAM)
+        rc |= nnd_h5_attr_write_f64(g, "mu_product", nnd_optim_nadam_mu_product(&o->cfg, o->step));
     H5Gclose(g);
     for (int s = 0; s < o->n_state && rc == 0; s++) {
         char prefix[96];
@@ -369,8 +380,9 @@ static nnd_status read_optimizer(hid_t f, const char *path, const nnd_model *m, 
     if (file_states != o->n_state)
         return nnd_err_set(NND_ERR_MISMATCH,
                            "%s: holds %d optimizer state tensor set(s) but this "
-                           "run's %s settings need %d (was --momentum changed?); resume with the "
-                           "same settings, or take its weights only with --init",
+                           "run's %s settings need %d (was --momentum, --centered or --amsgrad "
+                           "changed?); resume with the same settings, or take its weights only "
+                           "with --init",
                            path, file_states, o->cfg.name, o->n_state);
     for (int s = 0; s < o->n_state; s++) {
         char prefix[96];
@@ -378,7 +390,7 @@ static nnd_status read_optimizer(hid_t f, const char *path, const nnd_model *m, 
         if (!nnd_h5_exists(f, prefix))
             return nnd_err_set(NND_ERR_MISMATCH,
                                "%s: has no %s state; it was made with other "
-                               "optimizer settings (e.g. --momentum)",
+                               "optimizer settings (e.g. --momentum, --centered)",
                                path, o->state_name[s]);
         nnd_status st = read_layers(f, path, prefix, m, o->state[s]);
         if (st) return st;

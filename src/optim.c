@@ -1,105 +1,637 @@
 #include "nndist/optim.h"
 
+#include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nndist/model.h"
+/* ---- names, defaults, the hyperparameter table ---- */
+
+#define KIND(k)   (1u << (k))
+#define ALL_KINDS ((1u << NND_OPTIM_KIND_COUNT) - 1u)
+#define ADAM_LIKE                                                                                  \
+    (KIND(NND_OPTIM_ADAM) | KIND(NND_OPTIM_ADAMW) | KIND(NND_OPTIM_ADAMAX) |                       \
+     KIND(NND_OPTIM_NADAM) | KIND(NND_OPTIM_LAMB))
+#define FIELD(f) offsetof(nnd_optim_config, f)
+
+static const nnd_optim_param g_params[] = {
+    {"lr", "lr", FIELD(lr), 0, ALL_KINDS, "X",
+     "learning rate (default: sgd 0.01, rmsprop 0.01, adam 1e-3, adamw 1e-3, adamax 2e-3, "
+     "nadam 2e-3, adagrad 0.01, adadelta 1.0, lars 1.0, lamb 1e-3)"},
+    {"momentum", "momentum", FIELD(momentum), 0,
+     KIND(NND_OPTIM_SGD) | KIND(NND_OPTIM_RMSPROP) | KIND(NND_OPTIM_LARS), "X",
+     "momentum factor: sgd, rmsprop (default 0; 0.9 for momentum/nesterov), lars (0.9)"},
+    {"dampening", "dampening", FIELD(dampening), 0, KIND(NND_OPTIM_SGD), "X",
+     "sgd: dampening of the momentum (default 0)"},
+    {"nesterov", "nesterov", FIELD(nesterov), 1, KIND(NND_OPTIM_SGD), NULL,
+     "sgd: Nesterov momentum"},
+    {"weight-decay", "weight_decay", FIELD(weight_decay), 0, ALL_KINDS, "X",
+     "weight decay: an L2 term in the gradient; decoupled for adamw, lamb (default 0; adamw "
+     "and lamb 0.01)"},
+    {"alpha", "alpha", FIELD(alpha), 0, KIND(NND_OPTIM_RMSPROP), "X",
+     "rmsprop: smoothing constant (default 0.99)"},
+    {"centered", "centered", FIELD(centered), 1, KIND(NND_OPTIM_RMSPROP), NULL,
+     "rmsprop: normalise by the estimated variance of the gradient"},
+    {"eps", "eps", FIELD(eps), 0, ALL_KINDS & ~(KIND(NND_OPTIM_SGD) | KIND(NND_OPTIM_LARS)), "X",
+     "term added to the denominator (default 1e-8; adagrad 1e-10, adadelta 1e-6, lamb 1e-6)"},
+    {"beta1", "beta1", FIELD(beta1), 0, ADAM_LIKE, "X",
+     "adam, adamw, adamax, nadam, lamb: decay of the first moment (default 0.9)"},
+    {"beta2", "beta2", FIELD(beta2), 0, ADAM_LIKE, "X",
+     "adam, adamw, adamax, nadam, lamb: decay of the second moment (default 0.999)"},
+    {"amsgrad", "amsgrad", FIELD(amsgrad), 1, KIND(NND_OPTIM_ADAM) | KIND(NND_OPTIM_ADAMW), NULL,
+     "adam, adamw: the AMSGrad variant (maximum of the second moments)"},
+    {"momentum-decay", "momentum_decay", FIELD(momentum_decay), 0, KIND(NND_OPTIM_NADAM), "X",
+     "nadam: momentum decay psi (default 4e-3)"},
+    {"lr-decay", "lr_decay", FIELD(lr_decay), 0, KIND(NND_OPTIM_ADAGRAD), "X",
+     "adagrad: learning-rate decay (default 0)"},
+    {"initial-accumulator", "initial_accumulator_value", FIELD(initial_accumulator), 0,
+     KIND(NND_OPTIM_ADAGRAD), "X", "adagrad: initial value of the sum of squares (default 0)"},
+    {"rho", "rho", FIELD(rho), 0, KIND(NND_OPTIM_ADADELTA), "X",
+     "adadelta: decay of the running averages (default 0.9)"},
+    {"trust-coefficient", "trust_coefficient", FIELD(trust_coefficient), 0, KIND(NND_OPTIM_LARS),
+     "X", "lars: trust coefficient eta (default 0.001)"},
+    {"clip-norm", "clip_norm", FIELD(clip_norm), 0, ALL_KINDS, "X",
+     "clip the gradient to this global L2 norm (default 0: no clipping)"},
+};
+
+const nnd_optim_param *nnd_optim_params(size_t *count)
+{
+    *count = sizeof g_params / sizeof g_params[0];
+    return g_params;
+}
+
+int nnd_optim_param_applies(const nnd_optim_param *p, nnd_optim_kind kind)
+{
+    return (p->kinds & KIND(kind)) != 0;
+}
+
+double nnd_optim_param_get(const nnd_optim_config *cfg, const nnd_optim_param *p)
+{
+    const char *base = (const char *)cfg + p->offset;
+    if (p->is_switch) {
+        int v;
+        memcpy(&v, base, sizeof v);
+        return v ? 1.0 : 0.0;
+    }
+    double v;
+    memcpy(&v, base, sizeof v);
+    return v;
+}
+
+void nnd_optim_param_set(nnd_optim_config *cfg, const nnd_optim_param *p, double value)
+{
+    char *base = (char *)cfg + p->offset;
+    if (p->is_switch) {
+        int v = value != 0.0;
+        memcpy(base, &v, sizeof v);
+    } else {
+        memcpy(base, &value, sizeof value);
+    }
+}
+
+static const struct {
+    const char *name;
+    nnd_optim_kind kind;
+} g_names[] = {
+    {"sgd", NND_OPTIM_SGD},           {"momentum", NND_OPTIM_SGD}, {"nesterov", NND_OPTIM_SGD},
+    {"rmsprop", NND_OPTIM_RMSPROP},   {"adam", NND_OPTIM_ADAM},    {"adamw", NND_OPTIM_ADAMW},
+    {"adamax", NND_OPTIM_ADAMAX},     {"nadam", NND_OPTIM_NADAM},  {"adagrad", NND_OPTIM_ADAGRAD},
+    {"adadelta", NND_OPTIM_ADADELTA}, {"lars", NND_OPTIM_LARS},    {"lamb", NND_OPTIM_LAMB},
+};
 
 int nnd_optim_defaults(const char *name, nnd_optim_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->lr = 0.01;
-    if (strcmp(name, "sgd") == 0) {
-        cfg->kind = NND_OPTIM_SGD;
-    } else if (strcmp(name, "momentum") == 0) {
-        cfg->kind = NND_OPTIM_SGD;
+    size_t i = 0, n = sizeof g_names / sizeof g_names[0];
+    while (i < n && strcmp(name, g_names[i].name) != 0) i++;
+    if (i == n) return -1;
+    cfg->kind = g_names[i].kind;
+    strncpy(cfg->name, name, sizeof cfg->name - 1);
+    /* torch.optim's defaults (torch 1.13). */
+    cfg->eps = 1e-8;
+    cfg->beta1 = 0.9;
+    cfg->beta2 = 0.999;
+    switch (cfg->kind) {
+    case NND_OPTIM_SGD:
+        cfg->lr = 0.01; /* torch.optim.SGD requires lr; ours has a default */
+        if (strcmp(name, "sgd") != 0) cfg->momentum = 0.9;
+        cfg->nesterov = strcmp(name, "nesterov") == 0;
+        break;
+    case NND_OPTIM_RMSPROP:
+        cfg->lr = 1e-2;
+        cfg->alpha = 0.99;
+        break;
+    case NND_OPTIM_ADAM:
+        cfg->lr = 1e-3;
+        break;
+    case NND_OPTIM_ADAMW:
+        cfg->lr = 1e-3;
+        cfg->weight_decay = 1e-2;
+        break;
+    case NND_OPTIM_ADAMAX:
+        cfg->lr = 2e-3;
+        break;
+    case NND_OPTIM_NADAM:
+        cfg->lr = 2e-3;
+        cfg->momentum_decay = 4e-3;
+        break;
+    case NND_OPTIM_ADAGRAD:
+        cfg->lr = 1e-2;
+        cfg->eps = 1e-10;
+        break;
+    case NND_OPTIM_ADADELTA:
+        cfg->lr = 1.0;
+        cfg->rho = 0.9;
+        cfg->eps = 1e-6;
+        break;
+    case NND_OPTIM_LARS: /* no torch.optim counterpart: the paper's eta, momentum 0.9 */
+        cfg->lr = 1.0;
         cfg->momentum = 0.9;
-    } else if (strcmp(name, "nesterov") == 0) {
-        cfg->kind = NND_OPTIM_SGD;
-        cfg->momentum = 0.9;
-        cfg->nesterov = 1;
-    } else {
+        cfg->trust_coefficient = 1e-3;
+        cfg->eps = 0.0;
+        break;
+    case NND_OPTIM_LAMB: /* the paper's BERT settings */
+        cfg->lr = 1e-3;
+        cfg->eps = 1e-6;
+        cfg->weight_decay = 1e-2;
+        break;
+    default:
         return -1;
     }
-    strncpy(cfg->name, name, sizeof cfg->name - 1);
     return 0;
 }
 
 const char *nnd_optim_names(void)
 {
-    return "sgd, momentum, nesterov";
+    return "sgd, momentum, nesterov, rmsprop, adam, adamw, adamax, nadam, adagrad, adadelta, "
+           "lars, lamb";
+}
+
+/* Message for a hyperparameter outside [lo, hi] (hi_open / lo_open exclude the bound). */
+static nnd_status out_of_range(const char *flag, double v, const char *expected)
+{
+    return nnd_err_set(NND_ERR_USAGE, "--%s: %g is out of range; expected %s", flag, v, expected);
 }
 
 nnd_status nnd_optim_validate(const nnd_optim_config *cfg)
 {
-    if (!(cfg->lr > 0.0))
+    if (!(cfg->lr > 0.0 && isfinite(cfg->lr)))
         return nnd_err_set(NND_ERR_USAGE, "--lr: %g is not allowed; expected a positive number",
                            cfg->lr);
     if (!(cfg->momentum >= 0.0 && cfg->momentum < 1.0))
-        return nnd_err_set(NND_ERR_USAGE, "--momentum: %g is out of range; expected 0 <= m < 1",
-                           cfg->momentum);
+        return out_of_range("momentum", cfg->momentum, "0 <= m < 1");
     if (!(cfg->dampening >= 0.0 && cfg->dampening <= 1.0))
-        return nnd_err_set(NND_ERR_USAGE, "--dampening: %g is out of range; expected 0..1",
-                           cfg->dampening);
-    if (!(cfg->weight_decay >= 0.0))
+        return out_of_range("dampening", cfg->dampening, "0..1");
+    if (!(cfg->weight_decay >= 0.0 && isfinite(cfg->weight_decay)))
         return nnd_err_set(NND_ERR_USAGE, "--weight-decay: %g is negative; expected >= 0",
                            cfg->weight_decay);
     if (cfg->nesterov && (cfg->momentum <= 0.0 || cfg->dampening != 0.0))
         return nnd_err_set(NND_ERR_USAGE,
                            "--nesterov needs --momentum > 0 and --dampening 0 (as torch.optim)");
+    if (!(cfg->alpha >= 0.0 && cfg->alpha <= 1.0)) return out_of_range("alpha", cfg->alpha, "0..1");
+    if (!(cfg->eps >= 0.0 && isfinite(cfg->eps))) return out_of_range("eps", cfg->eps, ">= 0");
+    if (!(cfg->beta1 >= 0.0 && cfg->beta1 < 1.0))
+        return out_of_range("beta1", cfg->beta1, "0 <= beta1 < 1");
+    if (!(cfg->beta2 >= 0.0 && cfg->beta2 < 1.0))
+        return out_of_range("beta2", cfg->beta2, "0 <= beta2 < 1");
+    if (!(cfg->momentum_decay >= 0.0 && isfinite(cfg->momentum_decay)))
+        return out_of_range("momentum-decay", cfg->momentum_decay, ">= 0");
+    if (!(cfg->lr_decay >= 0.0 && isfinite(cfg->lr_decay)))
+        return out_of_range("lr-decay", cfg->lr_decay, ">= 0");
+    if (!(cfg->initial_accumulator >= 0.0 && isfinite(cfg->initial_accumulator)))
+        return out_of_range("initial-accumulator", cfg->initial_accumulator, ">= 0");
+    if (!(cfg->rho >= 0.0 && cfg->rho <= 1.0)) return out_of_range("rho", cfg->rho, "0..1");
+    if (cfg->kind == NND_OPTIM_LARS &&
+        !(cfg->trust_coefficient > 0.0 && isfinite(cfg->trust_coefficient)))
+        return out_of_range("trust-coefficient", cfg->trust_coefficient, "a positive number");
+    if (!(cfg->clip_norm >= 0.0 && isfinite(cfg->clip_norm)))
+        return out_of_range("clip-norm", cfg->clip_norm, ">= 0 (0: no clipping)");
     return NND_OK;
 }
 
-nnd_status nnd_optim_init(nnd_optim *o, const nnd_optim_config *cfg, size_t n_params)
+/* ---- state ---- */
+
+/* Norms are summed over blocks of this many elements, then the block sums in order. */
+#define NORM_BLOCK 4096
+/* Elementwise loops go parallel above this size (below, the threads cost more than they save). */
+#define PAR_MIN 65536
+
+static int add_state(nnd_optim *o, const char *name)
+{
+    o->state_name[o->n_state] = name;
+    return o->n_state++;
+}
+
+int nnd_optim_state_index(const nnd_optim *o, const char *name)
+{
+    for (int s = 0; s < o->n_state; s++)
+        if (strcmp(o->state_name[s], name) == 0) return s;
+    return -1;
+}
+
+nnd_status nnd_optim_init(nnd_optim *o, const nnd_optim_config *cfg, const size_t *tensor_off,
+                          int n_tensors)
 {
     memset(o, 0, sizeof *o);
     o->cfg = *cfg;
-    o->n = n_params;
-    if (cfg->kind == NND_OPTIM_SGD && cfg->momentum != 0.0) {
-        o->n_state = 1;
-        o->state_name[0] = "momentum_buffer";
+    o->n = n_tensors > 0 ? tensor_off[n_tensors] : 0;
+    o->mu_product = 1.0;
+    switch (cfg->kind) {
+    case NND_OPTIM_SGD:
+    case NND_OPTIM_LARS:
+        if (cfg->momentum != 0.0) add_state(o, "momentum_buffer");
+        break;
+    case NND_OPTIM_RMSPROP:
+        add_state(o, "square_avg");
+        if (cfg->momentum > 0.0) add_state(o, "momentum_buffer");
+        if (cfg->centered) add_state(o, "grad_avg");
+        break;
+    case NND_OPTIM_ADAM:
+    case NND_OPTIM_ADAMW:
+        add_state(o, "exp_avg");
+        add_state(o, "exp_avg_sq");
+        if (cfg->amsgrad) add_state(o, "max_exp_avg_sq");
+        break;
+    case NND_OPTIM_ADAMAX:
+        add_state(o, "exp_avg");
+        add_state(o, "exp_inf");
+        break;
+    case NND_OPTIM_NADAM:
+    case NND_OPTIM_LAMB:
+        add_state(o, "exp_avg");
+        add_state(o, "exp_avg_sq");
+        break;
+    case NND_OPTIM_ADAGRAD:
+        add_state(o, "sum");
+        break;
+    case NND_OPTIM_ADADELTA:
+        add_state(o, "square_avg");
+        add_state(o, "acc_delta");
+        break;
+    default:
+        return nnd_err_set(NND_ERR_INTERNAL, "unknown optimizer kind %d", (int)cfg->kind);
     }
     for (int s = 0; s < o->n_state; s++) {
-        o->state[s] = nnd_alloc_floats(n_params);
+        o->state[s] = nnd_alloc_floats(o->n);
         if (!o->state[s])
-            return nnd_err_set(NND_ERR_NOMEM, "cannot allocate optimizer state (%zu floats)",
-                               n_params);
+            return nnd_err_set(NND_ERR_NOMEM, "cannot allocate optimizer state (%zu floats)", o->n);
     }
+    if (cfg->kind == NND_OPTIM_ADAGRAD) {
+        const float init = (float)cfg->initial_accumulator;
+        for (size_t i = 0; i < o->n; i++) o->state[0][i] = init;
+    }
+    o->n_tensors = n_tensors;
+    o->tensor_off = malloc(((size_t)n_tensors + 1) * sizeof *o->tensor_off);
+    /* Two partial sums per block: lars and lamb need two norms per tensor. */
+    size_t blocks = o->n / NORM_BLOCK + 1;
+    o->partial = malloc(2 * blocks * sizeof *o->partial);
+    if (!o->tensor_off || !o->partial)
+        return nnd_err_set(NND_ERR_NOMEM, "cannot allocate optimizer state");
+    memcpy(o->tensor_off, tensor_off, ((size_t)n_tensors + 1) * sizeof *o->tensor_off);
     return NND_OK;
+}
+
+nnd_status nnd_optim_init_model(nnd_optim *o, const nnd_optim_config *cfg, const nnd_model *m)
+{
+    size_t off[2 * NND_MAX_LAYERS + 1];
+    int k = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        off[k++] = m->w_off[l];
+        off[k++] = m->b_off[l];
+    }
+    off[k] = m->n_params;
+    /* The tensors must tile the buffer in this order (model.h's layout). */
+    for (int l = 0; l < m->n_layers; l++) {
+        size_t out = m->sizes[l + 1], in = m->sizes[l];
+        if (off[2 * l] + out * in != off[2 * l + 1] || off[2 * l + 1] + out != off[2 * l + 2] ||
+            (l == 0 && off[0] != 0)) {
+            memset(o, 0, sizeof *o);
+            return nnd_err_set(NND_ERR_INTERNAL, "the model's parameter layout is not W_0, b_0, "
+                                                 "W_1, ... back to back");
+        }
+    }
+    return nnd_optim_init(o, cfg, off, k);
 }
 
 void nnd_optim_free(nnd_optim *o)
 {
     for (int s = 0; s < NND_OPTIM_MAX_STATE; s++) free(o->state[s]);
+    free(o->tensor_off);
+    free(o->partial);
     memset(o, 0, sizeof *o);
 }
 
-static void sgd_step(nnd_optim *o, float *w, const float *grad, float scale, float lr)
+/* ---- reductions that do not depend on the thread count ---- */
+
+/* Sum over [0, n) of (sa*a[i])^2 into *na and, when b is given, of (sb*b[i])^2 into *nb:
+ * per block of NORM_BLOCK in any thread, then the block sums in block order. */
+static void sum_squares(double *partial, const float *a, double sa, const float *b, double sb,
+                        size_t n, double *na, double *nb)
 {
-    const float wd = (float)o->cfg.weight_decay, mu = (float)o->cfg.momentum;
-    const float damp = 1.0f - (float)o->cfg.dampening;
+    const size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t k = 0; k < blocks; k++) {
+        size_t lo = k * NORM_BLOCK, hi = lo + NORM_BLOCK < n ? lo + NORM_BLOCK : n;
+        double x = 0.0, y = 0.0;
+        for (size_t i = lo; i < hi; i++) {
+            double u = sa * a[i];
+            x += u * u;
+            if (b) {
+                double v = sb * b[i];
+                y += v * v;
+            }
+        }
+        partial[2 * k] = x;
+        partial[2 * k + 1] = y;
+    }
+    double x = 0.0, y = 0.0;
+    for (size_t k = 0; k < blocks; k++) {
+        x += partial[2 * k];
+        y += partial[2 * k + 1];
+    }
+    *na = x;
+    if (nb) *nb = y;
+}
+
+/* ---- the updates; s is the factor that turns G into the (clipped) mean gradient ---- */
+
+static void sgd_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+{
+    const double wd = o->cfg.weight_decay, mu = o->cfg.momentum;
+    const double damp = 1.0 - o->cfg.dampening;
     const int first = o->step == 0, nesterov = o->cfg.nesterov;
-    float *buf = o->state[0];
     const size_t n = o->n;
-    if (mu == 0.0f) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-        for (size_t i = 0; i < n; i++) w[i] -= lr * (scale * grad[i] + wd * w[i]);
+    if (mu == 0.0) {
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) w[i] = (float)(w[i] - lr * (s * G[i] + wd * w[i]));
         return;
     }
-#pragma omp parallel for schedule(static) if (n > 65536)
+    float *buf = o->state[0];
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) {
-        float g = scale * grad[i] + wd * w[i];
-        float b = first ? g : mu * buf[i] + damp * g; /* buf = mu*buf + (1-dampening)*g */
-        buf[i] = b;
-        w[i] -= lr * (nesterov ? g + mu * b : b);
+        double g = s * G[i] + wd * w[i];
+        double b = first ? g : mu * buf[i] + damp * g; /* buf = mu*buf + (1-dampening)*g */
+        buf[i] = (float)b;
+        w[i] = (float)(w[i] - lr * (nesterov ? g + mu * b : b));
+    }
+}
+
+static void rmsprop_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+{
+    const double wd = o->cfg.weight_decay, alpha = o->cfg.alpha, eps = o->cfg.eps;
+    const double mu = o->cfg.momentum;
+    float *v = o->state[nnd_optim_state_index(o, "square_avg")];
+    int kb = nnd_optim_state_index(o, "momentum_buffer"), ka = nnd_optim_state_index(o, "grad_avg");
+    float *buf = kb >= 0 ? o->state[kb] : NULL, *avg = ka >= 0 ? o->state[ka] : NULL;
+    const size_t n = o->n;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double g = s * G[i] + wd * w[i];
+        double vi = alpha * v[i] + (1.0 - alpha) * g * g;
+        v[i] = (float)vi;
+        double d;
+        if (avg) {
+            double a = alpha * avg[i] + (1.0 - alpha) * g;
+            avg[i] = (float)a;
+            /* v - a^2 >= 0 in exact arithmetic; round-off can make it a hair negative */
+            d = sqrt(fmax(vi - a * a, 0.0)) + eps;
+        } else {
+            d = sqrt(vi) + eps;
+        }
+        if (buf) {
+            double b = mu * buf[i] + g / d;
+            buf[i] = (float)b;
+            w[i] = (float)(w[i] - lr * b);
+        } else {
+            w[i] = (float)(w[i] - lr * g / d);
+        }
+    }
+}
+
+static void adam_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+{
+    const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps;
+    const double t = (double)(o->step + 1);
+    const int decoupled = o->cfg.kind == NND_OPTIM_ADAMW;
+    const double wd_l2 = decoupled ? 0.0 : o->cfg.weight_decay;
+    const double shrink = decoupled ? 1.0 - lr * o->cfg.weight_decay : 1.0;
+    const double step_size = lr / (1.0 - pow(b1, t)), bc2_sqrt = sqrt(1.0 - pow(b2, t));
+    float *m = o->state[0], *v = o->state[1];
+    float *vmax = o->cfg.amsgrad ? o->state[2] : NULL;
+    const size_t n = o->n;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double wi = w[i];
+        double g = s * G[i] + wd_l2 * wi;
+        if (decoupled) wi *= shrink; /* w *= 1 - lr*wd */
+        double mi = b1 * m[i] + (1.0 - b1) * g, vi = b2 * v[i] + (1.0 - b2) * g * g;
+        m[i] = (float)mi;
+        v[i] = (float)vi;
+        if (vmax) { /* vmax = max(vmax, v) */
+            vi = fmax(vi, vmax[i]);
+            vmax[i] = (float)vi;
+        }
+        double denom = sqrt(vi) / bc2_sqrt + eps;
+        w[i] = (float)(wi - step_size * mi / denom);
+    }
+}
+
+static void adamax_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+{
+    const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
+    const double clr = lr / (1.0 - pow(b1, (double)(o->step + 1)));
+    float *m = o->state[0], *u = o->state[1];
+    const size_t n = o->n;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double g = s * G[i] + wd * w[i];
+        double mi = b1 * m[i] + (1.0 - b1) * g, ui = fmax(b2 * u[i], fabs(g) + eps);
+        m[i] = (float)mi;
+        u[i] = (float)ui;
+        w[i] = (float)(w[i] - clr * mi / ui);
+    }
+}
+
+static double nadam_mu(const nnd_optim_config *cfg, uint64_t t)
+{
+    return cfg->beta1 * (1.0 - 0.5 * pow(0.96, (double)t * cfg->momentum_decay));
+}
+
+double nnd_optim_nadam_mu_product(const nnd_optim_config *cfg, uint64_t steps)
+{
+    double p = 1.0;
+    for (uint64_t i = 1; i <= steps; i++) p *= nadam_mu(cfg, i);
+    return p;
+}
+
+static void nadam_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+{
+    const nnd_optim_config *cfg = &o->cfg;
+    const uint64_t t = o->step + 1;
+    /* After a load (or on a rank that received the step by broadcast) the product is rebuilt
+     * with the same sequence of multiplications as the running one, so bitwise equal. */
+    if (o->mu_product_step != o->step) o->mu_product = nnd_optim_nadam_mu_product(cfg, o->step);
+    const double mu = nadam_mu(cfg, t), mu_next = nadam_mu(cfg, t + 1);
+    o->mu_product *= mu;
+    o->mu_product_step = t;
+    const double mu_product_next = o->mu_product * mu * mu_next; /* torch 1.13, see optim.h */
+    const double b1 = cfg->beta1, b2 = cfg->beta2, eps = cfg->eps, wd = cfg->weight_decay;
+    const double bc2 = 1.0 - pow(b2, (double)t);
+    const double cg = lr * (1.0 - mu) / (1.0 - o->mu_product);
+    const double cm = lr * mu_next / (1.0 - mu_product_next);
+    float *m = o->state[0], *v = o->state[1];
+    const size_t n = o->n;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double g = s * G[i] + wd * w[i];
+        double mi = b1 * m[i] + (1.0 - b1) * g, vi = b2 * v[i] + (1.0 - b2) * g * g;
+        m[i] = (float)mi;
+        v[i] = (float)vi;
+        double d = sqrt(vi / bc2) + eps;
+        w[i] = (float)(w[i] - cg * g / d - cm * mi / d);
+    }
+}
+
+static void adagrad_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+{
+    const double wd = o->cfg.weight_decay, eps = o->cfg.eps;
+    const double clr = lr / (1.0 + (double)o->step * o->cfg.lr_decay);
+    float *sum = o->state[0];
+    const size_t n = o->n;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double g = s * G[i] + wd * w[i];
+        double si = sum[i] + g * g;
+        sum[i] = (float)si;
+        w[i] = (float)(w[i] - clr * g / (sqrt(si) + eps));
+    }
+}
+
+static void adadelta_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+{
+    const double wd = o->cfg.weight_decay, eps = o->cfg.eps, rho = o->cfg.rho;
+    float *v = o->state[0], *acc = o->state[1];
+    const size_t n = o->n;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double g = s * G[i] + wd * w[i];
+        double vi = rho * v[i] + (1.0 - rho) * g * g;
+        v[i] = (float)vi;
+        double d = sqrt(acc[i] + eps) / sqrt(vi + eps) * g;
+        acc[i] = (float)(rho * acc[i] + (1.0 - rho) * d * d);
+        w[i] = (float)(w[i] - lr * d);
+    }
+}
+
+static void lars_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+{
+    const double wd = o->cfg.weight_decay, mu = o->cfg.momentum, eta = o->cfg.trust_coefficient;
+    float *buf = mu != 0.0 ? o->state[0] : NULL;
+    for (int k = 0; k < o->n_tensors; k++) {
+        const size_t lo = o->tensor_off[k], n = o->tensor_off[k + 1] - lo;
+        float *wk = w + lo;
+        const float *Gk = G + lo;
+        double ww, gg;
+        sum_squares(o->partial, wk, 1.0, Gk, s, n, &ww, &gg);
+        const double wn = sqrt(ww), denom = sqrt(gg) + wd * wn;
+        const double local = wn > 0.0 && denom > 0.0 ? eta * wn / denom : 1.0;
+        const double c = lr * local;
+        float *bk = buf ? buf + lo : NULL;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            double d = c * (s * Gk[i] + wd * wk[i]);
+            if (bk) {
+                d += mu * bk[i]; /* b = mu*b + lr*lambda*(g + wd*w) */
+                bk[i] = (float)d;
+            }
+            wk[i] = (float)(wk[i] - d);
+        }
+    }
+}
+
+static void lamb_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+{
+    const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
+    const double t = (double)(o->step + 1);
+    const double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
+    float *m = o->state[0], *v = o->state[1];
+    for (int k = 0; k < o->n_tensors; k++) {
+        const size_t lo = o->tensor_off[k], n = o->tensor_off[k + 1] - lo;
+        float *wk = w + lo, *mk = m + lo, *vk = v + lo;
+        const float *Gk = G + lo;
+        /* Pass 1: the moments, ||w|| and ||u|| (u = r + wd*w), summed per block. */
+        const size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+        double *partial = o->partial;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t b = 0; b < blocks; b++) {
+            size_t i0 = b * NORM_BLOCK, i1 = i0 + NORM_BLOCK < n ? i0 + NORM_BLOCK : n;
+            double ww = 0.0, uu = 0.0;
+            for (size_t i = i0; i < i1; i++) {
+                double g = s * Gk[i];
+                mk[i] = (float)(b1 * mk[i] + (1.0 - b1) * g);
+                vk[i] = (float)(b2 * vk[i] + (1.0 - b2) * g * g);
+                double u = (mk[i] / bc1) / (sqrt(vk[i] / bc2) + eps) + wd * wk[i];
+                ww += (double)wk[i] * wk[i];
+                uu += u * u;
+            }
+            partial[2 * b] = ww;
+            partial[2 * b + 1] = uu;
+        }
+        double ww = 0.0, uu = 0.0;
+        for (size_t b = 0; b < blocks; b++) {
+            ww += partial[2 * b];
+            uu += partial[2 * b + 1];
+        }
+        const double wn = sqrt(ww), un = sqrt(uu);
+        const double c = lr * (wn > 0.0 && un > 0.0 ? wn / un : 1.0);
+        /* Pass 2: the same u from the stored moments, scaled by the trust ratio. */
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            double u = (mk[i] / bc1) / (sqrt(vk[i] / bc2) + eps) + wd * wk[i];
+            wk[i] = (float)(wk[i] - c * u);
+        }
     }
 }
 
 void nnd_optim_step(nnd_optim *o, float *params, const float *grads, float grad_scale, double lr)
 {
+    double s = grad_scale;
+    if (o->cfg.clip_norm > 0.0) {
+        double gg;
+        sum_squares(o->partial, grads, s, NULL, 0.0, o->n, &gg, NULL);
+        o->last_grad_norm = sqrt(gg);
+        /* torch.nn.utils.clip_grad_norm_: g *= min(1, c / (||g|| + 1e-6)) */
+        double coef = o->cfg.clip_norm / (o->last_grad_norm + 1e-6);
+        if (coef < 1.0) s *= coef;
+    }
     switch (o->cfg.kind) {
     case NND_OPTIM_SGD:
-        sgd_step(o, params, grads, grad_scale, (float)lr);
+        sgd_step(o, params, grads, s, lr);
+        break;
+    case NND_OPTIM_RMSPROP:
+        rmsprop_step(o, params, grads, s, lr);
+        break;
+    case NND_OPTIM_ADAM:
+    case NND_OPTIM_ADAMW:
+        adam_step(o, params, grads, s, lr);
+        break;
+    case NND_OPTIM_ADAMAX:
+        adamax_step(o, params, grads, s, lr);
+        break;
+    case NND_OPTIM_NADAM:
+        nadam_step(o, params, grads, s, lr);
+        break;
+    case NND_OPTIM_ADAGRAD:
+        adagrad_step(o, params, grads, s, lr);
+        break;
+    case NND_OPTIM_ADADELTA:
+        adadelta_step(o, params, grads, s, lr);
+        break;
+    case NND_OPTIM_LARS:
+        lars_step(o, params, grads, s, lr);
+        break;
+    case NND_OPTIM_LAMB:
+        lamb_step(o, params, grads, s, lr);
         break;
     default:
         break;

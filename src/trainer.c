@@ -126,7 +126,7 @@ nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const n
     t->c = c;
     setup_threads(t);
     nnd_status st = nnd_model_init(&t->model, cfg->sizes, cfg->n_layers, cfg->act);
-    if (!st) st = nnd_optim_init(&t->optim, &cfg->optim, t->model.n_params);
+    if (!st) st = nnd_optim_init_model(&t->optim, &cfg->optim, &t->model);
     if ((st = nnd_comm_agree(c, st))) return st;
     nnd_guard_phase("loading data", 600.0);
     st = load_data(t);

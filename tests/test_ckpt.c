@@ -115,7 +115,7 @@ static void make_momentum(nnd_optim *o, const nnd_model *m)
 {
     nnd_optim_config cfg;
     assert_int_equal(nnd_optim_defaults("momentum", &cfg), 0);
-    assert_int_equal(nnd_optim_init(o, &cfg, m->n_params), NND_OK);
+    assert_int_equal(nnd_optim_init_model(o, &cfg, m), NND_OK);
 }
 
 static const size_t g_sizes[] = {5, 7, 3};
@@ -189,7 +189,7 @@ static void test_round_trip_bitwise(void **state)
     nnd_optim_config sgd;
     assert_int_equal(nnd_optim_defaults("sgd", &sgd), 0);
     nnd_optim so;
-    assert_int_equal(nnd_optim_init(&so, &sgd, r.n_params), NND_OK);
+    assert_int_equal(nnd_optim_init_model(&so, &sgd, &r), NND_OK);
     nnd_err_clear();
     assert_int_equal(nnd_ckpt_load(path, &r, &so, NULL), NND_ERR_MISMATCH);
     assert_msg_has("momentum");

@@ -8,7 +8,12 @@
  * Every tensor carries a `checksum` attribute (FNV-1a 64 of its float32 bytes), verified on load
  * when present. Root attributes: format = "nndist-checkpoint", format_version, nndist_version,
  * step, epoch, seed, layers (int64 array), activation, loss, batch, world_size. /optimizer has
- * name, step and the hyperparameters (lr, momentum, dampening, weight_decay, nesterov).
+ * name, step and every hyperparameter of that optimizer under torch.optim's argument name (lr,
+ * momentum, weight_decay, betas as beta1/beta2, eps, amsgrad, ...: optim.h's table, plus
+ * clip_norm), and for nadam mu_product. The state tensor sets depend on the optimizer: sgd and
+ * lars momentum_buffer (with momentum); rmsprop square_avg [momentum_buffer] [grad_avg]; adam,
+ * adamw exp_avg, exp_avg_sq [max_exp_avg_sq]; adamax exp_avg, exp_inf; nadam, lamb exp_avg,
+ * exp_avg_sq; adagrad sum; adadelta square_avg, acc_delta.
  * A file holding only /model (written by h5py, PyTorch, ...) is a valid weights file. */
 #ifndef NNDIST_CKPT_H
 #define NNDIST_CKPT_H
