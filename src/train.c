@@ -19,6 +19,7 @@ typedef struct {
     const nnd_train_config *cfg;
     const nnd_comm *c;
     uint64_t total_steps;
+    nnd_schedule sched;
     FILE *metrics;
     int progress;
 } run;
@@ -231,7 +232,7 @@ static nnd_status train_loop(run *r)
     double last_draw = 0.0;
     uint64_t bad_in_a_row = 0;
     while (t->step < r->total_steps) {
-        double lr = r->cfg->optim.lr;
+        double lr = nnd_schedule_lr(&r->sched, t->step);
         nnd_step_stats s;
         nnd_status st = nnd_trainer_step(t, lr, &s);
         if (st == NND_ERR_NUMERIC) {
@@ -287,6 +288,7 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     st = nnd_trainer_init(t, cfg, c);
     if (st) goto out;
     r.total_steps = cfg->steps ? cfg->steps : cfg->epochs * t->spe;
+    nnd_schedule_init(&r.sched, &cfg->sched, cfg->optim.lr, t->batch, r.total_steps);
     if (cfg->ckpt_dir) {
         st = c->rank == 0 ? nnd_ckpt_dir_prepare(cfg->ckpt_dir) : NND_OK;
         if ((st = nnd_comm_agree(c, st))) goto out;
@@ -299,7 +301,7 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         "nndist: %zu samples (%zu on rank 0), %d rank%s x %d thread%s, global batch %" PRIu64
         ", %" PRIu64 " steps/epoch, %" PRIu64 " steps total, optimizer %s lr %g\n",
         t->order.n, t->order.hi - t->order.lo, c->size, c->size == 1 ? "" : "s", threads,
-        threads == 1 ? "" : "s", t->batch, t->spe, r.total_steps, cfg->optim.name, cfg->optim.lr);
+        threads == 1 ? "" : "s", t->batch, t->spe, r.total_steps, cfg->optim.name, r.sched.base_lr);
     if (t->step >= r.total_steps)
         say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n", t->step,
             r.total_steps);

@@ -11,6 +11,7 @@
 #include "nndist/loss.h"
 #include "nndist/model.h"
 #include "nndist/optim.h"
+#include "nndist/schedule.h"
 
 typedef struct {
     const char *data, *val;      /* dataset files; val may be NULL */
@@ -20,7 +21,8 @@ typedef struct {
     nnd_activation act;
     nnd_loss_kind loss;
     nnd_optim_config optim;
-    uint64_t batch; /* global batch; 0 = batch_per_rank * ranks */
+    nnd_schedule_config sched; /* learning rate as a function of the step */
+    uint64_t batch;            /* global batch; 0 = batch_per_rank * ranks */
     uint64_t batch_per_rank;
     uint64_t epochs, steps; /* steps != 0 overrides epochs */
     uint64_t seed;
