@@ -12,6 +12,7 @@ static const char *const g_help =
     "\n"
     "commands:\n"
     "  train     train a multi-layer perceptron on an HDF5 dataset\n"
+    "  lr-find   learning-rate range test: sweep the lr, plot the loss, suggest an lr\n"
     "  eval      accuracy and loss of a model on a dataset\n"
     "  convert   convert MNIST/Fashion-MNIST IDX files to HDF5 (convert idx ...)\n"
     "  info      show what a dataset, model or checkpoint file holds\n"
@@ -25,6 +26,7 @@ typedef nnd_status (*command_fn)(int, char **, const nnd_comm *);
 static command_fn find_command(const char *name)
 {
     if (strcmp(name, "train") == 0) return nnd_cmd_train;
+    if (strcmp(name, "lr-find") == 0) return nnd_cmd_lrfind;
     if (strcmp(name, "eval") == 0) return nnd_cmd_eval;
     if (strcmp(name, "convert") == 0) return nnd_cmd_convert;
     if (strcmp(name, "info") == 0) return nnd_cmd_info;
@@ -52,8 +54,8 @@ int main(int argc, char **argv)
             st = fn(argc - 1, argv + 1, &c);
         else
             st = nnd_err_set(NND_ERR_USAGE,
-                             "unknown command '%s'; expected train, eval, convert "
-                             "or info (see nndist --help)",
+                             "unknown command '%s'; expected train, lr-find, eval, "
+                             "convert or info (see nndist --help)",
                              argv[1]);
     }
     if (st == NND_EXIT_REQUEUE && c.rank == 0)
