@@ -112,10 +112,9 @@ nnd_status nnd_data_probe(const char *path, const char *x_name, const char *y_na
         goto out;
     }
     /* Sizes from a file are untrusted: the products must fit before anything is allocated. */
-    if (xd[0] > ((hsize_t)1 << 40) || xd[1] > ((hsize_t)1 << 30) ||
-        xd[0] * xd[1] > (hsize_t)(SIZE_MAX / sizeof(float) / 2) ||
-        (yr == 2 &&
-         (yd[1] > ((hsize_t)1 << 30) || yd[0] * yd[1] > (hsize_t)(SIZE_MAX / sizeof(float) / 2)))) {
+    const hsize_t max_elems = (hsize_t)(SIZE_MAX / sizeof(float) / 2);
+    if (xd[0] > ((hsize_t)1 << 40) || xd[1] > ((hsize_t)1 << 30) || xd[0] > max_elems / xd[1] ||
+        (yr == 2 && (yd[1] > ((hsize_t)1 << 30) || yd[0] > max_elems / yd[1]))) {
         st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' is too large (%llu x %llu)", path, x_name,
                          (unsigned long long)xd[0], (unsigned long long)xd[1]);
         goto out;

@@ -6,7 +6,8 @@
  * is its centre plus uniform noise, so a small MLP can learn them. VARIANT (default "good"):
  *   good, uint8-x, float64-x, int64-y, targets (y as one-hot (N, K) float32),
  *   nan-x, inf-x, label-neg, label-big, string-x, rank1-x, rank3-x, float-y, rows-mismatch,
- *   no-y, empty */
+ *   no-y, empty, huge (an /X of 2^40 x 2^30 elements in unallocated chunks: its size in bytes
+ *   overflows 64 bits) */
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -76,6 +77,23 @@ int main(int argc, char **argv)
         rc |= write(f, "/X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, xd, x);
     } else if (strcmp(variant, "rank3-x") == 0) {
         rc |= write(f, "/X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, xd, x);
+    } else if (strcmp(variant, "huge") == 0) {
+        /* Chunked storage is allocated on write, so the file stays tiny. */
+        hsize_t hd[2] = {(hsize_t)1 << 40, (hsize_t)1 << 30}, chunk[2] = {1, 16};
+        hid_t sp = H5Screate_simple(2, hd, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 2, chunk);
+        hid_t dset = H5Dcreate2(f, "/X", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        rc |= dset < 0;
+        H5Dclose(dset);
+        H5Pclose(dcpl);
+        H5Sclose(sp);
+        hid_t ysp = H5Screate_simple(1, hd, NULL);
+        H5Pset_chunk(dcpl = H5Pcreate(H5P_DATASET_CREATE), 1, chunk);
+        dset = H5Dcreate2(f, "/y", H5T_STD_I32LE, ysp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        rc |= dset < 0;
+        H5Dclose(dset);
+        H5Pclose(dcpl);
+        H5Sclose(ysp);
     } else if (strcmp(variant, "empty") == 0) {
         hsize_t zd[2] = {0, d};
         rc |= write(f, "/X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, zd, x);
@@ -83,7 +101,8 @@ int main(int argc, char **argv)
     } else {
         rc |= write(f, "/X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, xd, x);
     }
-    if (strcmp(variant, "empty") == 0 || strcmp(variant, "no-y") == 0) {
+    if (strcmp(variant, "empty") == 0 || strcmp(variant, "no-y") == 0 ||
+        strcmp(variant, "huge") == 0) {
         /* no labels, or already written */
     } else if (strcmp(variant, "targets") == 0) {
         rc |= write(f, "/y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, yd, t);

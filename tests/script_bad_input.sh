@@ -6,7 +6,7 @@ mkdir -p "$D"
 "$MAKE_DATASET" "$D/good.h5" 300 12 4 1
 "$MAKE_DATASET" "$D/seven.h5" 50 7 4 1
 for v in nan-x inf-x label-neg label-big string-x rank1-x rank3-x float-y rows-mismatch no-y \
-         empty targets; do
+         empty targets huge; do
     "$MAKE_DATASET" "$D/$v.h5" 300 12 4 1 "$v"
 done
 : > "$D/zero-bytes.h5"
@@ -48,6 +48,7 @@ cases=(
   "float labels|expected integer class labels|train --data $D/float-y.h5 --layers 12,8,4"
   "rows differ|has 300 rows but '/y' has 299|train --data $D/rows-mismatch.h5 --layers 12,8,4"
   "N = 0|expected N >= 1|train --data $D/empty.h5 --layers 12,8,4"
+  "dims overflow|is too large (1099511627776 x 1073741824)|train --data $D/huge.h5 --layers 12,8,4"
   "negative label|holds label -1; expected 0..3|train --data $D/label-neg.h5 --layers 12,8,4"
   "label too big|holds label 4; expected 0..3|train --data $D/label-big.h5 --layers 12,8,4"
   "NaN feature|is nan; expected finite|train --data $D/nan-x.h5 --layers 12,8,4"
