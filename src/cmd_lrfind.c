@@ -69,15 +69,18 @@ static long steepest(const curve *k, size_t lo, size_t hi)
     return best;
 }
 
-/* The loss range worth showing: from the lowest smoothed loss to a little above where the curve
- * started (the exploded tail would squash everything else). */
-static void y_range(const curve *k, double diverge, double *lo, double *hi)
+/* The loss range worth showing: from the lowest smoothed loss (or raw loss, with raw) to a
+ * little above where the curve started (the exploded tail would squash everything else). */
+static void y_range(const curve *k, double diverge, int raw, double *lo, double *hi)
 {
     double mn = k->smooth[k->i_min], mx = -INFINITY;
-    for (size_t i = 0; i < k->n; i++) mx = fmax(mx, k->smooth[i]);
-    double cap = fmax(k->smooth[0], diverge * mn);
-    *lo = mn - 0.05 * (mx - mn);
+    for (size_t i = 0; i < k->n; i++) {
+        mx = fmax(mx, k->smooth[i]);
+        if (raw) mn = fmin(mn, k->loss[i]);
+    }
+    double cap = fmax(k->smooth[0], diverge * k->smooth[k->i_min]);
     *hi = fmin(mx, cap);
+    *lo = mn - 0.05 * (*hi - mn);
     *hi += 0.05 * (*hi - mn);
     if (!(*hi > *lo)) *hi = *lo + 1.0;
 }
@@ -99,7 +102,7 @@ static void ascii_plot(const curve *k, double diverge)
         grid[r][W] = '\0';
     }
     double ylo, yhi;
-    y_range(k, diverge, &ylo, &yhi);
+    y_range(k, diverge, 0, &ylo, &yhi);
     double x0 = log10(k->lr[0]), x1 = log10(k->lr[k->n - 1]);
     if (!(x1 > x0)) x1 = x0 + 1.0;
     for (size_t i = 0; i < k->n; i++) {
@@ -163,7 +166,7 @@ static int gnuplot_png(const curve *k, const lrfind_opts *o, double diverge)
     FILE *gp = popen(cmd, "w");
     if (!gp) return -1;
     double ylo, yhi;
-    y_range(k, diverge, &ylo, &yhi);
+    y_range(k, diverge, 1, &ylo, &yhi);
     fprintf(gp, "set terminal png size 900,600\nset output ");
     gp_string(gp, o->png);
     fprintf(gp,
