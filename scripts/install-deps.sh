@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages nndist needs that are missing, and nothing else.
-#   scripts/install-deps.sh [build|test|quickstart|bench|fuzz]...   (default: build)
+#   scripts/install-deps.sh [build|test|quickstart|bench|fuzz|slurm|plots]...   (default: build)
 # Uses sudo when not root. apt-get runs only when something is missing.
 set -euo pipefail
 
@@ -8,11 +8,13 @@ want=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmp
 for purpose in "${@:-build}"; do
     case "$purpose" in
     build) ;;
-    test) want+=(libcmocka-dev python3-h5py python3-numpy) ;;
-    quickstart) want+=(dataset-fashion-mnist) ;;
+    test) want+=(libcmocka-dev python3-h5py python3-numpy gnuplot-nox) ;;
+    quickstart) want+=(dataset-fashion-mnist gnuplot-nox) ;;
     fuzz) want+=(clang libclang-rt-14-dev libomp-14-dev) ;;
     bench) want+=(dataset-fashion-mnist python3-torch python3-h5py python3-numpy libopenblas-dev) ;;
-    *) echo "install-deps: unknown purpose '$purpose' (build, test, quickstart, bench, fuzz)" >&2; exit 2 ;;
+    slurm) want+=(slurm-wlm munge) ;;
+    plots) want+=(gnuplot-nox) ;;
+    *) echo "install-deps: unknown purpose '$purpose' (build, test, quickstart, bench, fuzz, slurm, plots)" >&2; exit 2 ;;
     esac
 done
 
