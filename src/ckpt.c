@@ -90,6 +90,10 @@ static int write_root_attrs(hid_t f, const nnd_model *m, const nnd_ckpt_meta *me
         rc |= nnd_h5_attr_write_u64(root, "batch", meta->batch);
         rc |= nnd_h5_attr_write_i64(root, "world_size", meta->world_size);
         rc |= nnd_h5_attr_write_str(root, "loss", meta->loss);
+        if (meta->slurm_job_id[0]) {
+            rc |= nnd_h5_attr_write_str(root, "slurm_job_id", meta->slurm_job_id);
+            rc |= nnd_h5_attr_write_i64(root, "slurm_restart_count", meta->slurm_restart_count);
+        }
     }
     H5Gclose(root);
     return rc;
@@ -440,6 +444,8 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
         nnd_h5_attr_read_u64(f, "batch", &meta->batch);
         if (nnd_h5_attr_read_i64(f, "world_size", &ws) == 0) meta->world_size = (int)ws;
         nnd_h5_attr_read_str(f, "loss", meta->loss, sizeof meta->loss);
+        nnd_h5_attr_read_str(f, "slurm_job_id", meta->slurm_job_id, sizeof meta->slurm_job_id);
+        nnd_h5_attr_read_i64(f, "slurm_restart_count", &meta->slurm_restart_count);
     }
 out:
     nnd_h5_close(f, &q);

@@ -229,6 +229,8 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
          "abort when a step hangs this long (default max(60, 20 x the median step))", NULL},
         {"max-bad-steps", NND_OPT_COUNT, &cfg.max_bad_steps, "N",
          "stop after N consecutive non-finite steps (skipped until then; default 5)", NULL},
+        {"trace", NND_OPT_STRING, &cfg.trace, "FILE.json",
+         "write a Chrome/Perfetto trace of every rank's phases", NULL},
     };
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) opts[n++] = own[i];
     opts[n] = (nnd_opt){NULL, 0, NULL, NULL, NULL, NULL};

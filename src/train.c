@@ -22,10 +22,13 @@ typedef struct {
     nnd_schedule sched;
     FILE *metrics;
     int progress;
+    nnd_trace trace;
+    int tracing;
 } run;
 
 static void run_free(run *r)
 {
+    nnd_trace_free(&r->trace);
     nnd_guard_watchdog_stop();
     nnd_trainer_free(&r->t);
     if (r->metrics) fclose(r->metrics);
@@ -107,6 +110,21 @@ static void fill_meta(const run *r, nnd_ckpt_meta *meta)
     meta->batch = r->t.batch;
     meta->world_size = r->c->size;
     snprintf(meta->loss, sizeof meta->loss, "%s", nnd_loss_name(r->cfg->loss));
+    const char *job = getenv("SLURM_JOB_ID"), *restarts = getenv("SLURM_RESTART_COUNT");
+    if (job) snprintf(meta->slurm_job_id, sizeof meta->slurm_job_id, "%s", job);
+    meta->slurm_restart_count = restarts ? atoll(restarts) : 0;
+}
+
+/* Rank 0 says which SLURM job this is (a requeued job runs again with its restart count). */
+static void log_slurm(const run *r)
+{
+    const char *job = getenv("SLURM_JOB_ID");
+    if (!job) return;
+    const char *restarts = getenv("SLURM_RESTART_COUNT"), *tasks = getenv("SLURM_NTASKS");
+    const char *cpus = getenv("SLURM_CPUS_PER_TASK"), *nodes = getenv("SLURM_JOB_NODELIST");
+    say(r, "slurm: job %s, restart %s, %s tasks, %s cpus per task, nodes %s\n", job,
+        restarts ? restarts : "0", tasks ? tasks : "?", cpus ? cpus : "(unset)",
+        nodes ? nodes : "?");
 }
 
 /* Collective: rank 0 writes the model and optimizer to path (a checkpoint when retain is set,
@@ -131,6 +149,7 @@ static nnd_status checkpoint(run *r, double *io_seconds)
     nnd_guard_phase("writing a checkpoint", 600.0);
     nnd_status st = save(r, path, 1);
     nnd_guard_idle();
+    nnd_trace_add(r->t.trace, NND_TRACE_CHECKPOINT, t0, MPI_Wtime());
     *io_seconds += MPI_Wtime() - t0;
     return st;
 }
@@ -173,9 +192,11 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
     double wall = MPI_Wtime() - e->wall_start;
     nnd_eval_result v = {0};
     if (t->has_val) {
+        double e0 = MPI_Wtime();
         nnd_guard_phase("evaluating --val", 600.0);
         nnd_evaluate(&t->model, &t->val, r->cfg->loss, r->c, &v);
         nnd_guard_idle();
+        nnd_trace_add(t->trace, NND_TRACE_EVAL, e0, MPI_Wtime());
     }
     double loss = e->samples > 0 ? e->loss_sum / e->samples : 0.0;
     double acc = e->samples > 0 ? e->correct / e->samples : 0.0;
@@ -293,6 +314,14 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         st = c->rank == 0 ? nnd_ckpt_dir_prepare(cfg->ckpt_dir) : NND_OK;
         if ((st = nnd_comm_agree(c, st))) goto out;
     }
+    if (cfg->trace) {
+        /* Room for every step's three phases plus checkpoints and evaluations, within reason. */
+        uint64_t want = 3 * r.total_steps + 2 * (r.total_steps / t->spe + 1) + 64;
+        if ((st = nnd_trace_init(&r.trace, want < (1u << 22) ? want : (1u << 22), c))) goto out;
+        r.tracing = 1;
+        t->trace = &r.trace;
+    }
+    log_slurm(&r);
     if (cfg->resume && (st = resume(&r))) goto out;
     if ((st = open_metrics(&r))) goto out;
 
@@ -314,6 +343,12 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         say(&r, "saved the model to %s\n", cfg->save);
     }
 out:
+    if (r.tracing) {
+        /* Every rank gets here with the same status, so the gather is safe on error paths too. */
+        nnd_status wst = nnd_trace_write(&r.trace, c, cfg->trace);
+        if (!st) st = wst;
+        if (!wst) say(&r, "trace: %s (open it in https://ui.perfetto.dev)\n", cfg->trace);
+    }
     run_free(&r);
     return st;
 }

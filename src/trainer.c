@@ -213,6 +213,9 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
         nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / tail[0], lr);
     double t3 = MPI_Wtime();
     s->update_s = t3 - t2;
+    nnd_trace_add(t->trace, NND_TRACE_COMPUTE, t0, t1);
+    nnd_trace_add(t->trace, NND_TRACE_ALLREDUCE, t1, t2);
+    nnd_trace_add(t->trace, NND_TRACE_UPDATE, t2, t3);
     nnd_guard_idle();
     nnd_guard_step_time(t3 - t0);
     return st;

@@ -42,6 +42,19 @@ for args in "--data $WORK/train.h5 --activation tanh" "--data $WORK/train.h5 --a
         fail "train $args: loss went from $first to $last"
     rm -f "$WORK/x.csv"
 done
+# --trace writes one valid Chrome trace with a track per rank and every phase on each.
+run 2 train --data "$WORK/train.h5" --val "$WORK/test.h5" --layers 16,32,5 --steps 80 --batch 50 \
+    --checkpoint-dir "$WORK/trace-ckpt" --checkpoint-every 40 --trace "$WORK/trace.json" > /dev/null
+python3 - "$WORK/trace.json" <<'PYEOF' || fail "trace check failed"
+import json, sys
+events = json.load(open(sys.argv[1]))["traceEvents"]
+for rank in (0, 1):
+    names = [e["name"] for e in events if e["pid"] == rank and e["ph"] == "X"]
+    assert names.count("forward+backward") == 80, (rank, names.count("forward+backward"))
+    assert names.count("allreduce") == 80 and names.count("update") == 80
+    assert names.count("checkpoint") == 2 and names.count("evaluation") == 2, names
+    assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in events if e["ph"] == "X")
+PYEOF
 # info describes a checkpoint and a dataset.
 run 1 info "$WORK/model.h5" > "$WORK/info.txt"
 grep -q 'nndist-checkpoint' "$WORK/info.txt" && grep -q 'layer_1/W .*float32 *(5, 32)' "$WORK/info.txt" ||

@@ -35,6 +35,8 @@ typedef struct {
     uint64_t batch; /* global batch size */
     int world_size;
     char loss[16];
+    char slurm_job_id[32];       /* SLURM_JOB_ID of the run that wrote it; empty outside SLURM */
+    int64_t slurm_restart_count; /* SLURM_RESTART_COUNT (0 on the first run of a job) */
 } nnd_ckpt_meta;
 
 /* Writes path atomically: path.tmp, fsync, rename over path, fsync the directory. On failure

@@ -11,6 +11,7 @@
 #include "nndist/data.h"
 #include "nndist/model.h"
 #include "nndist/optim.h"
+#include "nndist/trace.h"
 #include "nndist/train.h"
 
 typedef struct {
@@ -21,13 +22,14 @@ typedef struct {
     nnd_order order;
     nnd_dataset train, val;
     int has_val;
-    uint64_t batch; /* global batch */
-    uint64_t spe;   /* steps per epoch */
-    uint64_t step;  /* optimizer steps done */
-    uint32_t *idx;  /* this rank's sample indices of the current step */
-    float *xb;      /* gathered batch (batch, d) */
-    int32_t *yb;    /* gathered labels (batch) */
-    float *tb;      /* gathered targets (batch, k) */
+    uint64_t batch;   /* global batch */
+    uint64_t spe;     /* steps per epoch */
+    uint64_t step;    /* optimizer steps done */
+    uint32_t *idx;    /* this rank's sample indices of the current step */
+    float *xb;        /* gathered batch (batch, d) */
+    int32_t *yb;      /* gathered labels (batch) */
+    float *tb;        /* gathered targets (batch, k) */
+    nnd_trace *trace; /* borrowed; NULL when not tracing */
 } nnd_trainer;
 
 /* The global sums of one step, identical on every rank. */
