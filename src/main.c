@@ -16,6 +16,7 @@ static const char *const g_help =
     "  eval      accuracy and loss of a model on a dataset\n"
     "  convert   convert MNIST/Fashion-MNIST IDX files to HDF5 (convert idx ...)\n"
     "  info      show what a dataset, model or checkpoint file holds\n"
+    "  bench-comm  allreduce latency and bandwidth at the model's gradient size\n"
     "\n"
     "nndist COMMAND --help shows the command's options; nndist --version the version.\n"
     "Exit codes: 0 success, 1 runtime failure (I/O, numerics), 2 invalid input (flags, files,\n"
@@ -30,6 +31,7 @@ static command_fn find_command(const char *name)
     if (strcmp(name, "eval") == 0) return nnd_cmd_eval;
     if (strcmp(name, "convert") == 0) return nnd_cmd_convert;
     if (strcmp(name, "info") == 0) return nnd_cmd_info;
+    if (strcmp(name, "bench-comm") == 0) return nnd_cmd_bench_comm;
     return NULL;
 }
 
@@ -55,7 +57,7 @@ int main(int argc, char **argv)
         else
             st = nnd_err_set(NND_ERR_USAGE,
                              "unknown command '%s'; expected train, lr-find, eval, "
-                             "convert or info (see nndist --help)",
+                             "convert, info or bench-comm (see nndist --help)",
                              argv[1]);
     }
     if (st == NND_EXIT_REQUEUE && c.rank == 0)

@@ -13,6 +13,7 @@ nnd_status nnd_cmd_lrfind(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_eval(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_convert(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_info(int argc, char **argv, const nnd_comm *c);
+nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c);
 
 /* ---- the options `train` and `lr-find` share: data, model, optimizer, batch, threads ---- */
 

@@ -1,0 +1,110 @@
+/* nndist bench-comm: the allreduce's latency and bandwidth on this machine or allocation, at the
+ * model's gradient size, fitted to the ring model t(n) = 2(p-1) a + 2(p-1)/p n b. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nndist/cli.h"
+#include "nndist/commands.h"
+#include "nndist/model.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median over iters of the slowest rank's time for one allreduce of n floats. */
+static double time_allreduce(const nnd_comm *c, float *buf, size_t n, int iters, double *samples)
+{
+    for (int w = 0; w < 3; w++) nnd_comm_allreduce_sum(c, buf, n);
+    for (int i = 0; i < iters; i++) {
+        MPI_Barrier(c->world);
+        double t0 = MPI_Wtime();
+        nnd_comm_allreduce_sum(c, buf, n);
+        double dt = MPI_Wtime() - t0;
+        MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, c->world);
+        samples[i] = dt;
+    }
+    qsort(samples, (size_t)iters, sizeof *samples, cmp_double);
+    return samples[iters / 2];
+}
+
+nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c)
+{
+    nnd_cli_sizes layers = {{0}, 0};
+    uint64_t floats = 0, iters = 50;
+    int json = 0, help = 0;
+    const nnd_opt opts[] = {
+        {"layers", NND_OPT_SIZES, &layers, "N0,...,NL",
+         "measure at this model's gradient size (default 784,512,256,10)", NULL},
+        {"floats", NND_OPT_COUNT, &floats, "N", "measure at N floats instead", NULL},
+        {"iters", NND_OPT_COUNT, &iters, "N", "timed repetitions per size (default 50)", NULL},
+        {"json", NND_OPT_FLAG, &json, NULL, "print one JSON object", NULL},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    nnd_status st = nnd_cli_parse(opts, argc, argv, 1, &help);
+    if (!st && help) {
+        if (c->rank == 0)
+            nnd_cli_print_help(
+                stdout, "nndist bench-comm [--layers N0,...,NL | --floats N] [--iters N] [--json]",
+                "Measures MPI_Allreduce between the ranks of this job: the latency of a 1-float\n"
+                "allreduce and the time at the model's gradient size, and fits the ring model\n"
+                "t(n) = 2(p-1) alpha + 2(p-1)/p n beta (n in bytes). Feed alpha and beta to\n"
+                "scripts/scaling-model to project larger runs. Run it with the ranks and\n"
+                "placement of the real job.",
+                opts);
+        return NND_OK;
+    }
+    if (st) return st;
+    if (layers.n == 1)
+        return nnd_err_set(NND_ERR_USAGE, "--layers needs at least two sizes (inputs, outputs)");
+    if (iters > 100000) return nnd_err_set(NND_ERR_USAGE, "--iters: at most 100000");
+    size_t n = floats;
+    if (!n) {
+        static const size_t fallback[] = {784, 512, 256, 10};
+        const size_t *sz = layers.n ? layers.v : fallback;
+        int nl = layers.n ? layers.n - 1 : 3;
+        for (int l = 0; l < nl; l++) n += sz[l] * sz[l + 1] + sz[l + 1];
+        n += NND_GRAD_TAIL;
+    }
+    float *buf = nnd_alloc_floats(n);
+    double *samples = malloc((size_t)iters * sizeof *samples);
+    st = buf && samples ? NND_OK : nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu floats", n);
+    if ((st = nnd_comm_agree(c, st))) goto out;
+
+    int p = c->size;
+    double t_small = time_allreduce(c, buf, 1, (int)iters, samples);
+    double t_big = time_allreduce(c, buf, n, (int)iters, samples);
+    double bytes = (double)n * sizeof(float);
+    double alpha = 0, beta = 0, bus = 0;
+    if (p > 1) {
+        alpha = t_small / (2.0 * (p - 1));
+        double wire = 2.0 * (p - 1) / p * bytes;
+        beta = (t_big - 2.0 * (p - 1) * alpha) / wire;
+        if (beta < 0) beta = 0;
+        bus = wire / t_big;
+    }
+    if (c->rank == 0) {
+        if (json) {
+            printf("{\"ranks\": %d, \"floats\": %zu, \"latency_s\": %.9g, \"allreduce_s\": %.9g, "
+                   "\"alpha_s\": %.9g, \"beta_s_per_byte\": %.9g, \"bus_bandwidth_Bps\": %.6g}\n",
+                   p, n, t_small, t_big, alpha, beta, bus);
+        } else {
+            printf("ranks %d, allreduce of 1 float: %.1f us; of %zu floats (%.2f MB): %.3f ms "
+                   "(median of %llu, slowest rank)\n",
+                   p, t_small * 1e6, n, bytes / 1e6, t_big * 1e3, (unsigned long long)iters);
+            if (p > 1)
+                printf("ring model: alpha = %.3g s, beta = %.3g s/byte (%.2f GB/s bus "
+                       "bandwidth)\nproject: scripts/scaling-model --alpha %.3g --beta %.3g ...\n",
+                       alpha, beta, bus / 1e9, alpha, beta);
+            else
+                printf("one rank: nothing crosses a wire; run with 2 or more ranks to fit alpha "
+                       "and beta\n");
+        }
+    }
+out:
+    free(buf);
+    free(samples);
+    return st;
+}
