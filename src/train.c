@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "nndist/ckpt.h"
@@ -113,6 +114,17 @@ static void fill_meta(const run *r, nnd_ckpt_meta *meta)
     const char *job = getenv("SLURM_JOB_ID"), *restarts = getenv("SLURM_RESTART_COUNT");
     if (job) snprintf(meta->slurm_job_id, sizeof meta->slurm_job_id, "%s", job);
     meta->slurm_restart_count = restarts ? atoll(restarts) : 0;
+}
+
+/* Collective: the largest peak resident set of any rank (each rank holds only its shard). */
+static void report_memory(const run *r)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    long kb = ru.ru_maxrss, max_kb = 0;
+    MPI_Reduce(&kb, &max_kb, 1, MPI_LONG, MPI_MAX, 0, r->c->world);
+    say(r, "peak memory: %.1f MB per rank (the largest over %d rank%s)\n", (double)max_kb / 1024.0,
+        r->c->size, r->c->size == 1 ? "" : "s");
 }
 
 /* Rank 0 says which SLURM job this is (a requeued job runs again with its restart count). */
@@ -336,6 +348,7 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
             r.total_steps);
 
     if ((st = train_loop(&r))) goto out;
+    report_memory(&r);
     double io = 0.0;
     if (cfg->ckpt_dir && (st = checkpoint(&r, &io))) goto out;
     if (cfg->save) {
