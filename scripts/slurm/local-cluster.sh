@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# A real SLURM on this machine, for one test: does scripts/slurm/nndist.sbatch survive requeues?
+#
+#   scripts/slurm/local-cluster.sh [BUILD_DIR]     (default build/; as root)
+#
+# 1. Installs Debian's slurm-wlm and munge when missing (scripts/install-deps.sh slurm).
+# 2. Writes a one-node cluster into a fresh temporary directory (slurm.conf, munge key, state,
+#    spool, logs, pid files: nothing outside it), picks two free TCP ports, and starts munged,
+#    slurmctld and slurmd on 127.0.0.1.
+# 3. Submits the unchanged template with sbatch: 2 ranks train a small model on a synthetic
+#    dataset with a checkpoint every 50 steps.
+# 4. Interrupts it twice: `scancel --signal=USR1 --batch` (the template's trap forwards USR1 to
+#    mpirun, nndist checkpoints and exits 75, the template requeues the job), then, once the
+#    restarted job has made progress, a hard `scontrol requeue` (SLURM kills the job).
+# 5. Checks that the job completed after two restarts (SLURM_RESTART_COUNT 1 and 2 in its
+#    output, Restarts=2, and restart count 2 in the attributes of its last checkpoint), that it
+#    resumed each time, and that its model is bitwise equal to an uninterrupted run.
+# 6. On exit, cancels the job and stops every process it started, by pid: the daemons, and any
+#    job process left (found by a variable naming this cluster in its environment).
+#
+# Binaries: $NNDIST, $MAKE_DATASET and $COMPARE_MODELS (set by ctest), else BUILD_DIR/nndist,
+# BUILD_DIR/tests/nnd_make_dataset and BUILD_DIR/tests/nnd_compare_models.
+# Exit codes: 0 passed, 1 failed (logs printed), 77 cannot run here (not root, no packages).
+# KEEP=1 keeps the temporary directory. Takes about 40 s.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+build=${1:-$repo/build}
+NNDIST=${NNDIST:-$build/nndist}
+MAKE_DATASET=${MAKE_DATASET:-$build/tests/nnd_make_dataset}
+COMPARE_MODELS=${COMPARE_MODELS:-$build/tests/nnd_compare_models}
+MPIEXEC=${MPIEXEC:-mpirun}
+
+say() { echo "local-cluster: $*"; }
+skip() { echo "local-cluster: SKIP: $*" >&2; exit 77; }
+
+[ "$(id -u)" -eq 0 ] || skip "needs root: munged, slurmctld and slurmd run here as root" \
+    "(SlurmUser=root); as another user they would need a slurm account and root-owned key files"
+for b in "$NNDIST" "$MAKE_DATASET" "$COMPARE_MODELS"; do
+    [ -x "$b" ] || { echo "local-cluster: no executable $b (build first, or pass BUILD_DIR)" >&2; exit 1; }
+done
+# The job runs in another directory: absolute paths.
+NNDIST=$(realpath "$NNDIST")
+MAKE_DATASET=$(realpath "$MAKE_DATASET")
+COMPARE_MODELS=$(realpath "$COMPARE_MODELS")
+export NNDIST
+if ! "$repo/scripts/install-deps.sh" slurm; then
+    skip "could not install slurm-wlm and munge with apt-get (no network or no package mirror?)"
+fi
+for b in munged slurmctld slurmd sbatch scontrol squeue scancel; do
+    command -v "$b" > /dev/null || skip "$b is not on PATH after installing slurm-wlm and munge"
+done
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+node=$(hostname -s)
+D=$(mktemp -d /tmp/nndist-slurm.XXXXXX)
+export SLURM_CONF=$D/slurm.conf
+started=()   # pids of the daemons, in start order
+job=
+field() { scontrol -o show job "$job" 2> /dev/null | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+# The daemons and the job get NNDIST_LOCAL_CLUSTER=$D in their environment (this shell does
+# not): every process they start inherits it, so this finds whatever is left of them.
+ours() {
+    local e
+    for e in /proc/[0-9]*/environ; do
+        { tr '\0' '\n' < "$e"; } 2> /dev/null | grep -qxF "NNDIST_LOCAL_CLUSTER=$D" || continue
+        e=${e#/proc/}
+        echo "${e%/environ}"
+    done
+    return 0
+}
+stop_pid() {   # TERM, up to 5 s, then KILL
+    local pid=$1 i
+    kill -TERM "$pid" 2> /dev/null || return 0
+    for i in $(seq 50); do
+        kill -0 "$pid" 2> /dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2> /dev/null || true
+}
+show_logs() {
+    local f
+    for f in "$D"/job/nndist-*.out "$D"/slurmctld.log "$D"/slurmd.log "$D"/munged.log; do
+        [ -f "$f" ] || continue
+        echo "---- tail of $f" >&2
+        tail -n 40 "$f" >&2
+    done
+}
+cleanup() {
+    local code=$? pid i
+    trap - EXIT
+    set +e
+    [ $code -eq 0 ] || [ $code -eq 77 ] || show_logs
+    if [ -n "$job" ] && [ ${#started[@]} -ge 2 ]; then
+        scancel "$job" 2> /dev/null
+        for i in $(seq 50); do
+            [ -z "$(squeue -h -j "$job" -t running,completing 2> /dev/null)" ] && break
+            sleep 0.2
+        done
+    fi
+    for ((i = ${#started[@]} - 1; i >= 0; i--)); do stop_pid "${started[i]}"; done
+    for pid in "${started[@]}"; do wait "$pid" 2> /dev/null; done
+    # Whatever is left of a job (slurmstepd, the batch shell, mpirun, ranks).
+    for pid in $(ours); do stop_pid "$pid"; done
+    left=$(ours)
+    if [ -n "$left" ]; then
+        echo "local-cluster: processes still running: $left" >&2
+        [ $code -ne 0 ] || code=1
+    fi
+    if [ "${KEEP:-0}" = 1 ]; then say "kept $D"; else rm -rf "$D"; fi
+    exit $code
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+fail() {
+    echo "local-cluster: FAIL: $*" >&2
+    exit 1
+}
+# until SECONDS WHAT COMMAND...: poll COMMAND every 0.2 s until it succeeds; fail early when
+# the job has ended in a state it must not reach. The whole script ends within
+# LOCAL_CLUSTER_TIMEOUT seconds (default 240), so that it cleans up before ctest's timeout.
+deadline=$((SECONDS + ${LOCAL_CLUSTER_TIMEOUT:-240}))
+until_ok() {
+    local limit=$1 what=$2 end st
+    shift 2
+    end=$((SECONDS + limit))
+    [ $end -le $deadline ] || end=$deadline
+    until "$@"; do
+        [ $SECONDS -lt $end ] || fail "timed out after ${limit}s waiting for $what"
+        if [ -n "$job" ]; then
+            st=$(field JobState)
+            case $st in
+            FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE | PREEMPTED)
+                fail "job $job ended $st ($(field ExitCode)) while waiting for $what" ;;
+            esac
+        fi
+        sleep 0.2
+    done
+}
+
+# ---- a one-node cluster in $D
+port_free() {
+    if command -v ss > /dev/null; then
+        [ -z "$(ss -Htan "( sport = :$1 )" 2> /dev/null)" ]
+    else
+        if (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; then return 1; fi
+    fi
+}
+ctl_port=
+for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 30000))
+    if port_free "$p" && port_free $((p + 1)); then ctl_port=$p; break; fi
+done
+[ -n "$ctl_port" ] || fail "found no two free TCP ports in 20000-50000"
+slurmd_port=$((ctl_port + 1))
+
+mkdir -p "$D/munge" "$D/state" "$D/spool" "$D/job"
+# munged wants its socket directory (and the path to it) searchable by everyone.
+chmod 755 "$D" "$D/munge"
+dd if=/dev/urandom of="$D/munge/munge.key" bs=1024 count=1 status=none
+chmod 400 "$D/munge/munge.key"
+# The job asks for 2 tasks; config_overrides below takes this node description as it is written,
+# whatever the hardware's socket/core/thread layout (no draining for "Low socket*core count").
+cpus=$(nproc)
+[ "$cpus" -ge 2 ] || cpus=2
+mem=$(awk '/MemTotal/ { print int($2 / 1024 / 2) }' /proc/meminfo)
+cat > "$SLURM_CONF" << EOF
+# One-node test cluster written by scripts/slurm/local-cluster.sh
+ClusterName=nndtest
+SlurmctldHost=$node(127.0.0.1)
+SlurmctldPort=$ctl_port
+SlurmdPort=$slurmd_port
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$D/munge/munge.socket.2,cred_expire=10
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation=$D/state
+SlurmdSpoolDir=$D/spool
+SlurmctldPidFile=$D/slurmctld.pid
+SlurmdPidFile=$D/slurmd.pid
+SlurmctldLogFile=$D/slurmctld.log
+SlurmdLogFile=$D/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=2,bf_interval=2
+JobRequeue=1
+ReturnToService=2
+SlurmdParameters=config_overrides
+MpiDefault=none
+MailProg=/bin/true
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+MinJobAge=600
+KillWait=5
+PlugStackConfig=$D/plugstack.conf
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus Sockets=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN
+PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
+EOF
+: > "$D/plugstack.conf"
+
+say "cluster in $D (slurmctld port $ctl_port, slurmd port $slurmd_port, node $node, $cpus CPUs)"
+NNDIST_LOCAL_CLUSTER=$D munged --foreground --key-file="$D/munge/munge.key" \
+    --socket="$D/munge/munge.socket.2" --pid-file="$D/munge/munged.pid" \
+    --log-file="$D/munged.log" --seed-file="$D/munge/munged.seed" > "$D/munged.out" 2>&1 &
+started+=($!)
+until_ok 10 "munged's socket" test -S "$D/munge/munge.socket.2"
+NNDIST_LOCAL_CLUSTER=$D slurmctld -D > "$D/slurmctld.out" 2>&1 &
+started+=($!)
+until_ok 20 "slurmctld to answer" scontrol ping > /dev/null 2>&1
+NNDIST_LOCAL_CLUSTER=$D slurmd -D > "$D/slurmd.out" 2>&1 &
+started+=($!)
+node_idle() { [ "$(sinfo -h -n "$node" -o %T 2> /dev/null)" = idle ]; }
+until_ok 30 "node $node to be idle" node_idle
+say "munged, slurmctld and slurmd up (pids ${started[*]})"
+
+# ---- the job: 2 ranks, 500 steps, a checkpoint every 50.
+"$MAKE_DATASET" "$D/train.h5" 2048 16 4 11
+export NNDIST_DATA=$D/train.h5 NNDIST_LAYERS=16,32,32,4 NNDIST_BATCH=64 NNDIST_LR=0.05 \
+    NNDIST_OPTIMIZER=momentum NNDIST_SEED=5 NNDIST_STEPS=500 NNDIST_CKPT_EVERY=50
+export MPIRUN=$MPIEXEC MPIRUN_ARGS="--oversubscribe --bind-to none"
+unset NNDIST_RUN_DIR NNDIST_ARGS
+# Every rank sleeps 3 s at steps 170 and 370 (or until a signal; fault injection for tests,
+# see include/nndist/guard.h): the signals below land mid-run however fast the machine is.
+export NNDIST_FAULT='pause@*:170,pause@*:370'
+
+# The uninterrupted reference: the same training flags, without SLURM.
+OMP_NUM_THREADS=1 NNDIST_FAULT='' timeout -k 5 120 "$MPIEXEC" -np 2 --oversubscribe --bind-to none \
+    "$NNDIST" train --data "$NNDIST_DATA" --layers "$NNDIST_LAYERS" --batch "$NNDIST_BATCH" \
+    --lr "$NNDIST_LR" --optimizer "$NNDIST_OPTIMIZER" --seed "$NNDIST_SEED" --threads 1 \
+    --steps "$NNDIST_STEPS" --no-progress --save "$D/reference.h5" > "$D/reference.log" 2>&1 ||
+    fail "the uninterrupted run failed: $(tail -n 5 "$D/reference.log")"
+
+job=$(NNDIST_LOCAL_CLUSTER=$D sbatch --parsable --chdir="$D/job" --time=10 \
+    "$repo/scripts/slurm/nndist.sbatch")
+job=${job%%;*}
+out=$D/job/nndist-$job.out
+ckpts=$D/job/runs/nndist-$job/checkpoints
+say "submitted job $job"
+
+state_is() { [ "$(field JobState)" = "$1" ] && [ "$(field Restarts)" = "$2" ]; }
+has_ckpt() { [ -f "$ckpts/ckpt-$(printf %012d "$1").h5" ]; }
+in_output() { [ -f "$out" ] && grep -q -- "$1" "$out"; }
+
+# 1. Warning signal: USR1 to the batch shell, as --signal=B:USR1@120 sends it.
+until_ok 30 "job $job to run" state_is RUNNING 0
+until_ok 60 "the checkpoint at step 150" has_ckpt 150
+t0=$SECONDS
+scancel --signal=USR1 --batch "$job"
+until_ok 30 "the template to requeue the job after exit 75" in_output "requeueing job $job"
+in_output "got SIGUSR1: forwarding SIGUSR1 to mpirun" || fail "the trap did not run"
+in_output "exit code 75, after SIGUSR1" || fail "nndist did not exit 75 after USR1"
+until_ok 60 "job $job to run again (restart 1)" state_is RUNNING 1
+say "USR1 -> checkpoint -> exit 75 -> requeued -> running again in $((SECONDS - t0)) s"
+
+# 2. A hard requeue: SLURM kills the job; it resumes from the newest checkpoint.
+until_ok 60 "the restarted job to checkpoint step 350" has_ckpt 350
+t0=$SECONDS
+scontrol requeue "$job"
+until_ok 60 "job $job to run again (restart 2)" state_is RUNNING 2
+say "scontrol requeue -> running again in $((SECONDS - t0)) s"
+until_ok 90 "job $job to complete" state_is COMPLETED 2
+[ "$(field ExitCode)" = 0:0 ] || fail "job $job ended with ExitCode=$(field ExitCode)"
+
+# 3. It restarted twice, resumed each time, and ended exactly where the uninterrupted run did.
+for r in 0 1 2; do
+    in_output "job $job restart $r on" || fail "no start with SLURM_RESTART_COUNT=$r in $out"
+done
+[ "$(grep -c 'resuming from' "$out")" -eq 2 ] || fail "the job did not resume twice"
+in_output "training finished" || fail "no 'training finished' in $out"
+# nndist itself saw the restarts: the final checkpoint records SLURM's job id and restart count.
+last=$(find "$ckpts" -name 'ckpt-*.h5' | sort | tail -n 1)
+"$NNDIST" info "$last" > "$D/info.txt" || fail "nndist info $last failed"
+if ! grep -Eq "slurm_job_id +$job\$" "$D/info.txt" || ! grep -Eq 'slurm_restart_count +2$' "$D/info.txt"; then
+    fail "$last does not record job $job, restart 2: $(grep slurm "$D/info.txt")"
+fi
+"$COMPARE_MODELS" "$D/reference.h5" "$D/job/runs/nndist-$job/model.h5" 0 ||
+    fail "the requeued job's model is not bitwise equal to the uninterrupted run's"
+say "job $job: stopped by USR1, requeued, killed by scontrol requeue, completed; model bitwise equal"
+grep -E 'nndist.sbatch: (job|got|nndist|requeueing|training)|resuming from' "$out" | sed 's/^/    /'
