@@ -69,8 +69,10 @@ enum {
     PACK_SLACK = 16,
 };
 
-/* Below this many multiply-adds a call runs on the calling thread: fork/join costs more. */
-#define GEMM_SERIAL_WORK 32768.0
+/* A call whose estimated cost (rect_cost on all of C, in multiply-adds) is below this runs on
+ * the calling thread. Measured on 2 cores (AVX2 and AVX-512): a second thread starts to pay off
+ * at about 64 x 64 x 128, i.e. a few microseconds of work for a fork/join of about one. */
+#define GEMM_SERIAL_COST 400000.0
 
 /* How the micro-kernel writes its tile: C = acc, C = beta*C + acc, or C = C + acc. */
 enum store_mode { STORE_SET, STORE_SCALE, STORE_ADD };
@@ -702,22 +704,27 @@ static void scale_c(size_t M, size_t N, float beta, float *C, size_t ldc)
     }
 }
 
-/* Split C into a tm x tn grid of rectangles for up to nt threads. The estimated time of the
- * busiest thread counts its multiply-adds (tiles padded to MR x NR) and the values it packs:
- * each rectangle packs its own rows of op(A) (once per NC block) and columns of op(B). */
-static void choose_grid(size_t M, size_t N, size_t K, int nt, int *tm, int *tn)
+/* Estimated cost, in multiply-adds, of a rows x cols rectangle of C: its tiles padded to MR x NR,
+ * and the values it packs (its rows of op(A) once per NC block, its columns of op(B)). */
+static double rect_cost(size_t mtiles, size_t ntiles, size_t K)
 {
     const double pack_cost = 8.0; /* one packed float ~ this many multiply-adds */
+    double rows = (double)(mtiles * MR), cols = (double)(ntiles * NR);
+    double npanels = (double)((ntiles * NR + NC - 1) / NC);
+    return (rows * cols + pack_cost * (rows * npanels + cols)) * (double)K;
+}
+
+/* Split C into a tm x tn grid of rectangles for up to nt threads, minimising the cost of the
+ * busiest one. */
+static void choose_grid(size_t M, size_t N, size_t K, int nt, int *tm, int *tn)
+{
     size_t mtiles = (M + MR - 1) / MR, ntiles = (N + NR - 1) / NR;
     double best = -1.0;
     *tm = *tn = 1;
     for (int a = 1; a <= nt; a++)
         for (int b = 1; a * b <= nt; b++) {
             if ((size_t)a > mtiles || (size_t)b > ntiles) continue;
-            double rows = (double)((mtiles + a - 1) / a * MR);
-            double cols = (double)((ntiles + b - 1) / b * NR);
-            double npanels = (double)((size_t)(cols + NC - 1) / NC);
-            double cost = rows * cols * (double)K + pack_cost * (double)K * (rows * npanels + cols);
+            double cost = rect_cost((mtiles + a - 1) / a, (ntiles + b - 1) / b, K);
             /* Strictly better only: of equal estimates, keep the one found first (fewer
              * threads along M, i.e. less repacking of op(B)). */
             if (best < 0.0 || cost < best * 0.999) {
@@ -756,7 +763,7 @@ void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alp
     };
 
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if ((double)M * (double)N * (double)K < GEMM_SERIAL_WORK) nt = 1;
+    if (rect_cost((M + MR - 1) / MR, (N + NR - 1) / NR, K) < GEMM_SERIAL_COST) nt = 1;
     int tm = 1, tn = 1;
     if (nt > 1) choose_grid(M, N, K, nt, &tm, &tn);
     if (tm * tn == 1) {

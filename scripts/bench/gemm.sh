@@ -3,8 +3,9 @@
 # GEMM shapes of one training step.
 #
 #   scripts/bench/gemm.sh [gemm_bench options: -r REPS -m MS -k KERNEL]
-#   BUILD_DIR=build-bench THREADS=1,2 scripts/bench/gemm.sh
+#   BUILD_DIR=build-bench THREADS=1,2 scripts/bench/gemm.sh -k avx2-fma
 #
+# -k picks the nndist kernel family (portable, avx2-fma, avx512; default: the best the CPU has).
 # BUILD_DIR (default: build) is configured as a Release build when it has no CMakeCache.txt.
 # THREADS lists the thread counts (default 1,2); OPENBLAS_NUM_THREADS is set to the largest.
 # OpenBLAS picks its kernel from the CPU; OPENBLAS_CORETYPE (e.g. Haswell) overrides it when its
@@ -22,7 +23,9 @@ cmake --build "$BUILD_DIR" --target gemm_bench -j "$(nproc)" >/dev/null
 
 max=1
 IFS=, read -r -a counts <<<"$THREADS"
-for t in "${counts[@]}"; do ((t > max)) && max=$t; done
+for t in "${counts[@]}"; do
+    if ((t > max)); then max=$t; fi
+done
 export OPENBLAS_NUM_THREADS=$max
 
 exec "$BUILD_DIR/scripts/bench/gemm_bench" -t "$THREADS" "$@"
