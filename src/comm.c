@@ -11,6 +11,7 @@
 void nnd_comm_init(nnd_comm *c)
 {
     c->world = MPI_COMM_WORLD;
+    c->owned = 0;
     MPI_Comm_rank(c->world, &c->rank);
     MPI_Comm_size(c->world, &c->size);
     MPI_Comm node;
@@ -20,8 +21,18 @@ void nnd_comm_init(nnd_comm *c)
     MPI_Comm_free(&node);
 }
 
+void nnd_comm_split(const nnd_comm *parent, int color, int key, nnd_comm *group)
+{
+    *group = *parent;
+    MPI_Comm_split(parent->world, color, key, &group->world);
+    MPI_Comm_rank(group->world, &group->rank);
+    MPI_Comm_size(group->world, &group->size);
+    group->owned = 1;
+}
+
 void nnd_comm_free(nnd_comm *c)
 {
+    if (c->owned) MPI_Comm_free(&c->world);
     memset(c, 0, sizeof *c);
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -224,6 +225,78 @@ void nnd_data_free(nnd_dataset *ds)
     free(ds->labels);
     free(ds->targets);
     memset(ds, 0, sizeof *ds);
+}
+
+nnd_status nnd_data_gather(nnd_dataset *ds, const nnd_dataset *src, const uint32_t *rows, size_t n,
+                           size_t lo, size_t hi)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->shape = src->shape;
+    ds->shape.n = n;
+    ds->lo = lo;
+    ds->hi = hi;
+    size_t count = hi - lo, d = src->shape.d, k = src->shape.k_targets;
+    ds->x = nnd_alloc_floats(count * d + 1);
+    if (k)
+        ds->targets = nnd_alloc_floats(count * k + 1);
+    else
+        ds->labels = malloc((count + 1) * sizeof *ds->labels);
+    if (!ds->x || (k ? !ds->targets : !ds->labels))
+        return nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu samples of %zu features", count, d);
+    for (size_t i = 0; i < count; i++) {
+        size_t r = rows[lo + i];
+        memcpy(ds->x + i * d, src->x + r * d, d * sizeof *ds->x);
+        if (k)
+            memcpy(ds->targets + i * k, src->targets + r * k, k * sizeof *ds->targets);
+        else
+            ds->labels[i] = src->labels[r];
+    }
+    return NND_OK;
+}
+
+/* Writes a (rows, cols) or (rows) dataset `name` of file type ftype from buf, creating any
+ * missing parent groups. */
+static int write_rows(hid_t f, const char *name, hid_t ftype, hid_t mtype, int rank, size_t rows,
+                      size_t cols, const void *buf)
+{
+    hsize_t dims[2] = {rows, cols};
+    hid_t sp = H5Screate_simple(rank, dims, NULL), lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t d = H5Dcreate2(f, name, ftype, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || (rows > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0);
+    if (d >= 0 && H5Dclose(d) < 0) rc = 1;
+    H5Pclose(lcpl);
+    H5Sclose(sp);
+    return rc;
+}
+
+nnd_status nnd_data_save(const nnd_dataset *ds, const char *path, const char *x_name,
+                         const char *y_name)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+        return nnd_err_set(NND_ERR_IO, "%s: path too long", path);
+    size_t rows = ds->hi - ds->lo, k = ds->shape.k_targets;
+    nnd_h5_quiet q;
+    nnd_h5_silence(&q);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = f < 0;
+    if (!rc) {
+        rc |= write_rows(f, x_name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, rows, ds->shape.d, ds->x);
+        if (k)
+            rc |= write_rows(f, y_name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, rows, k, ds->targets);
+        else
+            rc |= write_rows(f, y_name, H5T_STD_I32LE, H5T_NATIVE_INT32, 1, rows, 1, ds->labels);
+        if (H5Fclose(f) < 0) rc = 1;
+    }
+    nnd_h5_restore(&q);
+    if (rc || rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return nnd_err_set(NND_ERR_IO, "%s: cannot write the dataset%s%s", path, rc ? "" : ": ",
+                           rc ? "" : strerror(err));
+    }
+    return NND_OK;
 }
 
 /* ---- batch order ---- */

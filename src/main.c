@@ -13,6 +13,7 @@ static const char *const g_help =
     "commands:\n"
     "  train     train a multi-layer perceptron on an HDF5 dataset\n"
     "  lr-find   learning-rate range test: sweep the lr, plot the loss, suggest an lr\n"
+    "  sweep     k-fold cross-validation of optimizers x learning rates, across rank groups\n"
     "  eval      accuracy and loss of a model on a dataset\n"
     "  convert   convert MNIST/Fashion-MNIST IDX files to HDF5 (convert idx ...)\n"
     "  info      show what a dataset, model or checkpoint file holds\n"
@@ -28,6 +29,7 @@ static command_fn find_command(const char *name)
 {
     if (strcmp(name, "train") == 0) return nnd_cmd_train;
     if (strcmp(name, "lr-find") == 0) return nnd_cmd_lrfind;
+    if (strcmp(name, "sweep") == 0) return nnd_cmd_sweep;
     if (strcmp(name, "eval") == 0) return nnd_cmd_eval;
     if (strcmp(name, "convert") == 0) return nnd_cmd_convert;
     if (strcmp(name, "info") == 0) return nnd_cmd_info;
@@ -56,7 +58,7 @@ int main(int argc, char **argv)
             st = fn(argc - 1, argv + 1, &c);
         else
             st = nnd_err_set(NND_ERR_USAGE,
-                             "unknown command '%s'; expected train, lr-find, eval, "
+                             "unknown command '%s'; expected train, lr-find, sweep, eval, "
                              "convert, info or bench-comm (see nndist --help)",
                              argv[1]);
     }

@@ -16,7 +16,8 @@ static void setup_threads(const nnd_trainer *t)
     if (threads <= 0 && getenv("OMP_NUM_THREADS")) threads = omp_get_max_threads();
     if (threads <= 0) threads = nnd_comm_default_threads(t->c);
     int allowed = nnd_cpus_allowed();
-    if (threads > allowed && t->c->rank == 0)
+    static int warned; /* once per process: a sweep sets up many sessions */
+    if (threads > allowed && t->c->rank == 0 && !warned++)
         fprintf(stderr,
                 "nndist: warning: %d threads per rank but this rank may run on %d CPU(s) "
                 "only; with mpirun use --map-by slot:PE=%d or --bind-to none\n",
@@ -119,7 +120,39 @@ void nnd_trainer_share_state(nnd_trainer *t)
     MPI_Bcast(&t->step, 1, MPI_UINT64_T, 0, t->c->world);
 }
 
-nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c)
+/* Gathers the rank's stripes of the training subset and its even part of the validation
+ * subset; the in-memory twin of load_data. */
+static nnd_status subset_data(nnd_trainer *t, const nnd_data_subset *train,
+                              const nnd_data_subset *val)
+{
+    const nnd_train_config *cfg = t->cfg;
+    const nnd_comm *c = t->c;
+    nnd_data_shape shape = train->src->shape;
+    shape.n = train->n;
+    nnd_status st = nnd_check_data_fits(cfg->data, &shape, &t->model, cfg->loss, cfg->y_name);
+    if (!st && train->n == 0)
+        st = nnd_err_set(NND_ERR_INPUT, "%s: the training subset is empty", cfg->data);
+    if ((st = nnd_comm_agree(c, st))) return st;
+    t->batch = cfg->batch ? cfg->batch : cfg->batch_per_rank * (uint64_t)c->size;
+    if (t->batch > shape.n) t->batch = shape.n; /* as load_data does, without its note */
+    st = nnd_order_init(&t->order, shape.n, t->batch, cfg->shuffle, cfg->seed, c->rank, c->size);
+    if (!st)
+        st =
+            nnd_data_gather(&t->train, train->src, train->rows, train->n, t->order.lo, t->order.hi);
+    if (!st && val) {
+        size_t lo, hi;
+        nnd_even_split(val->n, c->rank, c->size, &lo, &hi);
+        st = nnd_data_gather(&t->val, val->src, val->rows, val->n, lo, hi);
+        t->has_val = 1;
+    }
+    if ((st = nnd_comm_agree(c, st))) return st;
+    t->spe = nnd_order_steps_per_epoch(&t->order);
+    return NND_OK;
+}
+
+/* The session around the data: threads, model, optimizer; then (after the data) the step's
+ * buffers and the initial weights. */
+static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c)
 {
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
@@ -127,15 +160,36 @@ nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const n
     setup_threads(t);
     nnd_status st = nnd_model_init(&t->model, cfg->sizes, cfg->n_layers, cfg->act);
     if (!st) st = nnd_optim_init_model(&t->optim, &cfg->optim, &t->model);
-    if ((st = nnd_comm_agree(c, st))) return st;
+    return nnd_comm_agree(c, st);
+}
+
+static nnd_status init_weights(nnd_trainer *t)
+{
+    nnd_status st = alloc_step_buffers(t);
+    if (st) return st;
+    nnd_model_init_params(&t->model, t->cfg->seed);
+    if (t->cfg->init && (st = nnd_trainer_load(t, t->cfg->init, 0, NULL))) return st;
+    return NND_OK;
+}
+
+nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c)
+{
+    nnd_status st = init_model(t, cfg, c);
+    if (st) return st;
     nnd_guard_phase("loading data", 600.0);
     st = load_data(t);
     nnd_guard_idle();
     if (st) return st;
-    if ((st = alloc_step_buffers(t))) return st;
-    nnd_model_init_params(&t->model, cfg->seed);
-    if (cfg->init && (st = nnd_trainer_load(t, cfg->init, 0, NULL))) return st;
-    return NND_OK;
+    return init_weights(t);
+}
+
+nnd_status nnd_trainer_init_subset(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c,
+                                   const nnd_data_subset *train, const nnd_data_subset *val)
+{
+    nnd_status st = init_model(t, cfg, c);
+    if (!st) st = subset_data(t, train, val);
+    if (!st) st = init_weights(t);
+    return st;
 }
 
 void nnd_trainer_free(nnd_trainer *t)

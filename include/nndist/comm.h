@@ -8,13 +8,18 @@
 #include "nndist/error.h"
 
 typedef struct {
-    MPI_Comm world;
+    MPI_Comm world; /* the ranks this comm spans: MPI_COMM_WORLD, or a group (nnd_comm_split) */
     int rank, size;
-    int local_rank, local_size; /* among the ranks on this node */
+    int local_rank, local_size; /* among the ranks of MPI_COMM_WORLD on this node */
+    int owned;                  /* world was created here and is freed by nnd_comm_free */
 } nnd_comm;
 
 /* Collective. Fills c from MPI_COMM_WORLD (which must be initialised). */
 void nnd_comm_init(nnd_comm *c);
+/* Collective over parent: splits it into groups by color (MPI_Comm_split; ranks ordered by
+ * key). The group keeps the parent's node-local counts, which size the threads per rank (all
+ * groups on a node run at once). Free with nnd_comm_free. */
+void nnd_comm_split(const nnd_comm *parent, int color, int key, nnd_comm *group);
 void nnd_comm_free(nnd_comm *c);
 
 /* Collective agreement (DESIGN invariant 3): every rank passes its own status, every rank gets

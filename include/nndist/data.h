@@ -48,6 +48,26 @@ nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name, 
                          const nnd_data_shape *shape, size_t lo, size_t hi, size_t n_classes);
 void nnd_data_free(nnd_dataset *ds);
 
+/* An in-memory subset of a loaded dataset (k-fold cross-validation): the subset has n
+ * positions, position i being row rows[i] of src (counted from src->lo). ds receives positions
+ * [lo, hi) of the subset as its rows (ds->lo = lo, ds->hi = hi, ds->shape.n = n), so the batch
+ * order over n samples and a rank's stripes apply to it as to a file of those n rows.
+ * nnd_data_free is safe after a failure. */
+typedef struct {
+    const nnd_dataset *src; /* borrowed: the loaded rows */
+    const uint32_t *rows;   /* borrowed: position i of the subset is row rows[i] of src */
+    size_t n;               /* positions */
+} nnd_data_subset;
+
+nnd_status nnd_data_gather(nnd_dataset *ds, const nnd_dataset *src, const uint32_t *rows, size_t n,
+                           size_t lo, size_t hi);
+
+/* Writes the rows of ds as a dataset file: x_name float32 (rows, d), y_name int32 (rows) or
+ * float32 (rows, k). Written to path.tmp and renamed, so path is complete or absent; loading
+ * it gives back exactly ds's values. */
+nnd_status nnd_data_save(const nnd_dataset *ds, const char *path, const char *x_name,
+                         const char *y_name);
+
 typedef struct {
     size_t n, batch;   /* samples, global batch size */
     size_t n_stripes;  /* S */

@@ -43,6 +43,14 @@ typedef struct {
  * (and of --val), allocates the step's buffers, initialises the weights from the seed or from
  * cfg->init. nnd_trainer_free is safe after a failure. */
 nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c);
+/* Collective: nnd_trainer_init on data already in memory instead of cfg->data and cfg->val
+ * (which name the source in messages only). The batch order runs over the positions
+ * 0..train->n-1 of the subset, and each rank gathers the positions of its stripes, exactly as
+ * if the subset's rows were a file of their own; val (or NULL) is split evenly across the ranks
+ * like a --val file. So the session equals `train` on files holding those rows, in that order,
+ * on the same number of ranks, bitwise. */
+nnd_status nnd_trainer_init_subset(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c,
+                                   const nnd_data_subset *train, const nnd_data_subset *val);
 void nnd_trainer_free(nnd_trainer *t);
 
 /* Collective: rank 0 loads path (weights, and the optimizer state when with_optim), then every
