@@ -10,7 +10,9 @@ scripts/build.sh
 
 # In CI (or with NNDIST_TEST_SANITIZE=1) the suite runs again under AddressSanitizer and
 # UndefinedBehaviorSanitizer, leaks included (tests/lsan.supp lists what Open MPI keeps until
-# exit). The kill tests are left out there: they time whole jobs, and a sanitizer changes that.
+# exit). Left out there: the kill tests (they time whole jobs, and a sanitizer changes that) and
+# the optimizer trajectory tests (hundreds of numerically identical runs; every optimizer's code
+# still runs under the sanitizers in test_optim).
 # Then each libFuzzer target runs for 20 s.
 sanitize=${NNDIST_TEST_SANITIZE:-0}
 case "${CI:-false}" in "" | false | 0) ;; *) sanitize=1 ;; esac
@@ -20,6 +22,6 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNDIST_SANITIZE=ON 
     -DNNDIST_WERROR=ON > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
 cmake --build build-asan -j "$(nproc)" >> build-asan.log 2>&1 || { tail -n 60 build-asan.log; exit 1; }
 rm -f build-asan.log
-(cd build-asan && ctest --output-on-failure --timeout 900 -E 'script_fault_kill' "$@")
+(cd build-asan && ctest --output-on-failure --timeout 900 -E 'script_fault_kill|script_optim_reference|script_optim_resume' "$@")
 echo "== fuzzing the option parser and the dataset/checkpoint validation briefly (scripts/fuzz.sh)"
 scripts/fuzz.sh 20
