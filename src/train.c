@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "nndist/ckpt.h"
+#include "nndist/gemm.h"
 #include "nndist/guard.h"
 
 /* A training run: the session plus what the run loop adds (logs, metrics, checkpoints). */
@@ -340,9 +341,10 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     int threads = omp_get_max_threads();
     say(&r,
         "nndist: %zu samples (%zu on rank 0), %d rank%s x %d thread%s, global batch %" PRIu64
-        ", %" PRIu64 " steps/epoch, %" PRIu64 " steps total, optimizer %s lr %g\n",
+        ", %" PRIu64 " steps/epoch, %" PRIu64 " steps total, optimizer %s lr %g, GEMM kernel %s\n",
         t->order.n, t->order.hi - t->order.lo, c->size, c->size == 1 ? "" : "s", threads,
-        threads == 1 ? "" : "s", t->batch, t->spe, r.total_steps, cfg->optim.name, r.sched.base_lr);
+        threads == 1 ? "" : "s", t->batch, t->spe, r.total_steps, cfg->optim.name, r.sched.base_lr,
+        nnd_gemm_kernel_name());
     if (t->step >= r.total_steps)
         say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n", t->step,
             r.total_steps);

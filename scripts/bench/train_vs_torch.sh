@@ -41,7 +41,16 @@ nndist_rate() { # RANKS THREADS -> samples/s of the whole process
     t1=$EPOCHREALTIME
     awk -v s="$SAMPLES" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", s / (b - a) }'
 }
+# Debian's OpenBLAS 0.3.21 does not recognise every newer CPU and then falls back to SSE3 kernels
+# (a factor of 3-4 here): name the best core type this CPU supports, so that torch is measured in
+# its best configuration. TORCH_OPENBLAS_CORETYPE overrides it (empty = OpenBLAS's own choice).
+if [ -z "${TORCH_OPENBLAS_CORETYPE+set}" ]; then
+    if grep -qw avx512f /proc/cpuinfo; then TORCH_OPENBLAS_CORETYPE=SkylakeX
+    elif grep -qw avx2 /proc/cpuinfo; then TORCH_OPENBLAS_CORETYPE=Haswell
+    else TORCH_OPENBLAS_CORETYPE=""; fi
+fi
 torch_rate() { # THREADS PROCESSES
+    OPENBLAS_CORETYPE=$TORCH_OPENBLAS_CORETYPE \
     OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 /usr/bin/python3 \
         scripts/bench/torch_reference.py --data "$DATA" --threads "$1" --ddp "$2" \
         --epochs "$EPOCHS" --optimizer "$OPT" | awk '{print $3}'
@@ -63,6 +72,7 @@ for cfg in "${configs[@]}"; do med["$cfg"]=$(echo "${results[$cfg]}" | median); 
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "model 784-512-256-10 ReLU, batch 128, $OPT, $EPOCHS epoch(s) of Fashion-MNIST, median of $ROUNDS"
+echo "nndist $(grep -o 'GEMM kernel [a-z0-9-]*' "$tmp/nndist.log" | head -n 1), torch OpenBLAS core type: ${TORCH_OPENBLAS_CORETYPE:-OpenBLAS default}"
 printf '%-34s %12s   %s\n' configuration "samples/s" "all rounds"
 for cfg in "${configs[@]}"; do
     read -r who a b <<< "$cfg"
