@@ -153,23 +153,30 @@ const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
     return m->acts[m->n_layers];
 }
 
-/* dA (n, w) *= act'(Z) expressed through the activation's output A. */
+/* dA (n, w) *= act'(Z) expressed through the activation's output A. One loop per activation,
+ * with no branch inside: ReLU's mask is ~50% random, and a per-element branch (or a switch in
+ * the loop) cost more in mispredictions than the rest of the backward pass's elementwise work. */
 static void activation_backward(float *dA, const float *A, size_t count, nnd_activation act)
 {
-#pragma omp parallel for schedule(static) if (count > 16384)
-    for (size_t i = 0; i < count; i++) {
-        float a = A[i];
-        switch (act) {
-        case NND_ACT_RELU:
-            dA[i] = a > 0.0f ? dA[i] : 0.0f;
-            break;
-        case NND_ACT_TANH:
-            dA[i] *= 1.0f - a * a;
-            break;
-        default:
-            dA[i] *= a * (1.0f - a);
-            break;
+    switch (act) {
+    case NND_ACT_RELU:
+#pragma omp parallel for simd schedule(static) if (count > 65536)
+        for (size_t i = 0; i < count; i++) {
+            /* dA = A > 0 ? dA : +0, as a bit mask so that it vectorizes without a branch */
+            uint32_t bits;
+            memcpy(&bits, &dA[i], sizeof bits);
+            bits &= 0u - (uint32_t)(A[i] > 0.0f);
+            memcpy(&dA[i], &bits, sizeof bits);
         }
+        break;
+    case NND_ACT_TANH:
+#pragma omp parallel for simd schedule(static) if (count > 65536)
+        for (size_t i = 0; i < count; i++) dA[i] *= 1.0f - A[i] * A[i];
+        break;
+    default:
+#pragma omp parallel for simd schedule(static) if (count > 65536)
+        for (size_t i = 0; i < count; i++) dA[i] *= A[i] * (1.0f - A[i]);
+        break;
     }
 }
 
