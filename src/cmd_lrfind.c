@@ -309,8 +309,6 @@ nnd_status nnd_cmd_lrfind(int argc, char **argv, const nnd_comm *c)
     nnd_train_flags_init(&f, &cfg);
     lrfind_opts o = {1e-7, 10.0, 0.98, 4.0, 200, "lr-find.csv", NULL};
     int help = 0;
-    nnd_opt opts[NND_TRAIN_FLAGS_MAX_OPTS + 16];
-    int n = nnd_train_flags_add(&f, opts, 0);
     const nnd_opt own[] = {
         {"lr-min", NND_OPT_POSITIVE, &o.lr_min, "X", "first learning rate (default 1e-7)", NULL},
         {"lr-max", NND_OPT_POSITIVE, &o.lr_max, "X", "last learning rate (default 10)", NULL},
@@ -325,15 +323,9 @@ nnd_status nnd_cmd_lrfind(int argc, char **argv, const nnd_comm *c)
         {"out-png", NND_OPT_STRING, &o.png, "FILE",
          "the plot, drawn by gnuplot (default: --out-csv with .png)", NULL},
     };
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) opts[n++] = own[i];
-    opts[n] = (nnd_opt){NULL, 0, NULL, NULL, NULL, NULL};
-
-    nnd_status st = nnd_cli_parse(opts, argc, argv, 1, &help);
-    if (!st && help) {
-        if (c->rank == 0) nnd_cli_print_help(stdout, g_usage, g_description, opts);
-        return NND_OK;
-    }
-    if (!st) st = nnd_train_flags_finish(&f);
+    nnd_status st = nnd_train_flags_parse(&f, own, sizeof own / sizeof own[0], argc, argv, g_usage,
+                                          g_description, c, &help);
+    if (!st && help) return NND_OK;
     if (!st) st = check_opts(&o, &f);
     if (st) return st; /* a pure function of argv: the same verdict on every rank */
     char png[4096];

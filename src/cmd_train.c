@@ -186,6 +186,23 @@ static nnd_status finish_train(nnd_train_config *cfg, const train_only *o)
     return nnd_schedule_validate(&cfg->sched);
 }
 
+nnd_status nnd_train_flags_parse(nnd_train_flags *f, const nnd_opt *own, size_t n_own, int argc,
+                                 char **argv, const char *usage, const char *description,
+                                 const nnd_comm *c, int *help)
+{
+    nnd_opt opts[NND_TRAIN_FLAGS_MAX_OPTS + 64];
+    if (n_own > 63) return nnd_err_set(NND_ERR_INTERNAL, "too many command options (%zu)", n_own);
+    int n = nnd_train_flags_add(f, opts, 0);
+    for (size_t i = 0; i < n_own; i++) opts[n++] = own[i];
+    opts[n] = (nnd_opt){NULL, 0, NULL, NULL, NULL, NULL};
+    nnd_status st = nnd_cli_parse(opts, argc, argv, 1, help);
+    if (!st && *help) {
+        if (c->rank == 0) nnd_cli_print_help(stdout, usage, description, opts);
+        return NND_OK;
+    }
+    return st ? st : nnd_train_flags_finish(f);
+}
+
 nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
 {
     nnd_train_config cfg;
@@ -193,8 +210,6 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
     nnd_train_flags_init(&f, &cfg);
     train_only o = {0, 0, 0, "constant", "none", NAN, 0.0};
     int help = 0;
-    nnd_opt opts[NND_TRAIN_FLAGS_MAX_OPTS + 32];
-    int n = nnd_train_flags_add(&f, opts, 0);
     const nnd_opt own[] = {
         {"val", NND_OPT_STRING, &cfg.val, "FILE", "validation set, evaluated after each epoch",
          NULL},
@@ -232,15 +247,9 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
         {"trace", NND_OPT_STRING, &cfg.trace, "FILE.json",
          "write a Chrome/Perfetto trace of every rank's phases", NULL},
     };
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) opts[n++] = own[i];
-    opts[n] = (nnd_opt){NULL, 0, NULL, NULL, NULL, NULL};
-
-    nnd_status st = nnd_cli_parse(opts, argc, argv, 1, &help);
-    if (!st && help) {
-        if (c->rank == 0) nnd_cli_print_help(stdout, g_usage, g_description, opts);
-        return NND_OK;
-    }
-    if (!st) st = nnd_train_flags_finish(&f);
+    nnd_status st = nnd_train_flags_parse(&f, own, sizeof own / sizeof own[0], argc, argv, g_usage,
+                                          g_description, c, &help);
+    if (!st && help) return NND_OK;
     if (!st) st = finish_train(&cfg, &o);
     /* Same argv everywhere, same verdict everywhere: no agreement needed before this point. */
     if (st) return st;

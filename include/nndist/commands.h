@@ -40,5 +40,12 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n);
 /* After parsing: checks the shared options and fills f->cfg (the optimizer's defaults, then
  * the hyperparameters given, each of which must apply to the chosen optimizer). */
 nnd_status nnd_train_flags_finish(nnd_train_flags *f);
+/* The whole parse of a command built on the shared options: the shared table followed by own
+ * (n_own entries), parsed from argv[1..]; `--help` prints usage and description on rank 0 and
+ * sets *help; otherwise the shared options are finished. A pure function of argv, so every rank
+ * reaches the same verdict without talking to the others. */
+nnd_status nnd_train_flags_parse(nnd_train_flags *f, const nnd_opt *own, size_t n_own, int argc,
+                                 char **argv, const char *usage, const char *description,
+                                 const nnd_comm *c, int *help);
 
 #endif
