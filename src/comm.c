@@ -8,6 +8,27 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A launcher that starts every rank of the job on this one node: mpirun on a single host (it
+ * says so in OMPI_COMM_WORLD_SIZE / _LOCAL_SIZE), or no launcher at all (a singleton). srun and
+ * other PMI launchers set neither variable: we cannot tell, so they count as multi-node. */
+static int job_on_one_node(void)
+{
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE"),
+               *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (size && local) return strcmp(size, local) == 0;
+    return !size && !local && !getenv("PMIX_RANK") && !getenv("PMI_RANK") &&
+           !getenv("SLURM_STEP_ID");
+}
+
+void nnd_mpi_preinit(void)
+{
+    /* Shared memory carries all the traffic of a single-node job, yet Debian's Open MPI spends
+     * ~0.2 s of MPI_Init opening its "cm" PML and the Omni-Path/PSM libraries behind it. ob1
+     * (with the shared-memory transport) is what it picks in the end anyway; naming it skips the
+     * probe. A user's own choice wins. */
+    if (job_on_one_node() && !getenv("OMPI_MCA_pml")) setenv("OMPI_MCA_pml", "ob1", 0);
+}
+
 void nnd_comm_init(nnd_comm *c)
 {
     c->world = MPI_COMM_WORLD;
@@ -70,6 +91,106 @@ void nnd_comm_bcast_floats(const nnd_comm *c, float *buf, size_t n)
         size_t len = n - off < INT_MAX / 2 ? n - off : INT_MAX / 2;
         MPI_Bcast(buf + off, (int)len, MPI_FLOAT, 0, c->world);
     }
+}
+
+nnd_status nnd_shards_init(nnd_shards *s, const nnd_comm *c, size_t n)
+{
+    memset(s, 0, sizeof *s);
+    if (n > INT_MAX) return nnd_err_set(NND_ERR_INTERNAL, "%zu elements are too many to shard", n);
+    s->count = malloc((size_t)c->size * sizeof *s->count);
+    s->displ = malloc((size_t)c->size * sizeof *s->displ);
+    if (!s->count || !s->displ) {
+        nnd_shards_free(s);
+        return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the shard table of %d ranks", c->size);
+    }
+    size_t per = (n + (size_t)c->size - 1) / (size_t)c->size;
+    per = (per + 15) / 16 * 16;
+    for (int r = 0; r < c->size; r++) {
+        size_t lo = per * (size_t)r < n ? per * (size_t)r : n;
+        size_t hi = lo + per < n ? lo + per : n;
+        s->count[r] = (int)(hi - lo);
+        s->displ[r] = (int)lo;
+        if (r == c->rank) {
+            s->lo = lo;
+            s->hi = hi;
+        }
+    }
+    return NND_OK;
+}
+
+void nnd_shards_free(nnd_shards *s)
+{
+    free(s->count);
+    free(s->displ);
+    memset(s, 0, sizeof *s);
+}
+
+int nnd_comm_on_one_node(const nnd_comm *c)
+{
+    MPI_Comm node;
+    int size, whole, all_whole;
+    MPI_Comm_split_type(c->world, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &size);
+    MPI_Comm_free(&node);
+    whole = size == c->size;
+    MPI_Allreduce(&whole, &all_whole, 1, MPI_INT, MPI_MIN, c->world);
+    return all_whole;
+}
+
+nnd_status nnd_shm_init(nnd_shm *b, const nnd_comm *c, size_t n)
+{
+    memset(b, 0, sizeof *b);
+    b->win = MPI_WIN_NULL;
+    MPI_Comm_dup(c->world, &b->node);
+    b->size = c->size;
+    /* Each rank's buffer on its own pages (first touched by its owner). */
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "alloc_shared_noncontig", "true");
+    float *mine = NULL;
+    int rc = MPI_Win_allocate_shared((MPI_Aint)(n * sizeof(float)), (int)sizeof(float), info,
+                                     b->node, &mine, &b->win);
+    MPI_Info_free(&info);
+    b->seg = calloc((size_t)b->size, sizeof *b->seg);
+    int ok = rc == MPI_SUCCESS && b->seg, all_ok;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, c->world);
+    if (!all_ok) {
+        nnd_shm_free(b);
+        return nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu floats of shared memory", n);
+    }
+    for (int r = 0; r < b->size; r++) {
+        MPI_Aint bytes;
+        int unit;
+        MPI_Win_shared_query(b->win, r, &bytes, &unit, &b->seg[r]);
+    }
+    memset(mine, 0, n * sizeof(float));
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, b->win); /* one passive epoch; barriers order the rest */
+    b->locked = 1;
+    nnd_shm_barrier(b);
+    return NND_OK;
+}
+
+void nnd_shm_barrier(const nnd_shm *b)
+{
+    MPI_Win_sync(b->win);
+    MPI_Barrier(b->node);
+    MPI_Win_sync(b->win);
+}
+
+void nnd_shm_free(nnd_shm *b)
+{
+    if (b->locked) MPI_Win_unlock_all(b->win);
+    if (b->size > 0 && b->win != MPI_WIN_NULL) MPI_Win_free(&b->win);
+    if (b->size > 0) MPI_Comm_free(&b->node);
+    free(b->seg);
+    memset(b, 0, sizeof *b);
+    b->win = MPI_WIN_NULL;
+}
+
+void nnd_comm_allgather_shards(const nnd_comm *c, const nnd_shards *s, float *buf)
+{
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, s->count, s->displ, MPI_FLOAT,
+                   c->world);
 }
 
 int nnd_cpus_allowed(void)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nndist/comm.h"
 #include "nndist/commands.h"
 #include "nndist/guard.h"
 #include "nndist/version.h"
@@ -42,6 +43,7 @@ int main(int argc, char **argv)
     int provided;
     /* OpenMP threads run between MPI calls; only the main thread calls MPI (the watchdog's
      * MPI_Abort is the one exception, and it ends the process). */
+    nnd_mpi_preinit();
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     nnd_guard_install_signals();
     nnd_comm c;

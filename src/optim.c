@@ -1,9 +1,13 @@
 #include "nndist/optim.h"
 
+#include "optim_internal.h"
+
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "nndist/gemm.h"
 
 /* ---- names, defaults, the hyperparameter table ---- */
 
@@ -211,11 +215,6 @@ nnd_status nnd_optim_validate(const nnd_optim_config *cfg)
 
 /* ---- state ---- */
 
-/* Norms are summed over blocks of this many elements, then the block sums in order. */
-#define NORM_BLOCK 4096
-/* Elementwise loops go parallel above this size (below, the threads cost more than they save). */
-#define PAR_MIN 65536
-
 static int add_state(nnd_optim *o, const char *name)
 {
     o->state_name[o->n_state] = name;
@@ -321,320 +320,45 @@ void nnd_optim_free(nnd_optim *o)
     memset(o, 0, sizeof *o);
 }
 
-/* ---- reductions that do not depend on the thread count ---- */
-
-/* Sum over [0, n) of (sa*a[i])^2 into *na and, when b is given, of (sb*b[i])^2 into *nb:
- * per block of NORM_BLOCK in any thread, then the block sums in block order. */
-static void sum_squares(double *partial, const float *a, double sa, const float *b, double sb,
-                        size_t n, double *na, double *nb)
-{
-    const size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (size_t k = 0; k < blocks; k++) {
-        size_t lo = k * NORM_BLOCK, hi = lo + NORM_BLOCK < n ? lo + NORM_BLOCK : n;
-        double x = 0.0, y = 0.0;
-        for (size_t i = lo; i < hi; i++) {
-            double u = sa * a[i];
-            x += u * u;
-            if (b) {
-                double v = sb * b[i];
-                y += v * v;
-            }
-        }
-        partial[2 * k] = x;
-        partial[2 * k + 1] = y;
-    }
-    double x = 0.0, y = 0.0;
-    for (size_t k = 0; k < blocks; k++) {
-        x += partial[2 * k];
-        y += partial[2 * k + 1];
-    }
-    *na = x;
-    if (nb) *nb = y;
-}
-
-/* ---- the updates; s is the factor that turns G into the (clipped) mean gradient ---- */
-
-static void sgd_step(nnd_optim *o, float *w, const float *G, double s, double lr)
-{
-    const double wd = o->cfg.weight_decay, mu = o->cfg.momentum;
-    const double damp = 1.0 - o->cfg.dampening;
-    const int first = o->step == 0, nesterov = o->cfg.nesterov;
-    const size_t n = o->n;
-    if (mu == 0.0) {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) w[i] = (float)(w[i] - lr * (s * G[i] + wd * w[i]));
-        return;
-    }
-    float *buf = o->state[0];
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        double g = s * G[i] + wd * w[i];
-        double b = first ? g : mu * buf[i] + damp * g; /* buf = mu*buf + (1-dampening)*g */
-        buf[i] = (float)b;
-        w[i] = (float)(w[i] - lr * (nesterov ? g + mu * b : b));
-    }
-}
-
-static void rmsprop_step(nnd_optim *o, float *w, const float *G, double s, double lr)
-{
-    const double wd = o->cfg.weight_decay, alpha = o->cfg.alpha, eps = o->cfg.eps;
-    const double mu = o->cfg.momentum;
-    float *v = o->state[nnd_optim_state_index(o, "square_avg")];
-    int kb = nnd_optim_state_index(o, "momentum_buffer"), ka = nnd_optim_state_index(o, "grad_avg");
-    float *buf = kb >= 0 ? o->state[kb] : NULL, *avg = ka >= 0 ? o->state[ka] : NULL;
-    const size_t n = o->n;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        double g = s * G[i] + wd * w[i];
-        double vi = alpha * v[i] + (1.0 - alpha) * g * g;
-        v[i] = (float)vi;
-        double d;
-        if (avg) {
-            double a = alpha * avg[i] + (1.0 - alpha) * g;
-            avg[i] = (float)a;
-            /* v - a^2 >= 0 in exact arithmetic; round-off can make it a hair negative */
-            d = sqrt(fmax(vi - a * a, 0.0)) + eps;
-        } else {
-            d = sqrt(vi) + eps;
-        }
-        if (buf) {
-            double b = mu * buf[i] + g / d;
-            buf[i] = (float)b;
-            w[i] = (float)(w[i] - lr * b);
-        } else {
-            w[i] = (float)(w[i] - lr * g / d);
-        }
-    }
-}
-
-static void adam_step(nnd_optim *o, float *w, const float *G, double s, double lr)
-{
-    const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps;
-    const double t = (double)(o->step + 1);
-    const int decoupled = o->cfg.kind == NND_OPTIM_ADAMW;
-    const double wd_l2 = decoupled ? 0.0 : o->cfg.weight_decay;
-    const double shrink = decoupled ? 1.0 - lr * o->cfg.weight_decay : 1.0;
-    const double step_size = lr / (1.0 - pow(b1, t)), bc2_sqrt = sqrt(1.0 - pow(b2, t));
-    float *m = o->state[0], *v = o->state[1];
-    float *vmax = o->cfg.amsgrad ? o->state[2] : NULL;
-    const size_t n = o->n;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        double wi = w[i];
-        double g = s * G[i] + wd_l2 * wi;
-        if (decoupled) wi *= shrink; /* w *= 1 - lr*wd */
-        double mi = b1 * m[i] + (1.0 - b1) * g, vi = b2 * v[i] + (1.0 - b2) * g * g;
-        m[i] = (float)mi;
-        v[i] = (float)vi;
-        if (vmax) { /* vmax = max(vmax, v) */
-            vi = fmax(vi, vmax[i]);
-            vmax[i] = (float)vi;
-        }
-        double denom = sqrt(vi) / bc2_sqrt + eps;
-        w[i] = (float)(wi - step_size * mi / denom);
-    }
-}
-
-static void adamax_step(nnd_optim *o, float *w, const float *G, double s, double lr)
-{
-    const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
-    const double clr = lr / (1.0 - pow(b1, (double)(o->step + 1)));
-    float *m = o->state[0], *u = o->state[1];
-    const size_t n = o->n;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        double g = s * G[i] + wd * w[i];
-        double mi = b1 * m[i] + (1.0 - b1) * g, ui = fmax(b2 * u[i], fabs(g) + eps);
-        m[i] = (float)mi;
-        u[i] = (float)ui;
-        w[i] = (float)(w[i] - clr * mi / ui);
-    }
-}
-
-static double nadam_mu(const nnd_optim_config *cfg, uint64_t t)
-{
-    return cfg->beta1 * (1.0 - 0.5 * pow(0.96, (double)t * cfg->momentum_decay));
-}
+/* ---- the update, in the variant for this CPU ---- */
 
 double nnd_optim_nadam_mu_product(const nnd_optim_config *cfg, uint64_t steps)
 {
-    double p = 1.0;
-    for (uint64_t i = 1; i <= steps; i++) p *= nadam_mu(cfg, i);
-    return p;
+    return nnd_nadam_mu_product(cfg, steps);
 }
 
-static void nadam_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+int nnd_optim_shardable(const nnd_optim *o)
 {
-    const nnd_optim_config *cfg = &o->cfg;
-    const uint64_t t = o->step + 1;
-    /* After a load (or on a rank that received the step by broadcast) the product is rebuilt
-     * with the same sequence of multiplications as the running one, so bitwise equal. */
-    if (o->mu_product_step != o->step) o->mu_product = nnd_optim_nadam_mu_product(cfg, o->step);
-    const double mu = nadam_mu(cfg, t), mu_next = nadam_mu(cfg, t + 1);
-    o->mu_product *= mu;
-    o->mu_product_step = t;
-    const double mu_product_next = o->mu_product * mu * mu_next; /* torch 1.13, see optim.h */
-    const double b1 = cfg->beta1, b2 = cfg->beta2, eps = cfg->eps, wd = cfg->weight_decay;
-    const double bc2 = 1.0 - pow(b2, (double)t);
-    const double cg = lr * (1.0 - mu) / (1.0 - o->mu_product);
-    const double cm = lr * mu_next / (1.0 - mu_product_next);
-    float *m = o->state[0], *v = o->state[1];
-    const size_t n = o->n;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        double g = s * G[i] + wd * w[i];
-        double mi = b1 * m[i] + (1.0 - b1) * g, vi = b2 * v[i] + (1.0 - b2) * g * g;
-        m[i] = (float)mi;
-        v[i] = (float)vi;
-        double d = sqrt(vi / bc2) + eps;
-        w[i] = (float)(w[i] - cg * g / d - cm * mi / d);
-    }
+    return o->cfg.kind != NND_OPTIM_LARS && o->cfg.kind != NND_OPTIM_LAMB &&
+           o->cfg.clip_norm == 0.0;
 }
 
-static void adagrad_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+/* The variant follows the GEMM's kernel family (so NNDIST_GEMM=portable selects the plain one
+ * here too); the variants give bitwise the same results (optim_update.c). */
+static void update(nnd_optim *o, float *params, const float *grads, float grad_scale, double lr,
+                   size_t lo, size_t hi)
 {
-    const double wd = o->cfg.weight_decay, eps = o->cfg.eps;
-    const double clr = lr / (1.0 + (double)o->step * o->cfg.lr_decay);
-    float *sum = o->state[0];
-    const size_t n = o->n;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        double g = s * G[i] + wd * w[i];
-        double si = sum[i] + g * g;
-        sum[i] = (float)si;
-        w[i] = (float)(w[i] - clr * g / (sqrt(si) + eps));
+#ifdef NND_OPTIM_X86_VARIANTS
+    const char *family = nnd_gemm_kernel_name();
+    if (strcmp(family, "avx512") == 0) {
+        nnd_optim_update_avx512(o, params, grads, grad_scale, lr, lo, hi);
+        return;
     }
-}
-
-static void adadelta_step(nnd_optim *o, float *w, const float *G, double s, double lr)
-{
-    const double wd = o->cfg.weight_decay, eps = o->cfg.eps, rho = o->cfg.rho;
-    float *v = o->state[0], *acc = o->state[1];
-    const size_t n = o->n;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        double g = s * G[i] + wd * w[i];
-        double vi = rho * v[i] + (1.0 - rho) * g * g;
-        v[i] = (float)vi;
-        double d = sqrt(acc[i] + eps) / sqrt(vi + eps) * g;
-        acc[i] = (float)(rho * acc[i] + (1.0 - rho) * d * d);
-        w[i] = (float)(w[i] - lr * d);
+    if (strcmp(family, "avx2-fma") == 0) {
+        nnd_optim_update_avx2(o, params, grads, grad_scale, lr, lo, hi);
+        return;
     }
-}
-
-static void lars_step(nnd_optim *o, float *w, const float *G, double s, double lr)
-{
-    const double wd = o->cfg.weight_decay, mu = o->cfg.momentum, eta = o->cfg.trust_coefficient;
-    float *buf = mu != 0.0 ? o->state[0] : NULL;
-    for (int k = 0; k < o->n_tensors; k++) {
-        const size_t lo = o->tensor_off[k], n = o->tensor_off[k + 1] - lo;
-        float *wk = w + lo;
-        const float *Gk = G + lo;
-        double ww, gg;
-        sum_squares(o->partial, wk, 1.0, Gk, s, n, &ww, &gg);
-        const double wn = sqrt(ww), denom = sqrt(gg) + wd * wn;
-        const double local = wn > 0.0 && denom > 0.0 ? eta * wn / denom : 1.0;
-        const double c = lr * local;
-        float *bk = buf ? buf + lo : NULL;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) {
-            double d = c * (s * Gk[i] + wd * wk[i]);
-            if (bk) {
-                d += mu * bk[i]; /* b = mu*b + lr*lambda*(g + wd*w) */
-                bk[i] = (float)d;
-            }
-            wk[i] = (float)(wk[i] - d);
-        }
-    }
-}
-
-static void lamb_step(nnd_optim *o, float *w, const float *G, double s, double lr)
-{
-    const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
-    const double t = (double)(o->step + 1);
-    const double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
-    float *m = o->state[0], *v = o->state[1];
-    for (int k = 0; k < o->n_tensors; k++) {
-        const size_t lo = o->tensor_off[k], n = o->tensor_off[k + 1] - lo;
-        float *wk = w + lo, *mk = m + lo, *vk = v + lo;
-        const float *Gk = G + lo;
-        /* Pass 1: the moments, ||w|| and ||u|| (u = r + wd*w), summed per block. */
-        const size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
-        double *partial = o->partial;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-        for (size_t b = 0; b < blocks; b++) {
-            size_t i0 = b * NORM_BLOCK, i1 = i0 + NORM_BLOCK < n ? i0 + NORM_BLOCK : n;
-            double ww = 0.0, uu = 0.0;
-            for (size_t i = i0; i < i1; i++) {
-                double g = s * Gk[i];
-                mk[i] = (float)(b1 * mk[i] + (1.0 - b1) * g);
-                vk[i] = (float)(b2 * vk[i] + (1.0 - b2) * g * g);
-                double u = (mk[i] / bc1) / (sqrt(vk[i] / bc2) + eps) + wd * wk[i];
-                ww += (double)wk[i] * wk[i];
-                uu += u * u;
-            }
-            partial[2 * b] = ww;
-            partial[2 * b + 1] = uu;
-        }
-        double ww = 0.0, uu = 0.0;
-        for (size_t b = 0; b < blocks; b++) {
-            ww += partial[2 * b];
-            uu += partial[2 * b + 1];
-        }
-        const double wn = sqrt(ww), un = sqrt(uu);
-        const double c = lr * (wn > 0.0 && un > 0.0 ? wn / un : 1.0);
-        /* Pass 2: the same u from the stored moments, scaled by the trust ratio. */
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) {
-            double u = (mk[i] / bc1) / (sqrt(vk[i] / bc2) + eps) + wd * wk[i];
-            wk[i] = (float)(wk[i] - c * u);
-        }
-    }
+#endif
+    nnd_optim_update_portable(o, params, grads, grad_scale, lr, lo, hi);
 }
 
 void nnd_optim_step(nnd_optim *o, float *params, const float *grads, float grad_scale, double lr)
 {
-    double s = grad_scale;
-    if (o->cfg.clip_norm > 0.0) {
-        double gg;
-        sum_squares(o->partial, grads, s, NULL, 0.0, o->n, &gg, NULL);
-        o->last_grad_norm = sqrt(gg);
-        /* torch.nn.utils.clip_grad_norm_: g *= min(1, c / (||g|| + 1e-6)) */
-        double coef = o->cfg.clip_norm / (o->last_grad_norm + 1e-6);
-        if (coef < 1.0) s *= coef;
-    }
-    switch (o->cfg.kind) {
-    case NND_OPTIM_SGD:
-        sgd_step(o, params, grads, s, lr);
-        break;
-    case NND_OPTIM_RMSPROP:
-        rmsprop_step(o, params, grads, s, lr);
-        break;
-    case NND_OPTIM_ADAM:
-    case NND_OPTIM_ADAMW:
-        adam_step(o, params, grads, s, lr);
-        break;
-    case NND_OPTIM_ADAMAX:
-        adamax_step(o, params, grads, s, lr);
-        break;
-    case NND_OPTIM_NADAM:
-        nadam_step(o, params, grads, s, lr);
-        break;
-    case NND_OPTIM_ADAGRAD:
-        adagrad_step(o, params, grads, s, lr);
-        break;
-    case NND_OPTIM_ADADELTA:
-        adadelta_step(o, params, grads, s, lr);
-        break;
-    case NND_OPTIM_LARS:
-        lars_step(o, params, grads, s, lr);
-        break;
-    case NND_OPTIM_LAMB:
-        lamb_step(o, params, grads, s, lr);
-        break;
-    default:
-        break;
-    }
-    o->step++;
+    update(o, params, grads, grad_scale, lr, 0, o->n);
+}
+
+void nnd_optim_step_shard(nnd_optim *o, float *params, const float *grads, float grad_scale,
+                          double lr, size_t lo, size_t hi)
+{
+    update(o, params, grads, grad_scale, lr, lo, hi);
 }

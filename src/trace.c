@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const g_names[NND_TRACE_KIND_COUNT] = {"forward+backward", "allreduce", "update",
-                                                          "checkpoint", "evaluation"};
+static const char *const g_names[NND_TRACE_KIND_COUNT] = {
+    "forward+backward", "allreduce", "update", "allgather", "checkpoint", "evaluation"};
 
 nnd_status nnd_trace_init(nnd_trace *t, size_t cap, const nnd_comm *c)
 {

@@ -145,6 +145,7 @@ static void log_slurm(const run *r)
 static nnd_status save(run *r, const char *path, int retain)
 {
     nnd_status st = NND_OK;
+    nnd_trainer_sync_state(&r->t);
     if (r->c->rank == 0) {
         nnd_ckpt_meta meta;
         fill_meta(r, &meta);
@@ -328,8 +329,9 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         if ((st = nnd_comm_agree(c, st))) goto out;
     }
     if (cfg->trace) {
-        /* Room for every step's three phases plus checkpoints and evaluations, within reason. */
-        uint64_t want = 3 * r.total_steps + 2 * (r.total_steps / t->spe + 1) + 64;
+        /* Room for every step's phases (four, sharded) plus checkpoints and evaluations, within
+         * reason. */
+        uint64_t want = 4 * r.total_steps + 2 * (r.total_steps / t->spe + 1) + 64;
         if ((st = nnd_trace_init(&r.trace, want < (1u << 22) ? want : (1u << 22), c))) goto out;
         r.tracing = 1;
         t->trace = &r.trace;
@@ -341,10 +343,11 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     int threads = omp_get_max_threads();
     say(&r,
         "nndist: %zu samples (%zu on rank 0), %d rank%s x %d thread%s, global batch %" PRIu64
-        ", %" PRIu64 " steps/epoch, %" PRIu64 " steps total, optimizer %s lr %g, GEMM kernel %s\n",
+        ", %" PRIu64 " steps/epoch, %" PRIu64
+        " steps total, optimizer %s lr %g%s, GEMM kernel %s\n",
         t->order.n, t->order.hi - t->order.lo, c->size, c->size == 1 ? "" : "s", threads,
         threads == 1 ? "" : "s", t->batch, t->spe, r.total_steps, cfg->optim.name, r.sched.base_lr,
-        nnd_gemm_kernel_name());
+        t->sharded ? " (update sharded across the ranks)" : "", nnd_gemm_kernel_name());
     if (t->step >= r.total_steps)
         say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n", t->step,
             r.total_steps);

@@ -3,6 +3,7 @@
 #include "nndist/guard.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -111,6 +112,13 @@ static size_t gather_batch(nnd_trainer *t)
     return n;
 }
 
+void nnd_trainer_sync_state(nnd_trainer *t)
+{
+    if (!t->sharded) return;
+    for (int k = 0; k < t->optim.n_state; k++)
+        nnd_comm_allgather_shards(t->c, &t->shards, t->optim.state[k]);
+}
+
 void nnd_trainer_share_state(nnd_trainer *t)
 {
     nnd_comm_bcast_floats(t->c, t->model.params, t->model.n_params);
@@ -163,9 +171,56 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
     return nnd_comm_agree(c, st);
 }
 
+/* Shards the update when it pays: several ranks on one node and an elementwise optimizer.
+ * NNDIST_UPDATE=replicated keeps the allreduce and every rank updating all the weights. */
+static nnd_status plan_update(nnd_trainer *t)
+{
+    const char *mode = getenv("NNDIST_UPDATE");
+    int replicated = mode && strcmp(mode, "replicated") == 0;
+    nnd_model *m = &t->model;
+    if (t->c->size < 2 || replicated || !nnd_optim_shardable(&t->optim) ||
+        m->n_params > INT_MAX / 2 || !nnd_comm_on_one_node(t->c))
+        return NND_OK;
+    nnd_status st = nnd_shm_init(&t->shm, t->c, m->n_params + NND_GRAD_TAIL);
+    if (!st) st = nnd_shards_init(&t->shards, t->c, m->n_params);
+    if (!st) {
+        t->gshard = nnd_alloc_floats(t->shards.hi - t->shards.lo);
+        if (!t->gshard) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the gradient's shard");
+    }
+    if ((st = nnd_comm_agree(t->c, st))) return st;
+    free(m->grads);
+    m->grads = t->shm.seg[t->c->rank];
+    m->grads_shared = 1;
+    t->sharded = 1;
+    return NND_OK;
+}
+
+/* The rank's shard of the summed gradient and the summed tail, from every rank's gradient in
+ * shared memory, added in rank order (so the same on every rank and in every run). */
+static void sum_shared(nnd_trainer *t, float *tail)
+{
+    const nnd_shm *b = &t->shm;
+    const size_t lo = t->shards.lo, n = t->shards.hi - lo, np = t->model.n_params;
+    float *out = t->gshard;
+    float *const *seg = b->seg;
+    const int P = b->size;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float v = seg[0][lo + i];
+        for (int r = 1; r < P; r++) v += seg[r][lo + i];
+        out[i] = v;
+    }
+    for (int k = 0; k < NND_GRAD_TAIL; k++) {
+        float v = seg[0][np + k];
+        for (int r = 1; r < P; r++) v += seg[r][np + k];
+        tail[k] = v;
+    }
+}
+
 static nnd_status init_weights(nnd_trainer *t)
 {
     nnd_status st = alloc_step_buffers(t);
+    if (!st) st = plan_update(t);
     if (st) return st;
     nnd_model_init_params(&t->model, t->cfg->seed);
     if (t->cfg->init && (st = nnd_trainer_load(t, t->cfg->init, 0, NULL))) return st;
@@ -203,6 +258,9 @@ void nnd_trainer_free(nnd_trainer *t)
     free(t->xb);
     free(t->yb);
     free(t->tb);
+    free(t->gshard);
+    nnd_shards_free(&t->shards);
+    nnd_shm_free(&t->shm); /* after nnd_model_free, which leaves the shared gradient alone */
     memset(t, 0, sizeof *t);
 }
 
@@ -237,40 +295,63 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
     if (nnd_guard_fault("nan", rank, t->step + 1)) m->grads[np / 2] = NAN;
     while (nnd_guard_fault("hang", rank, t->step + 1)) sleep(1000);
     if (nnd_guard_fault("pause", rank, t->step + 1)) sleep(3); /* ends early on a signal */
-    /* The statistics ride in the gradient's allreduce: counts, sums, and the flags every rank
+    /* The statistics ride in the gradient's reduction: counts, sums, and the flags every rank
      * must act on alike (a pending signal, a non-finite gradient anywhere). */
     memset(tail, 0, NND_GRAD_TAIL * sizeof *tail);
     tail[0] = (float)n;
     tail[1] = (float)loss_sum;
     tail[2] = (float)correct;
     tail[3] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
-    tail[4] = any_nonfinite(m->grads, np);
-    double t1 = MPI_Wtime();
+    double t1 = MPI_Wtime(), t2, t3, t4;
     nnd_guard_phase("allreduce", 0.0);
-    nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
-    double t2 = MPI_Wtime();
+    float summed_tail[NND_GRAD_TAIL];
+    if (t->sharded) {
+        /* The tail in this rank's shared gradient is read by the others: the sums go apart. */
+        nnd_shm_barrier(&t->shm); /* every gradient written */
+        sum_shared(t, summed_tail);
+        tail = summed_tail;
+        /* One flag for all: a non-finite value anywhere reaches some rank's shard of the sum.
+         * This allreduce also keeps every rank from writing its next gradient before all have
+         * read this one. */
+        int bad = any_nonfinite(t->gshard, t->shards.hi - t->shards.lo) != 0.0f, any_bad;
+        MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->c->world);
+        tail[4] = (float)any_bad;
+    } else {
+        tail[4] = any_nonfinite(m->grads, np);
+        nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
+    }
+    t2 = MPI_Wtime();
     nnd_guard_phase("update", 0.0);
     s->samples = tail[0];
     s->loss_sum = tail[1];
     s->correct = tail[2];
     s->signal = tail[3] > 0.0f;
-    s->compute_s = t1 - t0;
-    s->allreduce_s = t2 - t1;
-    s->update_s = 0.0;
     t->step++;
     nnd_status st = NND_OK;
-    if (!isfinite(tail[1]) || tail[4] != 0.0f)
+    if (!isfinite(tail[1]) || tail[4] != 0.0f) {
         /* Every rank sees the same sums, so every rank skips alike; the weights stay. */
         st = nnd_err_set(NND_ERR_NUMERIC, "step %" PRIu64 ": the %s is not finite", t->step,
                          isfinite(tail[1]) ? "gradient" : "loss");
-    else
+        t3 = t4 = MPI_Wtime();
+    } else if (t->sharded) {
+        nnd_optim_step_shard(&t->optim, m->params, t->gshard, 1.0f / tail[0], lr, t->shards.lo,
+                             t->shards.hi);
+        t3 = MPI_Wtime();
+        nnd_guard_phase("allgather", 0.0);
+        nnd_comm_allgather_shards(t->c, &t->shards, m->params);
+        t4 = MPI_Wtime();
+    } else {
         nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / tail[0], lr);
-    double t3 = MPI_Wtime();
+        t3 = t4 = MPI_Wtime();
+    }
+    s->compute_s = t1 - t0;
+    s->allreduce_s = (t2 - t1) + (t4 - t3);
     s->update_s = t3 - t2;
     nnd_trace_add(t->trace, NND_TRACE_COMPUTE, t0, t1);
     nnd_trace_add(t->trace, NND_TRACE_ALLREDUCE, t1, t2);
     nnd_trace_add(t->trace, NND_TRACE_UPDATE, t2, t3);
+    if (t->sharded && t4 > t3) nnd_trace_add(t->trace, NND_TRACE_ALLGATHER, t3, t4);
     nnd_guard_idle();
-    nnd_guard_step_time(t3 - t0);
+    nnd_guard_step_time(t4 - t0);
     return st;
 }

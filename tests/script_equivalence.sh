@@ -20,4 +20,22 @@ run 4 train --data "$WORK/train.h5" --layers 12,8,4 --batch 3 --steps 20 --lr 0.
 run 1 train --data "$WORK/train.h5" --layers 12,8,4 --batch 3 --steps 20 --lr 0.1 --seed 3 \
     --save "$WORK/tiny-1.h5" > /dev/null
 "$COMPARE_MODELS" "$WORK/tiny-1.h5" "$WORK/tiny-4.h5" 1e-5 || fail "batch 3 at 4 ranks differs"
+# The update sharded across the ranks (the default on one node: each rank sums and updates its
+# shard of the weights and Adam's state) against every rank updating everything after an
+# allreduce (NNDIST_UPDATE=replicated): bitwise at 2 ranks (a + b either way), round-off at 3.
+for np in 2 3; do
+    for mode in replicated auto; do
+        NNDIST_UPDATE=$mode run $np train --data "$WORK/train.h5" --layers 12,16,8,4 --batch 32 \
+            --steps 40 --optimizer adam --lr 0.01 --seed 3 --save "$WORK/upd-$mode-$np.h5" \
+            > "$WORK/upd-$mode-$np.txt" || fail "np=$np NNDIST_UPDATE=$mode: train failed"
+    done
+    grep -q "update sharded" "$WORK/upd-auto-$np.txt" || fail "np=$np: the update was not sharded"
+    if grep -q "update sharded" "$WORK/upd-replicated-$np.txt"; then
+        fail "np=$np: NNDIST_UPDATE=replicated still sharded the update"
+    fi
+done
+"$COMPARE_MODELS" "$WORK/upd-replicated-2.h5" "$WORK/upd-auto-2.h5" 0 ||
+    fail "np=2: the sharded update is not bitwise the replicated one"
+"$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/upd-auto-3.h5" 1e-5 ||
+    fail "np=3: the sharded update differs from the replicated one by more than 1e-5"
 echo "1 passed, 0 failed"

@@ -52,6 +52,7 @@ for rank in (0, 1):
     names = [e["name"] for e in events if e["pid"] == rank and e["ph"] == "X"]
     assert names.count("forward+backward") == 80, (rank, names.count("forward+backward"))
     assert names.count("allreduce") == 80 and names.count("update") == 80
+    assert names.count("allgather") == 80, names.count("allgather")  # the sharded update
     assert names.count("checkpoint") == 2 and names.count("evaluation") == 2, names
     assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in events if e["ph"] == "X")
 PYEOF

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "nndist/ckpt.h"
+#include "nndist/gemm.h"
 #include "nndist/optim.h"
 #include "nndist/rng.h"
 
@@ -609,6 +610,126 @@ static void test_threads_bitwise(void **state)
     free(w4);
 }
 
+/* The update loops are compiled once per instruction set (optim_update.c); every variant this
+ * CPU runs must give bitwise the portable C's weights and state, for every optimizer, with and
+ * without weight decay and clipping, on a length that leaves a remainder after the vectors. */
+static void test_isa_variants_bitwise(void **state)
+{
+    (void)state;
+    const size_t n = 70013; /* above the parallel threshold; odd */
+    const size_t off[4] = {0, 50000, 50007, n};
+    const char *names[] = {"sgd",    "momentum", "nesterov", "rmsprop",  "adam", "adamw",
+                           "adamax", "nadam",    "adagrad",  "adadelta", "lars", "lamb"};
+    const char *families[] = {"avx2-fma", "avx512"};
+    float *G = malloc(n * sizeof *G), *wp = malloc(n * sizeof *wp), *wv = malloc(n * sizeof *wv);
+    assert_non_null(G);
+    assert_non_null(wp);
+    assert_non_null(wv);
+    int compared = 0;
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+        if (nnd_gemm_use_kernel(families[f]) != 0) continue; /* this CPU lacks it */
+        for (size_t c = 0; c < sizeof names / sizeof names[0]; c++)
+            for (int variant = 0; variant < 2; variant++) {
+                nnd_optim_config cfg = config_of(names[c]);
+                if (variant) {
+                    cfg.weight_decay = 0.01;
+                    cfg.clip_norm = 0.5;
+                    cfg.amsgrad = 1;
+                    cfg.centered = 1;
+                }
+                nnd_optim p, v;
+                assert_int_equal(nnd_optim_init(&p, &cfg, off, 3), NND_OK);
+                assert_int_equal(nnd_optim_init(&v, &cfg, off, 3), NND_OK);
+                for (size_t i = 0; i < n; i++)
+                    wp[i] = wv[i] = nnd_rng_uniform(9, NND_RNG_SYNTHETIC, 0, i) - 0.5f;
+                for (int s = 0; s < 3; s++) {
+                    for (size_t i = 0; i < n; i++)
+                        G[i] = nnd_rng_uniform(9, NND_RNG_SYNTHETIC, (uint64_t)s + 1, i) - 0.5f;
+                    assert_int_equal(nnd_gemm_use_kernel("portable"), 0);
+                    nnd_optim_step(&p, wp, G, 1.0f / 3.0f, 0.01);
+                    assert_int_equal(nnd_gemm_use_kernel(families[f]), 0);
+                    nnd_optim_step(&v, wv, G, 1.0f / 3.0f, 0.01);
+                }
+                if (memcmp(wp, wv, n * sizeof *wp) != 0)
+                    fail_msg("%s (variant %d): %s and portable weights differ", names[c], variant,
+                             families[f]);
+                for (int k = 0; k < p.n_state; k++)
+                    assert_memory_equal(p.state[k], v.state[k], n * sizeof(float));
+                nnd_optim_free(&p);
+                nnd_optim_free(&v);
+                compared++;
+            }
+    }
+    nnd_gemm_use_kernel(NULL);
+    printf("compared %d optimizer runs against the portable variant\n", compared);
+    free(G);
+    free(wp);
+    free(wv);
+}
+
+/* Data-parallel ranks may each update a shard: three "ranks", each with its own optimizer and
+ * weights, update [0, 23456), [23456, 50011) and [50011, n) from their shard of the gradient and
+ * exchange the updated weights after each step (as an allgather does); weights and state match
+ * one optimizer stepping the whole range, bitwise, for every shardable optimizer. */
+static void test_shards_bitwise(void **state)
+{
+    (void)state;
+    enum { RANKS = 3 };
+    const size_t n = 70013, cut[RANKS + 1] = {0, 23456, 50011, n};
+    const size_t off[4] = {0, 50000, 50007, n};
+    const char *names[] = {"sgd",   "momentum", "nesterov", "rmsprop", "adam",
+                           "adamw", "adamax",   "nadam",    "adagrad", "adadelta"};
+    float *G = malloc(n * sizeof *G), *w = malloc(n * sizeof *w), *ws[RANKS];
+    assert_non_null(G);
+    assert_non_null(w);
+    for (int r = 0; r < RANKS; r++) assert_non_null(ws[r] = malloc(n * sizeof *w));
+    for (size_t c = 0; c < sizeof names / sizeof names[0]; c++) {
+        nnd_optim_config cfg = config_of(names[c]);
+        cfg.weight_decay = 0.01;
+        nnd_optim whole, part[RANKS];
+        assert_int_equal(nnd_optim_init(&whole, &cfg, off, 3), NND_OK);
+        assert_true(nnd_optim_shardable(&whole));
+        for (int r = 0; r < RANKS; r++)
+            assert_int_equal(nnd_optim_init(&part[r], &cfg, off, 3), NND_OK);
+        for (size_t i = 0; i < n; i++) w[i] = nnd_rng_uniform(11, NND_RNG_SYNTHETIC, 0, i) - 0.5f;
+        for (int r = 0; r < RANKS; r++) memcpy(ws[r], w, n * sizeof *w);
+        for (int s = 0; s < 3; s++) {
+            for (size_t i = 0; i < n; i++)
+                G[i] = nnd_rng_uniform(11, NND_RNG_SYNTHETIC, (uint64_t)s + 1, i) - 0.5f;
+            nnd_optim_step(&whole, w, G, 0.25f, 0.01);
+            for (int r = 0; r < RANKS; r++)
+                nnd_optim_step_shard(&part[r], ws[r], G + cut[r], 0.25f, 0.01, cut[r], cut[r + 1]);
+            for (int r = 0; r < RANKS; r++) /* the allgather */
+                for (int q = 0; q < RANKS; q++)
+                    if (q != r)
+                        memcpy(ws[q] + cut[r], ws[r] + cut[r], (cut[r + 1] - cut[r]) * sizeof *w);
+        }
+        for (int r = 0; r < RANKS; r++) {
+            if (memcmp(w, ws[r], n * sizeof *w) != 0)
+                fail_msg("%s: rank %d's weights differ from the whole update", names[c], r);
+            assert_int_equal(part[r].step, whole.step);
+            for (int k = 0; k < whole.n_state; k++) /* each rank's state is current in its shard */
+                assert_memory_equal(part[r].state[k] + cut[r], whole.state[k] + cut[r],
+                                    (cut[r + 1] - cut[r]) * sizeof(float));
+            nnd_optim_free(&part[r]);
+        }
+        nnd_optim_free(&whole);
+    }
+    nnd_optim_config cfg = config_of("lamb");
+    nnd_optim o;
+    assert_int_equal(nnd_optim_init(&o, &cfg, off, 3), NND_OK);
+    assert_false(nnd_optim_shardable(&o)); /* per-tensor norms */
+    nnd_optim_free(&o);
+    cfg = config_of("adam");
+    cfg.clip_norm = 1.0;
+    assert_int_equal(nnd_optim_init(&o, &cfg, off, 3), NND_OK);
+    assert_false(nnd_optim_shardable(&o)); /* a global norm */
+    nnd_optim_free(&o);
+    for (int r = 0; r < RANKS; r++) free(ws[r]);
+    free(G);
+    free(w);
+}
+
 /* A checkpoint holds everything an update depends on: for every optimizer, save after two
  * steps, load into a fresh optimizer, and the next steps are bitwise those of the original
  * (nadam's mu_product is rebuilt from the step). Another optimizer's checkpoint is refused. */
@@ -904,6 +1025,8 @@ int main(void)
         cmocka_unit_test(test_clip_norm),
         cmocka_unit_test(test_state_names),
         cmocka_unit_test(test_threads_bitwise),
+        cmocka_unit_test(test_isa_variants_bitwise),
+        cmocka_unit_test(test_shards_bitwise),
         cmocka_unit_test(test_checkpoint_resume_bitwise),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_defaults),

@@ -162,4 +162,15 @@ double nnd_optim_nadam_mu_product(const nnd_optim_config *cfg, uint64_t steps);
  * the summed gradient into the mean (1 / global sample count). grads is left unchanged. */
 void nnd_optim_step(nnd_optim *o, float *params, const float *grads, float grad_scale, double lr);
 
+/* 1 when the update is elementwise, so that ranks can each update a shard of the parameters:
+ * not lars or lamb (per-tensor norms) and no --clip-norm (a global norm). */
+int nnd_optim_shardable(const nnd_optim *o);
+
+/* The step for elements [lo, hi) only (the rank's shard; shardable optimizers only): grads
+ * holds their hi - lo summed gradients, grads[0] being element lo's. The state outside [lo, hi)
+ * is left as it was; the step counter advances as in nnd_optim_step. The weights and state are
+ * bitwise those of nnd_optim_step over the whole range. */
+void nnd_optim_step_shard(nnd_optim *o, float *params, const float *grads, float grad_scale,
+                          double lr, size_t lo, size_t hi);
+
 #endif

@@ -15,8 +15,11 @@
 
 typedef enum {
     NND_TRACE_COMPUTE,   /* gather, forward, loss, backward */
-    NND_TRACE_ALLREDUCE, /* the gradient allreduce (includes waiting for the slowest rank) */
+    NND_TRACE_ALLREDUCE, /* the gradient's sum over the ranks: the allreduce, or with the sharded
+                            update the sum of this rank's shard (includes waiting for the
+                            slowest rank either way) */
     NND_TRACE_UPDATE,    /* the optimizer step */
+    NND_TRACE_ALLGATHER, /* the sharded update's allgather of the weights */
     NND_TRACE_CHECKPOINT,
     NND_TRACE_EVAL,
     NND_TRACE_KIND_COUNT

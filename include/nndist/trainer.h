@@ -30,6 +30,14 @@ typedef struct {
     int32_t *yb;      /* gathered labels (batch) */
     float *tb;        /* gathered targets (batch, k) */
     nnd_trace *trace; /* borrowed; NULL when not tracing */
+    /* Sharded update (several ranks on one node, an elementwise optimizer): the ranks' gradients
+     * live in node-shared memory; each rank sums its shard of them, updates that shard of the
+     * weights and state, and the weights are allgathered. The state is current only in the
+     * rank's own shard until nnd_trainer_sync_state. */
+    int sharded;
+    nnd_shards shards;
+    nnd_shm shm;   /* shm.seg[r]: rank r's gradient (model.grads on rank r) */
+    float *gshard; /* this rank's shard of the summed gradient */
 } nnd_trainer;
 
 /* The global sums of one step, identical on every rank. */
@@ -59,10 +67,16 @@ nnd_status nnd_trainer_load(nnd_trainer *t, const char *path, int with_optim, nn
 /* Collective: every rank receives rank 0's weights, optimizer state and step counter. */
 void nnd_trainer_share_state(nnd_trainer *t);
 
+/* Collective: makes every rank's optimizer state whole (after sharded updates each rank holds
+ * its own shard only); call before reading the state, as a checkpoint does. */
+void nnd_trainer_sync_state(nnd_trainer *t);
+
 /* Collective: one optimizer step at t->step with learning rate lr: gather, forward, loss,
- * backward, one allreduce, update; then t->step++. A non-finite loss or gradient on any rank is
- * seen by all (it rides in the allreduce): the step is consumed without an update and
- * NND_ERR_NUMERIC is returned; the caller decides whether to go on. s is filled either way. */
+ * backward, one allreduce and the update (or, sharded: the sum of the rank's shard over the
+ * shared gradients, the update of that shard and an allgather); then t->step++. A non-finite loss
+ * or gradient on any rank is seen by all (it rides in the allreduce): the step is consumed without
+ * an update and NND_ERR_NUMERIC is returned; the caller decides whether to go on. s is filled
+ * either way. */
 nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s);
 
 #endif

@@ -1,0 +1,352 @@
+/* The optimizer's update loops, compiled once per instruction set (CMakeLists.txt builds this
+ * file as portable C, with AVX2+FMA and with AVX-512; optim.c picks one at run time by the GEMM's
+ * kernel family). The loops are the same C in every variant: with -ffp-contract=off and no
+ * reassociation the wider vectors change the speed, not a bit of the result.
+ * NND_ISA names the variant: portable, avx2 or avx512. */
+#include "nndist/optim.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim_internal.h"
+
+#ifndef NND_ISA
+#define NND_ISA portable
+#endif
+#define NND_CAT_(a, b)   a##b
+#define NND_CAT(a, b)    NND_CAT_(a, b)
+#define NND_ISA_NAME(fn) NND_CAT(fn, NND_ISA)
+
+/* ---- reductions that do not depend on the thread count ---- */
+
+/* Sum over [0, n) of (sa*a[i])^2 into *na and, when b is given, of (sb*b[i])^2 into *nb:
+ * per block of NORM_BLOCK in any thread, then the block sums in block order. */
+static void sum_squares(double *partial, const float *a, double sa, const float *b, double sb,
+                        size_t n, double *na, double *nb)
+{
+    const size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t k = 0; k < blocks; k++) {
+        size_t lo = k * NORM_BLOCK, hi = lo + NORM_BLOCK < n ? lo + NORM_BLOCK : n;
+        double x = 0.0, y = 0.0;
+        for (size_t i = lo; i < hi; i++) {
+            double u = sa * a[i];
+            x += u * u;
+            if (b) {
+                double v = sb * b[i];
+                y += v * v;
+            }
+        }
+        partial[2 * k] = x;
+        partial[2 * k + 1] = y;
+    }
+    double x = 0.0, y = 0.0;
+    for (size_t k = 0; k < blocks; k++) {
+        x += partial[2 * k];
+        y += partial[2 * k + 1];
+    }
+    *na = x;
+    if (nb) *nb = y;
+}
+
+/* ---- the updates; s is the factor that turns G into the (clipped) mean gradient ---- */
+
+/* Elements [lo, lo + n) of the parameters: the weights w, their gradient G and the state
+ * buffers, each already offset to lo. The elementwise rules update any such span on its own. */
+typedef struct {
+    float *w;
+    const float *G;
+    float *state[NND_OPTIM_MAX_STATE];
+    size_t n;
+} span;
+
+static void sgd_step(nnd_optim *o, const span *x, double s, double lr)
+{
+    float *w = x->w;
+    const float *G = x->G;
+    const size_t n = x->n;
+    const double wd = o->cfg.weight_decay, mu = o->cfg.momentum;
+    const double damp = 1.0 - o->cfg.dampening;
+    const int first = o->step == 0, nesterov = o->cfg.nesterov;
+    if (mu == 0.0) {
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) w[i] = (float)(w[i] - lr * (s * G[i] + wd * w[i]));
+        return;
+    }
+    float *buf = x->state[0];
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double g = s * G[i] + wd * w[i];
+        double b = first ? g : mu * buf[i] + damp * g; /* buf = mu*buf + (1-dampening)*g */
+        buf[i] = (float)b;
+        w[i] = (float)(w[i] - lr * (nesterov ? g + mu * b : b));
+    }
+}
+
+static void rmsprop_step(nnd_optim *o, const span *x, double s, double lr)
+{
+    float *w = x->w;
+    const float *G = x->G;
+    const size_t n = x->n;
+    const double wd = o->cfg.weight_decay, alpha = o->cfg.alpha, eps = o->cfg.eps;
+    const double mu = o->cfg.momentum;
+    float *v = x->state[nnd_optim_state_index(o, "square_avg")];
+    int kb = nnd_optim_state_index(o, "momentum_buffer"), ka = nnd_optim_state_index(o, "grad_avg");
+    float *buf = kb >= 0 ? x->state[kb] : NULL, *avg = ka >= 0 ? x->state[ka] : NULL;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double g = s * G[i] + wd * w[i];
+        double vi = alpha * v[i] + (1.0 - alpha) * g * g;
+        v[i] = (float)vi;
+        double d;
+        if (avg) {
+            double a = alpha * avg[i] + (1.0 - alpha) * g;
+            avg[i] = (float)a;
+            /* v - a^2 >= 0 in exact arithmetic; round-off can make it a hair negative */
+            d = sqrt(fmax(vi - a * a, 0.0)) + eps;
+        } else {
+            d = sqrt(vi) + eps;
+        }
+        if (buf) {
+            double b = mu * buf[i] + g / d;
+            buf[i] = (float)b;
+            w[i] = (float)(w[i] - lr * b);
+        } else {
+            w[i] = (float)(w[i] - lr * g / d);
+        }
+    }
+}
+
+static void adam_step(nnd_optim *o, const span *x, double s, double lr)
+{
+    float *w = x->w;
+    const float *G = x->G;
+    const size_t n = x->n;
+    const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps;
+    const double t = (double)(o->step + 1);
+    const int decoupled = o->cfg.kind == NND_OPTIM_ADAMW;
+    const double wd_l2 = decoupled ? 0.0 : o->cfg.weight_decay;
+    const double shrink = decoupled ? 1.0 - lr * o->cfg.weight_decay : 1.0;
+    const double step_size = lr / (1.0 - pow(b1, t)), bc2_sqrt = sqrt(1.0 - pow(b2, t));
+    float *m = x->state[0], *v = x->state[1];
+    float *vmax = o->cfg.amsgrad ? x->state[2] : NULL;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double wi = w[i];
+        double g = s * G[i] + wd_l2 * wi;
+        if (decoupled) wi *= shrink; /* w *= 1 - lr*wd */
+        double mi = b1 * m[i] + (1.0 - b1) * g, vi = b2 * v[i] + (1.0 - b2) * g * g;
+        m[i] = (float)mi;
+        v[i] = (float)vi;
+        if (vmax) { /* vmax = max(vmax, v) */
+            vi = fmax(vi, vmax[i]);
+            vmax[i] = (float)vi;
+        }
+        double denom = sqrt(vi) / bc2_sqrt + eps;
+        w[i] = (float)(wi - step_size * mi / denom);
+    }
+}
+
+static void adamax_step(nnd_optim *o, const span *x, double s, double lr)
+{
+    float *w = x->w;
+    const float *G = x->G;
+    const size_t n = x->n;
+    const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
+    const double clr = lr / (1.0 - pow(b1, (double)(o->step + 1)));
+    float *m = x->state[0], *u = x->state[1];
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double g = s * G[i] + wd * w[i];
+        double mi = b1 * m[i] + (1.0 - b1) * g, ui = fmax(b2 * u[i], fabs(g) + eps);
+        m[i] = (float)mi;
+        u[i] = (float)ui;
+        w[i] = (float)(w[i] - clr * mi / ui);
+    }
+}
+
+static void nadam_step(nnd_optim *o, const span *x, double s, double lr)
+{
+    float *w = x->w;
+    const float *G = x->G;
+    const size_t n = x->n;
+    const nnd_optim_config *cfg = &o->cfg;
+    const uint64_t t = o->step + 1;
+    /* After a load (or on a rank that received the step by broadcast) the product is rebuilt
+     * with the same sequence of multiplications as the running one, so bitwise equal. */
+    if (o->mu_product_step != o->step) o->mu_product = nnd_nadam_mu_product(cfg, o->step);
+    const double mu = nnd_nadam_mu(cfg, t), mu_next = nnd_nadam_mu(cfg, t + 1);
+    o->mu_product *= mu;
+    o->mu_product_step = t;
+    const double mu_product_next = o->mu_product * mu * mu_next; /* torch 1.13, see optim.h */
+    const double b1 = cfg->beta1, b2 = cfg->beta2, eps = cfg->eps, wd = cfg->weight_decay;
+    const double bc2 = 1.0 - pow(b2, (double)t);
+    const double cg = lr * (1.0 - mu) / (1.0 - o->mu_product);
+    const double cm = lr * mu_next / (1.0 - mu_product_next);
+    float *m = x->state[0], *v = x->state[1];
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double g = s * G[i] + wd * w[i];
+        double mi = b1 * m[i] + (1.0 - b1) * g, vi = b2 * v[i] + (1.0 - b2) * g * g;
+        m[i] = (float)mi;
+        v[i] = (float)vi;
+        double d = sqrt(vi / bc2) + eps;
+        w[i] = (float)(w[i] - cg * g / d - cm * mi / d);
+    }
+}
+
+static void adagrad_step(nnd_optim *o, const span *x, double s, double lr)
+{
+    float *w = x->w;
+    const float *G = x->G;
+    const size_t n = x->n;
+    const double wd = o->cfg.weight_decay, eps = o->cfg.eps;
+    const double clr = lr / (1.0 + (double)o->step * o->cfg.lr_decay);
+    float *sum = x->state[0];
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double g = s * G[i] + wd * w[i];
+        double si = sum[i] + g * g;
+        sum[i] = (float)si;
+        w[i] = (float)(w[i] - clr * g / (sqrt(si) + eps));
+    }
+}
+
+static void adadelta_step(nnd_optim *o, const span *x, double s, double lr)
+{
+    float *w = x->w;
+    const float *G = x->G;
+    const size_t n = x->n;
+    const double wd = o->cfg.weight_decay, eps = o->cfg.eps, rho = o->cfg.rho;
+    float *v = x->state[0], *acc = x->state[1];
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double g = s * G[i] + wd * w[i];
+        double vi = rho * v[i] + (1.0 - rho) * g * g;
+        v[i] = (float)vi;
+        double d = sqrt(acc[i] + eps) / sqrt(vi + eps) * g;
+        acc[i] = (float)(rho * acc[i] + (1.0 - rho) * d * d);
+        w[i] = (float)(w[i] - lr * d);
+    }
+}
+
+static void lars_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+{
+    const double wd = o->cfg.weight_decay, mu = o->cfg.momentum, eta = o->cfg.trust_coefficient;
+    float *buf = mu != 0.0 ? o->state[0] : NULL;
+    for (int k = 0; k < o->n_tensors; k++) {
+        const size_t lo = o->tensor_off[k], n = o->tensor_off[k + 1] - lo;
+        float *wk = w + lo;
+        const float *Gk = G + lo;
+        double ww, gg;
+        sum_squares(o->partial, wk, 1.0, Gk, s, n, &ww, &gg);
+        const double wn = sqrt(ww), denom = sqrt(gg) + wd * wn;
+        const double local = wn > 0.0 && denom > 0.0 ? eta * wn / denom : 1.0;
+        const double c = lr * local;
+        float *bk = buf ? buf + lo : NULL;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            double d = c * (s * Gk[i] + wd * wk[i]);
+            if (bk) {
+                d += mu * bk[i]; /* b = mu*b + lr*lambda*(g + wd*w) */
+                bk[i] = (float)d;
+            }
+            wk[i] = (float)(wk[i] - d);
+        }
+    }
+}
+
+static void lamb_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+{
+    const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
+    const double t = (double)(o->step + 1);
+    const double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
+    float *m = o->state[0], *v = o->state[1];
+    for (int k = 0; k < o->n_tensors; k++) {
+        const size_t lo = o->tensor_off[k], n = o->tensor_off[k + 1] - lo;
+        float *wk = w + lo, *mk = m + lo, *vk = v + lo;
+        const float *Gk = G + lo;
+        /* Pass 1: the moments, ||w|| and ||u|| (u = r + wd*w), summed per block. */
+        const size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+        double *partial = o->partial;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t b = 0; b < blocks; b++) {
+            size_t i0 = b * NORM_BLOCK, i1 = i0 + NORM_BLOCK < n ? i0 + NORM_BLOCK : n;
+            double ww = 0.0, uu = 0.0;
+            for (size_t i = i0; i < i1; i++) {
+                double g = s * Gk[i];
+                mk[i] = (float)(b1 * mk[i] + (1.0 - b1) * g);
+                vk[i] = (float)(b2 * vk[i] + (1.0 - b2) * g * g);
+                double u = (mk[i] / bc1) / (sqrt(vk[i] / bc2) + eps) + wd * wk[i];
+                ww += (double)wk[i] * wk[i];
+                uu += u * u;
+            }
+            partial[2 * b] = ww;
+            partial[2 * b + 1] = uu;
+        }
+        double ww = 0.0, uu = 0.0;
+        for (size_t b = 0; b < blocks; b++) {
+            ww += partial[2 * b];
+            uu += partial[2 * b + 1];
+        }
+        const double wn = sqrt(ww), un = sqrt(uu);
+        const double c = lr * (wn > 0.0 && un > 0.0 ? wn / un : 1.0);
+        /* Pass 2: the same u from the stored moments, scaled by the trust ratio. */
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            double u = (mk[i] / bc1) / (sqrt(vk[i] / bc2) + eps) + wd * wk[i];
+            wk[i] = (float)(wk[i] - c * u);
+        }
+    }
+}
+
+void NND_ISA_NAME(nnd_optim_update_)(nnd_optim *o, float *params, const float *grads,
+                                     float grad_scale, double lr, size_t lo, size_t hi)
+{
+    span x = {.w = params + lo, .G = grads, .n = hi - lo};
+    for (int k = 0; k < o->n_state; k++) x.state[k] = o->state[k] + lo;
+    double s = grad_scale;
+    if (o->cfg.clip_norm > 0.0) { /* only ever on the whole range: nnd_optim_shardable */
+        double gg;
+        sum_squares(o->partial, grads, s, NULL, 0.0, x.n, &gg, NULL);
+        o->last_grad_norm = sqrt(gg);
+        /* torch.nn.utils.clip_grad_norm_: g *= min(1, c / (||g|| + 1e-6)) */
+        double coef = o->cfg.clip_norm / (o->last_grad_norm + 1e-6);
+        if (coef < 1.0) s *= coef;
+    }
+    switch (o->cfg.kind) {
+    case NND_OPTIM_SGD:
+        sgd_step(o, &x, s, lr);
+        break;
+    case NND_OPTIM_RMSPROP:
+        rmsprop_step(o, &x, s, lr);
+        break;
+    case NND_OPTIM_ADAM:
+    case NND_OPTIM_ADAMW:
+        adam_step(o, &x, s, lr);
+        break;
+    case NND_OPTIM_ADAMAX:
+        adamax_step(o, &x, s, lr);
+        break;
+    case NND_OPTIM_NADAM:
+        nadam_step(o, &x, s, lr);
+        break;
+    case NND_OPTIM_ADAGRAD:
+        adagrad_step(o, &x, s, lr);
+        break;
+    case NND_OPTIM_ADADELTA:
+        adadelta_step(o, &x, s, lr);
+        break;
+    case NND_OPTIM_LARS: /* per-tensor norms: only ever on the whole range */
+        lars_step(o, params, grads, s, lr);
+        break;
+    case NND_OPTIM_LAMB:
+        lamb_step(o, params, grads, s, lr);
+        break;
+    default:
+        break;
+    }
+    o->step++;
+}
