@@ -67,8 +67,10 @@ nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_a
 
 void nnd_model_free(nnd_model *m)
 {
-    free(m->params);
-    if (!m->grads_shared) free(m->grads);
+    if (!m->shared) {
+        free(m->params);
+        free(m->grads);
+    }
     for (int l = 0; l <= NND_MAX_LAYERS; l++) free(m->acts[l]);
     free(m->delta[0]);
     free(m->delta[1]);

@@ -181,40 +181,61 @@ static nnd_status plan_update(nnd_trainer *t)
     if (t->c->size < 2 || replicated || !nnd_optim_shardable(&t->optim) ||
         m->n_params > INT_MAX / 2 || !nnd_comm_on_one_node(t->c))
         return NND_OK;
-    nnd_status st = nnd_shm_init(&t->shm, t->c, m->n_params + NND_GRAD_TAIL);
+    nnd_status st = nnd_shm_init(&t->gshm, t->c, m->n_params + NND_GRAD_TAIL);
+    if (!st) st = nnd_shm_init(&t->pshm, t->c, m->n_params);
     if (!st) st = nnd_shards_init(&t->shards, t->c, m->n_params);
     if (!st) {
         t->gshard = nnd_alloc_floats(t->shards.hi - t->shards.lo);
         if (!t->gshard) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the gradient's shard");
     }
     if ((st = nnd_comm_agree(t->c, st))) return st;
+    /* (the weights are not initialised yet: that comes next, into the shared copies) */
     free(m->grads);
-    m->grads = t->shm.seg[t->c->rank];
-    m->grads_shared = 1;
+    free(m->params);
+    m->grads = t->gshm.seg[t->c->rank];
+    m->params = t->pshm.seg[t->c->rank];
+    m->shared = 1;
     t->sharded = 1;
     return NND_OK;
 }
 
 /* The rank's shard of the summed gradient and the summed tail, from every rank's gradient in
- * shared memory, added in rank order (so the same on every rank and in every run). */
-static void sum_shared(nnd_trainer *t, float *tail)
+ * shared memory, added in rank order (so the same on every rank and in every run). Returns 1
+ * when the shard holds a NaN or an infinity. */
+static int sum_shared(nnd_trainer *t, float *tail)
 {
-    const nnd_shm *b = &t->shm;
+    const nnd_shm *b = &t->gshm;
     const size_t lo = t->shards.lo, n = t->shards.hi - lo, np = t->model.n_params;
     float *out = t->gshard;
     float *const *seg = b->seg;
     const int P = b->size;
-#pragma omp parallel for schedule(static) if (n > 65536)
+    int bad = 0;
+#pragma omp parallel for reduction(| : bad) schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) {
         float v = seg[0][lo + i];
         for (int r = 1; r < P; r++) v += seg[r][lo + i];
         out[i] = v;
+        bad |= !isfinite(v);
     }
     for (int k = 0; k < NND_GRAD_TAIL; k++) {
         float v = seg[0][np + k];
         for (int r = 1; r < P; r++) v += seg[r][np + k];
         tail[k] = v;
     }
+    return bad;
+}
+
+/* The allgather of the sharded update: once every rank has updated its shard of its own
+ * weights, each copies the other shards from their owners' weights in shared memory. No rank
+ * writes its shard again before the next step's barrier, which waits for these reads. */
+static void copy_other_shards(nnd_trainer *t)
+{
+    nnd_shm_barrier(&t->pshm);
+    float *mine = t->model.params;
+    for (int r = 0; r < t->pshm.size; r++)
+        if (r != t->c->rank && t->shards.count[r] > 0)
+            memcpy(mine + t->shards.displ[r], t->pshm.seg[r] + t->shards.displ[r],
+                   (size_t)t->shards.count[r] * sizeof *mine);
 }
 
 static nnd_status init_weights(nnd_trainer *t)
@@ -260,7 +281,9 @@ void nnd_trainer_free(nnd_trainer *t)
     free(t->tb);
     free(t->gshard);
     nnd_shards_free(&t->shards);
-    nnd_shm_free(&t->shm); /* after nnd_model_free, which leaves the shared gradient alone */
+    /* after nnd_model_free, which leaves the shared weights and gradient alone */
+    nnd_shm_free(&t->gshm);
+    nnd_shm_free(&t->pshm);
     memset(t, 0, sizeof *t);
 }
 
@@ -307,13 +330,12 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
     float summed_tail[NND_GRAD_TAIL];
     if (t->sharded) {
         /* The tail in this rank's shared gradient is read by the others: the sums go apart. */
-        nnd_shm_barrier(&t->shm); /* every gradient written */
-        sum_shared(t, summed_tail);
+        nnd_shm_barrier(&t->gshm); /* every gradient written */
+        int bad = sum_shared(t, summed_tail), any_bad;
         tail = summed_tail;
         /* One flag for all: a non-finite value anywhere reaches some rank's shard of the sum.
          * This allreduce also keeps every rank from writing its next gradient before all have
          * read this one. */
-        int bad = any_nonfinite(t->gshard, t->shards.hi - t->shards.lo) != 0.0f, any_bad;
         MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->c->world);
         tail[4] = (float)any_bad;
     } else {
@@ -338,7 +360,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
                              t->shards.hi);
         t3 = MPI_Wtime();
         nnd_guard_phase("allgather", 0.0);
-        nnd_comm_allgather_shards(t->c, &t->shards, m->params);
+        copy_other_shards(t);
         t4 = MPI_Wtime();
     } else {
         nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / tail[0], lr);

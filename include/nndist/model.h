@@ -32,11 +32,11 @@ typedef struct {
     size_t n_params;                  /* floats in params (and in grads) */
     size_t w_off[NND_MAX_LAYERS];     /* offset of W_l in params */
     size_t b_off[NND_MAX_LAYERS];     /* offset of b_l in params */
-    float *params;                    /* owned, 64-byte aligned */
-    float *grads;                     /* owned unless grads_shared; n_params + NND_GRAD_TAIL
-                                         floats: the sums over the local samples of a step,
-                                         then the tail */
-    int grads_shared;                 /* grads lives in node-shared memory (the trainer's) */
+    float *params;                    /* owned unless shared, 64-byte aligned */
+    float *grads;                     /* owned unless shared; n_params + NND_GRAD_TAIL floats:
+                                         the sums over the local samples of a step, then the
+                                         tail */
+    int shared; /* params and grads live in node-shared memory (the trainer's), not freed here */
     /* Workspace for batches of up to max_batch samples (nnd_model_reserve). */
     size_t max_batch;
     float *acts[NND_MAX_LAYERS + 1]; /* acts[l+1] = A_l (max_batch, sizes[l+1]); acts[0] unused */

@@ -30,13 +30,15 @@ typedef struct {
     int32_t *yb;      /* gathered labels (batch) */
     float *tb;        /* gathered targets (batch, k) */
     nnd_trace *trace; /* borrowed; NULL when not tracing */
-    /* Sharded update (several ranks on one node, an elementwise optimizer): the ranks' gradients
-     * live in node-shared memory; each rank sums its shard of them, updates that shard of the
-     * weights and state, and the weights are allgathered. The state is current only in the
-     * rank's own shard until nnd_trainer_sync_state. */
+    /* Sharded update (several ranks on one node, an elementwise optimizer): every rank's weights
+     * and gradient live in node-shared memory; each rank sums its shard of the gradients,
+     * updates that shard of its weights and state, and copies the other shards from their
+     * owners' weights. The state is current only in the rank's own shard until
+     * nnd_trainer_sync_state. */
     int sharded;
     nnd_shards shards;
-    nnd_shm shm;   /* shm.seg[r]: rank r's gradient (model.grads on rank r) */
+    nnd_shm gshm;  /* gshm.seg[r]: rank r's gradient (model.grads on rank r) */
+    nnd_shm pshm;  /* pshm.seg[r]: rank r's weights (model.params on rank r) */
     float *gshard; /* this rank's shard of the summed gradient */
 } nnd_trainer;
 
@@ -73,7 +75,8 @@ void nnd_trainer_sync_state(nnd_trainer *t);
 
 /* Collective: one optimizer step at t->step with learning rate lr: gather, forward, loss,
  * backward, one allreduce and the update (or, sharded: the sum of the rank's shard over the
- * shared gradients, the update of that shard and an allgather); then t->step++. A non-finite loss
+ * shared gradients, the update of that shard, and the copy of the other shards); then
+ * t->step++. A non-finite loss
  * or gradient on any rank is seen by all (it rides in the allreduce): the step is consumed without
  * an update and NND_ERR_NUMERIC is returned; the caller decides whether to go on. s is filled
  * either way. */
