@@ -17,11 +17,12 @@ rm -f build-fuzz.log
 export ASAN_OPTIONS=detect_leaks=0   # libhdf5 keeps global state until exit
 # blame ARTIFACT TARGET: "libhdf5" when the crash happens inside libhdf5's own code (of the
 # frames that are libhdf5's or nndist's sources, the innermost is libhdf5's), else "nndist".
-# An out-of-memory input is rerun with a malloc limit below a generous RSS limit, so that the
-# one huge allocation is caught with its stack (malformed sizes make libhdf5 ask for 20 GB).
+# An out-of-memory input is rerun with a malloc limit (512 MB, a quarter of the fuzzing RSS
+# limit) below a generous RSS limit, so that the huge allocation is caught with its stack:
+# malformed sizes make libhdf5 ask for 20 GB at once, or for 1.9 GB next to what the run holds.
 blame() {
     local frame
-    frame=$(timeout 120 "build-fuzz/tests/fuzz/fuzz_$2" -timeout=10 -rss_limit_mb=16384 -malloc_limit_mb=2048 "$1" 2>&1 | grep -E '^ +#[0-9]+ ' |
+    frame=$(timeout 120 "build-fuzz/tests/fuzz/fuzz_$2" -timeout=10 -rss_limit_mb=16384 -malloc_limit_mb=512 "$1" 2>&1 | grep -E '^ +#[0-9]+ ' |
         grep -E 'libhdf5|/src/[a-z0-9_]+\.c:|/tests/fuzz/fuzz_[a-z0-9]+\.c:' | head -n 1 || true)
     case "$frame" in *libhdf5*) echo libhdf5 ;; *) echo nndist ;; esac
 }
