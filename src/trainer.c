@@ -81,6 +81,16 @@ static nnd_status alloc_step_buffers(nnd_trainer *t)
     return nnd_comm_agree(t->c, st);
 }
 
+/* The weights to every rank: a broadcast from rank 0, or with the sharded update (one copy in
+ * shared memory, written by rank 0) a barrier. */
+static void share_params(nnd_trainer *t)
+{
+    if (t->sharded)
+        nnd_shm_barrier(&t->pshm);
+    else
+        nnd_comm_bcast_floats(t->c, t->model.params, t->model.n_params);
+}
+
 nnd_status nnd_trainer_load(nnd_trainer *t, const char *path, int with_optim, nnd_ckpt_meta *meta)
 {
     nnd_status st = NND_OK;
@@ -90,7 +100,7 @@ nnd_status nnd_trainer_load(nnd_trainer *t, const char *path, int with_optim, nn
         if (meta) t->step = meta->step;
         nnd_trainer_share_state(t);
     } else {
-        nnd_comm_bcast_floats(t->c, t->model.params, t->model.n_params);
+        share_params(t);
     }
     if (meta) MPI_Bcast(meta, (int)sizeof *meta, MPI_BYTE, 0, t->c->world);
     return NND_OK;
@@ -121,7 +131,7 @@ void nnd_trainer_sync_state(nnd_trainer *t)
 
 void nnd_trainer_share_state(nnd_trainer *t)
 {
-    nnd_comm_bcast_floats(t->c, t->model.params, t->model.n_params);
+    share_params(t);
     for (int s = 0; s < t->optim.n_state; s++)
         nnd_comm_bcast_floats(t->c, t->optim.state[s], t->optim.n);
     MPI_Bcast(&t->optim.step, 1, MPI_UINT64_T, 0, t->c->world);
@@ -182,7 +192,7 @@ static nnd_status plan_update(nnd_trainer *t)
         m->n_params > INT_MAX / 2 || !nnd_comm_on_one_node(t->c))
         return NND_OK;
     nnd_status st = nnd_shm_init(&t->gshm, t->c, m->n_params + NND_GRAD_TAIL);
-    if (!st) st = nnd_shm_init(&t->pshm, t->c, m->n_params);
+    if (!st) st = nnd_shm_init(&t->pshm, t->c, t->c->rank == 0 ? m->n_params : 0);
     if (!st) st = nnd_shards_init(&t->shards, t->c, m->n_params);
     if (!st) {
         t->gshard = nnd_alloc_floats(t->shards.hi - t->shards.lo);
@@ -193,7 +203,7 @@ static nnd_status plan_update(nnd_trainer *t)
     free(m->grads);
     free(m->params);
     m->grads = t->gshm.seg[t->c->rank];
-    m->params = t->pshm.seg[t->c->rank];
+    m->params = t->pshm.seg[0];
     m->shared = 1;
     t->sharded = 1;
     return NND_OK;
@@ -209,13 +219,27 @@ static int sum_shared(nnd_trainer *t, float *tail)
     float *out = t->gshard;
     float *const *seg = b->seg;
     const int P = b->size;
+    /* Block by block, so that each rank's values are added with vector loads and the partial
+     * sums stay in L1; the order of the additions (rank 0, 1, 2, ...) is the same as one loop's. */
+    enum { BLOCK = 2048 };
+    const size_t blocks = (n + BLOCK - 1) / BLOCK;
     int bad = 0;
 #pragma omp parallel for reduction(| : bad) schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        float v = seg[0][lo + i];
-        for (int r = 1; r < P; r++) v += seg[r][lo + i];
-        out[i] = v;
-        bad |= !isfinite(v);
+    for (size_t k = 0; k < blocks; k++) {
+        const size_t i0 = k * BLOCK, len = n - i0 < BLOCK ? n - i0 : BLOCK;
+        float *o = out + i0;
+        const float *a = seg[0] + lo + i0, *b = seg[P > 1 ? 1 : 0] + lo + i0;
+        if (P > 1)
+            for (size_t i = 0; i < len; i++) o[i] = a[i] + b[i];
+        else
+            memcpy(o, a, len * sizeof *o);
+        for (int r = 2; r < P; r++) {
+            const float *c = seg[r] + lo + i0;
+            for (size_t i = 0; i < len; i++) o[i] += c[i];
+        }
+        int blk_bad = 0;
+        for (size_t i = 0; i < len; i++) blk_bad |= !isfinite(o[i]);
+        bad |= blk_bad;
     }
     for (int k = 0; k < NND_GRAD_TAIL; k++) {
         float v = seg[0][np + k];
@@ -225,25 +249,13 @@ static int sum_shared(nnd_trainer *t, float *tail)
     return bad;
 }
 
-/* The allgather of the sharded update: once every rank has updated its shard of its own
- * weights, each copies the other shards from their owners' weights in shared memory. No rank
- * writes its shard again before the next step's barrier, which waits for these reads. */
-static void copy_other_shards(nnd_trainer *t)
-{
-    nnd_shm_barrier(&t->pshm);
-    float *mine = t->model.params;
-    for (int r = 0; r < t->pshm.size; r++)
-        if (r != t->c->rank && t->shards.count[r] > 0)
-            memcpy(mine + t->shards.displ[r], t->pshm.seg[r] + t->shards.displ[r],
-                   (size_t)t->shards.count[r] * sizeof *mine);
-}
-
 static nnd_status init_weights(nnd_trainer *t)
 {
     nnd_status st = alloc_step_buffers(t);
     if (!st) st = plan_update(t);
     if (st) return st;
-    nnd_model_init_params(&t->model, t->cfg->seed);
+    if (!t->sharded || t->c->rank == 0) nnd_model_init_params(&t->model, t->cfg->seed);
+    if (t->sharded) share_params(t); /* the others wait for rank 0's initialisation */
     if (t->cfg->init && (st = nnd_trainer_load(t, t->cfg->init, 0, NULL))) return st;
     return NND_OK;
 }
@@ -359,8 +371,10 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
         nnd_optim_step_shard(&t->optim, m->params, t->gshard, 1.0f / tail[0], lr, t->shards.lo,
                              t->shards.hi);
         t3 = MPI_Wtime();
+        /* Every shard written before anyone reads the weights again. No rank writes its shard
+         * before the next step's first barrier, after every rank's forward and backward. */
         nnd_guard_phase("allgather", 0.0);
-        copy_other_shards(t);
+        nnd_shm_barrier(&t->pshm);
         t4 = MPI_Wtime();
     } else {
         nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / tail[0], lr);

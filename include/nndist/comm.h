@@ -60,8 +60,8 @@ typedef struct {
 
 /* Collective: 1 when all the ranks of c are on one node (on every rank alike). */
 int nnd_comm_on_one_node(const nnd_comm *c);
-/* Collective over a comm on one node (nnd_comm_on_one_node): n floats per rank, zeroed.
- * nnd_shm_free is safe after a failure. */
+/* Collective over a comm on one node (nnd_comm_on_one_node): n floats for this rank (n may
+ * differ between ranks, 0 included), zeroed. nnd_shm_free is safe after a failure. */
 nnd_status nnd_shm_init(nnd_shm *b, const nnd_comm *c, size_t n);
 /* Collective over the node: every rank's writes before it are visible to every rank after. */
 void nnd_shm_barrier(const nnd_shm *b);

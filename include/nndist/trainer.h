@@ -30,15 +30,14 @@ typedef struct {
     int32_t *yb;      /* gathered labels (batch) */
     float *tb;        /* gathered targets (batch, k) */
     nnd_trace *trace; /* borrowed; NULL when not tracing */
-    /* Sharded update (several ranks on one node, an elementwise optimizer): every rank's weights
-     * and gradient live in node-shared memory; each rank sums its shard of the gradients,
-     * updates that shard of its weights and state, and copies the other shards from their
-     * owners' weights. The state is current only in the rank's own shard until
-     * nnd_trainer_sync_state. */
+    /* Sharded update (several ranks on one node, an elementwise optimizer): the ranks' gradients
+     * and one copy of the weights live in node-shared memory; each rank sums its shard of the
+     * gradients and updates that shard of the weights (and of its optimizer state) in place.
+     * The state is current only in the rank's own shard until nnd_trainer_sync_state. */
     int sharded;
     nnd_shards shards;
     nnd_shm gshm;  /* gshm.seg[r]: rank r's gradient (model.grads on rank r) */
-    nnd_shm pshm;  /* pshm.seg[r]: rank r's weights (model.params on rank r) */
+    nnd_shm pshm;  /* pshm.seg[0]: the node's weights (model.params on every rank) */
     float *gshard; /* this rank's shard of the summed gradient */
 } nnd_trainer;
 
@@ -75,11 +74,10 @@ void nnd_trainer_sync_state(nnd_trainer *t);
 
 /* Collective: one optimizer step at t->step with learning rate lr: gather, forward, loss,
  * backward, one allreduce and the update (or, sharded: the sum of the rank's shard over the
- * shared gradients, the update of that shard, and the copy of the other shards); then
- * t->step++. A non-finite loss
- * or gradient on any rank is seen by all (it rides in the allreduce): the step is consumed without
- * an update and NND_ERR_NUMERIC is returned; the caller decides whether to go on. s is filled
- * either way. */
+ * shared gradients and the update of that shard of the shared weights); then t->step++. A
+ * non-finite loss or gradient on any rank is seen by all (it rides in the allreduce): the step is
+ * consumed without an update and NND_ERR_NUMERIC is returned; the caller decides whether to go on.
+ * s is filled either way. */
 nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s);
 
 #endif
