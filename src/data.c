@@ -1,11 +1,14 @@
 #include "nndist/data.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nndist/h5util.h"
@@ -149,11 +152,82 @@ static nnd_status read_rows(hid_t f, const char *path, const char *name, hid_t m
     return st;
 }
 
-/* The first non-finite value of x (rows, cols), or -1. */
+/* Maps rows [lo, hi) of `name` (cols floats each) read-only from the file, when it is stored
+ * as one contiguous, unfiltered block of little-endian float32 (what `nndist convert` and
+ * h5py's defaults write): the rows then come from the page cache, with no copy into freshly
+ * zeroed memory (most of the start-up of a large dataset). Returns 0, or -1 when the layout does
+ * not allow it (or NNDIST_MMAP=0) and the rows must be read. */
+static int map_rows(hid_t f, const char *path, const char *name, size_t lo, size_t hi, size_t cols,
+                    nnd_dataset *ds)
+{
+    const char *env = getenv("NNDIST_MMAP");
+    if ((env && strcmp(env, "0") == 0) || hi == lo) return -1;
+    const uint32_t one = 1;
+    uint8_t first;
+    memcpy(&first, &one, 1);
+    if (first != 1) return -1; /* a big-endian host */
+    int ok = 0;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t dcpl = H5Dget_create_plist(d), type = H5Dget_type(d);
+    haddr_t off = H5Dget_offset(d);
+    if (dcpl >= 0 && type >= 0 && off != HADDR_UNDEF && H5Pget_layout(dcpl) == H5D_CONTIGUOUS &&
+        H5Pget_nfilters(dcpl) == 0 && H5Tequal(type, H5T_IEEE_F32LE) > 0)
+        ok = 1;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (type >= 0) H5Tclose(type);
+    H5Dclose(d);
+    if (!ok) return -1;
+    const size_t row_bytes = cols * sizeof(float);
+    const off_t start = (off_t)off + (off_t)(lo * row_bytes);
+    const long page = sysconf(_SC_PAGESIZE);
+    const off_t base = start / page * page;
+    const size_t len = (size_t)(start - base) + (hi - lo) * row_bytes;
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    void *map = MAP_FAILED;
+    if (fstat(fd, &sb) == 0 && (off_t)(base + (off_t)len) <= sb.st_size)
+        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, base);
+    close(fd);
+    if (map == MAP_FAILED) return -1;
+    /* Trust the address only if HDF5 reads the same first and last rows through it. */
+    const float *x = (const float *)(const void *)((const char *)map + (start - base));
+    float *check = malloc(row_bytes);
+    int same = check != NULL;
+    for (int end = 0; end < 2 && same; end++) {
+        size_t r = end ? hi - 1 : lo;
+        same = read_rows(f, path, name, H5T_NATIVE_FLOAT, r, r + 1, cols, 2, check) == NND_OK &&
+               memcmp(check, x + (r - lo) * cols, row_bytes) == 0;
+    }
+    free(check);
+    if (!same) {
+        munmap(map, len);
+        return -1;
+    }
+    ds->map = map;
+    ds->map_len = len;
+    ds->x = (float *)(uintptr_t)x;
+    return 0;
+}
+
+/* Index of the first NaN or infinity, or -1. Blocks are tested with a branch-free (vector)
+ * loop on the exponent bits; only a bad block is searched element by element. */
 static long long first_nonfinite(const float *x, size_t count)
 {
-    for (size_t i = 0; i < count; i++)
-        if (!isfinite(x[i])) return (long long)i;
+    enum { BLOCK = 4096 };
+    for (size_t i0 = 0; i0 < count; i0 += BLOCK) {
+        const size_t len = count - i0 < BLOCK ? count - i0 : BLOCK;
+        uint32_t bad = 0;
+        for (size_t i = 0; i < len; i++) {
+            uint32_t bits;
+            memcpy(&bits, &x[i0 + i], sizeof bits);
+            bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
+        }
+        if (bad)
+            for (size_t i = 0; i < len; i++)
+                if (!isfinite(x[i0 + i])) return (long long)(i0 + i);
+    }
     return -1;
 }
 
@@ -165,21 +239,31 @@ nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name, 
     ds->lo = lo;
     ds->hi = hi;
     size_t rows = hi - lo, d = shape->d, k = shape->k_targets;
-    ds->x = nnd_alloc_floats(rows * d);
     if (k)
-        ds->targets = nnd_alloc_floats(rows * k);
+        ds->targets = nnd_alloc_floats_uninit(rows * k);
     else
         ds->labels = malloc((rows ? rows : 1) * sizeof *ds->labels);
-    if (!ds->x || (k ? !ds->targets : !ds->labels))
-        return nnd_err_set(NND_ERR_NOMEM, "%s: cannot allocate %zu samples of %zu features", path,
-                           rows, d);
-    if (rows == 0) return NND_OK;
+    if (k ? !ds->targets : !ds->labels)
+        return nnd_err_set(NND_ERR_NOMEM, "%s: cannot allocate %zu samples", path, rows);
+
+    if (rows == 0) {
+        ds->x = nnd_alloc_floats_uninit(0);
+        return ds->x ? NND_OK : nnd_err_set(NND_ERR_NOMEM, "%s: out of memory", path);
+    }
 
     nnd_h5_quiet q;
     hid_t f = H5I_INVALID_HID;
     nnd_status st = nnd_h5_open_read(path, &f, &q);
     if (st) return st;
-    if ((st = read_rows(f, path, x_name, H5T_NATIVE_FLOAT, lo, hi, d, 2, ds->x))) goto out;
+    if (map_rows(f, path, x_name, lo, hi, d, ds) != 0) {
+        ds->x = nnd_alloc_floats_uninit(rows * d); /* filled by the read below */
+        if (!ds->x) {
+            st = nnd_err_set(NND_ERR_NOMEM, "%s: cannot allocate %zu samples of %zu features", path,
+                             rows, d);
+            goto out;
+        }
+        if ((st = read_rows(f, path, x_name, H5T_NATIVE_FLOAT, lo, hi, d, 2, ds->x))) goto out;
+    }
     if (k)
         st = read_rows(f, path, y_name, H5T_NATIVE_FLOAT, lo, hi, k, 2, ds->targets);
     else
@@ -221,7 +305,10 @@ out:
 
 void nnd_data_free(nnd_dataset *ds)
 {
-    free(ds->x);
+    if (ds->map)
+        munmap(ds->map, ds->map_len);
+    else
+        free(ds->x);
     free(ds->labels);
     free(ds->targets);
     memset(ds, 0, sizeof *ds);

@@ -24,12 +24,17 @@ int nnd_activation_parse(const char *name, nnd_activation *out)
     return -1;
 }
 
-float *nnd_alloc_floats(size_t n)
+float *nnd_alloc_floats_uninit(size_t n)
 {
     if (n > SIZE_MAX / sizeof(float) - 64) return NULL;
     size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    float *p = aligned_alloc(64, bytes ? bytes : 64);
-    if (p) memset(p, 0, bytes ? bytes : 64);
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+float *nnd_alloc_floats(size_t n)
+{
+    float *p = nnd_alloc_floats_uninit(n);
+    if (p) memset(p, 0, n ? n * sizeof(float) : 1);
     return p;
 }
 

@@ -492,6 +492,73 @@ static void test_load_round_trip(void **state)
     nnd_data_free(&ds);
 }
 
+/* A float32 /X of 1000 rows x 37 features (rows straddle pages) written in the given layout. */
+static void write_floats(const char *path, hid_t file_type, int chunked, hsize_t userblock)
+{
+    enum { ROWS = 1000, COLS = 37 };
+    static float X[ROWS * COLS];
+    int32_t y[ROWS];
+    for (int i = 0; i < ROWS * COLS; i++) X[i] = (float)i * 0.5f - 7.25f;
+    for (int i = 0; i < ROWS; i++) y[i] = i % 3;
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (userblock) H5Pset_userblock(fcpl, userblock);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    assert_true(f >= 0);
+    H5Pclose(fcpl);
+    hsize_t dims[2] = {ROWS, COLS}, chunk[2] = {64, COLS};
+    hid_t sp = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (chunked) {
+        H5Pset_chunk(dcpl, 2, chunk);
+        H5Pset_deflate(dcpl, 1);
+    }
+    hid_t d = H5Dcreate2(f, "X", file_type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    assert_true(d >= 0);
+    assert_true(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, X) >= 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    put(f, "y", H5T_STD_I32LE, H5T_NATIVE_INT32, ROWS, 0, y);
+    H5Fclose(f);
+}
+
+/* Contiguous little-endian float32 features are mapped from the file rather than read; every
+ * other layout (chunked and compressed, big-endian, a user block before the HDF5 data) and
+ * NNDIST_MMAP=0 read them. Either way a rank's rows hold the same values. */
+static void test_load_mapped(void **state)
+{
+    (void)state;
+    struct {
+        const char *name;
+        hid_t type;
+        int chunked;
+        hsize_t userblock;
+        int env_off, want_map;
+    } cases[] = {
+        {"contig.h5", H5T_IEEE_F32LE, 0, 0, 0, 1},       {"contig.h5", H5T_IEEE_F32LE, 0, 0, 1, 0},
+        {"chunked.h5", H5T_IEEE_F32LE, 1, 0, 0, 0},      {"be.h5", H5T_IEEE_F32BE, 0, 0, 0, 0},
+        {"userblock.h5", H5T_IEEE_F32LE, 0, 512, 0, -1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char path[256];
+        path_of(path, sizeof path, cases[c].name);
+        write_floats(path, cases[c].type, cases[c].chunked, cases[c].userblock);
+        if (cases[c].env_off) setenv("NNDIST_MMAP", "0", 1);
+        nnd_data_shape sh;
+        nnd_dataset ds;
+        assert_int_equal(nnd_data_probe(path, "/X", "/y", &sh), NND_OK);
+        assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 123, 877, 3), NND_OK);
+        unsetenv("NNDIST_MMAP");
+        if (cases[c].want_map >= 0 && (ds.map != NULL) != cases[c].want_map)
+            fail_msg("%s (NNDIST_MMAP=%s): %s", cases[c].name, cases[c].env_off ? "0" : "unset",
+                     ds.map ? "mapped" : "read");
+        for (size_t i = 0; i < (877 - 123) * 37; i++)
+            if (ds.x[i] != (float)(123 * 37 + i) * 0.5f - 7.25f)
+                fail_msg("%s: feature %zu is %g", cases[c].name, i, ds.x[i]);
+        for (size_t i = 0; i < 877 - 123; i++) assert_int_equal(ds.labels[i], (123 + i) % 3);
+        nnd_data_free(&ds);
+    }
+}
+
 /* Expects nnd_data_probe to fail with NND_ERR_INPUT and a message naming the file and `what`. */
 static void expect_probe_error(const char *path, const char *what)
 {
@@ -659,6 +726,7 @@ int main(void)
     };
     const struct CMUnitTest file_tests[] = {
         cmocka_unit_test(test_load_round_trip),
+        cmocka_unit_test(test_load_mapped),
         cmocka_unit_test(test_probe_bad_files),
         cmocka_unit_test(test_load_bad_values),
     };

@@ -31,9 +31,11 @@ typedef struct {
 typedef struct {
     nnd_data_shape shape;
     size_t lo, hi;   /* this rank's samples: [lo, hi) of the file */
-    float *x;        /* (hi - lo, d) */
+    float *x;        /* (hi - lo, d); read-only when mapped */
     int32_t *labels; /* (hi - lo) when shape.k_targets == 0 */
     float *targets;  /* (hi - lo, k_targets) otherwise */
+    void *map;       /* when x is mapped from the file: the mapping (else NULL) */
+    size_t map_len;
 } nnd_dataset;
 
 /* Reads and validates the shapes of x_name and y_name in path. The file must be HDF5, X 2-D of

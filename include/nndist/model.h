@@ -68,5 +68,7 @@ int nnd_model_params_finite(const nnd_model *m);
 
 /* A heap buffer of n floats, 64-byte aligned, zeroed; NULL on failure. Free with free(). */
 float *nnd_alloc_floats(size_t n);
+/* The same, not zeroed: for buffers that are filled at once (a dataset read). */
+float *nnd_alloc_floats_uninit(size_t n);
 
 #endif
