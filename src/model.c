@@ -197,8 +197,15 @@ static void column_sums(float *db, const float *dZ, size_t n, size_t out)
 
 void nnd_model_backward(nnd_model *m, const float *X, float *dout, size_t n)
 {
+    nnd_model_backward_hooked(m, X, dout, n, NULL, NULL);
+}
+
+void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t n,
+                               void (*layer_done)(void *ctx, int layer), void *ctx)
+{
     if (n == 0) {
         memset(m->grads, 0, m->n_params * sizeof *m->grads);
+        for (int l = m->n_layers - 1; l >= 0 && layer_done; l--) layer_done(ctx, l);
         return;
     }
     float *dZ = dout;
@@ -210,6 +217,7 @@ void nnd_model_backward(nnd_model *m, const float *X, float *dout, size_t n)
         nnd_sgemm(1, 0, nout, nin, n, 1.0f, dZ, nout, A_prev, nin, 0.0f, m->grads + m->w_off[l],
                   nin);
         column_sums(m->grads + m->b_off[l], dZ, n, nout);
+        if (layer_done) layer_done(ctx, l);
         if (l == 0) break;
         /* dA_prev (n, in) = dZ (n, out) * W (out, in), then through the activation. */
         float *dA = m->delta[ping];

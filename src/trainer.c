@@ -182,15 +182,19 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
 }
 
 /* Shards the update when it pays: several ranks on one node and an elementwise optimizer.
- * NNDIST_UPDATE=replicated keeps the allreduce and every rank updating all the weights. */
+ * NNDIST_UPDATE=replicated keeps the allreduce and every rank updating all the weights;
+ * --overlap replaces the allreduce by per-layer non-blocking sums (every rank updating all). */
 static nnd_status plan_update(nnd_trainer *t)
 {
     const char *mode = getenv("NNDIST_UPDATE");
     int replicated = mode && strcmp(mode, "replicated") == 0;
     nnd_model *m = &t->model;
-    if (t->c->size < 2 || replicated || !nnd_optim_shardable(&t->optim) ||
-        m->n_params > INT_MAX / 2 || !nnd_comm_on_one_node(t->c))
+    if (t->c->size < 2 || m->n_params > INT_MAX / 2) return NND_OK;
+    if (t->cfg->overlap) { /* the user's choice: per-layer sums, every rank updating all */
+        t->overlap = 1;
         return NND_OK;
+    }
+    if (replicated || !nnd_optim_shardable(&t->optim) || !nnd_comm_on_one_node(t->c)) return NND_OK;
     nnd_status st = nnd_shm_init(&t->gshm, t->c, m->n_params + NND_GRAD_TAIL);
     if (!st) st = nnd_shm_init(&t->pshm, t->c, t->c->rank == 0 ? m->n_params : 0);
     if (!st) st = nnd_shards_init(&t->shards, t->c, m->n_params);
@@ -308,6 +312,33 @@ static float any_nonfinite(const float *g, size_t n)
     return bad ? 1.0f : 0.0f;
 }
 
+/* --overlap: the non-blocking sums of the layers' gradients, started during backward. */
+typedef struct {
+    nnd_trainer *t;
+    MPI_Request req[NND_MAX_LAYERS];
+    int n;
+} layer_sums;
+
+static void start_layer_sum(void *ctx, int l)
+{
+    layer_sums *sums = ctx;
+    const nnd_model *m = &sums->t->model;
+    /* Layer l's W and b are back to back; the last layer's are followed by the tail. */
+    size_t lo = m->w_off[l];
+    size_t hi = l + 1 < m->n_layers ? m->w_off[l + 1] : m->n_params + NND_GRAD_TAIL;
+    MPI_Iallreduce(MPI_IN_PLACE, m->grads + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM,
+                   sums->t->c->world, &sums->req[sums->n++]);
+    int done; /* let the earlier sums advance: MPI progresses them inside its calls */
+    MPI_Testall(sums->n, sums->req, &done, MPI_STATUSES_IGNORE);
+}
+
+/* Fault injection (tests): a hung rank, or one that pauses (a signal can arrive meanwhile). */
+static void inject_stalls(const nnd_trainer *t)
+{
+    while (nnd_guard_fault("hang", t->c->rank, t->step + 1)) sleep(1000);
+    if (nnd_guard_fault("pause", t->c->rank, t->step + 1)) sleep(3); /* ends early on a signal */
+}
+
 nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
 {
     nnd_model *m = &t->model;
@@ -326,33 +357,49 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
         else
             loss_sum = nnd_loss_mse(out, t->tb, n, k, dout, &correct);
     }
-    nnd_model_backward(m, t->xb, dout, n);
-    if (nnd_guard_fault("nan", rank, t->step + 1)) m->grads[np / 2] = NAN;
-    while (nnd_guard_fault("hang", rank, t->step + 1)) sleep(1000);
-    if (nnd_guard_fault("pause", rank, t->step + 1)) sleep(3); /* ends early on a signal */
+    /* An injected NaN (tests) poisons this rank's whole gradient through the loss gradient. */
+    if (nnd_guard_fault("nan", rank, t->step + 1) && n > 0) dout[0] = NAN;
     /* The statistics ride in the gradient's reduction: counts, sums, and the flags every rank
      * must act on alike (a pending signal, a non-finite gradient anywhere). */
     memset(tail, 0, NND_GRAD_TAIL * sizeof *tail);
     tail[0] = (float)n;
     tail[1] = (float)loss_sum;
     tail[2] = (float)correct;
-    tail[3] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
-    double t1 = MPI_Wtime(), t2, t3, t4;
-    nnd_guard_phase("allreduce", 0.0);
+    double t1, t2, t3, t4;
     float summed_tail[NND_GRAD_TAIL];
-    if (t->sharded) {
-        /* The tail in this rank's shared gradient is read by the others: the sums go apart. */
-        nnd_shm_barrier(&t->gshm); /* every gradient written */
-        int bad = sum_shared(t, summed_tail), any_bad;
-        tail = summed_tail;
-        /* One flag for all: a non-finite value anywhere reaches some rank's shard of the sum.
-         * This allreduce also keeps every rank from writing its next gradient before all have
-         * read this one. */
-        MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->c->world);
-        tail[4] = (float)any_bad;
-    } else {
+    if (t->overlap) {
+        /* Each layer's sum starts as soon as backward has its gradient (the tail goes with the
+         * last layer, so the signal flag is read before backward) and runs under the rest of
+         * the pass; then the summed gradient is checked, the same sum on every rank. */
+        tail[3] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
+        layer_sums sums = {.t = t, .n = 0};
+        nnd_model_backward_hooked(m, t->xb, dout, n, start_layer_sum, &sums);
+        inject_stalls(t);
+        t1 = MPI_Wtime();
+        nnd_guard_phase("allreduce", 0.0);
+        MPI_Waitall(sums.n, sums.req, MPI_STATUSES_IGNORE);
         tail[4] = any_nonfinite(m->grads, np);
-        nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
+    } else {
+        nnd_model_backward(m, t->xb, dout, n);
+        inject_stalls(t);
+        tail[3] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
+        t1 = MPI_Wtime();
+        nnd_guard_phase("allreduce", 0.0);
+        if (t->sharded) {
+            /* The tail in this rank's shared gradient is read by the others: the sums go
+             * apart. */
+            nnd_shm_barrier(&t->gshm); /* every gradient written */
+            int bad = sum_shared(t, summed_tail), any_bad;
+            tail = summed_tail;
+            /* One flag for all: a non-finite value anywhere reaches some rank's shard of the
+             * sum. This allreduce also keeps every rank from writing its next gradient before
+             * all have read this one. */
+            MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->c->world);
+            tail[4] = (float)any_bad;
+        } else {
+            tail[4] = any_nonfinite(m->grads, np);
+            nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
+        }
     }
     t2 = MPI_Wtime();
     nnd_guard_phase("update", 0.0);

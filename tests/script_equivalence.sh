@@ -38,4 +38,19 @@ done
     fail "np=2: the sharded update is not bitwise the replicated one"
 "$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/upd-auto-3.h5" 1e-5 ||
     fail "np=3: the sharded update differs from the replicated one by more than 1e-5"
+# --overlap (each layer's sum started during backward, MPI_Iallreduce) is the same run: bitwise
+# the allreduce's at 2 ranks, round-off at 3; a NaN injected on one rank is skipped by both.
+for np in 2 3; do
+    run $np train --data "$WORK/train.h5" --layers 12,16,8,4 --batch 32 --steps 40 \
+        --optimizer adam --lr 0.01 --seed 3 --overlap --save "$WORK/overlap-$np.h5" > /dev/null ||
+        fail "np=$np --overlap: train failed"
+done
+"$COMPARE_MODELS" "$WORK/upd-replicated-2.h5" "$WORK/overlap-2.h5" 0 ||
+    fail "np=2: --overlap is not bitwise the allreduce"
+"$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/overlap-3.h5" 1e-5 ||
+    fail "np=3: --overlap differs from the allreduce by more than 1e-5"
+NNDIST_FAULT=nan@1:7 run 2 train --data "$WORK/train.h5" --layers 12,16,8,4 --batch 32 --steps 20 \
+    --overlap > /dev/null 2> "$WORK/overlap-nan.err" || fail "--overlap: a single NaN stopped the run"
+[ "$(grep -c 'step 7: the gradient is not finite; step skipped' "$WORK/overlap-nan.err")" -eq 1 ] ||
+    fail "--overlap: NaN step not reported once: $(cat "$WORK/overlap-nan.err")"
 echo "1 passed, 0 failed"

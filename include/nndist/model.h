@@ -62,6 +62,10 @@ const float *nnd_model_forward(nnd_model *m, const float *X, size_t n);
  * (it may be overwritten). Writes grads = the gradient summed over the n samples.
  * The input's gradient is not computed (nobody needs it). n == 0 zeroes grads. */
 void nnd_model_backward(nnd_model *m, const float *X, float *dout, size_t n);
+/* The same, calling layer_done(ctx, l) as soon as layer l's gradient (W_l and b_l) is final,
+ * from the last layer down to layer 0 (for reductions that overlap the rest of the pass). */
+void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t n,
+                               void (*layer_done)(void *ctx, int layer), void *ctx);
 
 /* True when every parameter is finite. */
 int nnd_model_params_finite(const nnd_model *m);

@@ -35,6 +35,7 @@ typedef struct {
     const char *resume;     /* NULL, "auto" or a checkpoint file */
     const char *metrics;    /* CSV file, or NULL */
     int threads;            /* 0 = default */
+    int overlap;            /* per-layer non-blocking gradient sums during backward */
     int progress;           /* -1 auto (a terminal), 0 off, 1 on */
     double watchdog;        /* seconds a step may take before the job is aborted; 0 = auto */
     uint64_t max_bad_steps; /* consecutive non-finite steps skipped before the run stops */

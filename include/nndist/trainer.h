@@ -35,6 +35,7 @@ typedef struct {
      * gradients and updates that shard of the weights (and of its optimizer state) in place.
      * The state is current only in the rank's own shard until nnd_trainer_sync_state. */
     int sharded;
+    int overlap; /* --overlap: per-layer MPI_Iallreduce during backward (never with sharded) */
     nnd_shards shards;
     nnd_shm gshm;  /* gshm.seg[r]: rank r's gradient (model.grads on rank r) */
     nnd_shm pshm;  /* pshm.seg[0]: the node's weights (model.params on every rank) */
