@@ -7,6 +7,8 @@
 #include "nndist/gemm.h"
 #include "nndist/rng.h"
 
+#include "elementwise.h"
+
 static const char *const g_act_names[NND_ACT_COUNT] = {"relu", "tanh", "sigmoid"};
 
 const char *nnd_activation_name(nnd_activation a)
@@ -119,32 +121,14 @@ void nnd_model_init_params(nnd_model *m, uint64_t seed)
     }
 }
 
-/* Z (n, out) += b, then A = act(Z) in place. */
-static void bias_activate(float *Z, const float *b, size_t n, size_t out, int hidden,
-                          nnd_activation act)
+const nnd_ew_kernels *nnd_ew(void)
 {
-#pragma omp parallel for schedule(static) if (n * out > 16384)
-    for (size_t i = 0; i < n; i++) {
-        float *z = Z + i * out;
-        if (!hidden) {
-            for (size_t j = 0; j < out; j++) z[j] += b[j];
-            continue;
-        }
-        switch (act) {
-        case NND_ACT_RELU:
-            for (size_t j = 0; j < out; j++) {
-                float v = z[j] + b[j];
-                z[j] = v > 0.0f ? v : 0.0f;
-            }
-            break;
-        case NND_ACT_TANH:
-            for (size_t j = 0; j < out; j++) z[j] = tanhf(z[j] + b[j]);
-            break;
-        default:
-            for (size_t j = 0; j < out; j++) z[j] = 1.0f / (1.0f + expf(-(z[j] + b[j])));
-            break;
-        }
-    }
+#ifdef NND_EW_X86_VARIANTS
+    const char *family = nnd_gemm_kernel_name();
+    if (strcmp(family, "avx512") == 0) return &nnd_ew_avx512;
+    if (strcmp(family, "avx2-fma") == 0) return &nnd_ew_avx2;
+#endif
+    return &nnd_ew_portable;
 }
 
 const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
@@ -154,45 +138,10 @@ const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
         size_t nin = m->sizes[l], nout = m->sizes[l + 1];
         float *Z = m->acts[l + 1];
         nnd_sgemm(0, 1, n, nout, nin, 1.0f, in, nin, m->params + m->w_off[l], nin, 0.0f, Z, nout);
-        bias_activate(Z, m->params + m->b_off[l], n, nout, l + 1 < m->n_layers, m->act);
+        nnd_ew()->bias_act(Z, m->params + m->b_off[l], n, nout, l + 1 < m->n_layers, m->act);
         in = Z;
     }
     return m->acts[m->n_layers];
-}
-
-/* dA (n, w) *= act'(Z) expressed through the activation's output A. One loop per activation,
- * with no branch inside: ReLU's mask is ~50% random, and a per-element branch (or a switch in
- * the loop) cost more in mispredictions than the rest of the backward pass's elementwise work. */
-static void activation_backward(float *dA, const float *A, size_t count, nnd_activation act)
-{
-    switch (act) {
-    case NND_ACT_RELU:
-#pragma omp parallel for simd schedule(static) if (count > 65536)
-        for (size_t i = 0; i < count; i++) {
-            /* dA = A > 0 ? dA : +0, as a bit mask so that it vectorizes without a branch */
-            uint32_t bits;
-            memcpy(&bits, &dA[i], sizeof bits);
-            bits &= 0u - (uint32_t)(A[i] > 0.0f);
-            memcpy(&dA[i], &bits, sizeof bits);
-        }
-        break;
-    case NND_ACT_TANH:
-#pragma omp parallel for simd schedule(static) if (count > 65536)
-        for (size_t i = 0; i < count; i++) dA[i] *= 1.0f - A[i] * A[i];
-        break;
-    default:
-#pragma omp parallel for simd schedule(static) if (count > 65536)
-        for (size_t i = 0; i < count; i++) dA[i] *= A[i] * (1.0f - A[i]);
-        break;
-    }
-}
-
-/* db (out) = column sums of dZ (n, out). */
-static void column_sums(float *db, const float *dZ, size_t n, size_t out)
-{
-    for (size_t j = 0; j < out; j++) db[j] = 0.0f;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < out; j++) db[j] += dZ[i * out + j];
 }
 
 void nnd_model_backward(nnd_model *m, const float *X, float *dout, size_t n)
@@ -208,6 +157,7 @@ void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t
         for (int l = m->n_layers - 1; l >= 0 && layer_done; l--) layer_done(ctx, l);
         return;
     }
+    const nnd_ew_kernels *ew = nnd_ew();
     float *dZ = dout;
     int ping = 0;
     for (int l = m->n_layers - 1; l >= 0; l--) {
@@ -216,14 +166,14 @@ void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t
         /* dW (out, in) = dZ^T (out, n) * A_prev (n, in); db = sum over samples of dZ. */
         nnd_sgemm(1, 0, nout, nin, n, 1.0f, dZ, nout, A_prev, nin, 0.0f, m->grads + m->w_off[l],
                   nin);
-        column_sums(m->grads + m->b_off[l], dZ, n, nout);
+        ew->column_sums(m->grads + m->b_off[l], dZ, n, nout);
         if (layer_done) layer_done(ctx, l);
         if (l == 0) break;
         /* dA_prev (n, in) = dZ (n, out) * W (out, in), then through the activation. */
         float *dA = m->delta[ping];
         ping ^= 1;
         nnd_sgemm(0, 0, n, nin, nout, 1.0f, dZ, nout, m->params + m->w_off[l], nin, 0.0f, dA, nin);
-        activation_backward(dA, A_prev, n * nin, m->act);
+        ew->act_backward(dA, A_prev, n * nin, m->act);
         dZ = dA;
     }
 }

@@ -2,6 +2,8 @@
 
 #include "nndist/guard.h"
 
+#include "elementwise.h"
+
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -219,38 +221,15 @@ static nnd_status plan_update(nnd_trainer *t)
 static int sum_shared(nnd_trainer *t, float *tail)
 {
     const nnd_shm *b = &t->gshm;
-    const size_t lo = t->shards.lo, n = t->shards.hi - lo, np = t->model.n_params;
-    float *out = t->gshard;
+    const size_t lo = t->shards.lo, np = t->model.n_params;
     float *const *seg = b->seg;
     const int P = b->size;
-    /* Block by block, so that each rank's values are added with vector loads and the partial
-     * sums stay in L1; the order of the additions (rank 0, 1, 2, ...) is the same as one loop's. */
-    enum { BLOCK = 2048 };
-    const size_t blocks = (n + BLOCK - 1) / BLOCK;
-    int bad = 0;
-#pragma omp parallel for reduction(| : bad) schedule(static) if (n > 65536)
-    for (size_t k = 0; k < blocks; k++) {
-        const size_t i0 = k * BLOCK, len = n - i0 < BLOCK ? n - i0 : BLOCK;
-        float *o = out + i0;
-        const float *a = seg[0] + lo + i0, *b = seg[P > 1 ? 1 : 0] + lo + i0;
-        if (P > 1)
-            for (size_t i = 0; i < len; i++) o[i] = a[i] + b[i];
-        else
-            memcpy(o, a, len * sizeof *o);
-        for (int r = 2; r < P; r++) {
-            const float *c = seg[r] + lo + i0;
-            for (size_t i = 0; i < len; i++) o[i] += c[i];
-        }
-        int blk_bad = 0;
-        for (size_t i = 0; i < len; i++) blk_bad |= !isfinite(o[i]);
-        bad |= blk_bad;
-    }
     for (int k = 0; k < NND_GRAD_TAIL; k++) {
         float v = seg[0][np + k];
         for (int r = 1; r < P; r++) v += seg[r][np + k];
         tail[k] = v;
     }
-    return bad;
+    return nnd_ew()->sum_ranks(t->gshard, (const float *const *)seg, P, lo, t->shards.hi - lo);
 }
 
 static nnd_status init_weights(nnd_trainer *t)
@@ -301,15 +280,6 @@ void nnd_trainer_free(nnd_trainer *t)
     nnd_shm_free(&t->gshm);
     nnd_shm_free(&t->pshm);
     memset(t, 0, sizeof *t);
-}
-
-/* 1 when any of the n values is NaN or infinite. */
-static float any_nonfinite(const float *g, size_t n)
-{
-    int bad = 0;
-#pragma omp parallel for reduction(| : bad) schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) bad |= !isfinite(g[i]);
-    return bad ? 1.0f : 0.0f;
 }
 
 /* --overlap: the non-blocking sums of the layers' gradients, started during backward. */
@@ -378,7 +348,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
         t1 = MPI_Wtime();
         nnd_guard_phase("allreduce", 0.0);
         MPI_Waitall(sums.n, sums.req, MPI_STATUSES_IGNORE);
-        tail[4] = any_nonfinite(m->grads, np);
+        tail[4] = (float)nnd_ew()->any_nonfinite(m->grads, np);
     } else {
         nnd_model_backward(m, t->xb, dout, n);
         inject_stalls(t);
@@ -397,7 +367,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
             MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->c->world);
             tail[4] = (float)any_bad;
         } else {
-            tail[4] = any_nonfinite(m->grads, np);
+            tail[4] = (float)nnd_ew()->any_nonfinite(m->grads, np);
             nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
         }
     }

@@ -1,0 +1,29 @@
+/* The elementwise passes of a step, one table per instruction-set variant (elementwise.c). */
+#ifndef NNDIST_ELEMENTWISE_H
+#define NNDIST_ELEMENTWISE_H
+
+#include <stddef.h>
+
+#include "nndist/model.h"
+
+typedef struct {
+    /* Z (n, out) += b; then A = act(Z) in place when hidden */
+    void (*bias_act)(float *Z, const float *b, size_t n, size_t out, int hidden,
+                     nnd_activation act);
+    /* dA *= act'(Z), from the activation's output A */
+    void (*act_backward)(float *dA, const float *A, size_t count, nnd_activation act);
+    /* db (out) = column sums of dZ (n, out) */
+    void (*column_sums)(float *db, const float *dZ, size_t n, size_t out);
+    /* 1 when any value is NaN or infinite */
+    int (*any_nonfinite)(const float *x, size_t n);
+    /* out (n) = the sum over r = 0..P-1, in that order, of seg[r][lo .. lo+n); 1 when a sum
+     * is not finite */
+    int (*sum_ranks)(float *out, const float *const *seg, int P, size_t lo, size_t n);
+} nnd_ew_kernels;
+
+extern const nnd_ew_kernels nnd_ew_portable, nnd_ew_avx2, nnd_ew_avx512;
+
+/* The variant of the GEMM's current kernel family (nnd_gemm_kernel_name). */
+const nnd_ew_kernels *nnd_ew(void);
+
+#endif

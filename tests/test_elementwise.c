@@ -1,0 +1,168 @@
+/* The elementwise passes of a step (src/elementwise.c) in every instruction-set variant this
+ * CPU runs give bitwise the portable C's results, on lengths that leave remainders after the
+ * vectors and above the parallel threshold; and each pass against its definition. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/elementwise.h"
+#include "nndist/rng.h"
+
+static float *random_floats(size_t n, uint64_t stream)
+{
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = 4.0f * (nnd_rng_uniform(17, NND_RNG_SYNTHETIC, stream, i) - 0.5f);
+    return x;
+}
+
+#if defined(__x86_64__)
+static const nnd_ew_kernels *variants[] = {&nnd_ew_portable, &nnd_ew_avx2, &nnd_ew_avx512};
+#else
+static const nnd_ew_kernels *variants[] = {&nnd_ew_portable, &nnd_ew_portable, &nnd_ew_portable};
+#endif
+static const char *names[] = {"portable", "avx2", "avx512"};
+
+/* 1 when variant v can run here (the portable one always). */
+static int runs_here(int v)
+{
+#if defined(__x86_64__)
+    if (v == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (v == 2)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma");
+    return 1;
+#else
+    return v == 0;
+#endif
+}
+
+static void test_forward_backward_passes(void **state)
+{
+    (void)state;
+    const size_t n = 133, out = 517; /* n * out above the parallel threshold, both odd */
+    float *Z0 = random_floats(n * out, 1), *b = random_floats(out, 2),
+          *dA0 = random_floats(n * out, 3);
+    float *Z = malloc(n * out * sizeof *Z), *ref = malloc(n * out * sizeof *ref);
+    float *db = malloc(out * sizeof *db), *db_ref = malloc(out * sizeof *db_ref);
+    assert_non_null(Z);
+    assert_non_null(ref);
+    assert_non_null(db);
+    assert_non_null(db_ref);
+    for (int act = 0; act < NND_ACT_COUNT; act++)
+        for (int hidden = 0; hidden < 2; hidden++) {
+            /* forward: the portable variant against the definition */
+            memcpy(ref, Z0, n * out * sizeof *ref);
+            nnd_ew_portable.bias_act(ref, b, n, out, hidden, (nnd_activation)act);
+            for (size_t i = 0; i < n * out; i++) {
+                float v = Z0[i] + b[i % out];
+                float want = !hidden               ? v
+                             : act == NND_ACT_RELU ? (v > 0.0f ? v : 0.0f)
+                             : act == NND_ACT_TANH ? tanhf(v)
+                                                   : 1.0f / (1.0f + expf(-v));
+                if (ref[i] != want) fail_msg("act %d hidden %d: element %zu", act, hidden, i);
+            }
+            for (int v = 1; v < 3; v++) {
+                if (!runs_here(v)) continue;
+                memcpy(Z, Z0, n * out * sizeof *Z);
+                variants[v]->bias_act(Z, b, n, out, hidden, (nnd_activation)act);
+                if (memcmp(Z, ref, n * out * sizeof *Z) != 0)
+                    fail_msg("bias_act (act %d, hidden %d): %s differs from portable", act, hidden,
+                             names[v]);
+            }
+        }
+    for (int act = 0; act < NND_ACT_COUNT; act++) {
+        memcpy(ref, dA0, n * out * sizeof *ref);
+        nnd_ew_portable.act_backward(ref, Z0, n * out, (nnd_activation)act);
+        for (size_t i = 0; i < n * out; i++) {
+            float a = Z0[i];
+            float want = act == NND_ACT_RELU   ? (a > 0.0f ? dA0[i] : 0.0f)
+                         : act == NND_ACT_TANH ? dA0[i] * (1.0f - a * a)
+                                               : dA0[i] * (a * (1.0f - a));
+            if (ref[i] != want) fail_msg("act_backward %d: element %zu", act, i);
+        }
+        for (int v = 1; v < 3; v++) {
+            if (!runs_here(v)) continue;
+            memcpy(Z, dA0, n * out * sizeof *Z);
+            variants[v]->act_backward(Z, Z0, n * out, (nnd_activation)act);
+            if (memcmp(Z, ref, n * out * sizeof *Z) != 0)
+                fail_msg("act_backward %d: %s differs from portable", act, names[v]);
+        }
+    }
+    nnd_ew_portable.column_sums(db_ref, dA0, n, out);
+    for (size_t j = 0; j < out; j++) {
+        float want = 0.0f;
+        for (size_t i = 0; i < n; i++) want += dA0[i * out + j];
+        assert_true(db_ref[j] == want);
+    }
+    for (int v = 1; v < 3; v++) {
+        if (!runs_here(v)) continue;
+        variants[v]->column_sums(db, dA0, n, out);
+        if (memcmp(db, db_ref, out * sizeof *db) != 0)
+            fail_msg("column_sums: %s differs from portable", names[v]);
+    }
+    free(Z0);
+    free(b);
+    free(dA0);
+    free(Z);
+    free(ref);
+    free(db);
+    free(db_ref);
+}
+
+static void test_checks_and_sums(void **state)
+{
+    (void)state;
+    const size_t n = 70001;
+    enum { P = 3 };
+    float *seg[P], *out = malloc(n * sizeof *out), *ref = malloc(n * sizeof *ref);
+    assert_non_null(out);
+    assert_non_null(ref);
+    for (int r = 0; r < P; r++) seg[r] = random_floats(n + 100, 10 + (uint64_t)r);
+    const size_t lo = 37;
+    for (int v = 0; v < 3; v++) {
+        if (!runs_here(v)) continue;
+        for (int p = 1; p <= P; p++) {
+            assert_int_equal(variants[v]->sum_ranks(out, (const float *const *)seg, p, lo, n), 0);
+            for (size_t i = 0; i < n; i++) {
+                float want = seg[0][lo + i];
+                for (int r = 1; r < p; r++) want += seg[r][lo + i];
+                ref[i] = want;
+            }
+            if (memcmp(out, ref, n * sizeof *out) != 0)
+                fail_msg("sum_ranks over %d ranks: %s differs from the sum in rank order", p,
+                         names[v]);
+        }
+        assert_int_equal(variants[v]->any_nonfinite(seg[0], n), 0);
+        const float bad[] = {NAN, INFINITY, -INFINITY};
+        for (size_t k = 0; k < 3; k++) {
+            float keep = seg[1][lo + n - 1];
+            seg[1][lo + n - 1] = bad[k]; /* the very last element */
+            assert_int_equal(variants[v]->any_nonfinite(seg[1] + lo, n), 1);
+            assert_int_equal(variants[v]->sum_ranks(out, (const float *const *)seg, 2, lo, n), 1);
+            seg[1][lo + n - 1] = keep;
+        }
+        float big[2] = {3e38f, 3e38f}, *two[2] = {big, big + 1};
+        /* finite values whose sum overflows to infinity are caught too */
+        assert_int_equal(variants[v]->sum_ranks(out, (const float *const *)two, 2, 0, 1), 1);
+    }
+    for (int r = 0; r < P; r++) free(seg[r]);
+    free(out);
+    free(ref);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forward_backward_passes),
+        cmocka_unit_test(test_checks_and_sums),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
