@@ -182,7 +182,7 @@ static void progress_bar(const run *r, uint64_t in_epoch, double loss)
 
 typedef struct {
     double loss_sum, correct, samples;
-    double compute, allreduce, update, io, wall_start;
+    double compute, forward, allreduce, update, io, wall_start;
 } epoch_stats;
 
 static nnd_status open_metrics(run *r)
@@ -195,7 +195,8 @@ static nnd_status open_metrics(run *r)
             st = nnd_err_set(NND_ERR_IO, "--metrics %s: cannot open for writing", r->cfg->metrics);
         else if (fresh)
             fprintf(r->metrics, "step,epoch,lr,train_loss,train_acc,val_loss,val_acc,samples,"
-                                "samples_per_s,compute_s,allreduce_s,update_s,io_s\n");
+                                "samples_per_s,compute_s,allreduce_s,update_s,io_s,forward_s,"
+                                "backward_s\n");
     }
     return nnd_comm_agree(r->c, st);
 }
@@ -222,16 +223,16 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
         snprintf(val_text, sizeof val_text, "  val loss %.4f acc %.4f", v.loss, v.accuracy);
     say(r,
         "epoch %" PRIu64 "/%" PRIu64 "  step %" PRIu64 "  loss %.4f  acc %.4f%s  %.0f samples/s"
-        "  compute %.2fs  allreduce %.2fs\n",
-        epoch, epochs, t->step, loss, acc, val_text, rate, e->compute, e->allreduce);
+        "  compute %.2fs  allreduce %.2fs  update %.2fs\n",
+        epoch, epochs, t->step, loss, acc, val_text, rate, e->compute, e->allreduce, e->update);
     if (r->metrics) {
         fprintf(r->metrics, "%" PRIu64 ",%" PRIu64 ",%g,%.6f,%.6f,", t->step, epoch, lr, loss, acc);
         if (t->has_val)
             fprintf(r->metrics, "%.6f,%.6f,", v.loss, v.accuracy);
         else
             fprintf(r->metrics, ",,");
-        fprintf(r->metrics, "%.0f,%.1f,%.4f,%.4f,%.4f,%.4f\n", e->samples, rate, e->compute,
-                e->allreduce, e->update, e->io);
+        fprintf(r->metrics, "%.0f,%.1f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", e->samples, rate,
+                e->compute, e->allreduce, e->update, e->io, e->forward, e->compute - e->forward);
         fflush(r->metrics);
     }
     memset(e, 0, sizeof *e);
@@ -292,6 +293,7 @@ static nnd_status train_loop(run *r)
             e.samples += s.samples;
         }
         e.compute += s.compute_s;
+        e.forward += s.forward_s;
         e.allreduce += s.allreduce_s;
         e.update += s.update_s;
         if (s.signal && t->step < r->total_steps) return stop_on_signal(r, &e.io);

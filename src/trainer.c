@@ -327,6 +327,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
         else
             loss_sum = nnd_loss_mse(out, t->tb, n, k, dout, &correct);
     }
+    s->forward_s = MPI_Wtime() - t0;
     /* An injected NaN (tests) poisons this rank's whole gradient through the loss gradient. */
     if (nnd_guard_fault("nan", rank, t->step + 1) && n > 0) dout[0] = NAN;
     /* The statistics ride in the gradient's reduction: counts, sums, and the flags every rank

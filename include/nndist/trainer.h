@@ -47,6 +47,7 @@ typedef struct {
     double loss_sum, correct, samples;
     int signal; /* a rank received SIGUSR1/SIGTERM/SIGINT before this step's allreduce */
     double compute_s, allreduce_s, update_s; /* this rank's seconds in the step's phases */
+    double forward_s; /* of compute_s: the batch's gather, forward and loss (the rest: backward) */
 } nnd_step_stats;
 
 /* Collective: sets the threads, builds model and optimizer, loads this rank's part of the data

@@ -25,9 +25,16 @@ common=(train --data datasets/fashion-mnist-train.h5 --layers 784,512,256,10 --l
 
 # median of the samples_per_s column of a metrics file
 median_rate() { tail -n +2 "$1" | cut -d, -f9 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# ms per step of forward, backward, allreduce, update over the whole run (rank 0): the columns
+# forward_s (14), backward_s (15), allreduce_s (11), update_s (12) summed, over the step count
+split_ms() {
+    tail -n +2 "$1" | awk -F, '{f += $14; b += $15; a += $11; u += $12; s = $1}
+        END { printf "%6.3f %6.3f %6.3f %6.3f", 1e3*f/s, 1e3*b/s, 1e3*a/s, 1e3*u/s }'
+}
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-printf '%-22s %14s %12s %12s\n' configuration "samples/s" "wall s" "peak RSS MB"
+printf '%-22s %10s %8s %12s   %s\n' configuration "samples/s" "wall s" "peak RSS MB" \
+    "ms per step: forward backward allreduce update"
 for cfg in "1 2" "2 1" "1 1"; do
     read -r ranks threads <<< "$cfg"
     if [ "$ranks" -eq 1 ]; then
@@ -39,8 +46,8 @@ for cfg in "1 2" "2 1" "1 1"; do
     /usr/bin/time -f '%e %M' -o "$tmp/time" mpirun "${opts[@]}" "$N" "${common[@]}" \
         --epochs "$SPEED_EPOCHS" --threads "$threads" --metrics "$tmp/m.csv" > /dev/null
     read -r wall rss < "$tmp/time"
-    printf '%-22s %14s %12s %12d\n' "$ranks rank(s) x $threads thr" "$(median_rate "$tmp/m.csv")" \
-        "$wall" "$((rss / 1024))"
+    printf '%-22s %10s %8s %12d   %s\n' "$ranks rank(s) x $threads thr" \
+        "$(median_rate "$tmp/m.csv")" "$wall" "$((rss / 1024))" "$(split_ms "$tmp/m.csv")"
     rm -f "$tmp/m.csv"
 done
 
