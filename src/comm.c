@@ -142,6 +142,9 @@ nnd_status nnd_shm_init(nnd_shm *b, const nnd_comm *c, size_t n)
     memset(b, 0, sizeof *b);
     b->win = MPI_WIN_NULL;
     MPI_Comm_dup(c->world, &b->node);
+    /* The default error handler stays: when Open MPI cannot create the backing file (too little
+     * space where it keeps them), one rank fails while the others wait in the allocation; only
+     * aborting the job avoids a hang. (NNDIST_UPDATE=replicated does without the window.) */
     b->size = c->size;
     /* Each rank's buffer on its own pages (first touched by its owner). */
     MPI_Info info;
@@ -155,16 +158,21 @@ nnd_status nnd_shm_init(nnd_shm *b, const nnd_comm *c, size_t n)
     int ok = rc == MPI_SUCCESS && b->seg, all_ok;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, c->world);
     if (!all_ok) {
-        nnd_shm_free(b);
-        return nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu floats of shared memory", n);
+        /* A window that exists on some ranks only cannot be freed collectively: leave it. */
+        free(b->seg);
+        memset(b, 0, sizeof *b);
+        b->win = MPI_WIN_NULL;
+        return nnd_err_set(NND_ERR_NOMEM,
+                           "cannot allocate %zu MB of node-shared memory (MPI_Win_allocate_shared)",
+                           (n * sizeof(float)) >> 20);
     }
     for (int r = 0; r < b->size; r++) {
         MPI_Aint bytes;
         int unit;
         MPI_Win_shared_query(b->win, r, &bytes, &unit, &b->seg[r]);
     }
-    memset(mine, 0, n * sizeof(float));
-    MPI_Win_lock_all(MPI_MODE_NOCHECK, b->win); /* one passive epoch; barriers order the rest */
+    if (n > 0) memset(mine, 0, n * sizeof(float)); /* (mine may be NULL when n == 0) */
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, b->win);    /* one passive epoch; barriers order the rest */
     b->locked = 1;
     nnd_shm_barrier(b);
     return NND_OK;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static void setup_threads(const nnd_trainer *t)
@@ -183,6 +184,22 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
     return nnd_comm_agree(c, st);
 }
 
+/* Where Open MPI keeps the backing files of shared-memory windows (its osc/sm default). */
+static const char *shm_dir(void)
+{
+    const char *dir = getenv("OMPI_MCA_osc_sm_backing_directory");
+    return dir && *dir ? dir : "/dev/shm";
+}
+
+/* 1 when the backing directory has room for `bytes` of windows (with a margin), or cannot be
+ * examined (then Open MPI is left to try). */
+static int shm_space_fits(size_t bytes)
+{
+    struct statvfs v;
+    if (statvfs(shm_dir(), &v) != 0) return 1;
+    return (double)v.f_bavail * (double)v.f_frsize >= 1.25 * (double)bytes + (double)(16 << 20);
+}
+
 /* Shards the update when it pays: several ranks on one node and an elementwise optimizer.
  * NNDIST_UPDATE=replicated keeps the allreduce and every rank updating all the weights;
  * --overlap replaces the allreduce by per-layer non-blocking sums (every rank updating all). */
@@ -197,9 +214,33 @@ static nnd_status plan_update(nnd_trainer *t)
         return NND_OK;
     }
     if (replicated || !nnd_optim_shardable(&t->optim) || !nnd_comm_on_one_node(t->c)) return NND_OK;
+    /* Open MPI aborts the job when its backing files do not fit (a container's small /dev/shm,
+     * a large model): look first, and keep the allreduce when they would not. */
+    size_t bytes =
+        ((size_t)t->c->size * (m->n_params + NND_GRAD_TAIL) + m->n_params) * sizeof(float);
+    int fits = t->c->rank == 0 ? shm_space_fits(bytes) : 1;
+    MPI_Bcast(&fits, 1, MPI_INT, 0, t->c->world);
+    if (!fits) {
+        if (t->c->rank == 0)
+            fprintf(
+                stderr,
+                "nndist: note: %s has less than the %zu MB the sharded update needs; every rank "
+                "updates all the weights instead (a larger /dev/shm, or "
+                "OMPI_MCA_osc_sm_backing_directory, allows it)\n",
+                shm_dir(), bytes >> 20);
+        return NND_OK;
+    }
     nnd_status st = nnd_shm_init(&t->gshm, t->c, m->n_params + NND_GRAD_TAIL);
     if (!st) st = nnd_shm_init(&t->pshm, t->c, t->c->rank == 0 ? m->n_params : 0);
-    if (!st) st = nnd_shards_init(&t->shards, t->c, m->n_params);
+    if (st) { /* every rank saw it (nnd_shm_init agrees): the allreduce path still works */
+        if (t->c->rank == 0)
+            fprintf(stderr, "nndist: note: %s; every rank updates all the weights instead\n",
+                    nnd_err_msg());
+        nnd_shm_free(&t->gshm);
+        nnd_shm_free(&t->pshm);
+        return NND_OK;
+    }
+    st = nnd_shards_init(&t->shards, t->c, m->n_params);
     if (!st) {
         t->gshard = nnd_alloc_floats(t->shards.hi - t->shards.lo);
         if (!t->gshard) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the gradient's shard");
