@@ -21,6 +21,35 @@
 
 /* ---- reductions that do not depend on the thread count ---- */
 
+/* Sums of squares go into LANES partial sums, lane j taking the elements i = j (mod LANES), then
+ * the lanes are added in order: the association is the source's (no reassociation anywhere),
+ * so every variant and thread count gets the same bits, and the loop runs as vectors. */
+enum { LANES = 8 };
+
+static double lanes_total(const double *lane)
+{
+    double t = 0.0;
+    for (int j = 0; j < LANES; j++) t += lane[j];
+    return t;
+}
+
+/* The sum over [lo, hi) of (s*a[i])^2, in lanes. */
+static double block_squares(const float *a, double s, size_t lo, size_t hi)
+{
+    double lane[LANES] = {0.0};
+    size_t i = lo;
+    for (; i + LANES <= hi; i += LANES)
+        for (int j = 0; j < LANES; j++) {
+            double u = s * a[i + (size_t)j];
+            lane[j] += u * u;
+        }
+    for (int j = 0; i < hi; i++, j++) {
+        double u = s * a[i];
+        lane[j] += u * u;
+    }
+    return lanes_total(lane);
+}
+
 /* Sum over [0, n) of (sa*a[i])^2 into *na and, when b is given, of (sb*b[i])^2 into *nb:
  * per block of NORM_BLOCK in any thread, then the block sums in block order. */
 static void sum_squares(double *partial, const float *a, double sa, const float *b, double sb,
@@ -30,17 +59,8 @@ static void sum_squares(double *partial, const float *a, double sa, const float 
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t k = 0; k < blocks; k++) {
         size_t lo = k * NORM_BLOCK, hi = lo + NORM_BLOCK < n ? lo + NORM_BLOCK : n;
-        double x = 0.0, y = 0.0;
-        for (size_t i = lo; i < hi; i++) {
-            double u = sa * a[i];
-            x += u * u;
-            if (b) {
-                double v = sb * b[i];
-                y += v * v;
-            }
-        }
-        partial[2 * k] = x;
-        partial[2 * k + 1] = y;
+        partial[2 * k] = block_squares(a, sa, lo, hi);
+        partial[2 * k + 1] = b ? block_squares(b, sb, lo, hi) : 0.0;
     }
     double x = 0.0, y = 0.0;
     for (size_t k = 0; k < blocks; k++) {
@@ -49,6 +69,13 @@ static void sum_squares(double *partial, const float *a, double sa, const float 
     }
     *na = x;
     if (nb) *nb = y;
+}
+
+/* fmax for the finite values an update sees (a step with a non-finite gradient never reaches
+ * one): the same result, but it vectorizes, where fmax's NaN rule keeps the loop scalar. */
+static inline double max_finite(double a, double b)
+{
+    return a > b ? a : b;
 }
 
 /* ---- the updates; s is the factor that turns G into the (clipped) mean gradient ---- */
@@ -95,28 +122,39 @@ static void rmsprop_step(nnd_optim *o, const span *x, double s, double lr)
     float *v = x->state[nnd_optim_state_index(o, "square_avg")];
     int kb = nnd_optim_state_index(o, "momentum_buffer"), ka = nnd_optim_state_index(o, "grad_avg");
     float *buf = kb >= 0 ? x->state[kb] : NULL, *avg = ka >= 0 ? x->state[ka] : NULL;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        double g = s * G[i] + wd * w[i];
-        double vi = alpha * v[i] + (1.0 - alpha) * g * g;
-        v[i] = (float)vi;
-        double d;
-        if (avg) {
-            double a = alpha * avg[i] + (1.0 - alpha) * g;
-            avg[i] = (float)a;
-            /* v - a^2 >= 0 in exact arithmetic; round-off can make it a hair negative */
-            d = sqrt(fmax(vi - a * a, 0.0)) + eps;
-        } else {
-            d = sqrt(vi) + eps;
-        }
-        if (buf) {
-            double b = mu * buf[i] + g / d;
-            buf[i] = (float)b;
-            w[i] = (float)(w[i] - lr * b);
-        } else {
-            w[i] = (float)(w[i] - lr * g / d);
-        }
+/* One loop per (centered, momentum) case, so that none has a branch and each vectorizes. */
+#define RMSPROP_LOOP(CENTERED, MOMENTUM)                                                           \
+    _Pragma("omp parallel for schedule(static) if (n > PAR_MIN)") for (size_t i = 0; i < n; i++)   \
+    {                                                                                              \
+        double g = s * G[i] + wd * w[i];                                                           \
+        double vi = alpha * v[i] + (1.0 - alpha) * g * g;                                          \
+        v[i] = (float)vi;                                                                          \
+        double d;                                                                                  \
+        if (CENTERED) {                                                                            \
+            double a = alpha * avg[i] + (1.0 - alpha) * g;                                         \
+            avg[i] = (float)a;                                                                     \
+            /* v - a^2 >= 0 in exact arithmetic; round-off can make it a hair negative */          \
+            d = sqrt(max_finite(vi - a * a, 0.0)) + eps;                                           \
+        } else {                                                                                   \
+            d = sqrt(vi) + eps;                                                                    \
+        }                                                                                          \
+        if (MOMENTUM) {                                                                            \
+            double b = mu * buf[i] + g / d;                                                        \
+            buf[i] = (float)b;                                                                     \
+            w[i] = (float)(w[i] - lr * b);                                                         \
+        } else {                                                                                   \
+            w[i] = (float)(w[i] - lr * g / d);                                                     \
+        }                                                                                          \
     }
+    if (avg && buf)
+        RMSPROP_LOOP(1, 1)
+    else if (avg)
+        RMSPROP_LOOP(1, 0)
+    else if (buf)
+        RMSPROP_LOOP(0, 1)
+    else
+        RMSPROP_LOOP(0, 0)
+#undef RMSPROP_LOOP
 }
 
 static void adam_step(nnd_optim *o, const span *x, double s, double lr)
@@ -129,7 +167,9 @@ static void adam_step(nnd_optim *o, const span *x, double s, double lr)
     const int decoupled = o->cfg.kind == NND_OPTIM_ADAMW;
     const double wd_l2 = decoupled ? 0.0 : o->cfg.weight_decay;
     const double shrink = decoupled ? 1.0 - lr * o->cfg.weight_decay : 1.0;
-    const double step_size = lr / (1.0 - pow(b1, t)), bc2_sqrt = sqrt(1.0 - pow(b2, t));
+    /* sqrt(v) / sqrt(1 - b2^t) as a product with the reciprocal: one division per element
+     * fewer (double divisions bound this loop), a difference below float's rounding. */
+    const double step_size = lr / (1.0 - pow(b1, t)), inv_bc2_sqrt = 1.0 / sqrt(1.0 - pow(b2, t));
     float *m = x->state[0], *v = x->state[1];
     float *vmax = o->cfg.amsgrad ? x->state[2] : NULL;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
@@ -141,10 +181,10 @@ static void adam_step(nnd_optim *o, const span *x, double s, double lr)
         m[i] = (float)mi;
         v[i] = (float)vi;
         if (vmax) { /* vmax = max(vmax, v) */
-            vi = fmax(vi, vmax[i]);
+            vi = max_finite(vi, vmax[i]);
             vmax[i] = (float)vi;
         }
-        double denom = sqrt(vi) / bc2_sqrt + eps;
+        double denom = sqrt(vi) * inv_bc2_sqrt + eps;
         w[i] = (float)(wi - step_size * mi / denom);
     }
 }
@@ -160,7 +200,7 @@ static void adamax_step(nnd_optim *o, const span *x, double s, double lr)
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         double g = s * G[i] + wd * w[i];
-        double mi = b1 * m[i] + (1.0 - b1) * g, ui = fmax(b2 * u[i], fabs(g) + eps);
+        double mi = b1 * m[i] + (1.0 - b1) * g, ui = max_finite(b2 * u[i], fabs(g) + eps);
         m[i] = (float)mi;
         u[i] = (float)ui;
         w[i] = (float)(w[i] - clr * mi / ui);
@@ -262,29 +302,41 @@ static void lamb_step(nnd_optim *o, float *w, const float *G, double s, double l
 {
     const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
     const double t = (double)(o->step + 1);
-    const double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
+    /* r = (m / bc1) / (sqrt(v / bc2) + eps) with the bias corrections as reciprocals: one
+     * division per element (they bound these loops), a difference below float's rounding. */
+    const double inv_bc1 = 1.0 / (1.0 - pow(b1, t)), inv_bc2 = 1.0 / (1.0 - pow(b2, t));
     float *m = o->state[0], *v = o->state[1];
     for (int k = 0; k < o->n_tensors; k++) {
         const size_t lo = o->tensor_off[k], n = o->tensor_off[k + 1] - lo;
         float *wk = w + lo, *mk = m + lo, *vk = v + lo;
         const float *Gk = G + lo;
-        /* Pass 1: the moments, ||w|| and ||u|| (u = r + wd*w), summed per block. */
+        /* Pass 1: the moments, ||w|| and ||u|| (u = r + wd*w), summed per block in lanes. */
         const size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
         double *partial = o->partial;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
         for (size_t b = 0; b < blocks; b++) {
             size_t i0 = b * NORM_BLOCK, i1 = i0 + NORM_BLOCK < n ? i0 + NORM_BLOCK : n;
-            double ww = 0.0, uu = 0.0;
             for (size_t i = i0; i < i1; i++) {
                 double g = s * Gk[i];
                 mk[i] = (float)(b1 * mk[i] + (1.0 - b1) * g);
                 vk[i] = (float)(b2 * vk[i] + (1.0 - b2) * g * g);
-                double u = (mk[i] / bc1) / (sqrt(vk[i] / bc2) + eps) + wd * wk[i];
-                ww += (double)wk[i] * wk[i];
-                uu += u * u;
             }
-            partial[2 * b] = ww;
-            partial[2 * b + 1] = uu;
+            double ww[LANES] = {0.0}, uu[LANES] = {0.0};
+            size_t i = i0;
+            for (; i + LANES <= i1; i += LANES)
+                for (int j = 0; j < LANES; j++) {
+                    size_t e = i + (size_t)j;
+                    double u = (mk[e] * inv_bc1) / (sqrt(vk[e] * inv_bc2) + eps) + wd * wk[e];
+                    ww[j] += (double)wk[e] * wk[e];
+                    uu[j] += u * u;
+                }
+            for (int j = 0; i < i1; i++, j++) {
+                double u = (mk[i] * inv_bc1) / (sqrt(vk[i] * inv_bc2) + eps) + wd * wk[i];
+                ww[j] += (double)wk[i] * wk[i];
+                uu[j] += u * u;
+            }
+            partial[2 * b] = lanes_total(ww);
+            partial[2 * b + 1] = lanes_total(uu);
         }
         double ww = 0.0, uu = 0.0;
         for (size_t b = 0; b < blocks; b++) {
@@ -296,7 +348,7 @@ static void lamb_step(nnd_optim *o, float *w, const float *G, double s, double l
         /* Pass 2: the same u from the stored moments, scaled by the trust ratio. */
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
         for (size_t i = 0; i < n; i++) {
-            double u = (mk[i] / bc1) / (sqrt(vk[i] / bc2) + eps) + wd * wk[i];
+            double u = (mk[i] * inv_bc1) / (sqrt(vk[i] * inv_bc2) + eps) + wd * wk[i];
             wk[i] = (float)(wk[i] - c * u);
         }
     }
