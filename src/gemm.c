@@ -25,6 +25,7 @@
 
 #include <omp.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,8 @@ enum store_mode { STORE_SET, STORE_SCALE, STORE_ADD };
 typedef void (*ukernel_fn)(size_t kc, const float *a, const float *b, float *c, size_t ldc,
                            enum store_mode mode, float beta);
 typedef void (*pack_fn)(const float *src, size_t ld, size_t n, size_t kc, float alpha, float *dst);
+typedef void (*epilogue_fn)(const nnd_gemm_epilogue *ep, float *C, size_t ldc, size_t i0, size_t j0,
+                            size_t mr, size_t nr);
 
 /* A kernel family: the micro-kernel and the packers that feed it. Packers take the top-left
  * element of the block in op(X) coordinates; "cols" packers read the panel's values of one k
@@ -90,7 +93,43 @@ struct gemm_kernel {
     const char *name;
     ukernel_fn ukernel, ukernel_wide;
     pack_fn pack_a_cols, pack_a_rows, pack_b_cols, pack_b_rows;
+    epilogue_fn epilogue;
 };
+
+/* The epilogue on rows [i0, i0 + mr) x columns [j0, j0 + nr) of C, once they are final: the
+ * same operations, in the same order, as the separate passes they replace (model.c), so the
+ * results do not change. Called on each tile right after its last K block, while it is in L1.
+ * Each family compiles it for its own vectors (the operations are exact: no result changes). */
+static inline __attribute__((always_inline)) void epilogue_body(const nnd_gemm_epilogue *ep,
+                                                                float *C, size_t ldc, size_t i0,
+                                                                size_t j0, size_t mr, size_t nr)
+{
+    for (size_t r = 0; r < mr; r++) {
+        float *c = C + (i0 + r) * ldc + j0;
+        if (ep->bias) {
+            const float *b = ep->bias + j0;
+            for (size_t j = 0; j < nr; j++) c[j] += b[j];
+        }
+        if (ep->relu)
+            for (size_t j = 0; j < nr; j++) c[j] = c[j] > 0.0f ? c[j] : 0.0f;
+        if (ep->relu_mask) {
+            /* c = a > 0 ? c : +0, as a bit mask (branch-free), exactly as the separate pass */
+            const float *a = ep->relu_mask + (i0 + r) * ep->ld_mask + j0;
+            for (size_t j = 0; j < nr; j++) {
+                uint32_t bits;
+                memcpy(&bits, &c[j], sizeof bits);
+                bits &= 0u - (uint32_t)(a[j] > 0.0f);
+                memcpy(&c[j], &bits, sizeof bits);
+            }
+        }
+    }
+}
+
+static void epilogue_portable(const nnd_gemm_epilogue *ep, float *C, size_t ldc, size_t i0,
+                              size_t j0, size_t mr, size_t nr)
+{
+    epilogue_body(ep, C, ldc, i0, j0, mr, nr);
+}
 
 /* ---- Portable kernel (plain C, any CPU) ----------------------------------------------------- */
 
@@ -201,8 +240,9 @@ static void pack_b_rows_portable(const float *src, size_t ld, size_t n, size_t k
 }
 
 static const struct gemm_kernel kernel_portable = {
-    "portable",           ukernel_portable,     NULL, pack_a_cols_portable, pack_a_rows_portable,
-    pack_b_cols_portable, pack_b_rows_portable,
+    "portable",           ukernel_portable,     NULL,
+    pack_a_cols_portable, pack_a_rows_portable, pack_b_cols_portable,
+    pack_b_rows_portable, epilogue_portable,
 };
 
 /* ---- AVX2 + FMA kernel (chosen at run time) ------------------------------------------------- */
@@ -382,9 +422,15 @@ AVX2 static void pack_b_rows_avx2(const float *src, size_t ld, size_t n, size_t 
     }
 }
 
+AVX2 static void epilogue_avx2(const nnd_gemm_epilogue *ep, float *C, size_t ldc, size_t i0,
+                               size_t j0, size_t mr, size_t nr)
+{
+    epilogue_body(ep, C, ldc, i0, j0, mr, nr);
+}
+
 static const struct gemm_kernel kernel_avx2 = {
-    "avx2-fma",       ukernel_avx2,     NULL, pack_a_cols_avx2, pack_a_rows_avx2,
-    pack_b_cols_avx2, pack_b_rows_avx2,
+    "avx2-fma",       ukernel_avx2,     NULL,          pack_a_cols_avx2, pack_a_rows_avx2,
+    pack_b_cols_avx2, pack_b_rows_avx2, epilogue_avx2,
 };
 
 /* ---- AVX-512 kernel: the AVX2 family plus a 6 x 32 tile ------------------------------------- */
@@ -450,9 +496,15 @@ AVX512 static void ukernel_avx512(size_t kc, const float *restrict a, const floa
     }
 }
 
+AVX512 static void epilogue_avx512(const nnd_gemm_epilogue *ep, float *C, size_t ldc, size_t i0,
+                                   size_t j0, size_t mr, size_t nr)
+{
+    epilogue_body(ep, C, ldc, i0, j0, mr, nr);
+}
+
 static const struct gemm_kernel kernel_avx512 = {
     "avx512",         ukernel_avx2,     ukernel_avx512,   pack_a_cols_avx2,
-    pack_a_rows_avx2, pack_b_cols_avx2, pack_b_rows_avx2,
+    pack_a_rows_avx2, pack_b_cols_avx2, pack_b_rows_avx2, epilogue_avx512,
 };
 #endif /* NND_GEMM_X86 */
 
@@ -593,7 +645,8 @@ struct gemm_args {
     const float *A, *B;
     size_t lda, ldb, ldc;
     float *C;
-    size_t kc; /* the K block: depends on K alone */
+    size_t kc;                   /* the K block: depends on K alone */
+    const nnd_gemm_epilogue *ep; /* NULL: none */
 };
 
 static size_t round_up(size_t x, size_t m)
@@ -634,6 +687,7 @@ static void gemm_rect(const struct gemm_kernel *kern, const struct gemm_args *g,
         for (size_t pc = 0; pc < g->K; pc += g->kc) {
             size_t kc = min_size(g->kc, g->K - pc);
             enum store_mode mode = pc == 0 ? first : STORE_ADD;
+            const nnd_gemm_epilogue *ep = pc + kc == g->K ? g->ep : NULL; /* the last block */
             /* op(B)[pc, jc]: B[pc][jc] or, transposed, B[jc][pc]. */
             const float *bsrc = g->trans_b ? g->B + jc * g->ldb + pc : g->B + pc * g->ldb + jc;
             pack_b(bsrc, g->ldb, nc, kc, 1.0f, bbuf);
@@ -656,6 +710,7 @@ static void gemm_rect(const struct gemm_kernel *kern, const struct gemm_args *g,
                             uk(kc, ap, bp, c, g->ldc, mode, g->beta);
                         else
                             edge_tile(uk, width, kc, ap, bp, c, g->ldc, mr, nr, mode, g->beta);
+                        if (ep) kern->epilogue(ep, g->C, g->ldc, ic + ir, jc + jr, mr, nr);
                     }
                     jr += width;
                 }
@@ -738,9 +793,17 @@ static void choose_grid(size_t M, size_t N, size_t K, int nt, int *tm, int *tn)
 void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, const float *A,
                size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
 {
+    nnd_sgemm_fused(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+void nnd_sgemm_fused(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                     const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                     size_t ldc, const nnd_gemm_epilogue *ep)
+{
     if (M == 0 || N == 0) return;
     if (K == 0 || alpha == 0.0f) {
         scale_c(M, N, beta, C, ldc);
+        if (ep) current_kernel()->epilogue(ep, C, ldc, 0, 0, M, N);
         return;
     }
     const struct gemm_kernel *kern = current_kernel();
@@ -760,6 +823,7 @@ void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alp
         .ldc = ldc,
         .C = C,
         .kc = (K + nkb - 1) / nkb, /* balanced K blocks, the same for every thread count */
+        .ep = ep,
     };
 
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();

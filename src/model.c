@@ -137,8 +137,16 @@ const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
     for (int l = 0; l < m->n_layers; l++) {
         size_t nin = m->sizes[l], nout = m->sizes[l + 1];
         float *Z = m->acts[l + 1];
-        nnd_sgemm(0, 1, n, nout, nin, 1.0f, in, nin, m->params + m->w_off[l], nin, 0.0f, Z, nout);
-        nnd_ew()->bias_act(Z, m->params + m->b_off[l], n, nout, l + 1 < m->n_layers, m->act);
+        const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+        const int hidden = l + 1 < m->n_layers;
+        if (!hidden || m->act == NND_ACT_RELU) {
+            /* bias (+ ReLU) in the GEMM's epilogue, tile by tile */
+            const nnd_gemm_epilogue ep = {.bias = b, .relu = hidden};
+            nnd_sgemm_fused(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout, &ep);
+        } else { /* tanh, sigmoid: libm calls, in their own pass */
+            nnd_sgemm(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout);
+            nnd_ew()->bias_act(Z, b, n, nout, hidden, m->act);
+        }
         in = Z;
     }
     return m->acts[m->n_layers];
@@ -172,8 +180,14 @@ void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t
         /* dA_prev (n, in) = dZ (n, out) * W (out, in), then through the activation. */
         float *dA = m->delta[ping];
         ping ^= 1;
-        nnd_sgemm(0, 0, n, nin, nout, 1.0f, dZ, nout, m->params + m->w_off[l], nin, 0.0f, dA, nin);
-        ew->act_backward(dA, A_prev, n * nin, m->act);
+        const float *W = m->params + m->w_off[l];
+        if (m->act == NND_ACT_RELU) { /* ReLU's derivative in the GEMM's epilogue */
+            const nnd_gemm_epilogue ep = {.relu_mask = A_prev, .ld_mask = nin};
+            nnd_sgemm_fused(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin, &ep);
+        } else {
+            nnd_sgemm(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin);
+            ew->act_backward(dA, A_prev, n * nin, m->act);
+        }
         dZ = dA;
     }
 }

@@ -212,6 +212,69 @@ static void test_avx512_matches_avx2(void **state)
     omp_set_num_threads(saved);
 }
 
+/* The epilogue of nnd_sgemm_fused against nnd_sgemm followed by the same operations as separate
+ * passes (model.c's): bitwise equal, for each family, 1 and 2 threads, edge tiles and several K
+ * blocks (the epilogue must see only final values), and the empty sum (K == 0). */
+static void check_epilogue(const struct product *p)
+{
+    size_t lda = p->ta ? p->M : p->K, ldb = p->tb ? p->K : p->N, ldm = p->N + 3;
+    float *A = malloc(p->M * p->K * sizeof *A + 4), *B = malloc(p->K * p->N * sizeof *B + 4);
+    float *bias = malloc(p->N * sizeof *bias), *mask = malloc(p->M * ldm * sizeof *mask);
+    float *C0 = malloc(p->M * p->N * sizeof *C0), *C = malloc(p->M * p->N * sizeof *C);
+    float *R = malloc(p->M * p->N * sizeof *R);
+    assert_true(A && B && bias && mask && C0 && C && R);
+    fill(A, p->M * p->K, 8);
+    fill(B, p->K * p->N, 9);
+    fill(bias, p->N, 10);
+    fill(mask, p->M * ldm, 11); /* about half <= 0 */
+    fill(C0, p->M * p->N, 12);
+    for (int kind = 0; kind < 3; kind++)
+        for (int t = 1; t <= 2; t++) {
+            nnd_gemm_epilogue ep = {0};
+            if (kind == 0) ep.bias = bias;                        /* an output layer */
+            if (kind == 1) ep.bias = bias, ep.relu = 1;           /* a hidden ReLU layer */
+            if (kind == 2) ep.relu_mask = mask, ep.ld_mask = ldm; /* ReLU's derivative */
+            omp_set_num_threads(t);
+            memcpy(C, C0, p->M * p->N * sizeof *C);
+            memcpy(R, C0, p->M * p->N * sizeof *R);
+            nnd_sgemm_fused(p->ta, p->tb, p->M, p->N, p->K, 1.5f, A, lda, B, ldb, p->beta, C, p->N,
+                            &ep);
+            nnd_sgemm(p->ta, p->tb, p->M, p->N, p->K, 1.5f, A, lda, B, ldb, p->beta, R, p->N);
+            for (size_t i = 0; i < p->M; i++)
+                for (size_t j = 0; j < p->N; j++) {
+                    float *r = &R[i * p->N + j];
+                    if (ep.bias) *r += bias[j];
+                    if (ep.relu) *r = *r > 0.0f ? *r : 0.0f;
+                    if (ep.relu_mask && !(mask[i * ldm + j] > 0.0f)) *r = 0.0f;
+                }
+            if (memcmp(C, R, p->M * p->N * sizeof *C) != 0)
+                fail_msg("%s kernel, epilogue %d, %d thread(s), ta=%d tb=%d M=%zu N=%zu K=%zu: "
+                         "not the separate passes' result",
+                         nnd_gemm_kernel_name(), kind, t, p->ta, p->tb, p->M, p->N, p->K);
+        }
+    free(A);
+    free(B);
+    free(bias);
+    free(mask);
+    free(C0);
+    free(C);
+    free(R);
+}
+
+static void test_fused_epilogue(void **state)
+{
+    (void)state;
+    int saved = omp_get_max_threads();
+    const struct product empty = {0, 1, 7, 9, 0, 0.0f};
+    for (int k = 0; k < NKERNELS; k++)
+        if (use_kernel(k)) {
+            for_each_product(check_epilogue);
+            check_epilogue(&empty);
+        }
+    nnd_gemm_use_kernel(NULL);
+    omp_set_num_threads(saved);
+}
+
 static void test_beta_zero_ignores_nan(void **state)
 {
     (void)state;
@@ -252,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_avx512_matches_avx2),
         cmocka_unit_test(test_beta_zero_ignores_nan),
         cmocka_unit_test(test_empty_sum_scales_c),
+        cmocka_unit_test(test_fused_epilogue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

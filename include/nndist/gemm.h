@@ -18,6 +18,23 @@
 void nnd_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, const float *A,
                size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
+/* The elementwise step after a dense layer's product, applied by nnd_sgemm_fused to each tile
+ * of C as soon as it is final (no separate sweep over C): in this order, C += bias (one value per
+ * column), C = max(C, 0) when relu, and C = 0 where relu_mask <= 0 (ReLU's derivative in
+ * backward: relu_mask is the layer's output, M x N with row stride ld_mask). The results are
+ * bitwise those of the same operations done after nnd_sgemm. */
+typedef struct {
+    const float *bias;      /* N values, or NULL */
+    int relu;               /* forward ReLU */
+    const float *relu_mask; /* or NULL */
+    size_t ld_mask;
+} nnd_gemm_epilogue;
+
+/* nnd_sgemm, then the epilogue ep (NULL: none) on C. */
+void nnd_sgemm_fused(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                     const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                     size_t ldc, const nnd_gemm_epilogue *ep);
+
 /* The plain triple loop, kept as the reference the fast kernel is tested against. */
 void nnd_sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                    const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
