@@ -350,6 +350,51 @@ static void inject_stalls(const nnd_trainer *t)
     if (nnd_guard_fault("pause", t->c->rank, t->step + 1)) sleep(3); /* ends early on a signal */
 }
 
+/* Backward, and the sum over the ranks of the gradient with its tail (tail[3], the signal flag,
+ * is read here), by the session's strategy: --overlap (each layer's sum started from backward),
+ * the sharded update (this rank's shard summed from shared memory), or one allreduce. Returns
+ * the summed tail, whose tail[4] flags a non-finite gradient alike on every rank; *t1 is when
+ * backward (and the fault injection) ended. */
+static const float *backward_and_sum(nnd_trainer *t, float *dout, size_t n, float *summed_tail,
+                                     double *t1)
+{
+    nnd_model *m = &t->model;
+    const size_t np = m->n_params;
+    float *tail = m->grads + np;
+    if (t->overlap) {
+        /* The tail goes with the last layer, so the signal flag is read before backward; the
+         * summed gradient is then checked, the same sum on every rank. */
+        tail[3] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
+        layer_sums sums = {.t = t, .n = 0};
+        nnd_model_backward_hooked(m, t->xb, dout, n, start_layer_sum, &sums);
+        inject_stalls(t);
+        *t1 = MPI_Wtime();
+        nnd_guard_phase("allreduce", 0.0);
+        MPI_Waitall(sums.n, sums.req, MPI_STATUSES_IGNORE);
+        tail[4] = (float)nnd_ew()->any_nonfinite(m->grads, np);
+        return tail;
+    }
+    nnd_model_backward(m, t->xb, dout, n);
+    inject_stalls(t);
+    tail[3] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
+    *t1 = MPI_Wtime();
+    nnd_guard_phase("allreduce", 0.0);
+    if (!t->sharded) {
+        tail[4] = (float)nnd_ew()->any_nonfinite(m->grads, np);
+        nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
+        return tail;
+    }
+    /* The tail in this rank's shared gradient is read by the others: the sums go apart. */
+    nnd_shm_barrier(&t->gshm); /* every gradient written */
+    int bad = sum_shared(t, summed_tail), any_bad;
+    /* One flag for all: a non-finite value anywhere reaches some rank's shard of the sum. This
+     * allreduce also keeps every rank from writing its next gradient before all have read this
+     * one. */
+    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->c->world);
+    summed_tail[4] = (float)any_bad;
+    return summed_tail;
+}
+
 nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
 {
     nnd_model *m = &t->model;
@@ -379,55 +424,22 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
     tail[2] = (float)correct;
     double t1, t2, t3, t4;
     float summed_tail[NND_GRAD_TAIL];
-    if (t->overlap) {
-        /* Each layer's sum starts as soon as backward has its gradient (the tail goes with the
-         * last layer, so the signal flag is read before backward) and runs under the rest of
-         * the pass; then the summed gradient is checked, the same sum on every rank. */
-        tail[3] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
-        layer_sums sums = {.t = t, .n = 0};
-        nnd_model_backward_hooked(m, t->xb, dout, n, start_layer_sum, &sums);
-        inject_stalls(t);
-        t1 = MPI_Wtime();
-        nnd_guard_phase("allreduce", 0.0);
-        MPI_Waitall(sums.n, sums.req, MPI_STATUSES_IGNORE);
-        tail[4] = (float)nnd_ew()->any_nonfinite(m->grads, np);
-    } else {
-        nnd_model_backward(m, t->xb, dout, n);
-        inject_stalls(t);
-        tail[3] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
-        t1 = MPI_Wtime();
-        nnd_guard_phase("allreduce", 0.0);
-        if (t->sharded) {
-            /* The tail in this rank's shared gradient is read by the others: the sums go
-             * apart. */
-            nnd_shm_barrier(&t->gshm); /* every gradient written */
-            int bad = sum_shared(t, summed_tail), any_bad;
-            tail = summed_tail;
-            /* One flag for all: a non-finite value anywhere reaches some rank's shard of the
-             * sum. This allreduce also keeps every rank from writing its next gradient before
-             * all have read this one. */
-            MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->c->world);
-            tail[4] = (float)any_bad;
-        } else {
-            tail[4] = (float)nnd_ew()->any_nonfinite(m->grads, np);
-            nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
-        }
-    }
+    const float *sums = backward_and_sum(t, dout, n, summed_tail, &t1);
     t2 = MPI_Wtime();
     nnd_guard_phase("update", 0.0);
-    s->samples = tail[0];
-    s->loss_sum = tail[1];
-    s->correct = tail[2];
-    s->signal = tail[3] > 0.0f;
+    s->samples = sums[0];
+    s->loss_sum = sums[1];
+    s->correct = sums[2];
+    s->signal = sums[3] > 0.0f;
     t->step++;
     nnd_status st = NND_OK;
-    if (!isfinite(tail[1]) || tail[4] != 0.0f) {
+    if (!isfinite(sums[1]) || sums[4] != 0.0f) {
         /* Every rank sees the same sums, so every rank skips alike; the weights stay. */
         st = nnd_err_set(NND_ERR_NUMERIC, "step %" PRIu64 ": the %s is not finite", t->step,
-                         isfinite(tail[1]) ? "gradient" : "loss");
+                         isfinite(sums[1]) ? "gradient" : "loss");
         t3 = t4 = MPI_Wtime();
     } else if (t->sharded) {
-        nnd_optim_step_shard(&t->optim, m->params, t->gshard, 1.0f / tail[0], lr, t->shards.lo,
+        nnd_optim_step_shard(&t->optim, m->params, t->gshard, 1.0f / sums[0], lr, t->shards.lo,
                              t->shards.hi);
         t3 = MPI_Wtime();
         /* Every shard written before anyone reads the weights again. No rank writes its shard
@@ -436,7 +448,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
         nnd_shm_barrier(&t->pshm);
         t4 = MPI_Wtime();
     } else {
-        nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / tail[0], lr);
+        nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / sums[0], lr);
         t3 = t4 = MPI_Wtime();
     }
     s->compute_s = t1 - t0;
