@@ -205,10 +205,20 @@ static int shm_space_fits(size_t bytes)
  * --overlap replaces the allreduce by per-layer non-blocking sums (every rank updating all). */
 static nnd_status plan_update(nnd_trainer *t)
 {
-    const char *mode = getenv("NNDIST_UPDATE");
-    int replicated = mode && strcmp(mode, "replicated") == 0;
     nnd_model *m = &t->model;
     if (t->c->size < 2 || m->n_params > INT_MAX / 2) return NND_OK;
+    /* Rank 0's environment decides, so that every rank takes the same collectives below. */
+    int replicated = 0;
+    nnd_status st = NND_OK;
+    if (t->c->rank == 0) {
+        const char *mode = getenv("NNDIST_UPDATE");
+        replicated = mode && strcmp(mode, "replicated") == 0;
+        if (mode && !replicated && strcmp(mode, "auto") != 0)
+            st = nnd_err_set(NND_ERR_USAGE, "NNDIST_UPDATE=%s: expected 'auto' or 'replicated'",
+                             mode);
+    }
+    if ((st = nnd_comm_agree(t->c, st))) return st;
+    MPI_Bcast(&replicated, 1, MPI_INT, 0, t->c->world);
     if (t->cfg->overlap) { /* the user's choice: per-layer sums, every rank updating all */
         t->overlap = 1;
         return NND_OK;
@@ -230,7 +240,7 @@ static nnd_status plan_update(nnd_trainer *t)
                 shm_dir(), bytes >> 20);
         return NND_OK;
     }
-    nnd_status st = nnd_shm_init(&t->gshm, t->c, m->n_params + NND_GRAD_TAIL);
+    st = nnd_shm_init(&t->gshm, t->c, m->n_params + NND_GRAD_TAIL);
     if (!st) st = nnd_shm_init(&t->pshm, t->c, t->c->rank == 0 ? m->n_params : 0);
     if (st) { /* every rank saw it (nnd_shm_init agrees): the allreduce path still works */
         if (t->c->rank == 0)
