@@ -4,17 +4,11 @@
  * nnd_ew(). Every loop keeps the scalar order of its operations (vectors run across independent
  * elements, no reassociation), so the variants agree bitwise. */
 #include "elementwise.h"
+#include "isa_variant.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-#ifndef NND_ISA
-#define NND_ISA portable
-#endif
-#define NND_CAT_(a, b)   a##b
-#define NND_CAT(a, b)    NND_CAT_(a, b)
-#define NND_ISA_NAME(fn) NND_CAT(fn, NND_ISA)
 
 /* Elementwise loops go parallel above this many elements. */
 #define PAR_MIN 65536

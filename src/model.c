@@ -8,6 +8,7 @@
 #include "nndist/rng.h"
 
 #include "elementwise.h"
+#include "isa_variant.h"
 
 static const char *const g_act_names[NND_ACT_COUNT] = {"relu", "tanh", "sigmoid"};
 
@@ -123,12 +124,16 @@ void nnd_model_init_params(nnd_model *m, uint64_t seed)
 
 const nnd_ew_kernels *nnd_ew(void)
 {
-#ifdef NND_EW_X86_VARIANTS
-    const char *family = nnd_gemm_kernel_name();
-    if (strcmp(family, "avx512") == 0) return &nnd_ew_avx512;
-    if (strcmp(family, "avx2-fma") == 0) return &nnd_ew_avx2;
+    switch (nnd_current_variant()) {
+#ifdef NND_X86_VARIANTS
+    case NND_VARIANT_AVX512:
+        return &nnd_ew_avx512;
+    case NND_VARIANT_AVX2:
+        return &nnd_ew_avx2;
 #endif
-    return &nnd_ew_portable;
+    default:
+        return &nnd_ew_portable;
+    }
 }
 
 const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)

@@ -1,13 +1,12 @@
 #include "nndist/optim.h"
 
+#include "isa_variant.h"
 #include "optim_internal.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "nndist/gemm.h"
 
 /* ---- names, defaults, the hyperparameter table ---- */
 
@@ -338,17 +337,18 @@ int nnd_optim_shardable(const nnd_optim *o)
 static void update(nnd_optim *o, float *params, const float *grads, float grad_scale, double lr,
                    size_t lo, size_t hi)
 {
-#ifdef NND_OPTIM_X86_VARIANTS
-    const char *family = nnd_gemm_kernel_name();
-    if (strcmp(family, "avx512") == 0) {
+    switch (nnd_current_variant()) {
+#ifdef NND_X86_VARIANTS
+    case NND_VARIANT_AVX512:
         nnd_optim_update_avx512(o, params, grads, grad_scale, lr, lo, hi);
         return;
-    }
-    if (strcmp(family, "avx2-fma") == 0) {
+    case NND_VARIANT_AVX2:
         nnd_optim_update_avx2(o, params, grads, grad_scale, lr, lo, hi);
         return;
-    }
 #endif
+    default:
+        break;
+    }
     nnd_optim_update_portable(o, params, grads, grad_scale, lr, lo, hi);
 }
 

@@ -1,8 +1,7 @@
 /* The optimizer's update loops, compiled once per instruction set (CMakeLists.txt builds this
  * file as portable C, with AVX2+FMA and with AVX-512; optim.c picks one at run time by the GEMM's
  * kernel family). The loops are the same C in every variant: with -ffp-contract=off and no
- * reassociation the wider vectors change the speed, not a bit of the result.
- * NND_ISA names the variant: portable, avx2 or avx512. */
+ * reassociation the wider vectors change the speed, not a bit of the result. */
 #include "nndist/optim.h"
 
 #include <math.h>
@@ -11,13 +10,7 @@
 #include <string.h>
 
 #include "optim_internal.h"
-
-#ifndef NND_ISA
-#define NND_ISA portable
-#endif
-#define NND_CAT_(a, b)   a##b
-#define NND_CAT(a, b)    NND_CAT_(a, b)
-#define NND_ISA_NAME(fn) NND_CAT(fn, NND_ISA)
+#include "isa_variant.h"
 
 /* ---- reductions that do not depend on the thread count ---- */
 
