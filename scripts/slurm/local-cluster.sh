@@ -248,6 +248,12 @@ ckpts=$D/job/runs/nndist-$job/checkpoints
 say "submitted job $job"
 
 state_is() { [ "$(field JobState)" = "$1" ] && [ "$(field Restarts)" = "$2" ]; }
+# Started again after restart $1: running, or already past it (a short remainder of the run can
+# start and finish between two polls).
+restarted() {
+    [ "$(field Restarts)" = "$1" ] || return 1
+    case $(field JobState) in RUNNING | COMPLETING | COMPLETED) return 0 ;; *) return 1 ;; esac
+}
 has_ckpt() { [ -f "$ckpts/ckpt-$(printf %012d "$1").h5" ]; }
 in_output() { [ -f "$out" ] && grep -q -- "$1" "$out"; }
 
@@ -259,14 +265,14 @@ scancel --signal=USR1 --batch "$job"
 until_ok 30 "the template to requeue the job after exit 75" in_output "requeueing job $job"
 in_output "got SIGUSR1: forwarding SIGUSR1 to mpirun" || fail "the trap did not run"
 in_output "exit code 75, after SIGUSR1" || fail "nndist did not exit 75 after USR1"
-until_ok 60 "job $job to run again (restart 1)" state_is RUNNING 1
+until_ok 60 "job $job to run again (restart 1)" restarted 1
 say "USR1 -> checkpoint -> exit 75 -> requeued -> running again in $((SECONDS - t0)) s"
 
 # 2. A hard requeue: SLURM kills the job; it resumes from the newest checkpoint.
 until_ok 60 "the restarted job to checkpoint step 350" has_ckpt 350
 t0=$SECONDS
 scontrol requeue "$job"
-until_ok 60 "job $job to run again (restart 2)" state_is RUNNING 2
+until_ok 60 "job $job to run again (restart 2)" restarted 2
 say "scontrol requeue -> running again in $((SECONDS - t0)) s"
 until_ok 90 "job $job to complete" state_is COMPLETED 2
 [ "$(field ExitCode)" = 0:0 ] || fail "job $job ended with ExitCode=$(field ExitCode)"
