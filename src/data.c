@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "nndist/h5util.h"
+
+#include "elementwise.h"
 #include "nndist/model.h"
 #include "nndist/rng.h"
 
@@ -211,20 +213,15 @@ static int map_rows(hid_t f, const char *path, const char *name, size_t lo, size
     return 0;
 }
 
-/* Index of the first NaN or infinity, or -1. Blocks are tested with a branch-free (vector)
- * loop on the exponent bits; only a bad block is searched element by element. */
+/* Index of the first NaN or infinity, or -1. Blocks are tested with the step's vector check
+ * (serial at this size); only a bad block is searched element by element. */
 static long long first_nonfinite(const float *x, size_t count)
 {
     enum { BLOCK = 4096 };
+    const nnd_ew_kernels *ew = nnd_ew();
     for (size_t i0 = 0; i0 < count; i0 += BLOCK) {
         const size_t len = count - i0 < BLOCK ? count - i0 : BLOCK;
-        uint32_t bad = 0;
-        for (size_t i = 0; i < len; i++) {
-            uint32_t bits;
-            memcpy(&bits, &x[i0 + i], sizeof bits);
-            bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
-        }
-        if (bad)
+        if (ew->any_nonfinite(x + i0, len))
             for (size_t i = 0; i < len; i++)
                 if (!isfinite(x[i0 + i])) return (long long)(i0 + i);
     }

@@ -1,5 +1,6 @@
-/* The elementwise passes of a training step (bias + activation, the activation's derivative,
- * bias gradients, the non-finite check), compiled once per instruction set like
+/* The elementwise passes of a training step (bias + tanh/sigmoid and their derivatives; ReLU
+ * and the output layer's bias ride in the GEMM's epilogue instead), bias gradients, the
+ * non-finite check and the shards' sum, compiled once per instruction set like
  * optim_update.c; model.c and trainer.c call the variant of the GEMM's kernel family through
  * nnd_ew(). Every loop keeps the scalar order of its operations (vectors run across independent
  * elements, no reassociation), so the variants agree bitwise. */
@@ -13,57 +14,29 @@
 /* Elementwise loops go parallel above this many elements. */
 #define PAR_MIN 65536
 
-/* Z (n, out) += b, then, for a hidden layer, A = act(Z) in place. */
-static void bias_act(float *Z, const float *b, size_t n, size_t out, int hidden, nnd_activation act)
+/* Z (n, out) += b, then A = act(Z) in place: a hidden layer's tanh or sigmoid. */
+static void bias_act(float *Z, const float *b, size_t n, size_t out, nnd_activation act)
 {
 #pragma omp parallel for schedule(static) if (n * out > PAR_MIN / 4)
     for (size_t i = 0; i < n; i++) {
         float *z = Z + i * out;
-        if (!hidden) {
-            for (size_t j = 0; j < out; j++) z[j] += b[j];
-            continue;
-        }
-        switch (act) {
-        case NND_ACT_RELU:
-            for (size_t j = 0; j < out; j++) {
-                float v = z[j] + b[j];
-                z[j] = v > 0.0f ? v : 0.0f;
-            }
-            break;
-        case NND_ACT_TANH:
+        if (act == NND_ACT_TANH)
             for (size_t j = 0; j < out; j++) z[j] = tanhf(z[j] + b[j]);
-            break;
-        default:
+        else
             for (size_t j = 0; j < out; j++) z[j] = 1.0f / (1.0f + expf(-(z[j] + b[j])));
-            break;
-        }
     }
 }
 
-/* dA (count) *= act'(Z), expressed through the activation's output A. One loop per activation
- * with no branch inside: ReLU's mask is ~50% random, and a per-element branch cost more in
- * mispredictions than the rest of backward's elementwise work. */
+/* dA (count) *= act'(Z) for tanh or sigmoid, expressed through the activation's output A; one
+ * loop each, with no branch inside. */
 static void act_backward(float *dA, const float *A, size_t count, nnd_activation act)
 {
-    switch (act) {
-    case NND_ACT_RELU:
-#pragma omp parallel for simd schedule(static) if (count > PAR_MIN)
-        for (size_t i = 0; i < count; i++) {
-            /* dA = A > 0 ? dA : +0, as a bit mask so that it vectorizes without a branch */
-            uint32_t bits;
-            memcpy(&bits, &dA[i], sizeof bits);
-            bits &= 0u - (uint32_t)(A[i] > 0.0f);
-            memcpy(&dA[i], &bits, sizeof bits);
-        }
-        break;
-    case NND_ACT_TANH:
+    if (act == NND_ACT_TANH) {
 #pragma omp parallel for simd schedule(static) if (count > PAR_MIN)
         for (size_t i = 0; i < count; i++) dA[i] *= 1.0f - A[i] * A[i];
-        break;
-    default:
+    } else {
 #pragma omp parallel for simd schedule(static) if (count > PAR_MIN)
         for (size_t i = 0; i < count; i++) dA[i] *= A[i] * (1.0f - A[i]);
-        break;
     }
 }
 
@@ -108,13 +81,7 @@ static int sum_ranks(float *out, const float *const *seg, int P, size_t lo, size
             const float *c = seg[r] + lo + i0;
             for (size_t i = 0; i < len; i++) o[i] += c[i];
         }
-        uint32_t blk = 0;
-        for (size_t i = 0; i < len; i++) {
-            uint32_t bits;
-            memcpy(&bits, &o[i], sizeof bits);
-            blk |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
-        }
-        bad |= blk;
+        bad |= (uint32_t)any_nonfinite(o, len); /* (serial: len <= BLOCK) */
     }
     return bad != 0;
 }

@@ -7,10 +7,10 @@
 #include "nndist/model.h"
 
 typedef struct {
-    /* Z (n, out) += b; then A = act(Z) in place when hidden */
-    void (*bias_act)(float *Z, const float *b, size_t n, size_t out, int hidden,
-                     nnd_activation act);
-    /* dA *= act'(Z), from the activation's output A */
+    /* A hidden layer's tanh or sigmoid (ReLU, and the output layer's bias, ride in the GEMM's
+     * epilogue): Z (n, out) += b, then A = act(Z) in place */
+    void (*bias_act)(float *Z, const float *b, size_t n, size_t out, nnd_activation act);
+    /* dA *= act'(Z) for tanh or sigmoid, from the activation's output A */
     void (*act_backward)(float *dA, const float *A, size_t count, nnd_activation act);
     /* db (out) = column sums of dZ (n, out) */
     void (*column_sums)(float *db, const float *dZ, size_t n, size_t out);

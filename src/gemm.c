@@ -97,9 +97,10 @@ struct gemm_kernel {
 };
 
 /* The epilogue on rows [i0, i0 + mr) x columns [j0, j0 + nr) of C, once they are final: the
- * same operations, in the same order, as the separate passes they replace (model.c), so the
- * results do not change. Called on each tile right after its last K block, while it is in L1.
- * Each family compiles it for its own vectors (the operations are exact: no result changes). */
+ * same operations, in the same order, as bias, ReLU and ReLU's derivative applied in passes
+ * after the product (test_gemm compares the two bitwise). Called on each tile right after its last
+ * K block, while it is in L1. Each family compiles it for its own vectors (the operations are
+ * exact: no result changes). */
 static inline __attribute__((always_inline)) void epilogue_body(const nnd_gemm_epilogue *ep,
                                                                 float *C, size_t ldc, size_t i0,
                                                                 size_t j0, size_t mr, size_t nr)

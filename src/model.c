@@ -150,7 +150,7 @@ const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
             nnd_sgemm_fused(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout, &ep);
         } else { /* tanh, sigmoid: libm calls, in their own pass */
             nnd_sgemm(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout);
-            nnd_ew()->bias_act(Z, b, n, nout, hidden, m->act);
+            nnd_ew()->bias_act(Z, b, n, nout, m->act);
         }
         in = Z;
     }

@@ -206,8 +206,8 @@ static int shm_space_fits(size_t bytes)
 static nnd_status plan_update(nnd_trainer *t)
 {
     nnd_model *m = &t->model;
-    if (t->c->size < 2 || m->n_params > INT_MAX / 2) return NND_OK;
-    /* Rank 0's environment decides, so that every rank takes the same collectives below. */
+    /* Rank 0's environment decides, so that every rank takes the same collectives below; a bad
+     * value is refused whatever the rank count. */
     int replicated = 0;
     nnd_status st = NND_OK;
     if (t->c->rank == 0) {
@@ -219,6 +219,7 @@ static nnd_status plan_update(nnd_trainer *t)
     }
     if ((st = nnd_comm_agree(t->c, st))) return st;
     MPI_Bcast(&replicated, 1, MPI_INT, 0, t->c->world);
+    if (t->c->size < 2 || m->n_params > INT_MAX / 2) return NND_OK;
     if (t->cfg->overlap) { /* the user's choice: per-layer sums, every rank updating all */
         t->overlap = 1;
         return NND_OK;

@@ -36,10 +36,9 @@ void nnd_comm_allreduce_sum_d(const nnd_comm *c, double *buf, size_t n);
 /* Collective: broadcasts n floats from rank 0 (chunked, so n may exceed INT_MAX). */
 void nnd_comm_bcast_floats(const nnd_comm *c, float *buf, size_t n);
 
-/* CPUs this process may run on (its affinity mask). */
-/* n elements cut into one contiguous shard per rank, in rank order (for a reduce-scatter and an
- * allgather): shards start at multiples of 16 elements (64 bytes), so the last ones may be
- * short or empty. This rank's shard is [lo, hi). */
+/* n elements cut into one contiguous shard per rank, in rank order (the sharded update's part of
+ * each rank, and the counts of an allgather): shards start at multiples of 16 elements (64 bytes),
+ * so the last ones may be short or empty. This rank's shard is [lo, hi). */
 typedef struct {
     int *count, *displ; /* per rank, as MPI takes them */
     size_t lo, hi;
@@ -69,6 +68,7 @@ void nnd_shm_free(nnd_shm *b);
 /* Collective: every rank's shard of buf (already in place on its owner) to every rank. */
 void nnd_comm_allgather_shards(const nnd_comm *c, const nnd_shards *s, float *buf);
 
+/* CPUs this process may run on (its affinity mask). */
 int nnd_cpus_allowed(void);
 /* Threads per rank when the user gave none: SLURM_CPUS_PER_TASK when set, else the node's
  * cores divided by the ranks on the node, never more than the CPUs in this rank's mask. */
