@@ -47,13 +47,29 @@ static void say(const run *r, const char *fmt, ...)
     fflush(stdout);
 }
 
-/* Open MPI gives every rank a pseudo-terminal, so isatty alone cannot tell a log file from a
- * person watching: also ask for a real terminal type and no CI. */
+/* Is the parent's standard output a terminal? Open MPI gives every rank a pseudo-terminal of its
+ * own and copies what the rank writes to mpirun's standard output, so under `mpirun ... > log` the
+ * rank's isatty() is true while the bytes land in a file. The parent (mpirun, or the shell for a
+ * run without it) shows where they go. Unknown (no /proc, another user's process): say yes, and
+ * let isatty alone decide, as before. */
+static int parent_output_is_terminal(void)
+{
+    char link[64], target[256];
+    snprintf(link, sizeof link, "/proc/%ld/fd/1", (long)getppid());
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n < 0) return 1;
+    target[n] = '\0';
+    return strncmp(target, "/dev/pts/", 9) == 0 || strncmp(target, "/dev/tty", 8) == 0 ||
+           strcmp(target, "/dev/console") == 0;
+}
+
+/* The progress bar redraws one line with carriage returns: only for a person watching a terminal
+ * (a real terminal type, no CI), never into a log file. */
 static int progress_wanted(void)
 {
     const char *term = getenv("TERM"), *ci = getenv("CI");
     return isatty(STDOUT_FILENO) && term && *term && strcmp(term, "dumb") != 0 &&
-           !(ci && *ci && strcmp(ci, "false") != 0);
+           !(ci && *ci && strcmp(ci, "false") != 0) && parent_output_is_terminal();
 }
 
 static nnd_status resume(run *r)
