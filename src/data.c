@@ -13,7 +13,7 @@
 
 #include "nndist/h5util.h"
 
-#include "elementwise.h"
+#include "kernels/elementwise.h"
 #include "nndist/model.h"
 #include "nndist/rng.h"
 

@@ -7,8 +7,8 @@
 #include "nndist/gemm.h"
 #include "nndist/rng.h"
 
-#include "elementwise.h"
-#include "isa_variant.h"
+#include "kernels/elementwise.h"
+#include "kernels/isa_variant.h"
 
 static const char *const g_act_names[NND_ACT_COUNT] = {"relu", "tanh", "sigmoid"};
 

@@ -1,6 +1,6 @@
 #include "nndist/optim.h"
 
-#include "isa_variant.h"
+#include "kernels/isa_variant.h"
 #include "optim_internal.h"
 
 #include <math.h>
@@ -333,7 +333,7 @@ int nnd_optim_shardable(const nnd_optim *o)
 }
 
 /* The variant follows the GEMM's kernel family (so NNDIST_GEMM=portable selects the plain one
- * here too); the variants give bitwise the same results (optim_update.c). */
+ * here too); the variants give bitwise the same results (kernels/optim_update.c). */
 static void update(nnd_optim *o, float *params, const float *grads, float grad_scale, double lr,
                    size_t lo, size_t hi)
 {

@@ -2,7 +2,7 @@
 
 #include "nndist/guard.h"
 
-#include "elementwise.h"
+#include "kernels/elementwise.h"
 
 #include <inttypes.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* The elementwise passes of a step (src/elementwise.c) in every instruction-set variant this
+/* The elementwise passes of a step (src/kernels/elementwise.c) in every instruction-set variant this
  * CPU runs give bitwise the portable C's results, on lengths that leave remainders after the
  * vectors and above the parallel threshold; and each pass against its definition. */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/elementwise.h"
+#include "../src/kernels/elementwise.h"
 #include "nndist/rng.h"
 
 static float *random_floats(size_t n, uint64_t stream)

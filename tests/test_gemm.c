@@ -78,7 +78,7 @@ static void odd_sizes(void)
             }
 }
 
-/* Sizes around the blocking of src/gemm.c (MR 6, NR 16, KC 256, MC 144, NC 4096): several M
+/* Sizes around the blocking of src/kernels/gemm.c (MR 6, NR 16, KC 256, MC 144, NC 4096): several M
  * blocks, K blocks of unequal and equal size, an N beyond one B panel, the small training shapes
  * and narrowed versions of the large ones (the reference loop is slow under sanitizers). */
 static void block_boundaries(void)

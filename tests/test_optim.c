@@ -610,7 +610,7 @@ static void test_threads_bitwise(void **state)
     free(w4);
 }
 
-/* The update loops are compiled once per instruction set (optim_update.c); every variant this
+/* The update loops are compiled once per instruction set (kernels/optim_update.c); every variant this
  * CPU runs must give bitwise the portable C's weights and state, for every optimizer, with and
  * without weight decay and clipping, on a length that leaves a remainder after the vectors. */
 static void test_isa_variants_bitwise(void **state)
