@@ -11,11 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nndist/alloc.h"
 #include "nndist/h5util.h"
 
-#include "kernels/elementwise.h"
-#include "nndist/model.h"
 #include "nndist/rng.h"
+
+#include "kernels/elementwise.h"
 
 static const char *class_name(H5T_class_t c)
 {

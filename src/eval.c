@@ -1,4 +1,4 @@
-#include "nndist/train.h"
+#include "nndist/eval.h"
 
 #include <string.h>
 

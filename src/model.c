@@ -4,42 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nndist/alloc.h"
 #include "nndist/gemm.h"
 #include "nndist/rng.h"
 
 #include "kernels/elementwise.h"
-#include "kernels/isa_variant.h"
-
-static const char *const g_act_names[NND_ACT_COUNT] = {"relu", "tanh", "sigmoid"};
-
-const char *nnd_activation_name(nnd_activation a)
-{
-    return (unsigned)a < NND_ACT_COUNT ? g_act_names[a] : "?";
-}
-
-int nnd_activation_parse(const char *name, nnd_activation *out)
-{
-    for (int i = 0; i < NND_ACT_COUNT; i++)
-        if (strcmp(name, g_act_names[i]) == 0) {
-            *out = (nnd_activation)i;
-            return 0;
-        }
-    return -1;
-}
-
-float *nnd_alloc_floats_uninit(size_t n)
-{
-    if (n > SIZE_MAX / sizeof(float) - 64) return NULL;
-    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    return aligned_alloc(64, bytes ? bytes : 64);
-}
-
-float *nnd_alloc_floats(size_t n)
-{
-    float *p = nnd_alloc_floats_uninit(n);
-    if (p) memset(p, 0, n ? n * sizeof(float) : 1);
-    return p;
-}
 
 nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_activation act)
 {
@@ -119,20 +88,6 @@ void nnd_model_init_params(nnd_model *m, uint64_t seed)
                 (2.0f * nnd_rng_uniform(seed, NND_RNG_INIT_WEIGHT, (uint64_t)l, i) - 1.0f) * bound;
         for (size_t i = 0; i < out; i++)
             b[i] = (2.0f * nnd_rng_uniform(seed, NND_RNG_INIT_BIAS, (uint64_t)l, i) - 1.0f) * bound;
-    }
-}
-
-const nnd_ew_kernels *nnd_ew(void)
-{
-    switch (nnd_current_variant()) {
-#ifdef NND_X86_VARIANTS
-    case NND_VARIANT_AVX512:
-        return &nnd_ew_avx512;
-    case NND_VARIANT_AVX2:
-        return &nnd_ew_avx2;
-#endif
-    default:
-        return &nnd_ew_portable;
     }
 }
 

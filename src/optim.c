@@ -1,12 +1,14 @@
 #include "nndist/optim.h"
 
-#include "kernels/isa_variant.h"
-#include "optim_internal.h"
-
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "nndist/alloc.h"
+#include "nndist/isa.h"
+
+#include "optim_internal.h"
 
 /* ---- names, defaults, the hyperparameter table ---- */
 
@@ -332,17 +334,17 @@ int nnd_optim_shardable(const nnd_optim *o)
            o->cfg.clip_norm == 0.0;
 }
 
-/* The variant follows the GEMM's kernel family (so NNDIST_GEMM=portable selects the plain one
- * here too); the variants give bitwise the same results (kernels/optim_update.c). */
+/* The variant of the instruction set in use (nnd_isa_current: NNDIST_GEMM=portable selects the
+ * plain one here too); the variants give bitwise the same results (kernels/optim_update.c). */
 static void update(nnd_optim *o, float *params, const float *grads, float grad_scale, double lr,
                    size_t lo, size_t hi)
 {
-    switch (nnd_current_variant()) {
+    switch (nnd_isa_current()) {
 #ifdef NND_X86_VARIANTS
-    case NND_VARIANT_AVX512:
+    case NND_ISA_AVX512:
         nnd_optim_update_avx512(o, params, grads, grad_scale, lr, lo, hi);
         return;
-    case NND_VARIANT_AVX2:
+    case NND_ISA_AVX2:
         nnd_optim_update_avx2(o, params, grads, grad_scale, lr, lo, hi);
         return;
 #endif

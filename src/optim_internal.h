@@ -1,4 +1,5 @@
-/* Shared by optim.c and kernels/optim_update.c, the update loops compiled once per instruction set. */
+/* Shared by optim.c and kernels/optim_update.c, the update loops compiled once per instruction set.
+ */
 #ifndef NNDIST_OPTIM_INTERNAL_H
 #define NNDIST_OPTIM_INTERNAL_H
 
@@ -27,8 +28,8 @@ static inline double nnd_nadam_mu_product(const nnd_optim_config *cfg, uint64_t 
     return p;
 }
 
-/* The update of elements [lo, hi), in each variant of kernels/optim_update.c; grads[0] is element lo's
- * gradient. A range other than [0, n) only when nnd_optim_shardable. */
+/* The update of elements [lo, hi), in each variant of kernels/optim_update.c; grads[0] is element
+ * lo's gradient. A range other than [0, n) only when nnd_optim_shardable. */
 void nnd_optim_update_portable(nnd_optim *o, float *params, const float *grads, float grad_scale,
                                double lr, size_t lo, size_t hi);
 void nnd_optim_update_avx2(nnd_optim *o, float *params, const float *grads, float grad_scale,

@@ -12,8 +12,9 @@
 #include <unistd.h>
 
 #include "nndist/ckpt.h"
-#include "nndist/gemm.h"
+#include "nndist/eval.h"
 #include "nndist/guard.h"
+#include "nndist/isa.h"
 
 /* A training run: the session plus what the run loop adds (logs, metrics, checkpoints). */
 typedef struct {
@@ -365,7 +366,7 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         " steps total, optimizer %s lr %g%s, GEMM kernel %s\n",
         t->order.n, t->order.hi - t->order.lo, c->size, c->size == 1 ? "" : "s", threads,
         threads == 1 ? "" : "s", t->batch, t->spe, r.total_steps, cfg->optim.name, r.sched.base_lr,
-        t->sharded ? " (update sharded across the ranks)" : "", nnd_gemm_kernel_name());
+        t->sharded ? " (update sharded across the ranks)" : "", nnd_isa_name(nnd_isa_current()));
     if (t->step >= r.total_steps)
         say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n", t->step,
             r.total_steps);

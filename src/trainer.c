@@ -1,5 +1,7 @@
 #include "nndist/trainer.h"
 
+#include "nndist/alloc.h"
+#include "nndist/eval.h"
 #include "nndist/guard.h"
 
 #include "kernels/elementwise.h"

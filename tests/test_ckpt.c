@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nndist/alloc.h"
 #include "nndist/ckpt.h"
 #include "nndist/rng.h"
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nndist/gemm.h"
+#include "nndist/isa.h"
 #include "nndist/rng.h"
 
 /* Every kernel family; those the CPU lacks are skipped. */
@@ -27,7 +28,7 @@ static void fill(float *x, size_t n, uint64_t salt)
 /* Selects family k; false (with a note) if this CPU cannot run it. */
 static int use_kernel(int k)
 {
-    if (nnd_gemm_use_kernel(kernel_names[k]) == 0) return 1;
+    if (nnd_isa_use(kernel_names[k]) == 0) return 1;
     print_message("skipping the %s kernel: not supported by this CPU\n", kernel_names[k]);
     return 0;
 }
@@ -53,7 +54,7 @@ static void check_case(int ta, int tb, size_t M, size_t N, size_t K, float alpha
             float tol = 1e-5f * (float)(K + 1);
             if (fabsf(C[i * ldc + j] - R[i * ldc + j]) > tol)
                 fail_msg("%s kernel, ta=%d tb=%d M=%zu N=%zu K=%zu: C[%zu,%zu]=%g, reference %g",
-                         nnd_gemm_kernel_name(), ta, tb, M, N, K, i, j, C[i * ldc + j],
+                         nnd_isa_name(nnd_isa_current()), ta, tb, M, N, K, i, j, C[i * ldc + j],
                          R[i * ldc + j]);
         }
     /* Padding columns of C beyond N must be untouched. */
@@ -99,7 +100,7 @@ static void test_all_transposes_odd_sizes(void **state)
     (void)state;
     for (int k = 0; k < NKERNELS; k++)
         if (use_kernel(k)) odd_sizes();
-    nnd_gemm_use_kernel(NULL);
+    nnd_isa_use(NULL);
 }
 
 static void test_block_boundaries(void **state)
@@ -107,18 +108,18 @@ static void test_block_boundaries(void **state)
     (void)state;
     for (int k = 0; k < NKERNELS; k++)
         if (use_kernel(k)) block_boundaries();
-    nnd_gemm_use_kernel(NULL);
+    nnd_isa_use(NULL);
 }
 
 /* The plain-C family runs anywhere; unknown names change nothing. */
 static void test_kernel_selection(void **state)
 {
     (void)state;
-    assert_int_equal(nnd_gemm_use_kernel("portable"), 0);
-    assert_string_equal(nnd_gemm_kernel_name(), "portable");
-    assert_int_equal(nnd_gemm_use_kernel("no-such-kernel"), -1);
-    assert_string_equal(nnd_gemm_kernel_name(), "portable");
-    assert_int_equal(nnd_gemm_use_kernel(NULL), 0);
+    assert_int_equal(nnd_isa_use("portable"), 0);
+    assert_string_equal(nnd_isa_name(nnd_isa_current()), "portable");
+    assert_int_equal(nnd_isa_use("no-such-kernel"), -1);
+    assert_string_equal(nnd_isa_name(nnd_isa_current()), "portable");
+    assert_int_equal(nnd_isa_use(NULL), 0);
 }
 
 /* One product of the thread-invariance test. */
@@ -171,7 +172,8 @@ static void check_threads(const struct product *p)
         float *Ct = run_product(p, t);
         if (memcmp(C1, Ct, p->M * p->N * sizeof *C1) != 0)
             fail_msg("%s kernel, ta=%d tb=%d M=%zu N=%zu K=%zu beta=%g: %d threads differ from 1",
-                     nnd_gemm_kernel_name(), p->ta, p->tb, p->M, p->N, p->K, (double)p->beta, t);
+                     nnd_isa_name(nnd_isa_current()), p->ta, p->tb, p->M, p->N, p->K,
+                     (double)p->beta, t);
         free(Ct);
     }
     free(C1);
@@ -184,15 +186,15 @@ static void test_thread_count_invariance(void **state)
     int saved = omp_get_max_threads();
     for (int k = 0; k < NKERNELS; k++)
         if (use_kernel(k)) for_each_product(check_threads);
-    nnd_gemm_use_kernel(NULL);
+    nnd_isa_use(NULL);
     omp_set_num_threads(saved);
 }
 
 static void check_avx2_vs_avx512(const struct product *p)
 {
-    nnd_gemm_use_kernel("avx2-fma");
+    nnd_isa_use("avx2-fma");
     float *C2 = run_product(p, 2);
-    nnd_gemm_use_kernel("avx512");
+    nnd_isa_use("avx512");
     float *C5 = run_product(p, 2);
     if (memcmp(C2, C5, p->M * p->N * sizeof *C2) != 0)
         fail_msg("ta=%d tb=%d M=%zu N=%zu K=%zu beta=%g: avx512 differs from avx2-fma", p->ta,
@@ -208,7 +210,7 @@ static void test_avx512_matches_avx2(void **state)
     if (!use_kernel(2)) return;
     int saved = omp_get_max_threads();
     for_each_product(check_avx2_vs_avx512);
-    nnd_gemm_use_kernel(NULL);
+    nnd_isa_use(NULL);
     omp_set_num_threads(saved);
 }
 
@@ -250,7 +252,7 @@ static void check_epilogue(const struct product *p)
             if (memcmp(C, R, p->M * p->N * sizeof *C) != 0)
                 fail_msg("%s kernel, epilogue %d, %d thread(s), ta=%d tb=%d M=%zu N=%zu K=%zu: "
                          "not the separate passes' result",
-                         nnd_gemm_kernel_name(), kind, t, p->ta, p->tb, p->M, p->N, p->K);
+                         nnd_isa_name(nnd_isa_current()), kind, t, p->ta, p->tb, p->M, p->N, p->K);
         }
     free(A);
     free(B);
@@ -271,7 +273,7 @@ static void test_fused_epilogue(void **state)
             for_each_product(check_epilogue);
             check_epilogue(&empty);
         }
-    nnd_gemm_use_kernel(NULL);
+    nnd_isa_use(NULL);
     omp_set_num_threads(saved);
 }
 

@@ -21,8 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nndist/alloc.h"
 #include "nndist/ckpt.h"
-#include "nndist/gemm.h"
+#include "nndist/isa.h"
 #include "nndist/optim.h"
 #include "nndist/rng.h"
 
@@ -610,8 +611,8 @@ static void test_threads_bitwise(void **state)
     free(w4);
 }
 
-/* The update loops are compiled once per instruction set (kernels/optim_update.c); every variant this
- * CPU runs must give bitwise the portable C's weights and state, for every optimizer, with and
+/* The update loops are compiled once per instruction set (kernels/optim_update.c); every variant
+ * this CPU runs must give bitwise the portable C's weights and state, for every optimizer, with and
  * without weight decay and clipping, on a length that leaves a remainder after the vectors. */
 static void test_isa_variants_bitwise(void **state)
 {
@@ -627,7 +628,7 @@ static void test_isa_variants_bitwise(void **state)
     assert_non_null(wv);
     int compared = 0;
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
-        if (nnd_gemm_use_kernel(families[f]) != 0) continue; /* this CPU lacks it */
+        if (nnd_isa_use(families[f]) != 0) continue; /* this CPU lacks it */
         for (size_t c = 0; c < sizeof names / sizeof names[0]; c++)
             for (int variant = 0; variant < 2; variant++) {
                 nnd_optim_config cfg = config_of(names[c]);
@@ -645,9 +646,9 @@ static void test_isa_variants_bitwise(void **state)
                 for (int s = 0; s < 3; s++) {
                     for (size_t i = 0; i < n; i++)
                         G[i] = nnd_rng_uniform(9, NND_RNG_SYNTHETIC, (uint64_t)s + 1, i) - 0.5f;
-                    assert_int_equal(nnd_gemm_use_kernel("portable"), 0);
+                    assert_int_equal(nnd_isa_use("portable"), 0);
                     nnd_optim_step(&p, wp, G, 1.0f / 3.0f, 0.01);
-                    assert_int_equal(nnd_gemm_use_kernel(families[f]), 0);
+                    assert_int_equal(nnd_isa_use(families[f]), 0);
                     nnd_optim_step(&v, wv, G, 1.0f / 3.0f, 0.01);
                 }
                 if (memcmp(wp, wv, n * sizeof *wp) != 0)
@@ -660,7 +661,7 @@ static void test_isa_variants_bitwise(void **state)
                 compared++;
             }
     }
-    nnd_gemm_use_kernel(NULL);
+    nnd_isa_use(NULL);
     printf("compared %d optimizer runs against the portable variant\n", compared);
     free(G);
     free(wp);

@@ -9,7 +9,8 @@
  *   input    dX (B, in)  = dZ (B, out)   * W (out, in)     nnd_sgemm(0, 0, ...)
  * lda, ldb, ldc are the row strides of A, B, C as stored. With beta == 0, C is not read
  * (it may hold NaN). Results do not depend on the number of OpenMP threads: threads split
- * output blocks, never the K sum. */
+ * output blocks, never the K sum. The kernel family is the instruction set nnd_isa_current()
+ * names (nndist/isa.h). */
 #ifndef NNDIST_GEMM_H
 #define NNDIST_GEMM_H
 
@@ -39,16 +40,5 @@ void nnd_sgemm_fused(int trans_a, int trans_b, size_t M, size_t N, size_t K, flo
 void nnd_sgemm_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                    const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                    size_t ldc);
-
-/* The kernel family nnd_sgemm uses: "portable" (plain C, any CPU), "avx2-fma" or "avx512"
- * (x86 with those extensions). The first call picks the best the CPU supports, or the family
- * named by the environment variable NNDIST_GEMM if the CPU supports it (NNDIST_GEMM=portable
- * forces the fallback). Families may differ in the last bits; "avx2-fma" and "avx512" agree. */
-const char *nnd_gemm_kernel_name(void);
-
-/* For tests and benchmarks: use the named family (NULL: the automatic choice above). Returns 0,
- * or -1 (and changes nothing) if the name is unknown or the CPU lacks the extensions. Call from
- * serial code, not while another thread is inside nnd_sgemm. */
-int nnd_gemm_use_kernel(const char *name);
 
 #endif

@@ -12,18 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nndist/activation.h"
 #include "nndist/error.h"
 
 #define NND_MAX_LAYERS 32
 /* Floats after the gradient in grads: room for per-step statistics (sample count, loss sum, ...)
  * that ride along in the gradient's single allreduce. */
 #define NND_GRAD_TAIL 8
-
-typedef enum { NND_ACT_RELU, NND_ACT_TANH, NND_ACT_SIGMOID, NND_ACT_COUNT } nnd_activation;
-
-const char *nnd_activation_name(nnd_activation a);
-/* Returns 0 and sets *out when name is "relu", "tanh" or "sigmoid"; -1 otherwise. */
-int nnd_activation_parse(const char *name, nnd_activation *out);
 
 typedef struct {
     int n_layers;                     /* dense layers; sizes has n_layers + 1 entries */
@@ -69,10 +64,5 @@ void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t
 
 /* True when every parameter is finite. */
 int nnd_model_params_finite(const nnd_model *m);
-
-/* A heap buffer of n floats, 64-byte aligned, zeroed; NULL on failure. Free with free(). */
-float *nnd_alloc_floats(size_t n);
-/* The same, not zeroed: for buffers that are filled at once (a dataset read). */
-float *nnd_alloc_floats_uninit(size_t n);
 
 #endif

@@ -12,7 +12,7 @@
 #include "nndist/model.h"
 #include "nndist/optim.h"
 #include "nndist/trace.h"
-#include "nndist/train.h"
+#include "nndist/train_config.h"
 
 typedef struct {
     const nnd_train_config *cfg; /* borrowed */

@@ -22,6 +22,7 @@
 #endif
 
 #include "nndist/gemm.h"
+#include "nndist/isa.h"
 #include "nndist/rng.h"
 
 struct shape {
@@ -123,7 +124,7 @@ int main(int argc, char **argv)
             min_ms = atof(optarg);
             break;
         case 'k':
-            if (nnd_gemm_use_kernel(optarg) != 0) {
+            if (nnd_isa_use(optarg) != 0) {
                 fprintf(stderr, "gemm_bench: kernel '%s' unknown or not supported by this CPU\n",
                         optarg);
                 return 2;
@@ -161,7 +162,7 @@ int main(int argc, char **argv)
     fill(B, maxb, 2);
 
     printf("nndist kernel: %s; %d repetitions of >= %.0f ms; GFLOP/s best (median)\n",
-           nnd_gemm_kernel_name(), reps, min_ms);
+           nnd_isa_name(nnd_isa_current()), reps, min_ms);
 #ifdef NNDIST_HAVE_OPENBLAS
     printf("OpenBLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
 #endif

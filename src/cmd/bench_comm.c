@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nndist/alloc.h"
 #include "nndist/cli.h"
 #include "nndist/commands.h"
 #include "nndist/model.h"

@@ -4,7 +4,7 @@
 #include "nndist/ckpt.h"
 #include "nndist/cli.h"
 #include "nndist/commands.h"
-#include "nndist/train.h"
+#include "nndist/eval.h"
 
 nnd_status nnd_cmd_eval(int argc, char **argv, const nnd_comm *c)
 {

@@ -19,6 +19,8 @@
 #include "nndist/commands.h"
 #include "nndist/trainer.h"
 
+#include "cmd/train_flags.h"
+
 static const char *const g_usage =
     "nndist lr-find --data FILE --layers N0,...,NL [--optimizer NAME ...] [options]";
 static const char *const g_description =

@@ -40,9 +40,12 @@
 
 #include "nndist/cli.h"
 #include "nndist/commands.h"
+#include "nndist/eval.h"
 #include "nndist/folds.h"
 #include "nndist/guard.h"
 #include "nndist/trainer.h"
+
+#include "cmd/train_flags.h"
 
 static const char *const g_usage =
     "nndist sweep --data FILE --layers N0,...,NL --optimizers A,B,... --lrs X,Y,... "

@@ -6,156 +6,13 @@
 #include "nndist/commands.h"
 #include "nndist/train.h"
 
+#include "cmd/train_flags.h"
+
 static const char *const g_usage = "nndist train --data FILE --layers N0,N1,...,NL [options]";
 static const char *const g_description =
     "Trains a multi-layer perceptron with data parallelism: every rank reads its part of\n"
     "--data, gradients are averaged with one MPI_Allreduce per step, and every rank applies\n"
     "the same update. Run it under mpirun with the same command line on every rank.";
-
-/* ---- the options shared with lr-find ---- */
-
-void nnd_train_flags_init(nnd_train_flags *f, nnd_train_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->x_name = "/X";
-    cfg->y_name = "/y";
-    cfg->batch = 128;
-    cfg->batch_per_rank = 64;
-    cfg->epochs = 10;
-    cfg->seed = 1;
-    cfg->keep = 3;
-    cfg->progress = -1;
-    cfg->max_bad_steps = 5;
-    nnd_schedule_defaults(&cfg->sched);
-    memset(f, 0, sizeof *f);
-    f->cfg = cfg;
-    f->act = "relu";
-    f->loss = "softmax-ce";
-    f->optimizer = "sgd";
-    for (int i = 0; i < NND_TRAIN_FLAGS_MAX_HYPER; i++) f->hyper[i] = NAN;
-}
-
-int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
-{
-    nnd_train_config *cfg = f->cfg;
-    const nnd_opt shared[] = {
-        {"data", NND_OPT_STRING, &cfg->data, "FILE", "training set (HDF5 with /X and /y)", NULL},
-        {"x-name", NND_OPT_STRING, &cfg->x_name, "NAME", "features dataset (default /X)", NULL},
-        {"y-name", NND_OPT_STRING, &cfg->y_name, "NAME", "labels or targets dataset (default /y)",
-         NULL},
-        {"layers", NND_OPT_SIZES, &f->layers, "N0,...,NL", "layer sizes, inputs first", NULL},
-        {"activation", NND_OPT_STRING, &f->act, "A",
-         "hidden activation: relu (default), tanh, sigmoid", NULL},
-        {"loss", NND_OPT_STRING, &f->loss, "L",
-         "softmax-ce (default; integer labels) or mse ((N, K) float targets)", NULL},
-        {"optimizer", NND_OPT_STRING, &f->optimizer, "NAME",
-         "sgd (default), momentum, nesterov, rmsprop, adam, adamw, adamax, nadam, adagrad, "
-         "adadelta, lars, lamb",
-         NULL},
-    };
-    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) opts[n++] = shared[i];
-    size_t np;
-    const nnd_optim_param *params = nnd_optim_params(&np);
-    for (size_t i = 0; i < np && i < NND_TRAIN_FLAGS_MAX_HYPER; i++) {
-        const nnd_optim_param *p = &params[i];
-        nnd_opt o = {p->flag,
-                     p->is_switch                 ? NND_OPT_FLAG
-                     : strcmp(p->flag, "lr") == 0 ? NND_OPT_POSITIVE
-                                                  : NND_OPT_NONNEG,
-                     p->is_switch ? (void *)&f->hyper_on[i] : (void *)&f->hyper[i],
-                     p->arg,
-                     p->help,
-                     &f->hyper_given[i]};
-        opts[n++] = o;
-    }
-    const nnd_opt tail[] = {
-        {"batch", NND_OPT_COUNT, &cfg->batch, "N", "global batch, split across ranks (default 128)",
-         &f->batch_given},
-        {"batch-per-rank", NND_OPT_COUNT, &cfg->batch_per_rank, "N",
-         "batch per rank instead (global = N x ranks)", &f->bpr_given},
-        {"seed", NND_OPT_UINT, &cfg->seed, "S", "seed of initialisation and shuffling (default 1)",
-         NULL},
-        {"no-shuffle", NND_OPT_FLAG, &f->no_shuffle, NULL, "batches in file order", NULL},
-        {"init", NND_OPT_STRING, &cfg->init, "FILE", "start from the /model weights of FILE", NULL},
-        {"threads", NND_OPT_COUNT, &f->threads, "N",
-         "OpenMP threads per rank (default: cores / ranks on the node)", &f->threads_given},
-        {"overlap", NND_OPT_FLAG, &cfg->overlap, NULL,
-         "sum each layer's gradient (MPI_Iallreduce) while backward computes the layers below, "
-         "instead of the default one sum after backward",
-         NULL},
-    };
-    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++) opts[n++] = tail[i];
-    return n;
-}
-
-/* The flags of the hyperparameters that apply to kind, for a message. */
-static void applicable_flags(nnd_optim_kind kind, char *buf, size_t size)
-{
-    size_t np, used = 0;
-    const nnd_optim_param *params = nnd_optim_params(&np);
-    buf[0] = '\0';
-    for (size_t i = 0; i < np && used < size; i++)
-        if (nnd_optim_param_applies(&params[i], kind))
-            used += (size_t)snprintf(buf + used, size - used, "%s--%s", used ? ", " : "",
-                                     params[i].flag);
-}
-
-static nnd_status finish_optimizer(nnd_train_flags *f)
-{
-    nnd_optim_config *oc = &f->cfg->optim;
-    if (nnd_optim_defaults(f->optimizer, oc) != 0)
-        return nnd_err_set(NND_ERR_USAGE, "--optimizer: unknown '%s'; expected one of: %s",
-                           f->optimizer, nnd_optim_names());
-    size_t np;
-    const nnd_optim_param *params = nnd_optim_params(&np);
-    for (size_t i = 0; i < np && i < NND_TRAIN_FLAGS_MAX_HYPER; i++) {
-        if (!f->hyper_given[i]) continue;
-        const nnd_optim_param *p = &params[i];
-        if (!nnd_optim_param_applies(p, oc->kind)) {
-            char list[512];
-            applicable_flags(oc->kind, list, sizeof list);
-            return nnd_err_set(NND_ERR_USAGE,
-                               "--%s does not apply to --optimizer %s; its options are %s", p->flag,
-                               f->optimizer, list);
-        }
-        nnd_optim_param_set(oc, p, p->is_switch ? 1.0 : f->hyper[i]);
-    }
-    return nnd_optim_validate(oc);
-}
-
-nnd_status nnd_train_flags_finish(nnd_train_flags *f)
-{
-    nnd_train_config *cfg = f->cfg;
-    if (!cfg->data) return nnd_err_set(NND_ERR_USAGE, "--data FILE is required (see --help)");
-    if (f->layers.n < 2)
-        return nnd_err_set(NND_ERR_USAGE, "--layers is required: at least two sizes, inputs and "
-                                          "outputs, e.g. --layers 784,512,256,10");
-    if (f->layers.n > NND_MAX_LAYERS + 1)
-        return nnd_err_set(NND_ERR_USAGE, "--layers: at most %d layers", NND_MAX_LAYERS);
-    cfg->n_layers = f->layers.n - 1;
-    for (int i = 0; i < f->layers.n; i++) cfg->sizes[i] = f->layers.v[i];
-    if (nnd_activation_parse(f->act, &cfg->act) != 0)
-        return nnd_err_set(NND_ERR_USAGE,
-                           "--activation: unknown '%s'; expected relu, tanh or "
-                           "sigmoid",
-                           f->act);
-    if (nnd_loss_parse(f->loss, &cfg->loss) != 0)
-        return nnd_err_set(NND_ERR_USAGE, "--loss: unknown '%s'; expected softmax-ce or mse",
-                           f->loss);
-    nnd_status st = finish_optimizer(f);
-    if (st) return st;
-    if (f->batch_given && f->bpr_given)
-        return nnd_err_set(NND_ERR_USAGE, "--batch and --batch-per-rank exclude each other");
-    if (f->bpr_given) cfg->batch = 0;
-    if (f->threads_given) {
-        if (f->threads > 4096)
-            return nnd_err_set(NND_ERR_USAGE, "--threads: %llu is too many",
-                               (unsigned long long)f->threads);
-        cfg->threads = (int)f->threads;
-    }
-    cfg->shuffle = !f->no_shuffle;
-    return NND_OK;
-}
 
 /* ---- train's own options ---- */
 
@@ -188,23 +45,6 @@ static nnd_status finish_train(nnd_train_config *cfg, const train_only *o)
     cfg->sched.gamma = o->gamma;
     cfg->sched.lr_min = o->lr_min;
     return nnd_schedule_validate(&cfg->sched);
-}
-
-nnd_status nnd_train_flags_parse(nnd_train_flags *f, const nnd_opt *own, size_t n_own, int argc,
-                                 char **argv, const char *usage, const char *description,
-                                 const nnd_comm *c, int *help)
-{
-    nnd_opt opts[NND_TRAIN_FLAGS_MAX_OPTS + 64];
-    if (n_own > 63) return nnd_err_set(NND_ERR_INTERNAL, "too many command options (%zu)", n_own);
-    int n = nnd_train_flags_add(f, opts, 0);
-    for (size_t i = 0; i < n_own; i++) opts[n++] = own[i];
-    opts[n] = (nnd_opt){NULL, 0, NULL, NULL, NULL, NULL};
-    nnd_status st = nnd_cli_parse(opts, argc, argv, 1, help);
-    if (!st && *help) {
-        if (c->rank == 0) nnd_cli_print_help(stdout, usage, description, opts);
-        return NND_OK;
-    }
-    return st ? st : nnd_train_flags_finish(f);
 }
 
 nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)

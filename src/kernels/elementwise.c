@@ -1,15 +1,17 @@
 /* The elementwise passes of a training step (bias + tanh/sigmoid and their derivatives; ReLU
  * and the output layer's bias ride in the GEMM's epilogue instead), bias gradients, the
  * non-finite check and the shards' sum, compiled once per instruction set like
- * optim_update.c; model.c and trainer.c call the variant of the GEMM's kernel family through
- * nnd_ew(). Every loop keeps the scalar order of its operations (vectors run across independent
- * elements, no reassociation), so the variants agree bitwise. */
+ * optim_update.c; model.c, data.c and trainer.c call the variant of the instruction set in use
+ * through nnd_ew(). Every loop keeps the scalar order of its operations (vectors run across
+ * independent elements, no reassociation), so the variants agree bitwise. */
 #include "elementwise.h"
 #include "isa_variant.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "nndist/isa.h"
 
 /* Elementwise loops go parallel above this many elements. */
 #define PAR_MIN 65536
@@ -93,3 +95,20 @@ const nnd_ew_kernels NND_ISA_NAME(nnd_ew_) = {
     .column_sums = column_sums,
     .any_nonfinite = any_nonfinite,
 };
+
+#ifdef NND_ISA_IS_portable
+/* Defined once, in the portable variant: the one every build compiles. */
+const nnd_ew_kernels *nnd_ew(void)
+{
+    switch (nnd_isa_current()) {
+#ifdef NND_X86_VARIANTS
+    case NND_ISA_AVX512:
+        return &nnd_ew_avx512;
+    case NND_ISA_AVX2:
+        return &nnd_ew_avx2;
+#endif
+    default:
+        return &nnd_ew_portable;
+    }
+}
+#endif

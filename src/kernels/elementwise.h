@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "nndist/model.h"
+#include "nndist/activation.h"
 
 typedef struct {
     /* A hidden layer's tanh or sigmoid (ReLU, and the output layer's bias, ride in the GEMM's
@@ -23,7 +23,7 @@ typedef struct {
 
 extern const nnd_ew_kernels nnd_ew_portable, nnd_ew_avx2, nnd_ew_avx512;
 
-/* The variant of the GEMM's current kernel family (nnd_gemm_kernel_name). */
+/* The variant of the instruction set in use (nnd_isa_current). */
 const nnd_ew_kernels *nnd_ew(void);
 
 #endif

@@ -12,9 +12,9 @@
  * holds, for each k, the NR values op(B)[k][s*NR + c]. Rows/columns past M/N are zero. Packing
  * absorbs both transposes and alpha, so all four trans combinations run the same kernel.
  *
- * Kernel families, chosen once at run time: portable C (any CPU), AVX2+FMA (6 x 16 tile in 12
- * ymm accumulators), and AVX-512, which adds a 6 x 32 tile over two adjacent B slivers (12 zmm
- * accumulators) and uses the AVX2 kernel and packers for the rest.
+ * Kernel families, one per instruction set (nnd_isa_current chooses): portable C (any CPU),
+ * AVX2+FMA (6 x 16 tile in 12 ymm accumulators), and AVX-512, which adds a 6 x 32 tile over two
+ * adjacent B slivers (12 zmm accumulators) and uses the AVX2 kernel and packers for the rest.
  *
  * The micro-kernel sums its tile over one K block from zero, then writes C once:
  * the first K block stores acc (beta == 0, C not read) or beta*C + acc, later blocks C + acc.
@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "nndist/isa.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -90,7 +92,6 @@ typedef void (*epilogue_fn)(const nnd_gemm_epilogue *ep, float *C, size_t ldc, s
  * not NULL, computes an MR x 2*NR tile from two adjacent B slivers with exactly the operations of
  * two calls of ukernel (so results do not depend on which one a tile gets). */
 struct gemm_kernel {
-    const char *name;
     ukernel_fn ukernel, ukernel_wide;
     pack_fn pack_a_cols, pack_a_rows, pack_b_cols, pack_b_rows;
     epilogue_fn epilogue;
@@ -241,9 +242,10 @@ static void pack_b_rows_portable(const float *src, size_t ld, size_t n, size_t k
 }
 
 static const struct gemm_kernel kernel_portable = {
-    "portable",           ukernel_portable,     NULL,
-    pack_a_cols_portable, pack_a_rows_portable, pack_b_cols_portable,
-    pack_b_rows_portable, epilogue_portable,
+    ukernel_portable,     NULL,
+    pack_a_cols_portable, pack_a_rows_portable,
+    pack_b_cols_portable, pack_b_rows_portable,
+    epilogue_portable,
 };
 
 /* ---- AVX2 + FMA kernel (chosen at run time) ------------------------------------------------- */
@@ -430,8 +432,8 @@ AVX2 static void epilogue_avx2(const nnd_gemm_epilogue *ep, float *C, size_t ldc
 }
 
 static const struct gemm_kernel kernel_avx2 = {
-    "avx2-fma",       ukernel_avx2,     NULL,          pack_a_cols_avx2, pack_a_rows_avx2,
-    pack_b_cols_avx2, pack_b_rows_avx2, epilogue_avx2,
+    ukernel_avx2,     NULL,          pack_a_cols_avx2, pack_a_rows_avx2, pack_b_cols_avx2,
+    pack_b_rows_avx2, epilogue_avx2,
 };
 
 /* ---- AVX-512 kernel: the AVX2 family plus a 6 x 32 tile ------------------------------------- */
@@ -504,79 +506,26 @@ AVX512 static void epilogue_avx512(const nnd_gemm_epilogue *ep, float *C, size_t
 }
 
 static const struct gemm_kernel kernel_avx512 = {
-    "avx512",         ukernel_avx2,     ukernel_avx512,   pack_a_cols_avx2,
-    pack_a_rows_avx2, pack_b_cols_avx2, pack_b_rows_avx2, epilogue_avx512,
+    ukernel_avx2,     ukernel_avx512,   pack_a_cols_avx2, pack_a_rows_avx2,
+    pack_b_cols_avx2, pack_b_rows_avx2, epilogue_avx512,
 };
 #endif /* NND_GEMM_X86 */
 
-/* ---- Kernel choice -------------------------------------------------------------------------- */
+/* ---- Kernel choice ------------------------------------------------------------------------ */
 
-/* The families from the most portable up; the automatic choice is the last the CPU supports. */
-static const struct gemm_kernel *const kernels[] = {
-    &kernel_portable,
+/* The family of each instruction set (nnd_isa_current chooses; NULL where this build has none). */
+static const struct gemm_kernel *const kernels[NND_ISA_COUNT] = {
+    [NND_ISA_PORTABLE] = &kernel_portable,
 #ifdef NND_GEMM_X86
-    &kernel_avx2,
-    &kernel_avx512,
+    [NND_ISA_AVX2] = &kernel_avx2,
+    [NND_ISA_AVX512] = &kernel_avx512,
 #endif
 };
-enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
-
-static int cpu_supports(int k)
-{
-#ifdef NND_GEMM_X86
-    __builtin_cpu_init();
-    if (kernels[k] == &kernel_avx2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (kernels[k] == &kernel_avx512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
-               __builtin_cpu_supports("fma");
-#endif
-    return kernels[k] == &kernel_portable;
-}
-
-/* Index of the named family, or -1. */
-static int find_kernel(const char *name)
-{
-    for (int k = 0; k < NKERNELS; k++)
-        if (strcmp(kernels[k]->name, name) == 0) return k;
-    return -1;
-}
-
-/* NNDIST_GEMM names a family to use if the CPU has it; otherwise the best the CPU has. */
-static int auto_kernel(void)
-{
-    const char *env = getenv("NNDIST_GEMM");
-    int k = env ? find_kernel(env) : -1;
-    if (k >= 0 && cpu_supports(k)) return k;
-    for (k = NKERNELS - 1; k > 0 && !cpu_supports(k); k--) continue;
-    return k;
-}
-
-/* Index + 1 of the family in use; 0 until the first call chooses. Read and written atomically:
- * the automatic choice is idempotent, so racing first calls agree. */
-static int kernel_choice;
 
 static const struct gemm_kernel *current_kernel(void)
 {
-    int k = __atomic_load_n(&kernel_choice, __ATOMIC_RELAXED);
-    if (k == 0) {
-        k = auto_kernel() + 1;
-        __atomic_store_n(&kernel_choice, k, __ATOMIC_RELAXED);
-    }
-    return kernels[k - 1];
-}
-
-int nnd_gemm_use_kernel(const char *name)
-{
-    int k = name ? find_kernel(name) : auto_kernel();
-    if (k < 0 || !cpu_supports(k)) return -1;
-    __atomic_store_n(&kernel_choice, k + 1, __ATOMIC_RELAXED);
-    return 0;
-}
-
-const char *nnd_gemm_kernel_name(void)
-{
-    return current_kernel()->name;
+    const struct gemm_kernel *k = kernels[nnd_isa_current()];
+    return k ? k : &kernel_portable;
 }
 
 /* ---- Packing buffers ------------------------------------------------------------------------ */

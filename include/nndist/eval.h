@@ -1,0 +1,38 @@
+/* Evaluation of a model over a dataset split across the ranks, and the checks that a dataset fits
+ * a model (features, classes or targets). */
+#ifndef NNDIST_EVAL_H
+#define NNDIST_EVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nndist/comm.h"
+#include "nndist/data.h"
+#include "nndist/error.h"
+#include "nndist/loss.h"
+#include "nndist/model.h"
+
+typedef struct {
+    double loss;     /* mean over samples */
+    double accuracy; /* fraction correct */
+    uint64_t samples;
+} nnd_eval_result;
+
+/* Collective: evaluates m on every rank's part ds (any split), summing across ranks. */
+nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss, const nnd_comm *c,
+                        nnd_eval_result *r);
+
+/* Rank r's part [lo, hi) of n samples split evenly across size ranks (for evaluation). */
+void nnd_even_split(size_t n, int rank, int size, size_t *lo, size_t *hi);
+
+/* Collective: probes and loads this rank's even part of an evaluation file, checking it against
+ * the model (features, classes). */
+nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_name,
+                              const char *y_name, const nnd_model *m, nnd_loss_kind loss,
+                              const nnd_comm *c);
+
+/* Checks a probed dataset against the model and loss; formats the message. */
+nnd_status nnd_check_data_fits(const char *path, const nnd_data_shape *shape, const nnd_model *m,
+                               nnd_loss_kind loss, const char *y_name);
+
+#endif

@@ -1,0 +1,43 @@
+/* What a training session is asked to do: data, model, optimizer, schedule, batch, run length,
+ * files. Filled by the commands' option parsing; read by the trainer and the run loop. */
+#ifndef NNDIST_TRAIN_CONFIG_H
+#define NNDIST_TRAIN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nndist/loss.h"
+#include "nndist/model.h"
+#include "nndist/optim.h"
+#include "nndist/schedule.h"
+
+typedef struct {
+    const char *data, *val;      /* dataset files; val may be NULL */
+    const char *x_name, *y_name; /* dataset names inside them */
+    size_t sizes[NND_MAX_LAYERS + 1];
+    int n_layers;
+    nnd_activation act;
+    nnd_loss_kind loss;
+    nnd_optim_config optim;
+    nnd_schedule_config sched; /* learning rate as a function of the step */
+    uint64_t batch;            /* global batch; 0 = batch_per_rank * ranks */
+    uint64_t batch_per_rank;
+    uint64_t epochs, steps; /* steps != 0 overrides epochs */
+    uint64_t seed;
+    int shuffle;
+    const char *init; /* weights to start from, or NULL */
+    const char *save; /* final model file, or NULL */
+    const char *ckpt_dir;
+    uint64_t ckpt_every; /* steps; 0 = only at the end */
+    uint64_t keep;
+    const char *resume;     /* NULL, "auto" or a checkpoint file */
+    const char *metrics;    /* CSV file, or NULL */
+    int threads;            /* 0 = default */
+    int overlap;            /* per-layer non-blocking gradient sums during backward */
+    int progress;           /* -1 auto (a terminal), 0 off, 1 on */
+    double watchdog;        /* seconds a step may take before the job is aborted; 0 = auto */
+    uint64_t max_bad_steps; /* consecutive non-finite steps skipped before the run stops */
+    const char *trace;      /* Chrome trace JSON to write, or NULL */
+} nnd_train_config;
+
+#endif
