@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "nndist/guard.h"
+
 void nnd_even_split(size_t n, int rank, int size, size_t *lo, size_t *hi)
 {
     *lo = n * (size_t)rank / (size_t)size;
@@ -53,12 +55,16 @@ nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_n
 }
 
 nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss, const nnd_comm *c,
-                        nnd_eval_result *r)
+                        int stop_on_signal, nnd_eval_result *r)
 {
     size_t rows = ds->hi - ds->lo, d = ds->shape.d, k = m->sizes[m->n_layers];
     size_t chunk = m->max_batch;
-    double sums[3] = {0.0, 0.0, (double)rows}; /* loss, correct, samples */
+    double sums[4] = {0.0, 0.0, (double)rows, 0.0}; /* loss, correct, samples, ranks stopped */
     for (size_t i = 0; i < rows && chunk > 0; i += chunk) {
+        if (stop_on_signal && nnd_guard_signal_pending()) {
+            sums[3] = 1.0;
+            break;
+        }
         size_t n = rows - i < chunk ? rows - i : chunk, correct = 0;
         const float *out = nnd_model_forward(m, ds->x + i * d, n);
         if (loss == NND_LOSS_SOFTMAX_CE)
@@ -67,9 +73,15 @@ nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
             sums[0] += nnd_loss_mse(out, ds->targets + i * k, n, k, NULL, &correct);
         sums[1] += (double)correct;
     }
-    nnd_comm_allreduce_sum_d(c, sums, 3);
+    nnd_comm_allreduce_sum_d(c, sums, 4);
     r->samples = (uint64_t)sums[2];
     r->loss = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
     r->accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
+    if (sums[3] > 0) {
+        int sig = nnd_guard_signal_pending();
+        return nnd_err_set(NND_ERR_INTERRUPTED,
+                           "stopped by %s during the evaluation; nothing was saved",
+                           sig ? nnd_guard_signal_name(sig) : "a signal received by another rank");
+    }
     return NND_OK;
 }

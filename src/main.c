@@ -22,19 +22,28 @@ static const char *const g_help =
     "\n"
     "nndist COMMAND --help shows the command's options; nndist --version the version.\n"
     "Exit codes: 0 success, 1 runtime failure (I/O, numerics), 2 invalid input (flags, files,\n"
-    "shapes), 75 checkpointed on request (requeue the job to continue).\n";
+    "shapes), 75 checkpointed on request (requeue the job to continue), 130 stopped by a signal\n"
+    "with nothing to checkpoint.\n";
 
-typedef nnd_status (*command_fn)(int, char **, const nnd_comm *);
+typedef struct {
+    const char *name;
+    nnd_status (*run)(int, char **, const nnd_comm *);
+    /* The command reads the signal flag and stops cleanly at a boundary of its work (a step, a
+     * batch, a chunk); the others are short and keep the default action (the process ends). */
+    int stops_on_signal;
+} command;
 
-static command_fn find_command(const char *name)
+static const command g_commands[] = {
+    {"train", nnd_cmd_train, 1},           {"lr-find", nnd_cmd_lrfind, 1},
+    {"sweep", nnd_cmd_sweep, 1},           {"eval", nnd_cmd_eval, 1},
+    {"convert", nnd_cmd_convert, 1},       {"info", nnd_cmd_info, 0},
+    {"bench-comm", nnd_cmd_bench_comm, 0},
+};
+
+static const command *find_command(const char *name)
 {
-    if (strcmp(name, "train") == 0) return nnd_cmd_train;
-    if (strcmp(name, "lr-find") == 0) return nnd_cmd_lrfind;
-    if (strcmp(name, "sweep") == 0) return nnd_cmd_sweep;
-    if (strcmp(name, "eval") == 0) return nnd_cmd_eval;
-    if (strcmp(name, "convert") == 0) return nnd_cmd_convert;
-    if (strcmp(name, "info") == 0) return nnd_cmd_info;
-    if (strcmp(name, "bench-comm") == 0) return nnd_cmd_bench_comm;
+    for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
+        if (strcmp(name, g_commands[i].name) == 0) return &g_commands[i];
     return NULL;
 }
 
@@ -45,7 +54,6 @@ int main(int argc, char **argv)
      * MPI_Abort is the one exception, and it ends the process). */
     nnd_mpi_preinit();
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-    nnd_guard_install_signals();
     nnd_comm c;
     nnd_comm_init(&c);
     nnd_status st = NND_OK;
@@ -55,16 +63,17 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "--version") == 0) {
         if (c.rank == 0) printf("nndist %s\n", NNDIST_VERSION);
     } else {
-        command_fn fn = find_command(argv[1]);
-        if (fn)
-            st = fn(argc - 1, argv + 1, &c);
+        const command *cmd = find_command(argv[1]);
+        if (cmd && cmd->stops_on_signal) nnd_guard_install_signals();
+        if (cmd)
+            st = cmd->run(argc - 1, argv + 1, &c);
         else
             st = nnd_err_set(NND_ERR_USAGE,
                              "unknown command '%s'; expected train, lr-find, sweep, eval, "
                              "convert, info or bench-comm (see nndist --help)",
                              argv[1]);
     }
-    if (st == NND_EXIT_REQUEUE && c.rank == 0)
+    if ((st == NND_EXIT_REQUEUE || st == NND_ERR_INTERRUPTED) && c.rank == 0)
         fprintf(stderr, "nndist: %s\n", nnd_err_msg());
     else if (st != NND_OK && c.rank == 0)
         fprintf(stderr, "nndist: error: %s\n", nnd_err_msg());

@@ -15,6 +15,7 @@
 #include "nndist/eval.h"
 #include "nndist/guard.h"
 #include "nndist/isa.h"
+#include "nndist/stepper.h"
 
 /* A training run: the session plus what the run loop adds (logs, metrics, checkpoints). */
 typedef struct {
@@ -27,6 +28,7 @@ typedef struct {
     int progress;
     nnd_trace trace;
     int tracing;
+    double *io_seconds; /* the current epoch's seconds of I/O (checkpoints) */
 } run;
 
 static void run_free(run *r)
@@ -226,7 +228,7 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
     if (t->has_val) {
         double e0 = MPI_Wtime();
         nnd_guard_phase("evaluating --val", 600.0);
-        nnd_evaluate(&t->model, &t->val, r->cfg->loss, r->c, &v);
+        nnd_evaluate(&t->model, &t->val, r->cfg->loss, r->c, 0, &v);
         nnd_guard_idle();
         nnd_trace_add(t->trace, NND_TRACE_EVAL, e0, MPI_Wtime());
     }
@@ -256,24 +258,12 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
     e->wall_start = MPI_Wtime();
 }
 
-/* Collective, after a step that saw a signal: checkpoint and stop with the requeue code. */
-static nnd_status stop_on_signal(run *r, double *io_seconds)
+/* The stepper's checkpoint when a signal stops the run (ctx: the run). */
+static nnd_status checkpoint_on_signal(void *ctx, char *path, size_t size)
 {
-    int sig = nnd_guard_signal_pending();
-    const char *name = sig ? nnd_guard_signal_name(sig) : "a signal received by another rank";
-    if (!r->cfg->ckpt_dir)
-        return nnd_err_set(NND_ERR_IO,
-                           "stopped by %s at step %" PRIu64 " without a --checkpoint-dir: nothing "
-                           "was saved",
-                           name, r->t.step);
-    nnd_status st = checkpoint(r, io_seconds);
-    if (st) return st;
-    char path[4096];
-    nnd_ckpt_path(path, sizeof path, r->cfg->ckpt_dir, r->t.step);
-    return nnd_err_set(NND_EXIT_REQUEUE,
-                       "stopped by %s at step %" PRIu64 "; checkpoint %s written; exit code 75: "
-                       "run the same command with --resume auto to continue",
-                       name, r->t.step, path);
+    run *r = ctx;
+    nnd_ckpt_path(path, size, r->cfg->ckpt_dir, r->t.step);
+    return checkpoint(r, r->io_seconds);
 }
 
 static nnd_status train_loop(run *r)
@@ -283,28 +273,20 @@ static nnd_status train_loop(run *r)
     memset(&e, 0, sizeof e);
     e.wall_start = MPI_Wtime();
     double last_draw = 0.0;
-    uint64_t bad_in_a_row = 0;
+    r->io_seconds = &e.io;
+    nnd_stepper sp = {.max_bad = r->cfg->max_bad_steps,
+                      .end_step = r->total_steps,
+                      .warn_skips = 1,
+                      .what = r->cfg->ckpt_dir ? "the run" : "the run (no --checkpoint-dir)",
+                      .checkpoint = r->cfg->ckpt_dir ? checkpoint_on_signal : NULL,
+                      .ctx = r};
     while (t->step < r->total_steps) {
         double lr = nnd_schedule_lr(&r->sched, t->step);
         nnd_step_stats s;
-        nnd_status st = nnd_trainer_step(t, lr, &s);
-        if (st == NND_ERR_NUMERIC) {
-            /* Skipped alike on every rank (the verdict came with the allreduce). */
-            bad_in_a_row++;
-            if (r->c->rank == 0)
-                fprintf(stderr, "nndist: warning: %s; step skipped (%" PRIu64 " in a row)\n",
-                        nnd_err_msg(), bad_in_a_row);
-            if (bad_in_a_row >= r->cfg->max_bad_steps)
-                return nnd_err_set(NND_ERR_NUMERIC,
-                                   "step %" PRIu64 ": %" PRIu64 " consecutive steps with a "
-                                   "non-finite loss or gradient (--max-bad-steps); stopping. The "
-                                   "last checkpoint holds finite weights; try a smaller --lr or "
-                                   "check the data",
-                                   t->step, bad_in_a_row);
-        } else if (st) {
-            return st;
-        } else {
-            bad_in_a_row = 0;
+        int skipped;
+        nnd_status st = nnd_stepper_step(&sp, t, lr, &s, &skipped);
+        if (st) return st;
+        if (!skipped) {
             e.loss_sum += s.loss_sum;
             e.correct += s.correct;
             e.samples += s.samples;
@@ -313,7 +295,6 @@ static nnd_status train_loop(run *r)
         e.forward += s.forward_s;
         e.allreduce += s.allreduce_s;
         e.update += s.update_s;
-        if (s.signal && t->step < r->total_steps) return stop_on_signal(r, &e.io);
         uint64_t in_epoch = t->step % t->spe;
         double tnow = MPI_Wtime();
         if (r->progress && tnow - last_draw > 0.2 && in_epoch != 0 && e.samples > 0) {

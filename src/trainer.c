@@ -269,6 +269,18 @@ static nnd_status plan_update(nnd_trainer *t)
     return NND_OK;
 }
 
+/* The floats after the gradient in model.grads (NND_GRAD_TAIL of them): the step's statistics
+ * and the flags every rank must act on alike, summed in the gradient's own reduction. */
+enum {
+    TAIL_SAMPLES,   /* samples in the batch */
+    TAIL_LOSS_SUM,  /* the loss summed over them */
+    TAIL_CORRECT,   /* correct predictions among them */
+    TAIL_SIGNAL,    /* > 0: a rank has a signal pending */
+    TAIL_NONFINITE, /* > 0: a gradient (or, sharded, a shard of the sum) is not finite */
+    TAIL_USED
+};
+_Static_assert(TAIL_USED <= NND_GRAD_TAIL, "the gradient's tail has no room for the statistics");
+
 /* The rank's shard of the summed gradient and the summed tail, from every rank's gradient in
  * shared memory, added in rank order (so the same on every rank and in every run). Returns 1
  * when the shard holds a NaN or an infinity. */
@@ -363,11 +375,11 @@ static void inject_stalls(const nnd_trainer *t)
     if (nnd_guard_fault("pause", t->c->rank, t->step + 1)) sleep(3); /* ends early on a signal */
 }
 
-/* Backward, and the sum over the ranks of the gradient with its tail (tail[3], the signal flag,
- * is read here), by the session's strategy: --overlap (each layer's sum started from backward),
- * the sharded update (this rank's shard summed from shared memory), or one allreduce. Returns
- * the summed tail, whose tail[4] flags a non-finite gradient alike on every rank; *t1 is when
- * backward (and the fault injection) ended. */
+/* Backward, and the sum over the ranks of the gradient with its tail (its TAIL_SIGNAL, the signal
+ * flag, is read here), by the session's strategy: --overlap (each layer's sum started from
+ * backward), the sharded update (this rank's shard summed from shared memory), or one allreduce.
+ * Returns the summed tail, whose TAIL_NONFINITE flags a non-finite gradient alike on every rank;
+ * *t1 is when backward (and the fault injection) ended. */
 static const float *backward_and_sum(nnd_trainer *t, float *dout, size_t n, float *summed_tail,
                                      double *t1)
 {
@@ -377,23 +389,23 @@ static const float *backward_and_sum(nnd_trainer *t, float *dout, size_t n, floa
     if (t->overlap) {
         /* The tail goes with the last layer, so the signal flag is read before backward; the
          * summed gradient is then checked, the same sum on every rank. */
-        tail[3] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
+        tail[TAIL_SIGNAL] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
         layer_sums sums = {.t = t, .n = 0};
         nnd_model_backward_hooked(m, t->xb, dout, n, start_layer_sum, &sums);
         inject_stalls(t);
         *t1 = MPI_Wtime();
         nnd_guard_phase("allreduce", 0.0);
         MPI_Waitall(sums.n, sums.req, MPI_STATUSES_IGNORE);
-        tail[4] = (float)nnd_ew()->any_nonfinite(m->grads, np);
+        tail[TAIL_NONFINITE] = (float)nnd_ew()->any_nonfinite(m->grads, np);
         return tail;
     }
     nnd_model_backward(m, t->xb, dout, n);
     inject_stalls(t);
-    tail[3] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
+    tail[TAIL_SIGNAL] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
     *t1 = MPI_Wtime();
     nnd_guard_phase("allreduce", 0.0);
     if (!t->sharded) {
-        tail[4] = (float)nnd_ew()->any_nonfinite(m->grads, np);
+        tail[TAIL_NONFINITE] = (float)nnd_ew()->any_nonfinite(m->grads, np);
         nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
         return tail;
     }
@@ -404,7 +416,7 @@ static const float *backward_and_sum(nnd_trainer *t, float *dout, size_t n, floa
      * allreduce also keeps every rank from writing its next gradient before all have read this
      * one. */
     MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->c->world);
-    summed_tail[4] = (float)any_bad;
+    summed_tail[TAIL_NONFINITE] = (float)any_bad;
     return summed_tail;
 }
 
@@ -432,28 +444,28 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
     /* The statistics ride in the gradient's reduction: counts, sums, and the flags every rank
      * must act on alike (a pending signal, a non-finite gradient anywhere). */
     memset(tail, 0, NND_GRAD_TAIL * sizeof *tail);
-    tail[0] = (float)n;
-    tail[1] = (float)loss_sum;
-    tail[2] = (float)correct;
+    tail[TAIL_SAMPLES] = (float)n;
+    tail[TAIL_LOSS_SUM] = (float)loss_sum;
+    tail[TAIL_CORRECT] = (float)correct;
     double t1, t2, t3, t4;
     float summed_tail[NND_GRAD_TAIL];
     const float *sums = backward_and_sum(t, dout, n, summed_tail, &t1);
     t2 = MPI_Wtime();
     nnd_guard_phase("update", 0.0);
-    s->samples = sums[0];
-    s->loss_sum = sums[1];
-    s->correct = sums[2];
-    s->signal = sums[3] > 0.0f;
+    s->samples = sums[TAIL_SAMPLES];
+    s->loss_sum = sums[TAIL_LOSS_SUM];
+    s->correct = sums[TAIL_CORRECT];
+    s->signal = sums[TAIL_SIGNAL] > 0.0f;
     t->step++;
     nnd_status st = NND_OK;
-    if (!isfinite(sums[1]) || sums[4] != 0.0f) {
+    if (!isfinite(sums[TAIL_LOSS_SUM]) || sums[TAIL_NONFINITE] != 0.0f) {
         /* Every rank sees the same sums, so every rank skips alike; the weights stay. */
         st = nnd_err_set(NND_ERR_NUMERIC, "step %" PRIu64 ": the %s is not finite", t->step,
-                         isfinite(sums[1]) ? "gradient" : "loss");
+                         isfinite(sums[TAIL_LOSS_SUM]) ? "gradient" : "loss");
         t3 = t4 = MPI_Wtime();
     } else if (t->sharded) {
-        nnd_optim_step_shard(&t->optim, m->params, t->gshard, 1.0f / sums[0], lr, t->shards.lo,
-                             t->shards.hi);
+        nnd_optim_step_shard(&t->optim, m->params, t->gshard, 1.0f / sums[TAIL_SAMPLES], lr,
+                             t->shards.lo, t->shards.hi);
         t3 = MPI_Wtime();
         /* Every shard written before anyone reads the weights again. No rank writes its shard
          * before the next step's first barrier, after every rank's forward and backward. */
@@ -461,7 +473,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
         nnd_shm_barrier(&t->pshm);
         t4 = MPI_Wtime();
     } else {
-        nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / sums[0], lr);
+        nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / sums[TAIL_SAMPLES], lr);
         t3 = t4 = MPI_Wtime();
     }
     s->compute_s = t1 - t0;

@@ -7,7 +7,8 @@
 #define NNDIST_ERROR_H
 
 /* X(name, exit code, short text). Exit codes: 2 = the user's input (flags, files, shapes) was
- * wrong, 1 = a runtime failure (I/O, memory, numerics), 75 = checkpointed on request, requeue. */
+ * wrong, 1 = a runtime failure (I/O, memory, numerics), 75 = checkpointed on request, requeue,
+ * 130 = stopped by a signal with nothing to checkpoint (as a shell reports an interrupt). */
 #define NND_STATUS_LIST(X)                                                                         \
     X(NND_OK, 0, "ok")                                                                             \
     X(NND_ERR_USAGE, 2, "invalid command line")                                                    \
@@ -17,7 +18,8 @@
     X(NND_ERR_NOMEM, 1, "out of memory")                                                           \
     X(NND_ERR_NUMERIC, 1, "non-finite values")                                                     \
     X(NND_ERR_INTERNAL, 1, "internal error")                                                       \
-    X(NND_EXIT_REQUEUE, 75, "checkpointed on request; requeue to continue")
+    X(NND_EXIT_REQUEUE, 75, "checkpointed on request; requeue to continue")                        \
+    X(NND_ERR_INTERRUPTED, 130, "stopped by a signal")
 
 typedef enum {
 #define NND_X_ENUM(name, code, text) name,

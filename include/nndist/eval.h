@@ -18,9 +18,12 @@ typedef struct {
     uint64_t samples;
 } nnd_eval_result;
 
-/* Collective: evaluates m on every rank's part ds (any split), summing across ranks. */
+/* Collective: evaluates m on every rank's part ds (any split), summing across ranks. With
+ * stop_on_signal, a rank with a signal pending (nndist/guard.h) stops at its next batch and every
+ * rank returns NND_ERR_INTERRUPTED (r then holds partial sums); without, the evaluation runs to
+ * the end and a training loop acts on the signal at its next step. */
 nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss, const nnd_comm *c,
-                        nnd_eval_result *r);
+                        int stop_on_signal, nnd_eval_result *r);
 
 /* Rank r's part [lo, hi) of n samples split evenly across size ranks (for evaluation). */
 void nnd_even_split(size_t n, int rank, int size, size_t *lo, size_t *hi);

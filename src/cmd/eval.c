@@ -72,7 +72,7 @@ nnd_status nnd_cmd_eval(int argc, char **argv, const nnd_comm *c)
     nnd_comm_bcast_floats(c, m.params, m.n_params);
     if ((st = nnd_load_eval_data(&ds, data, x_name, y_name, &m, loss, c))) goto out;
     nnd_eval_result r;
-    nnd_evaluate(&m, &ds, loss, c, &r);
+    if ((st = nnd_evaluate(&m, &ds, loss, c, 1, &r))) goto out;
     if (c->rank == 0) {
         if (json)
             printf("{\"accuracy\": %.6f, \"loss\": %.6f, \"samples\": %llu}\n", r.accuracy, r.loss,

@@ -17,6 +17,7 @@
 
 #include "nndist/cli.h"
 #include "nndist/commands.h"
+#include "nndist/stepper.h"
 #include "nndist/trainer.h"
 
 #include "cmd/train_flags.h"
@@ -223,10 +224,13 @@ static void report(const curve *k, const lrfind_opts *o, const nnd_trainer *t, c
 static nnd_status sweep(nnd_trainer *t, const lrfind_opts *o, curve *k)
 {
     double avg = 0.0, best = INFINITY;
+    /* The first non-finite step ends the test; a signal ends lr-find (nothing to checkpoint). */
+    nnd_stepper sp = {.max_bad = 1, .what = "lr-find"};
     for (uint64_t i = 0; i < o->steps; i++) {
         double lr = o->lr_min * pow(o->lr_max / o->lr_min, (double)i / (double)(o->steps - 1));
         nnd_step_stats s;
-        nnd_status st = nnd_trainer_step(t, lr, &s);
+        int skipped;
+        nnd_status st = nnd_stepper_step(&sp, t, lr, &s, &skipped);
         if (st == NND_ERR_NUMERIC) { /* agreed by every rank: the end of the test */
             nnd_err_clear();
             k->stop = 2;

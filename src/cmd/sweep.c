@@ -502,7 +502,7 @@ static nnd_status run_fold(sweep *s, size_t c, uint64_t epochs, unsigned f, resu
     }
     if (!st && bad < cfg.max_bad_steps) {
         nnd_eval_result ev;
-        nnd_evaluate(&t.model, &t.val, cfg.loss, &s->group, &ev);
+        nnd_evaluate(&t.model, &t.val, cfg.loss, &s->group, 0, &ev);
         r->acc[f] = ev.accuracy;
         r->loss[f] = ev.loss;
         r->train_loss[f] = samples > 0 ? loss_sum / samples : NAN;
