@@ -1,5 +1,5 @@
-/* The elementwise passes of a step (src/kernels/elementwise.c) in every instruction-set variant this
- * CPU runs give bitwise the portable C's results, on lengths that leave remainders after the
+/* The elementwise passes of a step (src/kernels/elementwise.c) in every instruction-set variant
+ * this CPU runs give bitwise the portable C's results, on lengths that leave remainders after the
  * vectors and above the parallel threshold; and each pass against its definition. */
 #include <setjmp.h>
 #include <stdarg.h>
