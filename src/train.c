@@ -19,6 +19,11 @@
 
 /* A training run: the session plus what the run loop adds (logs, metrics, checkpoints). */
 typedef struct {
+    double loss_sum, correct, samples;
+    double compute, forward, allreduce, update, io, wall_start;
+} epoch_stats; /* sums over the current epoch, printed and reset at its end */
+
+typedef struct {
     nnd_trainer t;
     const nnd_train_config *cfg;
     const nnd_comm *c;
@@ -28,7 +33,7 @@ typedef struct {
     int progress;
     nnd_trace trace;
     int tracing;
-    double *io_seconds; /* the current epoch's seconds of I/O (checkpoints) */
+    epoch_stats epoch;
 } run;
 
 static void run_free(run *r)
@@ -174,7 +179,7 @@ static nnd_status save(run *r, const char *path, int retain)
     return nnd_comm_agree(r->c, st);
 }
 
-static nnd_status checkpoint(run *r, double *io_seconds)
+static nnd_status checkpoint(run *r)
 {
     double t0 = MPI_Wtime();
     char path[4096];
@@ -183,7 +188,7 @@ static nnd_status checkpoint(run *r, double *io_seconds)
     nnd_status st = save(r, path, 1);
     nnd_guard_idle();
     nnd_trace_add(r->t.trace, NND_TRACE_CHECKPOINT, t0, MPI_Wtime());
-    *io_seconds += MPI_Wtime() - t0;
+    r->epoch.io += MPI_Wtime() - t0;
     return st;
 }
 
@@ -198,11 +203,6 @@ static void progress_bar(const run *r, uint64_t in_epoch, double loss)
            (int)(100.0 * (double)in_epoch / (double)spe), loss);
     fflush(stdout);
 }
-
-typedef struct {
-    double loss_sum, correct, samples;
-    double compute, forward, allreduce, update, io, wall_start;
-} epoch_stats;
 
 static nnd_status open_metrics(run *r)
 {
@@ -263,17 +263,16 @@ static nnd_status checkpoint_on_signal(void *ctx, char *path, size_t size)
 {
     run *r = ctx;
     nnd_ckpt_path(path, size, r->cfg->ckpt_dir, r->t.step);
-    return checkpoint(r, r->io_seconds);
+    return checkpoint(r);
 }
 
 static nnd_status train_loop(run *r)
 {
     nnd_trainer *t = &r->t;
-    epoch_stats e;
-    memset(&e, 0, sizeof e);
-    e.wall_start = MPI_Wtime();
+    epoch_stats *e = &r->epoch;
+    memset(e, 0, sizeof *e);
+    e->wall_start = MPI_Wtime();
     double last_draw = 0.0;
-    r->io_seconds = &e.io;
     nnd_stepper sp = {.max_bad = r->cfg->max_bad_steps,
                       .end_step = r->total_steps,
                       .warn_skips = 1,
@@ -287,25 +286,25 @@ static nnd_status train_loop(run *r)
         nnd_status st = nnd_stepper_step(&sp, t, lr, &s, &skipped);
         if (st) return st;
         if (!skipped) {
-            e.loss_sum += s.loss_sum;
-            e.correct += s.correct;
-            e.samples += s.samples;
+            e->loss_sum += s.loss_sum;
+            e->correct += s.correct;
+            e->samples += s.samples;
         }
-        e.compute += s.compute_s;
-        e.forward += s.forward_s;
-        e.allreduce += s.allreduce_s;
-        e.update += s.update_s;
+        e->compute += s.compute_s;
+        e->forward += s.forward_s;
+        e->allreduce += s.allreduce_s;
+        e->update += s.update_s;
         uint64_t in_epoch = t->step % t->spe;
         double tnow = MPI_Wtime();
-        if (r->progress && tnow - last_draw > 0.2 && in_epoch != 0 && e.samples > 0) {
-            progress_bar(r, in_epoch, e.loss_sum / e.samples);
+        if (r->progress && tnow - last_draw > 0.2 && in_epoch != 0 && e->samples > 0) {
+            progress_bar(r, in_epoch, e->loss_sum / e->samples);
             last_draw = tnow;
         }
         if (r->cfg->ckpt_dir && r->cfg->ckpt_every && t->step % r->cfg->ckpt_every == 0 &&
             t->step < r->total_steps) {
-            if ((st = checkpoint(r, &e.io))) return st;
+            if ((st = checkpoint(r))) return st;
         }
-        if (in_epoch == 0 || t->step == r->total_steps) end_of_epoch(r, &e, lr);
+        if (in_epoch == 0 || t->step == r->total_steps) end_of_epoch(r, e, lr);
     }
     return NND_OK;
 }
@@ -354,8 +353,7 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
 
     if ((st = train_loop(&r))) goto out;
     report_memory(&r);
-    double io = 0.0;
-    if (cfg->ckpt_dir && (st = checkpoint(&r, &io))) goto out;
+    if (cfg->ckpt_dir && (st = checkpoint(&r))) goto out;
     if (cfg->save) {
         if ((st = save(&r, cfg->save, 0))) goto out;
         say(&r, "saved the model to %s\n", cfg->save);
