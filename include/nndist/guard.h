@@ -25,8 +25,17 @@ const char *nnd_guard_signal_name(int sig);
 /* Starts the watchdog thread. limit_s > 0 is a fixed limit for every phase; 0 = automatic. */
 nnd_status nnd_guard_watchdog_start(int rank, double limit_s);
 void nnd_guard_watchdog_stop(void);
+/* The automatic limit's floor, in seconds, for the phases that are not steps: loading data,
+ * writing a checkpoint, evaluating --val. They run before the first step or once in many, so
+ * the step-time limit says nothing about them, and their time grows with the data and the
+ * filesystem's load rather than with the step. 600 s is time to move 3 GB at 5 MB/s (a busy
+ * shared filesystem), and still ends a hung job ten minutes in rather than at the end of its
+ * allocation. */
+#define NND_GUARD_SLOW_FLOOR_S 600.0
+
 /* Enters a phase (a static string such as "allreduce"). floor_s is the automatic limit's lower
- * bound for this phase (e.g. 600 for loading data); ignored with a fixed limit. */
+ * bound for this phase (NND_GUARD_SLOW_FLOOR_S for the slow ones, 0 for a step's); ignored with
+ * a fixed limit. */
 void nnd_guard_phase(const char *phase, double floor_s);
 /* Leaves the watched phases (waiting for nothing that can hang). */
 void nnd_guard_idle(void);
