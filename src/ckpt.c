@@ -204,7 +204,7 @@ nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *
     if (!nnd_model_params_finite(m))
         return nnd_err_set(NND_ERR_NUMERIC, "%s: not written: the model holds non-finite weights",
                            path);
-    char tmp[4096];
+    char tmp[NND_PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return nnd_err_set(NND_ERR_USAGE, "%s: path too long", path);
     /* The file is built in memory and written with plain write(): a full disk then surfaces as
@@ -225,7 +225,7 @@ nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *
         st = nnd_err_set(NND_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
         goto out;
     }
-    char dirbuf[4096];
+    char dirbuf[NND_PATH_MAX];
     snprintf(dirbuf, sizeof dirbuf, "%s", path);
     fsync_path(dirname(dirbuf), O_RDONLY | O_DIRECTORY);
 out:
@@ -473,8 +473,11 @@ static int parse_ckpt_name(const char *name, uint64_t *step)
 
 nnd_status nnd_ckpt_dir_prepare(const char *dir)
 {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
+    char buf[NND_PATH_MAX];
+    if ((size_t)snprintf(buf, sizeof buf, "%s", dir) >= sizeof buf)
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--checkpoint-dir %.200s...: path too long (over %d bytes)", dir,
+                           NND_PATH_MAX - 1);
     for (char *p = buf + 1;; p++) {
         if (*p != '/' && *p != '\0') continue;
         char save = *p;
@@ -492,7 +495,7 @@ nnd_status nnd_ckpt_dir_prepare(const char *dir)
         size_t len = strlen(e->d_name);
         if (strncmp(e->d_name, "ckpt-", 5) == 0 && len > 4 &&
             strcmp(e->d_name + len - 4, ".tmp") == 0) {
-            char path[4096];
+            char path[NND_PATH_MAX];
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
             unlink(path);
         }
@@ -537,12 +540,16 @@ int nnd_ckpt_list(const char *dir, uint64_t *steps, int max)
     return out;
 }
 
+/* How many of the newest checkpoints nnd_ckpt_retain looks at (32 KB of steps on the stack);
+ * older ones beyond that are left alone. */
+#define RETAIN_SCAN_MAX 4096
+
 void nnd_ckpt_retain(const char *dir, int keep)
 {
-    uint64_t steps[4096];
-    int n = nnd_ckpt_list(dir, steps, 4096);
+    uint64_t steps[RETAIN_SCAN_MAX];
+    int n = nnd_ckpt_list(dir, steps, RETAIN_SCAN_MAX);
     for (int i = keep > 0 ? keep : 1; i < n; i++) {
-        char path[4096];
+        char path[NND_PATH_MAX];
         nnd_ckpt_path(path, sizeof path, dir, steps[i]);
         unlink(path);
     }

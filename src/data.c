@@ -358,7 +358,7 @@ static int write_rows(hid_t f, const char *name, hid_t ftype, hid_t mtype, int r
 nnd_status nnd_data_save(const nnd_dataset *ds, const char *path, const char *x_name,
                          const char *y_name)
 {
-    char tmp[4096];
+    char tmp[NND_PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
         return nnd_err_set(NND_ERR_IO, "%s: path too long", path);
     size_t rows = ds->hi - ds->lo, k = ds->shape.k_targets;

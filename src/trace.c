@@ -92,7 +92,7 @@ nnd_status nnd_trace_write(const nnd_trace *t, const nnd_comm *c, const char *pa
     MPI_Gatherv(t->ev, 3 * mine, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0, c->world);
     if (c->rank == 0) {
         for (int r = 0; r < c->size; r++) counts[r] /= 3;
-        char tmp[4096];
+        char tmp[NND_PATH_MAX];
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
         FILE *f = fopen(tmp, "w");
         if (!f) {

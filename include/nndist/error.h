@@ -43,5 +43,7 @@ void nnd_err_replace(const char *msg);
 void nnd_err_clear(void);
 
 #define NND_ERR_MSG_MAX 1024
+/* Room for a file name with its NUL: Linux's PATH_MAX, the longest name a system call takes. */
+#define NND_PATH_MAX 4096
 
 #endif
