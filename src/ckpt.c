@@ -5,13 +5,13 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nndist/atomic_file.h"
 #include "nndist/guard.h"
 #include "nndist/h5util.h"
 #include "nndist/version.h"
@@ -131,15 +131,6 @@ static int write_optimizer(hid_t f, const nnd_model *m, const nnd_optim *o)
     return rc;
 }
 
-static int fsync_path(const char *path, int flags)
-{
-    int fd = open(path, flags);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* Builds the whole HDF5 file in memory (HDF5's core driver, no backing store) and returns its
  * image; *size receives its length. NULL on failure. */
 static void *build_image(const nnd_model *m, const nnd_optim *o, const nnd_ckpt_meta *meta,
@@ -168,7 +159,7 @@ out:
     return image;
 }
 
-/* Writes the bytes to a new file and fsyncs it, reporting errno (ENOSPC, EDQUOT, EACCES). */
+/* Writes the bytes to a new file, reporting errno (ENOSPC, EDQUOT, EACCES); the commit fsyncs. */
 static nnd_status write_file(const char *tmp, const void *data, size_t size)
 {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
@@ -187,12 +178,6 @@ static nnd_status write_file(const char *tmp, const void *data, size_t size)
         }
         done += (size_t)n;
     }
-    /* Durable before the rename makes it visible: H5Fclose alone would not fsync. */
-    if (fsync(fd) != 0) {
-        int err = errno;
-        close(fd);
-        return nnd_err_set(NND_ERR_IO, "%s: fsync failed: %s", tmp, strerror(err));
-    }
     if (close(fd) != 0)
         return nnd_err_set(NND_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
     return NND_OK;
@@ -204,9 +189,9 @@ nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *
     if (!nnd_model_params_finite(m))
         return nnd_err_set(NND_ERR_NUMERIC, "%s: not written: the model holds non-finite weights",
                            path);
-    char tmp[NND_PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return nnd_err_set(NND_ERR_USAGE, "%s: path too long", path);
+    nnd_atomic a;
+    nnd_status st = nnd_atomic_begin(&a, path);
+    if (st) return st;
     /* The file is built in memory and written with plain write(): a full disk then surfaces as
      * ENOSPC from our own call, and HDF5 never holds a half-written file open (libhdf5 1.10
      * crashes at exit after a failed H5Fclose). */
@@ -217,19 +202,13 @@ nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *
     nnd_h5_restore(&q);
     if (!image)
         return nnd_err_set(NND_ERR_NOMEM, "%s: cannot build the checkpoint in memory", path);
-    nnd_status st = write_file(tmp, image, size);
+    st = write_file(a.tmp, image, size);
     free(image);
-    if (st) goto out;
-    if (nnd_guard_fault("slowckpt", 0, 0)) sleep(5); /* a window for the kill tests */
-    if (rename(tmp, path) != 0) {
-        st = nnd_err_set(NND_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        goto out;
+    if (st == NND_OK) {
+        if (nnd_guard_fault("slowckpt", 0, 0)) sleep(5); /* a window for the kill tests */
+        st = nnd_atomic_commit(&a);
     }
-    char dirbuf[NND_PATH_MAX];
-    snprintf(dirbuf, sizeof dirbuf, "%s", path);
-    fsync_path(dirname(dirbuf), O_RDONLY | O_DIRECTORY);
-out:
-    if (st != NND_OK) unlink(tmp);
+    nnd_atomic_abort(&a);
     return st;
 }
 

@@ -1,6 +1,5 @@
 #include "nndist/data.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "nndist/alloc.h"
+#include "nndist/atomic_file.h"
 #include "nndist/h5util.h"
 
 #include "nndist/rng.h"
@@ -358,13 +358,13 @@ static int write_rows(hid_t f, const char *name, hid_t ftype, hid_t mtype, int r
 nnd_status nnd_data_save(const nnd_dataset *ds, const char *path, const char *x_name,
                          const char *y_name)
 {
-    char tmp[NND_PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return nnd_err_set(NND_ERR_IO, "%s: path too long", path);
+    nnd_atomic a;
+    nnd_status st = nnd_atomic_begin(&a, path);
+    if (st) return st;
     size_t rows = ds->hi - ds->lo, k = ds->shape.k_targets;
     nnd_h5_quiet q;
     nnd_h5_silence(&q);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f = H5Fcreate(a.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     int rc = f < 0;
     if (!rc) {
         rc |= write_rows(f, x_name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, rows, ds->shape.d, ds->x);
@@ -375,13 +375,10 @@ nnd_status nnd_data_save(const nnd_dataset *ds, const char *path, const char *x_
         if (H5Fclose(f) < 0) rc = 1;
     }
     nnd_h5_restore(&q);
-    if (rc || rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return nnd_err_set(NND_ERR_IO, "%s: cannot write the dataset%s%s", path, rc ? "" : ": ",
-                           rc ? "" : strerror(err));
-    }
-    return NND_OK;
+    st = rc ? nnd_err_set(NND_ERR_IO, "%s: cannot write the dataset (to %s)", path, a.tmp)
+            : nnd_atomic_commit(&a);
+    nnd_atomic_abort(&a);
+    return st;
 }
 
 /* ---- batch order ---- */

@@ -1,7 +1,6 @@
 #include "nndist/idx.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -14,6 +13,7 @@
 #include <hdf5.h>
 #include <zlib.h>
 
+#include "nndist/atomic_file.h"
 #include "nndist/h5util.h"
 
 /* IDX magic: two zero bytes, the element type, the number of dimensions. */
@@ -264,9 +264,9 @@ done:
     return rc;
 }
 
-/* Streams both inputs into a new HDF5 file at tmp. *created says whether tmp may now exist. */
+/* Streams both inputs into a new HDF5 file at tmp. */
 static nnd_status write_h5(const char *tmp, idx_in *img, idx_in *lab, const idx_shape *s,
-                           size_t block_pixels, int *created)
+                           size_t block_pixels)
 {
     nnd_status st = NND_OK;
     hid_t file = H5I_INVALID_HID, xspace = H5I_INVALID_HID, yspace = H5I_INVALID_HID;
@@ -296,7 +296,6 @@ static nnd_status write_h5(const char *tmp, idx_in *img, idx_in *lab, const idx_
         goto done;
     }
 
-    *created = 1;
     if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
         st = h5_fail(NND_ERR_IO, "%s: cannot create HDF5 file", tmp);
         goto done;
@@ -387,45 +386,6 @@ done:
     return st;
 }
 
-/* fsync(tmp), rename it over out, fsync the directory (H5Fclose does not fsync). tmp is removed
- * if the rename has not happened. */
-static nnd_status commit(const char *tmp, const char *out)
-{
-    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0) close(fd);
-        unlink(tmp);
-        return nnd_err_set(NND_ERR_IO, "%s: cannot fsync: %s", tmp, strerror(e));
-    }
-    close(fd);
-    if (rename(tmp, out) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return nnd_err_set(NND_ERR_IO, "%s: cannot rename to %s: %s", tmp, out, strerror(e));
-    }
-    /* The directory of out: "." for a bare name, "/" for a file in the root. */
-    size_t len = strlen(out);
-    char *dir = malloc(len + 2);
-    if (!dir) return nnd_err_set(NND_ERR_NOMEM, "%s: written, but out of memory to sync", out);
-    const char *slash = strrchr(out, '/');
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t dl = slash == out ? 1 : (size_t)(slash - out);
-        memcpy(dir, out, dl);
-        dir[dl] = '\0';
-    }
-    nnd_status st = NND_OK;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0)
-        st = nnd_err_set(NND_ERR_IO, "%s: written, but fsync of its directory %s failed: %s", out,
-                         dir, strerror(errno));
-    if (dfd >= 0) close(dfd);
-    free(dir);
-    return st;
-}
-
 static int same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
@@ -439,22 +399,19 @@ nnd_status nnd_idx_convert_blocked(const char *images_path, const char *labels_p
     if (n_out) *n_out = 0;
     if (!images_path || !labels_path || !out_path || block_pixels == 0)
         return nnd_err_set(NND_ERR_INTERNAL, "nnd_idx_convert: null path or zero block size");
-    nnd_status st = NND_OK;
     idx_in img = {0}, lab = {0};
-    size_t len = strlen(out_path);
-    char *tmp = malloc(len + sizeof ".tmp");
-    if (!tmp) return nnd_err_set(NND_ERR_NOMEM, "%s: out of memory", out_path);
-    memcpy(tmp, out_path, len);
-    memcpy(tmp + len, ".tmp", sizeof ".tmp");
+    nnd_atomic out;
+    nnd_status st = nnd_atomic_begin(&out, out_path);
+    if (st != NND_OK) return st;
 
-    const char *ins[2] = {images_path, labels_path}, *outs[2] = {out_path, tmp};
+    /* Returns without nnd_atomic_abort: when the temporary is an input, removing it would
+     * delete the input. */
+    const char *ins[2] = {images_path, labels_path}, *outs[2] = {out_path, out.tmp};
     for (int i = 0; i < 2; i++)
         for (int o = 0; o < 2; o++)
-            if (same_file(ins[i], outs[o])) {
-                st = nnd_err_set(NND_ERR_INPUT, "%s: output path %s is this input file", ins[i],
-                                 outs[o]);
-                goto done;
-            }
+            if (same_file(ins[i], outs[o]))
+                return nnd_err_set(NND_ERR_INPUT, "%s: output path %s is this input file", ins[i],
+                                   outs[o]);
 
     uint32_t idims[3] = {0}, ldims[1] = {0};
     idx_shape shape;
@@ -467,20 +424,16 @@ nnd_status nnd_idx_convert_blocked(const char *images_path, const char *labels_p
     /* Our one message replaces HDF5's printed error stack; the caller's handler comes back. */
     nnd_h5_quiet quiet;
     nnd_h5_silence(&quiet);
-    int created = 0;
-    st = write_h5(tmp, &img, &lab, &shape, block_pixels, &created);
+    st = write_h5(out.tmp, &img, &lab, &shape, block_pixels);
     nnd_h5_restore(&quiet);
-    if (st != NND_OK) {
-        if (created) unlink(tmp);
-        goto done;
-    }
-    if ((st = commit(tmp, out_path)) != NND_OK) goto done;
+    if (st != NND_OK) goto done;
+    if ((st = nnd_atomic_commit(&out)) != NND_OK) goto done;
     if (n_out) *n_out = shape.n;
 
 done:
+    nnd_atomic_abort(&out);
     if (lab.gz) gzclose(lab.gz);
     if (img.gz) gzclose(img.gz);
-    free(tmp);
     return st;
 }
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nndist/atomic_file.h"
+
 static const char *const g_names[NND_TRACE_KIND_COUNT] = {
     "forward+backward", "allreduce", "update", "allgather", "checkpoint", "evaluation"};
 
@@ -92,18 +94,21 @@ nnd_status nnd_trace_write(const nnd_trace *t, const nnd_comm *c, const char *pa
     MPI_Gatherv(t->ev, 3 * mine, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0, c->world);
     if (c->rank == 0) {
         for (int r = 0; r < c->size; r++) counts[r] /= 3;
-        char tmp[NND_PATH_MAX];
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        FILE *f = fopen(tmp, "w");
-        if (!f) {
-            st = nnd_err_set(NND_ERR_IO, "--trace %s: cannot create: %s", tmp, strerror(errno));
-        } else {
-            int rc = write_json(f, all, counts, c->size, (size_t)all_dropped);
-            if (fclose(f) != 0 || rc != 0 || rename(tmp, path) != 0) {
-                st = nnd_err_set(NND_ERR_IO, "--trace %s: write failed: %s", path, strerror(errno));
-                remove(tmp);
+        nnd_atomic a;
+        st = nnd_atomic_begin(&a, path);
+        FILE *f = NULL;
+        if (st == NND_OK && !(f = fopen(a.tmp, "w")))
+            st = nnd_err_set(NND_ERR_IO, "--trace %s: cannot create: %s", a.tmp, strerror(errno));
+        if (f) {
+            int rc = write_json(f, all, counts, c->size, (size_t)all_dropped), err = errno;
+            if (fclose(f) != 0 && rc == 0) {
+                rc = -1;
+                err = errno;
             }
+            st = rc ? nnd_err_set(NND_ERR_IO, "--trace %s: write failed: %s", a.tmp, strerror(err))
+                    : nnd_atomic_commit(&a);
         }
+        nnd_atomic_abort(&a);
     }
     free(all);
     free(counts);

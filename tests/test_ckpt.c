@@ -62,6 +62,12 @@ static void path_of(char *buf, size_t size, const char *name)
     snprintf(buf, size, "%s/%s", g_dir, name);
 }
 
+/* The temporary nnd_ckpt_save writes before the rename (atomic_file.h). */
+static void tmp_of(char *buf, size_t size, const char *path)
+{
+    snprintf(buf, size, "%s.%ld.tmp", path, (long)getpid());
+}
+
 static int file_exists(const char *path)
 {
     struct stat sb;
@@ -147,7 +153,7 @@ static void test_round_trip_bitwise(void **state)
 
     char path[256], tmp[300];
     path_of(path, sizeof path, "round.h5");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    tmp_of(tmp, sizeof tmp, path);
     assert_int_equal(nnd_ckpt_save(path, &m, &o, &meta), NND_OK);
     assert_true(file_exists(path));
     assert_false(file_exists(tmp));
@@ -348,7 +354,7 @@ static void test_refused_saves_leave_files_alone(void **state)
     make_model(&m, g_sizes, 2, NND_ACT_RELU, 7);
     char path[256], tmp[300];
     path_of(path, sizeof path, "nan.h5");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    tmp_of(tmp, sizeof tmp, path);
     assert_int_equal(nnd_ckpt_save(path, &m, NULL, NULL), NND_OK);
     size_t len0;
     unsigned char *before = read_all(path, &len0);
@@ -375,11 +381,11 @@ static void test_refused_saves_leave_files_alone(void **state)
     assert_int_equal(nnd_ckpt_load(path, &r, NULL, NULL), NND_OK);
     assert_memory_equal(r.params, m.params, m.n_params * sizeof *m.params);
 
-    /* A save that fails after writing path.tmp (here the rename: path is a directory) removes
-     * path.tmp and leaves the directory alone. */
+    /* A save that fails after writing its temporary (here the rename: path is a directory)
+     * removes the temporary and leaves the directory alone. */
     char busy[256], busy_tmp[300], inside[300];
     path_of(busy, sizeof busy, "busy.h5");
-    snprintf(busy_tmp, sizeof busy_tmp, "%s.tmp", busy);
+    tmp_of(busy_tmp, sizeof busy_tmp, busy);
     snprintf(inside, sizeof inside, "%s/keep", busy);
     assert_int_equal(mkdir(busy, 0777), 0);
     touch(inside);
@@ -423,6 +429,7 @@ static void test_directory_housekeeping(void **state)
                            "ckpt-000000000001.h5",
                            "ckpt-000000000007.h5.tmp",
                            "ckpt-000000000100.h5.tmp",
+                           "ckpt-000000000100.h5.4242.tmp",
                            "notes.txt",
                            "ckpt-5.h5",
                            "other.tmp",

@@ -238,7 +238,7 @@ static void check_output(const fixture *f, const char *out, const char *img, con
     for (int i = 0; i < N; i++) assert_int_equal(y[i], f->lab[i]);
 
     char tmp[300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", out, (long)getpid());
     assert_int_not_equal(access(tmp, F_OK), 0);
 }
 
@@ -258,7 +258,7 @@ static void expect_fail(const fixture *f, const char *img, const char *lab, nnd_
 {
     char out[256], tmp[300];
     snprintf(out, sizeof out, "%s/out.h5", f->dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", out, (long)getpid());
     if (access(out, F_OK) != 0) write_bytes(out, "previous contents\n", 18, 0);
     size_t before_n, after_n;
     unsigned char *before = read_all(out, &before_n);
@@ -510,8 +510,10 @@ static void test_output_errors(void **state)
     const char *out = path(f, "no-such-dir/out.h5");
     nnd_status st = nnd_idx_convert(img, lab, out, NULL);
     assert_int_equal(st, NND_ERR_IO);
-    if (!strstr(nnd_err_msg(), "no-such-dir/out.h5.tmp: cannot create HDF5 file"))
-        fail_msg("unexpected message: %s", nnd_err_msg());
+    char want[64];
+    snprintf(want, sizeof want, "no-such-dir/out.h5.%ld.tmp: cannot create HDF5 file",
+             (long)getpid());
+    if (!strstr(nnd_err_msg(), want)) fail_msg("unexpected message: %s", nnd_err_msg());
 
     /* The output may not overwrite an input. */
     size_t n0, n1;

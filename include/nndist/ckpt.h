@@ -39,9 +39,10 @@ typedef struct {
     int64_t slurm_restart_count; /* SLURM_RESTART_COUNT (0 on the first run of a job) */
 } nnd_ckpt_meta;
 
-/* Writes path atomically: path.tmp, fsync, rename over path, fsync the directory. On failure
- * the previous file at path is untouched and path.tmp is removed. o may be NULL (weights only);
- * meta may be NULL (a bare model file). Refuses to write non-finite weights. */
+/* Writes path atomically (atomic_file.h: <path>.<pid>.tmp, fsync, rename over path, fsync the
+ * directory). A failure before the rename leaves the previous file at path untouched and removes
+ * the temporary. o may be NULL (weights only); meta may be NULL (a bare model file). Refuses to
+ * write non-finite weights. */
 nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *o,
                          const nnd_ckpt_meta *meta);
 
@@ -57,7 +58,7 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
 
 /* Checkpoint directories: files ckpt-<step, 12 digits>.h5. */
 void nnd_ckpt_path(char *buf, size_t size, const char *dir, uint64_t step);
-/* Creates dir when missing and removes stale *.tmp files left by an interrupted write. */
+/* Creates dir when missing and removes stale ckpt-*.tmp files left by an interrupted write. */
 nnd_status nnd_ckpt_dir_prepare(const char *dir);
 /* Lists the checkpoint steps in dir, newest first; returns the count (at most max). */
 int nnd_ckpt_list(const char *dir, uint64_t *steps, int max);

@@ -65,8 +65,8 @@ nnd_status nnd_data_gather(nnd_dataset *ds, const nnd_dataset *src, const uint32
                            size_t lo, size_t hi);
 
 /* Writes the rows of ds as a dataset file: x_name float32 (rows, d), y_name int32 (rows) or
- * float32 (rows, k). Written to path.tmp and renamed, so path is complete or absent; loading
- * it gives back exactly ds's values. */
+ * float32 (rows, k). Written atomically (atomic_file.h), so path holds the whole new file or
+ * is left as it was; loading it gives back exactly ds's values. */
 nnd_status nnd_data_save(const nnd_dataset *ds, const char *path, const char *x_name,
                          const char *y_name);
 

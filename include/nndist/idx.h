@@ -5,8 +5,8 @@
  * Bytes after the promised data are ignored; a gzip file is still read to its end so that its
  * CRC is checked.
  *
- * Output (written to OUT.tmp, fsync'ed, renamed over OUT, directory fsync'ed; on failure OUT is
- * left as it was and OUT.tmp is removed):
+ * Output (written to OUT.<pid>.tmp, fsync'ed, renamed over OUT, directory fsync'ed: see
+ * atomic_file.h; a failure before the rename leaves OUT as it was and removes the temporary):
  *   /X  float32 (N, rows*cols), contiguous, pixel / 255 in [0, 1]
  *   /y  int32   (N), contiguous, the labels
  *   root attributes: format = "nndist-dataset", source_images, source_labels (the input paths

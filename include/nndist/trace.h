@@ -37,7 +37,7 @@ nnd_status nnd_trace_init(nnd_trace *t, size_t cap, const nnd_comm *c);
 void nnd_trace_free(nnd_trace *t);
 /* Records one event; t may be NULL (tracing off). t0, t1 are MPI_Wtime() values. */
 void nnd_trace_add(nnd_trace *t, nnd_trace_kind kind, double t0, double t1);
-/* Collective: gathers every rank's events on rank 0, which writes path (via path.tmp). */
+/* Collective: gathers every rank's events on rank 0, which writes path atomically. */
 nnd_status nnd_trace_write(const nnd_trace *t, const nnd_comm *c, const char *path);
 
 #endif
