@@ -10,15 +10,15 @@ common=(train --data "$WORK/train.h5" --layers 40,64,32,5 --batch 30 --lr 0.05
 run 2 "${common[@]}" --checkpoint-dir "$WORK/full" --save "$WORK/full.h5" > /dev/null ||
     fail "uninterrupted run failed"
 
-# until_exists FILE: wait (at most 30 s) for a file to appear.
+# until_exists PATTERN: wait (at most 30 s) for a file matching a glob to appear.
 until_exists() {
-    for _ in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.1; done
+    for _ in $(seq 300); do compgen -G "$1" > /dev/null && return 0; sleep 0.1; done
     fail "timed out waiting for $1"
 }
 
 # kill_case NAME FAULT TARGET SIGNAL: run with NNDIST_FAULT=FAULT (a pause that gives a window),
 # send SIGNAL to TARGET (rank0, rank1 or mpirun) once the checkpoint at step 200 exists (or the
-# .tmp of step 300 for the mid-write case), check the job ends, then resume and compare.
+# .<pid>.tmp of step 300 for the mid-write case), check the job ends, then resume and compare.
 kill_case() {
     local name=$1 fault=$2 target=$3 sig=$4 wait_for=$5 pid victim t0 code
     NNDIST_FAULT=$fault run 2 "${common[@]}" --checkpoint-dir "$WORK/$name" \
@@ -55,12 +55,12 @@ kill_case kill9-rank1-step 'pause@*:250' rank1 9 ckpt-000000000200.h5
 # kill -9 of rank 0 during a step
 kill_case kill9-rank0-step 'pause@*:250' rank0 9 ckpt-000000000200.h5
 # kill -9 of rank 0 in the middle of writing checkpoint 300 (its .tmp exists, not renamed yet)
-kill_case kill9-rank0-ckpt 'slowckpt@0:0' rank0 9 ckpt-000000000300.h5.tmp
+kill_case kill9-rank0-ckpt 'slowckpt@0:0' rank0 9 'ckpt-000000000300.h5.*.tmp'
 # kill -9 of rank 1 while rank 0 writes checkpoint 300 (rank 1 waits for the agreement)
-kill_case kill9-rank1-ckpt 'slowckpt@0:0' rank1 9 ckpt-000000000300.h5.tmp
+kill_case kill9-rank1-ckpt 'slowckpt@0:0' rank1 9 'ckpt-000000000300.h5.*.tmp'
 # SIGTERM to mpirun: forwarded, then the ranks are killed ~1 s later; what is on disk is intact
 kill_case term-mpirun 'pause@*:250' mpirun TERM ckpt-000000000200.h5
-kill_case term-mpirun-ckpt 'slowckpt@0:0' mpirun TERM ckpt-000000000300.h5.tmp
+kill_case term-mpirun-ckpt 'slowckpt@0:0' mpirun TERM 'ckpt-000000000300.h5.*.tmp'
 
 # A checkpoint write into a full filesystem (a small tmpfs holding one checkpoint): a clear error
 # naming the file, exit 1, the previous checkpoint intact, and resuming from it still exact.
@@ -76,7 +76,7 @@ if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=$(( (size * 9 / 5 / 4096 + 1) 
     code=$?
     set -e
     [ $code -eq 1 ] || fail "full disk: exit $code, expected 1: $(cat "$WORK/disk.log")"
-    grep -q "nndist: error: .*small-fs/ckpt/ckpt-000000000300.h5.tmp: " "$WORK/disk.log" ||
+    grep -q "nndist: error: .*small-fs/ckpt/ckpt-000000000300\.h5\.[0-9]*\.tmp: " "$WORK/disk.log" ||
         fail "full disk: message does not name the file: $(grep nndist "$WORK/disk.log")"
     echo "full disk: $(grep 'nndist: error' "$WORK/disk.log")"
     [ "$(ls "$dir")" = "ckpt-000000000200.h5" ] || fail "full disk: directory holds $(ls "$dir")"
