@@ -14,7 +14,7 @@ static nnd_status stop_on_signal(const nnd_stepper *sp, const nnd_trainer *t)
         return nnd_err_set(NND_ERR_INTERRUPTED,
                            "stopped by %s at step %" PRIu64 " of %s; nothing was saved", name,
                            t->step, sp->what);
-    char path[4096];
+    char path[NND_PATH_MAX];
     nnd_status st = sp->checkpoint(sp->ctx, path, sizeof path);
     if (st) return st;
     return nnd_err_set(NND_EXIT_REQUEUE,

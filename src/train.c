@@ -85,7 +85,7 @@ static nnd_status resume(run *r)
     const nnd_train_config *cfg = r->cfg;
     nnd_trainer *t = &r->t;
     nnd_ckpt_meta meta;
-    char path[4096] = "";
+    char path[NND_PATH_MAX] = "";
     nnd_status st = NND_OK;
     if (strcmp(cfg->resume, "auto") != 0) {
         snprintf(path, sizeof path, "%s", cfg->resume);
@@ -182,9 +182,9 @@ static nnd_status save(run *r, const char *path, int retain)
 static nnd_status checkpoint(run *r)
 {
     double t0 = MPI_Wtime();
-    char path[4096];
+    char path[NND_PATH_MAX];
     nnd_ckpt_path(path, sizeof path, r->cfg->ckpt_dir, r->t.step);
-    nnd_guard_phase("writing a checkpoint", 600.0);
+    nnd_guard_phase("writing a checkpoint", NND_GUARD_SLOW_FLOOR_S);
     nnd_status st = save(r, path, 1);
     nnd_guard_idle();
     nnd_trace_add(r->t.trace, NND_TRACE_CHECKPOINT, t0, MPI_Wtime());
@@ -227,7 +227,7 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
     nnd_eval_result v = {0};
     if (t->has_val) {
         double e0 = MPI_Wtime();
-        nnd_guard_phase("evaluating --val", 600.0);
+        nnd_guard_phase("evaluating --val", NND_GUARD_SLOW_FLOOR_S);
         nnd_evaluate(&t->model, &t->val, r->cfg->loss, r->c, 0, &v);
         nnd_guard_idle();
         nnd_trace_add(t->trace, NND_TRACE_EVAL, e0, MPI_Wtime());

@@ -313,7 +313,7 @@ nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const n
 {
     nnd_status st = init_model(t, cfg, c);
     if (st) return st;
-    nnd_guard_phase("loading data", 600.0);
+    nnd_guard_phase("loading data", NND_GUARD_SLOW_FLOOR_S);
     st = load_data(t);
     nnd_guard_idle();
     if (st) return st;

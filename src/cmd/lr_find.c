@@ -334,7 +334,7 @@ nnd_status nnd_cmd_lrfind(int argc, char **argv, const nnd_comm *c)
     if (!st && help) return NND_OK;
     if (!st) st = check_opts(&o, &f);
     if (st) return st; /* a pure function of argv: the same verdict on every rank */
-    char png[4096];
+    char png[NND_PATH_MAX];
     default_png(&o, png, sizeof png);
     cfg.progress = 0;
 
