@@ -17,6 +17,7 @@
 
 #include "nndist/cli.h"
 #include "nndist/commands.h"
+#include "nndist/plot.h"
 #include "nndist/stepper.h"
 #include "nndist/trainer.h"
 
@@ -144,36 +145,16 @@ static nnd_status write_csv(const curve *k, const char *path)
     return NND_OK;
 }
 
-/* Writes s as a gnuplot single-quoted string ('' stands for a quote). */
-static void gp_string(FILE *gp, const char *s)
+/* Draws the CSV's curve to o->png with gnuplot (see plot.h for when gnuplot is missing). */
+static nnd_status gnuplot_png(const curve *k, const lrfind_opts *o, nnd_plot *p)
 {
-    fputc('\'', gp);
-    for (; *s; s++) {
-        if (*s == '\'') fputc('\'', gp);
-        fputc(*s, gp);
-    }
-    fputc('\'', gp);
-}
-
-/* Runs gnuplot (or $NNDIST_GNUPLOT) on the CSV. Returns 0 when the PNG was written, 1 when no
- * gnuplot is installed, -1 when it failed. */
-static int gnuplot_png(const curve *k, const lrfind_opts *o, double diverge)
-{
-    const char *prog = getenv("NNDIST_GNUPLOT");
-    char check[512];
-    if (!prog || !*prog) prog = "gnuplot";
-    snprintf(check, sizeof check, "command -v '%s' > /dev/null 2>&1", prog);
-    if (strchr(prog, '\'') || system(check) != 0) return 1;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "'%s' > /dev/null 2>&1", prog);
-    FILE *gp = popen(cmd, "w");
-    if (!gp) return -1;
+    nnd_status st = nnd_plot_open(p, o->png, 900, 600);
+    if (st) return st;
+    FILE *gp = p->out;
     double ylo, yhi;
-    y_range(k, diverge, 1, &ylo, &yhi);
-    fprintf(gp, "set terminal png size 900,600\nset output ");
-    gp_string(gp, o->png);
+    y_range(k, o->diverge, 1, &ylo, &yhi);
     fprintf(gp,
-            "\nset datafile separator ','\nset logscale x\nset format x '%%.0e'\n"
+            "set datafile separator ','\nset logscale x\nset format x '%%.0e'\n"
             "set xlabel 'learning rate'\nset ylabel 'training loss'\nset grid\n"
             "set yrange [%.9g:%.9g]\nset key top left\n"
             "set title 'nndist lr-find: %zu steps'\n",
@@ -189,11 +170,10 @@ static int gnuplot_png(const curve *k, const lrfind_opts *o, double diverge)
             "set label 2 'min/10 %.2g' at %.9g, graph 0.88 left offset 0.5,0 tc rgb 'blue'\n",
             m10, m10, m10, m10);
     fprintf(gp, "plot ");
-    gp_string(gp, o->csv);
+    nnd_plot_quote(gp, o->csv);
     fprintf(gp, " using 2:3 skip 1 with lines lc rgb '#aaaaaa' title 'loss', '' using 2:4 skip 1 "
                 "with lines lw 2 lc rgb 'black' title 'smoothed'\n");
-    int rc = pclose(gp);
-    return rc == 0 ? 0 : -1;
+    return nnd_plot_close(p);
 }
 
 static void report(const curve *k, const lrfind_opts *o, const nnd_trainer *t, const char *name,
@@ -355,15 +335,13 @@ nnd_status nnd_cmd_lrfind(int argc, char **argv, const nnd_comm *c)
         report(&k, &o, &t, cfg.optim.name, c->size);
         st = write_csv(&k, o.csv);
         if (!st) {
-            int rc = gnuplot_png(&k, &o, o.diverge);
-            if (rc == 0)
+            /* The CSV is the result; without the picture the run still succeeds. */
+            nnd_plot p;
+            if (gnuplot_png(&k, &o, &p) == NND_OK)
                 printf("wrote %s and %s\n", o.csv, o.png);
-            else if (rc == 1)
-                printf("wrote %s; no PNG: gnuplot is not installed (Debian: apt-get install "
-                       "gnuplot-nox)\n",
-                       o.csv);
             else
-                printf("wrote %s; gnuplot failed to write %s\n", o.csv, o.png);
+                printf("wrote %s; %s%s\n", o.csv, p.missing ? "no PNG: " : "", nnd_err_msg());
+            nnd_err_clear();
             fflush(stdout);
         }
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nndist/plot.h"
 #include "cmd/sweep.h"
 
 /* ---- statistics and ranking ---- */
@@ -149,30 +150,10 @@ static nnd_status write_csvs(const sweep *s, const size_t *order, const char *di
     return NND_OK;
 }
 
-/* Writes s as a gnuplot single-quoted string ('' stands for a quote). */
-static void gp_string(FILE *gp, const char *text)
-{
-    fputc('\'', gp);
-    for (; *text; text++) {
-        if (*text == '\'') fputc('\'', gp);
-        fputc(*text, gp);
-    }
-    fputc('\'', gp);
-}
-
 /* The heatmap: optimizer x lr, the mean accuracy at each configuration's last rung (the best
- * over the batch sizes when several). Returns 0 when written, 1 without gnuplot, -1 when it
- * failed. */
-static int heatmap(const sweep *s, const char *png)
+ * over the batch sizes when several), drawn by gnuplot into png. */
+static nnd_status heatmap(const sweep *s, const char *png, nnd_plot *p)
 {
-    const char *prog = getenv("NNDIST_GNUPLOT");
-    char check[600], cmd[600];
-    if (!prog || !*prog) prog = "gnuplot";
-    snprintf(check, sizeof check, "command -v '%s' > /dev/null 2>&1", prog);
-    if (strchr(prog, '\'') || system(check) != 0) return 1;
-    snprintf(cmd, sizeof cmd, "'%s' > /dev/null 2>&1", prog);
-    FILE *gp = popen(cmd, "w");
-    if (!gp) return -1;
     double grid[SWEEP_MAX_ITEMS][SWEEP_MAX_ITEMS], lo = INFINITY, hi = -INFINITY;
     for (size_t o = 0; o < s->n_opt; o++)
         for (size_t l = 0; l < s->n_lr; l++) {
@@ -192,11 +173,12 @@ static int heatmap(const sweep *s, const char *png)
         hi = lo + 0.02;
     }
     int w = 160 + 110 * (int)s->n_lr, h = 120 + 48 * (int)s->n_opt;
-    fprintf(gp, "set terminal png size %d,%d\nset output ", w < 640 ? 640 : w, h < 360 ? 360 : h);
-    gp_string(gp, png);
+    nnd_status st = nnd_plot_open(p, png, w < 640 ? 640 : w, h < 360 ? 360 : h);
+    if (st) return st;
+    FILE *gp = p->out;
     /* One filled box per cell (robust for a single row or column, unlike "with image"). */
     int n_ok = 0, n_div = 0;
-    fprintf(gp, "\n$cells << EOD\n");
+    fprintf(gp, "$cells << EOD\n");
     for (size_t o = 0; o < s->n_opt; o++)
         for (size_t l = 0; l < s->n_lr; l++)
             if (isfinite(grid[o][l])) fprintf(gp, "%zu %zu %.6f\n", l, o, grid[o][l]), n_ok++;
@@ -231,7 +213,7 @@ static int heatmap(const sweep *s, const char *png)
     if (n_ok) fprintf(gp, "$cells using 1:2:(0.5):(0.5):3 with boxxyerror fc palette notitle, ");
     if (n_div) fprintf(gp, "$div using 1:2:(0.5):(0.5) with boxxyerror fc rgb '#bbbbbb' notitle, ");
     fprintf(gp, "$labels using 1:2:3 with labels boxed notitle\n");
-    return pclose(gp) == 0 ? 0 : -1;
+    return nnd_plot_close(p);
 }
 
 /* Fold 1's training and validation rows as dataset files, for the reproduction command. */
@@ -267,16 +249,14 @@ nnd_status sweep_report(const sweep *s)
     if (st) goto out;
     char png[4096];
     snprintf(png, sizeof png, "%s/heatmap.png", s->out);
-    int rc = heatmap(s, png);
-    if (rc == 0)
+    /* The CSVs are the results; without the picture the report still succeeds. */
+    nnd_plot p;
+    if (heatmap(s, png, &p) == NND_OK)
         printf("wrote %s/sweep.csv, %s/folds.csv and %s\n", s->out, s->out, png);
-    else if (rc == 1)
-        printf("wrote %s/sweep.csv and %s/folds.csv; no heatmap: gnuplot is not installed "
-               "(Debian: apt-get install gnuplot-nox)\n",
-               s->out, s->out);
     else
-        printf("wrote %s/sweep.csv and %s/folds.csv; gnuplot failed to write %s\n", s->out, s->out,
-               png);
+        printf("wrote %s/sweep.csv and %s/folds.csv; %s%s\n", s->out, s->out,
+               p.missing ? "no heatmap: " : "", nnd_err_msg());
+    nnd_err_clear();
 
     size_t best = order[0];
     const sweep_result *r = sweep_result_at(s, best, s->last[best]);
