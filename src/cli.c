@@ -117,7 +117,7 @@ nnd_status nnd_cli_parse(const nnd_opt *opts, int argc, char **argv, int first, 
     *help = 0;
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (nnd_cli_is_help(a)) {
             *help = 1;
             return NND_OK;
         }
@@ -154,13 +154,28 @@ nnd_status nnd_cli_parse(const nnd_opt *opts, int argc, char **argv, int first, 
     return NND_OK;
 }
 
+int nnd_cli_is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
 void nnd_cli_print_help(FILE *out, const char *usage, const char *description, const nnd_opt *opts)
 {
-    fprintf(out, "usage: %s\n\n%s\n\noptions:\n", usage, description);
+    fprintf(out, "usage: %s\n\n%s\n", usage, description);
+    if (!opts->name) return; /* a command of positional arguments only */
+    fprintf(out, "\noptions:\n");
     for (const nnd_opt *o = opts; o->name; o++) {
         char left[64];
         snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
         fprintf(out, "  %-26s %s\n", left, o->help);
     }
     fprintf(out, "  %-26s %s\n", "--help", "show this help");
+}
+
+nnd_status nnd_cli_parse_command(const nnd_opt *opts, int argc, char **argv, int first,
+                                 const char *usage, const char *description, int rank, int *help)
+{
+    nnd_status st = nnd_cli_parse(opts, argc, argv, first, help);
+    if (!st && *help && rank == 0) nnd_cli_print_help(stdout, usage, description, opts);
+    return st;
 }

@@ -42,8 +42,16 @@ typedef struct {
  * `--help` or `-h` sets *help and stops. Positional arguments are refused. */
 nnd_status nnd_cli_parse(const nnd_opt *opts, int argc, char **argv, int first, int *help);
 
-/* Prints "usage" and a table of the options. */
+/* Prints "usage", the description and a table of the options (none when opts is empty). */
 void nnd_cli_print_help(FILE *out, const char *usage, const char *description, const nnd_opt *opts);
+
+/* Whether arg asks for help: `--help` or `-h`. */
+int nnd_cli_is_help(const char *arg);
+
+/* A command's whole parse: nnd_cli_parse, and on `--help` rank 0 prints the help to stdout
+ * (*help set, NND_OK). The same status on every rank, as it depends on argv alone. */
+nnd_status nnd_cli_parse_command(const nnd_opt *opts, int argc, char **argv, int first,
+                                 const char *usage, const char *description, int rank, int *help);
 
 /* Parses one value of a kind (exposed for tests and for list-valued options). */
 nnd_status nnd_cli_parse_value(const char *flag, nnd_opt_kind kind, const char *text, void *dest);

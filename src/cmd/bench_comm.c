@@ -31,6 +31,15 @@ static double time_allreduce(const nnd_comm *c, float *buf, size_t n, int iters,
     return samples[iters / 2];
 }
 
+static const char *const g_usage =
+    "nndist bench-comm [--layers N0,...,NL | --floats N] [--iters N] [--json]";
+static const char *const g_description =
+    "Measures MPI_Allreduce between the ranks of this job: the latency of a 1-float\n"
+    "allreduce and the time at the model's gradient size, and fits the ring model\n"
+    "t(n) = 2(p-1) alpha + 2(p-1)/p n beta (n in bytes). Feed alpha and beta to\n"
+    "scripts/scaling-model to project larger runs. Run it with the ranks and\n"
+    "placement of the real job.";
+
 nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c)
 {
     nnd_cli_sizes layers = {{0}, 0};
@@ -44,20 +53,9 @@ nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c)
         {"json", NND_OPT_FLAG, &json, NULL, "print one JSON object", NULL},
         {NULL, 0, NULL, NULL, NULL, NULL},
     };
-    nnd_status st = nnd_cli_parse(opts, argc, argv, 1, &help);
-    if (!st && help) {
-        if (c->rank == 0)
-            nnd_cli_print_help(
-                stdout, "nndist bench-comm [--layers N0,...,NL | --floats N] [--iters N] [--json]",
-                "Measures MPI_Allreduce between the ranks of this job: the latency of a 1-float\n"
-                "allreduce and the time at the model's gradient size, and fits the ring model\n"
-                "t(n) = 2(p-1) alpha + 2(p-1)/p n beta (n in bytes). Feed alpha and beta to\n"
-                "scripts/scaling-model to project larger runs. Run it with the ranks and\n"
-                "placement of the real job.",
-                opts);
-        return NND_OK;
-    }
-    if (st) return st;
+    nnd_status st =
+        nnd_cli_parse_command(opts, argc, argv, 1, g_usage, g_description, c->rank, &help);
+    if (st || help) return st;
     if (layers.n == 1)
         return nnd_err_set(NND_ERR_USAGE, "--layers needs at least two sizes (inputs, outputs)");
     if (iters > 100000) return nnd_err_set(NND_ERR_USAGE, "--iters: at most 100000");

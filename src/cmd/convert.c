@@ -5,6 +5,10 @@
 #include "nndist/commands.h"
 #include "nndist/idx.h"
 
+static const char *const g_usage = "nndist convert idx --images F --labels F --out F.h5";
+static const char *const g_description =
+    "Converts MNIST/Fashion-MNIST IDX files to an nndist HDF5 dataset.";
+
 nnd_status nnd_cmd_convert(int argc, char **argv, const nnd_comm *c)
 {
     const char *images = NULL, *labels = NULL, *out = NULL;
@@ -16,29 +20,15 @@ nnd_status nnd_cmd_convert(int argc, char **argv, const nnd_comm *c)
          NULL},
         {NULL, 0, NULL, NULL, NULL, NULL},
     };
-    if (argc < 2 || strcmp(argv[1], "idx") != 0) {
-        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            if (c->rank == 0)
-                nnd_cli_print_help(stdout, "nndist convert idx --images F --labels F --out F.h5",
-                                   "Converts MNIST/Fashion-MNIST IDX files to an nndist HDF5 "
-                                   "dataset.",
-                                   opts);
-            return NND_OK;
-        }
-        return nnd_err_set(NND_ERR_USAGE, "convert: expected a format, 'idx' (nndist convert idx "
-                                          "--images F --labels F --out F.h5)");
-    }
-    nnd_status st = nnd_cli_parse(opts, argc, argv, 2, &help);
-    if (!st && help) {
-        if (c->rank == 0)
-            nnd_cli_print_help(stdout, "nndist convert idx --images F --labels F --out F.h5",
-                               "Converts MNIST/Fashion-MNIST IDX files to an nndist HDF5 dataset.",
-                               opts);
-        return NND_OK;
-    }
-    if (!st && (!images || !labels || !out))
-        st = nnd_err_set(NND_ERR_USAGE, "convert idx needs --images, --labels and --out");
-    if (st) return st;
+    /* The format word comes first; before it only a lone --help is understood. */
+    int idx = argc >= 2 && strcmp(argv[1], "idx") == 0;
+    if (!idx && !(argc >= 2 && nnd_cli_is_help(argv[1])))
+        return nnd_err_set(NND_ERR_USAGE, "convert: expected a format, 'idx' (%s)", g_usage);
+    nnd_status st = nnd_cli_parse_command(opts, argc, argv, idx ? 2 : 1, g_usage, g_description,
+                                          c->rank, &help);
+    if (st || help) return st;
+    if (!images || !labels || !out)
+        return nnd_err_set(NND_ERR_USAGE, "convert idx needs --images, --labels and --out");
     size_t n = 0;
     st = c->rank == 0 ? nnd_idx_convert(images, labels, out, &n) : NND_OK;
     if ((st = nnd_comm_agree(c, st))) return st;

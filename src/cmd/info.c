@@ -92,17 +92,20 @@ static herr_t print_group_attrs(hid_t loc, const char *name, const H5O_info_t *i
     return 0;
 }
 
+static const char *const g_usage = "nndist info FILE";
+static const char *const g_description = "Shows what a dataset, model or checkpoint file holds: "
+                                         "its datasets with types and shapes, and its attributes.";
+
 nnd_status nnd_cmd_info(int argc, char **argv, const nnd_comm *c)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            if (c->rank == 0)
-                printf("usage: nndist info FILE\n\nShows what a dataset, model or checkpoint file "
-                       "holds: its datasets with types and shapes, and its attributes.\n");
-            return NND_OK;
-        }
-        return nnd_err_set(NND_ERR_USAGE, "info takes one FILE (nndist info FILE)");
-    }
+    /* One FILE and nothing else, or a lone --help (no options: the parse only prints help). */
+    static const nnd_opt no_options[] = {{NULL, 0, NULL, NULL, NULL, NULL}};
+    int help = 0;
+    if (argc == 2 && nnd_cli_is_help(argv[1]))
+        return nnd_cli_parse_command(no_options, argc, argv, 1, g_usage, g_description, c->rank,
+                                     &help);
+    if (argc != 2 || argv[1][0] == '-')
+        return nnd_err_set(NND_ERR_USAGE, "info takes one FILE (%s)", g_usage);
     const char *path = argv[1];
     nnd_status st = NND_OK;
     if (c->rank == 0) {

@@ -196,7 +196,7 @@ static nnd_status refuse_train_only(int argc, char **argv)
         {"init", "every configuration starts from the --seed initialisation"},
     };
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return NND_OK;
+        if (nnd_cli_is_help(argv[i])) return NND_OK;
         for (size_t j = 0; j < sizeof refused / sizeof refused[0]; j++) {
             size_t len = strlen(refused[j][0]);
             if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, refused[j][0], len) == 0 &&
@@ -240,11 +240,8 @@ nnd_status sweep_parse(sweep *s, int argc, char **argv, const nnd_comm *c, int *
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) opts[n++] = own[i];
     opts[n] = (nnd_opt){NULL, 0, NULL, NULL, NULL, NULL};
     nnd_status st = refuse_train_only(argc, argv);
-    if (!st) st = nnd_cli_parse(opts, argc, argv, 1, help);
-    if (st || *help) {
-        if (!st && c->rank == 0) nnd_cli_print_help(stdout, g_usage, g_description, opts);
-        return st;
-    }
+    if (!st) st = nnd_cli_parse_command(opts, argc, argv, 1, g_usage, g_description, c->rank, help);
+    if (st || *help) return st;
     /* train's checks of the shared flags, without the optimizer's (done per listed one). */
     int given[NND_TRAIN_FLAGS_MAX_HYPER];
     memcpy(given, s->f.hyper_given, sizeof given);
