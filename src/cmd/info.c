@@ -28,6 +28,21 @@ static const char *type_text(hid_t t, char *buf, size_t size)
     return buf;
 }
 
+/* "600, 12": the dimensions of a simple dataspace (at most 8 shown). */
+static const char *shape_text(hid_t sp, char *buf, size_t size)
+{
+    hsize_t dims[8] = {0};
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if (rank > 8) rank = 8;
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < rank && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%llu", i ? ", " : "",
+                                 (unsigned long long)dims[i]);
+    return buf;
+}
+
 static herr_t print_object(hid_t loc, const char *name, const H5O_info_t *info, void *data)
 {
     (void)data;
@@ -35,30 +50,21 @@ static herr_t print_object(hid_t loc, const char *name, const H5O_info_t *info, 
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
     if (d < 0) return 0;
     hid_t sp = H5Dget_space(d), t = H5Dget_type(d);
-    hsize_t dims[8] = {0};
-    int rank = H5Sget_simple_extent_ndims(sp);
-    if (rank > 8) rank = 8;
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    char shape[128] = "", tt[32];
-    size_t used = 0;
-    for (int i = 0; i < rank && used < sizeof shape; i++)
-        used += (size_t)snprintf(shape + used, sizeof shape - used, "%s%llu", i ? ", " : "",
-                                 (unsigned long long)dims[i]);
-    printf("  /%-40s %-8s (%s)\n", name, type_text(t, tt, sizeof tt), shape);
+    char shape[128], tt[32];
+    printf("  /%-40s %-8s (%s)\n", name, type_text(t, tt, sizeof tt),
+           shape_text(sp, shape, sizeof shape));
     H5Tclose(t);
     H5Sclose(sp);
     H5Dclose(d);
     return 0;
 }
 
-static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
+/* The value of attribute a (named name, on loc): a string, up to 64 numbers, or a count. */
+static void print_attr_value(hid_t loc, const char *name, hid_t a)
 {
-    (void)info;
-    (void)data;
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT), t = H5Aget_type(a), sp = H5Aget_space(a);
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
     H5T_class_t cls = H5Tget_class(t);
     hssize_t n = H5Sget_simple_extent_npoints(sp);
-    printf("  %-20s ", name);
     if (cls == H5T_STRING) {
         char buf[256];
         if (nnd_h5_attr_read_str(loc, name, buf, sizeof buf) == 0) printf("%s", buf);
@@ -73,9 +79,18 @@ static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *info, vo
     } else {
         printf("(%lld values)", (long long)n);
     }
-    printf("\n");
     H5Sclose(sp);
     H5Tclose(t);
+}
+
+static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
+{
+    (void)info;
+    (void)data;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    printf("  %-20s ", name);
+    print_attr_value(loc, name, a);
+    printf("\n");
     H5Aclose(a);
     return 0;
 }
