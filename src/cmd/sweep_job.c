@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "nndist/eval.h"
-#include "nndist/guard.h"
+#include "nndist/stepper.h"
 #include "nndist/trainer.h"
 #include "cmd/sweep.h"
 
@@ -26,36 +26,32 @@ static nnd_status run_fold(sweep *s, size_t c, uint64_t epochs, unsigned f, swee
         nnd_trainer_free(&t);
         return st;
     }
-    uint64_t total = epochs * t.spe, bad = 0;
+    uint64_t total = epochs * t.spe;
     nnd_schedule sched;
     nnd_schedule_init(&sched, &cfg.sched, cfg.optim.lr, t.batch, total);
+    /* No checkpoint: a signal ends the sweep with exit 130, and nothing is written. */
+    nnd_stepper sp = {.max_bad = cfg.max_bad_steps, .end_step = total, .what = "the sweep"};
     double loss_sum = 0.0, correct = 0.0, samples = 0.0;
+    int diverged = 0;
     while (t.step < total) {
         nnd_step_stats ss;
-        st = nnd_trainer_step(&t, nnd_schedule_lr(&sched, t.step), &ss);
-        if (st == NND_ERR_NUMERIC) { /* every rank of the group saw it */
+        int skipped;
+        st = nnd_stepper_step(&sp, &t, nnd_schedule_lr(&sched, t.step), &ss, &skipped);
+        if (st == NND_ERR_NUMERIC) { /* --max-bad-steps in a row: this configuration diverged */
             nnd_err_clear();
             st = NND_OK;
-            if (++bad >= cfg.max_bad_steps) break;
-        } else if (st) {
+            diverged = 1;
             break;
-        } else {
-            bad = 0;
-            if ((t.step - 1) / t.spe == epochs - 1) { /* the last epoch, as train reports it */
-                loss_sum += ss.loss_sum;
-                correct += ss.correct;
-                samples += ss.samples;
-            }
         }
-        if (ss.signal) {
-            int sig = nnd_guard_signal_pending();
-            st = nnd_err_set(NND_ERR_IO, "stopped by %s during the sweep; nothing was written",
-                             sig ? nnd_guard_signal_name(sig) : "a signal to another rank");
-            break;
+        if (st) break;
+        if (!skipped && (t.step - 1) / t.spe == epochs - 1) { /* the last epoch, as train reports */
+            loss_sum += ss.loss_sum;
+            correct += ss.correct;
+            samples += ss.samples;
         }
         if (poll) poll(ctx);
     }
-    if (!st && bad < cfg.max_bad_steps) {
+    if (!st && !diverged) {
         nnd_eval_result ev;
         nnd_evaluate(&t.model, &t.val, cfg.loss, &s->group, 0, &ev);
         r->acc[f] = ev.accuracy;
