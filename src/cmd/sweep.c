@@ -51,7 +51,7 @@ static nnd_status load_and_fold(sweep *s)
     if ((st = nnd_comm_agree(w, st))) return st;
     s->n = s->subset ? (size_t)s->subset : shape.n;
     s->n_classes = b->loss == NND_LOSS_SOFTMAX_CE ? b->sizes[b->n_layers] : 0;
-    nnd_guard_phase("loading data", 600.0);
+    nnd_guard_phase("loading data", NND_GUARD_SLOW_FLOOR_S);
     st = nnd_data_load(&s->all, b->data, b->x_name, b->y_name, &shape, 0, s->n, s->n_classes);
     nnd_guard_idle();
     if ((st = nnd_comm_agree(w, st))) return st;

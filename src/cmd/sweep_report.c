@@ -98,7 +98,7 @@ static void print_table(const sweep *s, const size_t *order)
 
 static nnd_status write_csvs(const sweep *s, const size_t *order, const char *dir)
 {
-    char path[4096];
+    char path[NND_PATH_MAX];
     snprintf(path, sizeof path, "%s/sweep.csv", dir);
     FILE *f = fopen(path, "w");
     if (!f)
@@ -247,7 +247,7 @@ nnd_status sweep_report(const sweep *s)
            seconds);
     nnd_status st = write_csvs(s, order, s->out);
     if (st) goto out;
-    char png[4096];
+    char png[NND_PATH_MAX];
     snprintf(png, sizeof png, "%s/heatmap.png", s->out);
     /* The CSVs are the results; without the picture the report still succeeds. */
     nnd_plot p;
@@ -265,7 +265,7 @@ nnd_status sweep_report(const sweep *s)
         printf("no configuration converged: lower the learning rates\n");
         goto out;
     }
-    char name[128], cmd[8192], train_path[4096], val_path[4096];
+    char name[128], cmd[8192], train_path[NND_PATH_MAX], val_path[NND_PATH_MAX];
     if ((st = write_fold_files(s, train_path, val_path, sizeof train_path))) goto out;
     sweep_config_name(s, best, name, sizeof name);
     printf("\nbest: %s, %" PRIu64 " epoch%s: val acc %.4f ± %.4f, loss %.4f ± %.4f over %" PRIu64
