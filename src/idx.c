@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "nndist/atomic_file.h"
+#include "nndist/guard.h"
 #include "nndist/h5util.h"
 
 /* IDX magic: two zero bytes, the element type, the number of dimensions. */
@@ -347,6 +348,14 @@ static nnd_status write_h5(const char *tmp, idx_in *img, idx_in *lab, const idx_
         }
         for (uint64_t j0 = 0; j0 < s->d; j0 += piece) {
             size_t nj = s->d - j0 < piece ? (size_t)(s->d - j0) : piece, nb = ni * nj;
+            int sig = nnd_guard_signal_pending(); /* a block is at most tens of milliseconds */
+            if (sig) {
+                st = nnd_err_set(NND_ERR_INTERRUPTED,
+                                 "stopped by %s after %" PRIu64 " of %" PRIu32
+                                 " images; nothing was saved",
+                                 nnd_guard_signal_name(sig), i0, s->n);
+                goto done;
+            }
             if ((st = in_read(img, pix, nb, &got)) != NND_OK) goto done;
             if (got < nb) {
                 st =
