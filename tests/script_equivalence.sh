@@ -1,5 +1,5 @@
-# DESIGN invariant 1: the same global batch gives the same run at 1, 2, 3 and 4 ranks (N not
-# divisible by the rank counts nor the batch), equal within float round-off.
+# docs/design.md, invariant 1: the same global batch gives the same run at 1, 2, 3 and 4 ranks
+# (N not divisible by the rank counts nor the batch), equal within float round-off.
 source "$(dirname "$0")/lib.sh"
 "$MAKE_DATASET" "$WORK/train.h5" 1003 12 4 7
 for np in 1 2 3 4; do

@@ -1,4 +1,4 @@
-/* The batch order (data.h, DESIGN invariant 1) and the HDF5 dataset reader.
+/* The batch order (data.h; docs/design.md, invariant 1) and the HDF5 dataset reader.
  *
  * The order's promise: the samples of global step t are the same set whatever the number of
  * ranks, each rank contributes those that fall in its own contiguous range of the file, and

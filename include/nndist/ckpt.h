@@ -1,4 +1,4 @@
-/* Checkpoints and model files (DESIGN "Files a user sees", invariant 5).
+/* Checkpoints and model files (docs/design.md: "Files a user sees", invariant 5).
  *
  * Layout:
  *   /model/layer_<i>/W   float32 (out, in)   torch.nn.Linear's layout

@@ -24,8 +24,8 @@ void nnd_comm_init(nnd_comm *c);
 void nnd_comm_split(const nnd_comm *parent, int color, int key, nnd_comm *group);
 void nnd_comm_free(nnd_comm *c);
 
-/* Collective agreement (DESIGN invariant 3): every rank passes its own status, every rank gets
- * the same result. When any rank failed, the status and message of the lowest failing rank are
+/* Collective agreement (docs/design.md, invariant 3): every rank passes its own status, every rank
+ * gets the same result. When any rank failed, the status and message of the lowest failing rank are
  * returned everywhere (so rank 0 can print the one message). */
 nnd_status nnd_comm_agree(const nnd_comm *c, nnd_status st);
 

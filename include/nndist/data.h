@@ -1,4 +1,5 @@
-/* Datasets in HDF5 files, each rank's part of them, and the batch order of DESIGN invariant 1.
+/* Datasets in HDF5 files, each rank's part of them, and the batch order of docs/design.md,
+ * invariant 1.
  *
  * A dataset file holds /X (N, D) of any numeric type, read as float32, and either /y (N)
  * integer class labels or /y (N, K) float targets (other names by flag).

@@ -1,4 +1,4 @@
-/* IDX (MNIST / Fashion-MNIST) to the HDF5 dataset layout of DESIGN.md ("Files a user sees").
+/* IDX (MNIST / Fashion-MNIST) to the HDF5 dataset layout of docs/design.md ("Files a user sees").
  *
  * Input: an images file (magic 0x00000803: unsigned bytes, dims N x rows x cols) and a labels
  * file (magic 0x00000801: N unsigned bytes), each plain or gzip-compressed, big-endian header.

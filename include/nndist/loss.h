@@ -1,7 +1,7 @@
 /* Losses with their gradients fused into one pass over the model output.
  *
  * Both return the loss SUMMED over the n samples and write the gradient of that sum; the
- * trainer divides by the global sample count after the allreduce (DESIGN invariant 2). */
+ * trainer divides by the global sample count after the allreduce (docs/design.md, invariant 2). */
 #ifndef NNDIST_LOSS_H
 #define NNDIST_LOSS_H
 

@@ -1,4 +1,4 @@
-/* A multi-layer perceptron over flat arenas (DESIGN invariant 6).
+/* A multi-layer perceptron over flat arenas (docs/design.md, invariant 6).
  *
  * Layer l (0-based) maps sizes[l] inputs to sizes[l+1] outputs:
  *   Z_l (n, out) = A_{l-1} (n, in) * W_l (out, in)^T + b_l (out)

@@ -1,4 +1,4 @@
-/* Counter-based random numbers (DESIGN invariant 4): every draw is a pure function of
+/* Counter-based random numbers (docs/design.md, invariant 4): every draw is a pure function of
  * (seed, purpose, a, b), so no rank or thread owns a random stream and any rank count
  * reproduces the same numbers. */
 #ifndef NNDIST_RNG_H
