@@ -18,46 +18,7 @@
 
 #include "nndist/atomic_file.h"
 
-static char g_dir[64];
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            struct stat sb;
-            if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-                remove_tree(p);
-            else
-                unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(path);
-}
-
-static int make_dir(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/nnd_test_atomic_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    remove_tree(g_dir);
-    return 0;
-}
-
-static void path_of(char *buf, size_t size, const char *name)
-{
-    snprintf(buf, size, "%s/%s", g_dir, name);
-}
+#include "scratch_dir.h"
 
 static int file_exists(const char *path)
 {
@@ -108,7 +69,7 @@ static void test_commit_replaces_the_file(void **state)
 {
     (void)state;
     char path[256];
-    path_of(path, sizeof path, "out.txt");
+    scratch_path(path, sizeof path, "out.txt");
     nnd_atomic a;
 
     /* A new file: the temporary is beside it, carries the pid, and is gone after the commit. */
@@ -122,7 +83,7 @@ static void test_commit_replaces_the_file(void **state)
     assert_int_equal(nnd_atomic_commit(&a), NND_OK);
     nnd_atomic_abort(&a); /* after a commit: removes nothing */
     assert_holds(path, "first\n");
-    assert_no_tmp(g_dir);
+    assert_no_tmp(scratch_dir);
 
     /* Over an existing file. */
     assert_int_equal(nnd_atomic_begin(&a, path), NND_OK);
@@ -130,7 +91,7 @@ static void test_commit_replaces_the_file(void **state)
     assert_holds(path, "first\n");
     assert_int_equal(nnd_atomic_commit(&a), NND_OK);
     assert_holds(path, "second\n");
-    assert_no_tmp(g_dir);
+    assert_no_tmp(scratch_dir);
 
     /* A second commit of the same write is refused. */
     nnd_err_clear();
@@ -145,7 +106,7 @@ static void test_commit_bare_name(void **state)
     (void)state;
     char cwd[512];
     assert_non_null(getcwd(cwd, sizeof cwd));
-    assert_int_equal(chdir(g_dir), 0);
+    assert_int_equal(chdir(scratch_dir), 0);
     nnd_atomic a;
     assert_int_equal(nnd_atomic_begin(&a, "bare.txt"), NND_OK);
     write_text(a.tmp, "bare\n");
@@ -153,16 +114,16 @@ static void test_commit_bare_name(void **state)
     assert_int_equal(chdir(cwd), 0);
     if (st != NND_OK) fail_msg("commit failed: %s", nnd_err_msg());
     char path[256];
-    path_of(path, sizeof path, "bare.txt");
+    scratch_path(path, sizeof path, "bare.txt");
     assert_holds(path, "bare\n");
-    assert_no_tmp(g_dir);
+    assert_no_tmp(scratch_dir);
 }
 
 static void test_abort_keeps_the_old_file(void **state)
 {
     (void)state;
     char path[256];
-    path_of(path, sizeof path, "keep.txt");
+    scratch_path(path, sizeof path, "keep.txt");
     write_text(path, "good\n");
     nnd_atomic a;
     assert_int_equal(nnd_atomic_begin(&a, path), NND_OK);
@@ -173,7 +134,7 @@ static void test_abort_keeps_the_old_file(void **state)
     assert_holds(path, "good\n");
     nnd_atomic_abort(&a); /* twice is harmless */
     assert_holds(path, "good\n");
-    assert_no_tmp(g_dir);
+    assert_no_tmp(scratch_dir);
 
     /* A commit after an abort is refused and changes nothing. */
     nnd_err_clear();
@@ -189,7 +150,7 @@ static void test_failed_commit_keeps_the_old_file(void **state)
 
     /* The temporary vanished before the commit (here removed by hand): the fsync step fails,
      * naming the temporary, and the good file stays. */
-    path_of(path, sizeof path, "good.txt");
+    scratch_path(path, sizeof path, "good.txt");
     write_text(path, "good\n");
     assert_int_equal(nnd_atomic_begin(&a, path), NND_OK);
     write_text(a.tmp, "new\n");
@@ -204,7 +165,7 @@ static void test_failed_commit_keeps_the_old_file(void **state)
     /* A non-empty directory holds the final name: the rename fails, the directory and what it
      * holds stay, the temporary is removed. */
     char busy[256], inside[300];
-    path_of(busy, sizeof busy, "busy");
+    scratch_path(busy, sizeof busy, "busy");
     snprintf(inside, sizeof inside, "%s/keep", busy);
     assert_int_equal(mkdir(busy, 0777), 0);
     write_text(inside, "inside\n");
@@ -216,7 +177,7 @@ static void test_failed_commit_keeps_the_old_file(void **state)
     assert_msg_has(busy);
     assert_false(file_exists(a.tmp));
     assert_holds(inside, "inside\n");
-    assert_no_tmp(g_dir);
+    assert_no_tmp(scratch_dir);
 
     /* A path through a regular file: the temporary cannot be created, and the commit a careless
      * writer tries anyway fails without touching the file in the way. */
@@ -232,14 +193,14 @@ static void test_failed_commit_keeps_the_old_file(void **state)
 
     /* A directory that does not exist: the same. */
     char nodir[256];
-    path_of(nodir, sizeof nodir, "no/such/dir/out.txt");
+    scratch_path(nodir, sizeof nodir, "no/such/dir/out.txt");
     assert_int_equal(nnd_atomic_begin(&a, nodir), NND_OK);
     assert_null(fopen(a.tmp, "w"));
     nnd_err_clear();
     assert_int_equal(nnd_atomic_commit(&a), NND_ERR_IO);
     assert_msg_has("no/such/dir/out.txt");
     nnd_atomic_abort(&a);
-    assert_no_tmp(g_dir);
+    assert_no_tmp(scratch_dir);
 }
 
 static void test_begin_refuses_long_and_empty_paths(void **state)
@@ -272,7 +233,7 @@ static void test_temporary_is_per_process(void **state)
 {
     (void)state;
     char path[256];
-    path_of(path, sizeof path, "shared.txt");
+    scratch_path(path, sizeof path, "shared.txt");
     nnd_atomic mine;
     assert_int_equal(nnd_atomic_begin(&mine, path), NND_OK);
     int fds[2];
@@ -307,5 +268,5 @@ int main(void)
         cmocka_unit_test(test_begin_refuses_long_and_empty_paths),
         cmocka_unit_test(test_temporary_is_per_process),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

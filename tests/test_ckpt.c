@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <float.h>
 #include <hdf5.h>
 #include <math.h>
@@ -20,47 +19,7 @@
 #include "nndist/ckpt.h"
 #include "nndist/rng.h"
 
-static char g_dir[64];
-
-/* Removes everything below path (files and directories), then path itself. */
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            struct stat sb;
-            if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-                remove_tree(p);
-            else
-                unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(path);
-}
-
-static int make_dir(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/nnd_test_ckpt_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    remove_tree(g_dir);
-    return 0;
-}
-
-static void path_of(char *buf, size_t size, const char *name)
-{
-    snprintf(buf, size, "%s/%s", g_dir, name);
-}
+#include "scratch_dir.h"
 
 /* The temporary nnd_ckpt_save writes before the rename (atomic_file.h). */
 static void tmp_of(char *buf, size_t size, const char *path)
@@ -152,7 +111,7 @@ static void test_round_trip_bitwise(void **state)
     snprintf(meta.loss, sizeof meta.loss, "mse");
 
     char path[256], tmp[300];
-    path_of(path, sizeof path, "round.h5");
+    scratch_path(path, sizeof path, "round.h5");
     tmp_of(tmp, sizeof tmp, path);
     assert_int_equal(nnd_ckpt_save(path, &m, &o, &meta), NND_OK);
     assert_true(file_exists(path));
@@ -182,7 +141,7 @@ static void test_round_trip_bitwise(void **state)
 
     /* A bare model file (no optimizer, no meta) has no state to resume from. */
     char bare[256];
-    path_of(bare, sizeof bare, "bare.h5");
+    scratch_path(bare, sizeof bare, "bare.h5");
     assert_int_equal(nnd_ckpt_save(bare, &m, NULL, NULL), NND_OK);
     assert_int_equal(nnd_ckpt_load(bare, &w, NULL, &got), NND_OK);
     assert_memory_equal(w.params, m.params, m.n_params * sizeof *m.params);
@@ -217,7 +176,7 @@ static void test_load_other_sizes(void **state)
     nnd_model m;
     make_model(&m, g_sizes, 2, NND_ACT_RELU, 4);
     char path[256];
-    path_of(path, sizeof path, "sizes.h5");
+    scratch_path(path, sizeof path, "sizes.h5");
     assert_int_equal(nnd_ckpt_save(path, &m, NULL, NULL), NND_OK);
 
     const size_t wider[] = {5, 8, 3}, deeper[] = {5, 7, 7, 3}, inputs[] = {6, 7, 3};
@@ -324,7 +283,7 @@ static void test_damaged_file_detected(void **state)
     for (size_t i = 0; i < 40; i++) o.state[0][m.w_off[0] + i] = 2.0f;
     o.step = 5;
     char path[256];
-    path_of(path, sizeof path, "damaged.h5");
+    scratch_path(path, sizeof path, "damaged.h5");
     assert_int_equal(nnd_ckpt_save(path, &m, &o, NULL), NND_OK);
 
     size_t len;
@@ -353,7 +312,7 @@ static void test_refused_saves_leave_files_alone(void **state)
     nnd_model m;
     make_model(&m, g_sizes, 2, NND_ACT_RELU, 7);
     char path[256], tmp[300];
-    path_of(path, sizeof path, "nan.h5");
+    scratch_path(path, sizeof path, "nan.h5");
     tmp_of(tmp, sizeof tmp, path);
     assert_int_equal(nnd_ckpt_save(path, &m, NULL, NULL), NND_OK);
     size_t len0;
@@ -384,7 +343,7 @@ static void test_refused_saves_leave_files_alone(void **state)
     /* A save that fails after writing its temporary (here the rename: path is a directory)
      * removes the temporary and leaves the directory alone. */
     char busy[256], busy_tmp[300], inside[300];
-    path_of(busy, sizeof busy, "busy.h5");
+    scratch_path(busy, sizeof busy, "busy.h5");
     tmp_of(busy_tmp, sizeof busy_tmp, busy);
     snprintf(inside, sizeof inside, "%s/keep", busy);
     assert_int_equal(mkdir(busy, 0777), 0);
@@ -397,7 +356,7 @@ static void test_refused_saves_leave_files_alone(void **state)
 
     /* A save into a missing directory fails as I/O and leaves nothing behind. */
     char nodir[256];
-    path_of(nodir, sizeof nodir, "no/such/dir/x.h5");
+    scratch_path(nodir, sizeof nodir, "no/such/dir/x.h5");
     nnd_err_clear();
     assert_int_equal(nnd_ckpt_save(nodir, &m, NULL, NULL), NND_ERR_IO);
     assert_msg_has("no/such/dir/x.h5");
@@ -411,7 +370,7 @@ static void test_directory_housekeeping(void **state)
 {
     (void)state;
     char dir[256];
-    path_of(dir, sizeof dir, "runs/a/ckpts");
+    scratch_path(dir, sizeof dir, "runs/a/ckpts");
     assert_int_equal(nnd_ckpt_dir_prepare(dir), NND_OK);
     struct stat sb;
     assert_int_equal(stat(dir, &sb), 0);
@@ -483,7 +442,7 @@ static void test_directory_housekeeping(void **state)
     assert_memory_equal(steps, newest, sizeof newest);
     nnd_model_free(&m);
 
-    path_of(p, sizeof p, "no-such-dir");
+    scratch_path(p, sizeof p, "no-such-dir");
     assert_int_equal(nnd_ckpt_list(p, steps, 8), 0);
 }
 
@@ -494,7 +453,7 @@ static void test_probe(void **state)
     const size_t sizes[] = {6, 4, 9, 2};
     make_model(&m, sizes, 3, NND_ACT_SIGMOID, 11);
     char path[256];
-    path_of(path, sizeof path, "probe.h5");
+    scratch_path(path, sizeof path, "probe.h5");
     assert_int_equal(nnd_ckpt_save(path, &m, NULL, NULL), NND_OK);
     size_t got[NND_MAX_LAYERS + 2];
     int n = 0, found = -1;
@@ -507,7 +466,7 @@ static void test_probe(void **state)
     nnd_model_free(&m);
 
     /* A weights file from elsewhere (h5py, PyTorch): /model only, no attributes, no checksums. */
-    path_of(path, sizeof path, "foreign.h5");
+    scratch_path(path, sizeof path, "foreign.h5");
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     assert_true(f >= 0);
     const float W0[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, b0[4] = {-1, -2, -3, -4};
@@ -551,7 +510,7 @@ static void test_probe(void **state)
     nnd_model_free(&r);
 
     /* Not a model file. */
-    path_of(path, sizeof path, "empty_model.h5");
+    scratch_path(path, sizeof path, "empty_model.h5");
     f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(f);
     nnd_err_clear();
@@ -569,5 +528,5 @@ int main(void)
         cmocka_unit_test(test_directory_housekeeping),
         cmocka_unit_test(test_probe),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

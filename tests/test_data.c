@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,6 +17,8 @@
 #include <unistd.h>
 
 #include "nndist/data.h"
+
+#include "scratch_dir.h"
 
 /* ---- batch order ---- */
 
@@ -369,36 +370,6 @@ static void test_order_stripes(void **state)
 
 /* ---- HDF5 files ---- */
 
-static char g_dir[64];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/nnd_test_data_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    DIR *d = opendir(g_dir);
-    if (!d) return -1;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char p[sizeof g_dir + sizeof e->d_name + 1];
-        snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    return rmdir(g_dir);
-}
-
-static void path_of(char *buf, size_t size, const char *name)
-{
-    snprintf(buf, size, "%s/%s", g_dir, name);
-}
-
 static hid_t create_file(const char *path)
 {
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -442,7 +413,7 @@ static void test_load_round_trip(void **state)
 {
     (void)state;
     char path[256];
-    path_of(path, sizeof path, "good.h5");
+    scratch_path(path, sizeof path, "good.h5");
     write_good(path);
     nnd_data_shape sh;
     assert_int_equal(nnd_data_probe(path, "/X", "/y", &sh), NND_OK);
@@ -469,7 +440,7 @@ static void test_load_round_trip(void **state)
     nnd_data_free(&ds);
 
     /* Other dataset names (the --x-name / --y-name flags): float64 X, (N, K) float targets. */
-    path_of(path, sizeof path, "targets.h5");
+    scratch_path(path, sizeof path, "targets.h5");
     const double X[8] = {0.5, -1.25, 2.0, 3.0, 1e-3, -7.0, 8.5, 0.0};
     const float T[8] = {1.0f, 0.0f, 0.0f, 1.0f, 0.25f, 0.75f, -1.0f, 2.0f};
     hid_t f = create_file(path);
@@ -540,7 +511,7 @@ static void test_load_mapped(void **state)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char path[256];
-        path_of(path, sizeof path, cases[c].name);
+        scratch_path(path, sizeof path, cases[c].name);
         write_floats(path, cases[c].type, cases[c].chunked, cases[c].userblock);
         if (cases[c].env_off) setenv("NNDIST_MMAP", "0", 1);
         nnd_data_shape sh;
@@ -577,16 +548,16 @@ static void test_probe_bad_files(void **state)
     (void)state;
     char path[256];
 
-    path_of(path, sizeof path, "missing.h5");
+    scratch_path(path, sizeof path, "missing.h5");
     expect_probe_error(path, NULL);
 
-    path_of(path, sizeof path, "empty.h5");
+    scratch_path(path, sizeof path, "empty.h5");
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
     fclose(fp);
     expect_probe_error(path, "empty");
 
-    path_of(path, sizeof path, "text.h5");
+    scratch_path(path, sizeof path, "text.h5");
     fp = fopen(path, "w");
     assert_non_null(fp);
     fputs("x,y\n1,2\n3,4\nThis is a CSV file, not HDF5; long enough to look like a file.\n", fp);
@@ -595,20 +566,20 @@ static void test_probe_bad_files(void **state)
 
     const float X[6] = {1, 2, 3, 4, 5, 6};
     const int32_t y[3] = {0, 1, 0};
-    path_of(path, sizeof path, "no_y.h5");
+    scratch_path(path, sizeof path, "no_y.h5");
     hid_t f = create_file(path);
     put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, 2, X);
     H5Fclose(f);
     expect_probe_error(path, "/y");
 
-    path_of(path, sizeof path, "x_1d.h5");
+    scratch_path(path, sizeof path, "x_1d.h5");
     f = create_file(path);
     put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, 0, X);
     put(f, "y", H5T_STD_I32LE, H5T_NATIVE_INT32, 3, 0, y);
     H5Fclose(f);
     expect_probe_error(path, "/X");
 
-    path_of(path, sizeof path, "x_string.h5");
+    scratch_path(path, sizeof path, "x_string.h5");
     f = create_file(path);
     hid_t st = H5Tcopy(H5T_C_S1);
     H5Tset_size(st, 4);
@@ -619,7 +590,7 @@ static void test_probe_bad_files(void **state)
     H5Fclose(f);
     expect_probe_error(path, "string");
 
-    path_of(path, sizeof path, "rows.h5");
+    scratch_path(path, sizeof path, "rows.h5");
     const int32_t y4[4] = {0, 1, 0, 1};
     f = create_file(path);
     put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, 2, X);
@@ -628,7 +599,7 @@ static void test_probe_bad_files(void **state)
     expect_probe_error(path, "rows");
 
     /* 1-D float labels are neither class labels nor (N, K) targets. */
-    path_of(path, sizeof path, "y_float_1d.h5");
+    scratch_path(path, sizeof path, "y_float_1d.h5");
     const float yf[3] = {0.0f, 1.0f, 0.0f};
     f = create_file(path);
     put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, 2, X);
@@ -645,7 +616,7 @@ static void test_load_bad_values(void **state)
     nnd_dataset ds;
 
     /* Label 3 in row 2 with 3 classes. */
-    path_of(path, sizeof path, "label_range.h5");
+    scratch_path(path, sizeof path, "label_range.h5");
     const float X[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
     const int32_t y[5] = {0, 2, 3, 1, 0};
     hid_t f = create_file(path);
@@ -665,7 +636,7 @@ static void test_load_bad_values(void **state)
     nnd_data_free(&ds);
 
     /* A negative label. */
-    path_of(path, sizeof path, "label_negative.h5");
+    scratch_path(path, sizeof path, "label_negative.h5");
     const int32_t yn[5] = {0, 1, 1, 0, -1};
     f = create_file(path);
     put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, 2, X);
@@ -678,7 +649,7 @@ static void test_load_bad_values(void **state)
     nnd_data_free(&ds);
 
     /* NaN in row 3, column 1. */
-    path_of(path, sizeof path, "nan.h5");
+    scratch_path(path, sizeof path, "nan.h5");
     float Xn[10];
     memcpy(Xn, X, sizeof Xn);
     Xn[3 * 2 + 1] = NAN;
@@ -702,7 +673,7 @@ static void test_load_bad_values(void **state)
     nnd_data_free(&ds);
 
     /* Infinity in float targets, row 1. */
-    path_of(path, sizeof path, "target_inf.h5");
+    scratch_path(path, sizeof path, "target_inf.h5");
     float T[10] = {0};
     T[1 * 2 + 0] = INFINITY;
     f = create_file(path);
@@ -731,6 +702,6 @@ int main(void)
         cmocka_unit_test(test_load_bad_values),
     };
     int failed = cmocka_run_group_tests(order_tests, NULL, NULL);
-    failed += cmocka_run_group_tests(file_tests, make_dir, remove_dir);
+    failed += cmocka_run_group_tests(file_tests, scratch_setup, scratch_teardown);
     return failed;
 }
