@@ -144,10 +144,12 @@ int nnd_h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t size)
             rc = 0;
         }
     } else {
-        size_t len = H5Tget_size(ft);
-        if (len + 1 > size) goto out;
+        /* A null-terminated string's size counts its terminator; a padded one (h5py) needs one
+         * more byte for it. */
+        size_t len = H5Tget_size(ft), need = H5Tget_strpad(ft) == H5T_STR_NULLTERM ? len : len + 1;
+        if (need > size) goto out;
         mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, len + 1);
+        H5Tset_size(mt, need);
         H5Tset_strpad(mt, H5T_STR_NULLTERM);
         H5Tset_cset(mt, H5Tget_cset(ft));
         if (H5Aread(a, mt, buf) >= 0) rc = 0;
@@ -188,10 +190,51 @@ int nnd_h5_attr_read_f64(hid_t obj, const char *name, double *value)
     return attr_read_scalar(obj, name, H5T_NATIVE_DOUBLE, H5T_FLOAT, value);
 }
 
-uint64_t nnd_fnv1a64(const void *data, size_t bytes)
+static uint64_t fnv1a64_more(uint64_t h, const void *data, size_t bytes)
 {
     const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < bytes; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
     return h;
+}
+
+uint64_t nnd_fnv1a64(const void *data, size_t bytes)
+{
+    return fnv1a64_more(0xcbf29ce484222325ULL, data, bytes);
+}
+
+typedef struct {
+    const char *skip;
+    uint64_t h;
+    int failed;
+} attrs_hash;
+
+static herr_t hash_attr(hid_t obj, const char *name, const H5A_info_t *info, void *data)
+{
+    (void)info;
+    attrs_hash *a = data;
+    if (strcmp(name, a->skip) == 0) return 0;
+    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t type = attr >= 0 ? H5Aget_type(attr) : H5I_INVALID_HID;
+    hsize_t bytes = attr >= 0 ? H5Aget_storage_size(attr) : 0;
+    unsigned char buf[4096];
+    /* Every attribute nndist writes is a number, a fixed-length string or a short array. */
+    if (type < 0 || bytes > sizeof buf || H5Aread(attr, type, buf) < 0) {
+        a->failed = 1;
+    } else {
+        a->h = fnv1a64_more(a->h, name, strlen(name) + 1);
+        a->h = fnv1a64_more(a->h, buf, (size_t)bytes);
+    }
+    if (type >= 0) H5Tclose(type);
+    if (attr >= 0) H5Aclose(attr);
+    return a->failed ? -1 : 0;
+}
+
+int nnd_h5_attrs_checksum(hid_t obj, const char *skip, uint64_t *sum)
+{
+    attrs_hash a = {skip, *sum, 0};
+    hsize_t idx = 0;
+    if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &idx, hash_attr, &a) < 0 || a.failed)
+        return -1;
+    *sum = a.h;
+    return 0;
 }

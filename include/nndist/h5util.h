@@ -38,5 +38,8 @@ int nnd_h5_attr_read_f64(hid_t obj, const char *name, double *value);
 
 /* FNV-1a over bytes: the checksum stored with every tensor. */
 uint64_t nnd_fnv1a64(const void *data, size_t bytes);
+/* Continues the FNV-1a hash *sum over every attribute of obj but `skip`, in name order: each
+ * name and the attribute's bytes as stored. 0, or -1 when one cannot be read. */
+int nnd_h5_attrs_checksum(hid_t obj, const char *skip, uint64_t *sum);
 
 #endif
