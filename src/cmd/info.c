@@ -66,7 +66,7 @@ static void print_attr_value(hid_t loc, const char *name, hid_t a)
     H5T_class_t cls = H5Tget_class(t);
     hssize_t n = H5Sget_simple_extent_npoints(sp);
     if (cls == H5T_STRING) {
-        char buf[256];
+        char buf[2048]; /* a run_definition is up to 1 KB */
         if (nnd_h5_attr_read_str(loc, name, buf, sizeof buf) == 0) printf("%s", buf);
     } else if (cls == H5T_INTEGER && n >= 1 && n <= 64) {
         int64_t v[64];
