@@ -90,6 +90,9 @@ static int write_root_attrs(hid_t f, const nnd_model *m, const nnd_ckpt_meta *me
         rc |= nnd_h5_attr_write_u64(root, "batch", meta->batch);
         rc |= nnd_h5_attr_write_i64(root, "world_size", meta->world_size);
         rc |= nnd_h5_attr_write_str(root, "loss", meta->loss);
+        if (meta->run_id[0]) rc |= nnd_h5_attr_write_str(root, "run_id", meta->run_id);
+        if (meta->definition[0])
+            rc |= nnd_h5_attr_write_str(root, "run_definition", meta->definition);
         if (meta->slurm_job_id[0]) {
             rc |= nnd_h5_attr_write_str(root, "slurm_job_id", meta->slurm_job_id);
             rc |= nnd_h5_attr_write_i64(root, "slurm_restart_count", meta->slurm_restart_count);
@@ -131,6 +134,26 @@ static int write_optimizer(hid_t f, const nnd_model *m, const nnd_optim *o)
     return rc;
 }
 
+/* The checksum of the file's metadata: every attribute of the root and of /optimizer (the step,
+ * the seed, the run's identity, the hyperparameters, ...) but the checksum itself, so that a
+ * damaged step or setting is found as damage, like a damaged tensor. */
+#define META_CHECKSUM "meta_checksum"
+
+static int attrs_checksum(hid_t f, uint64_t *sum)
+{
+    *sum = nnd_fnv1a64(NULL, 0);
+    hid_t root = H5Gopen2(f, "/", H5P_DEFAULT);
+    if (root < 0) return -1;
+    int rc = nnd_h5_attrs_checksum(root, META_CHECKSUM, sum);
+    H5Gclose(root);
+    if (rc == 0 && nnd_h5_exists(f, "optimizer")) {
+        hid_t g = H5Gopen2(f, "/optimizer", H5P_DEFAULT);
+        rc = g >= 0 ? nnd_h5_attrs_checksum(g, META_CHECKSUM, sum) : -1;
+        if (g >= 0) H5Gclose(g);
+    }
+    return rc;
+}
+
 /* Builds the whole HDF5 file in memory (HDF5's core driver, no backing store) and returns its
  * image; *size receives its length. NULL on failure. */
 static void *build_image(const nnd_model *m, const nnd_optim *o, const nnd_ckpt_meta *meta,
@@ -144,6 +167,13 @@ static void *build_image(const nnd_model *m, const nnd_optim *o, const nnd_ckpt_
     int rc = write_root_attrs(f, m, meta);
     if (rc == 0) rc = write_layers(f, "/model", m, m->params);
     if (rc == 0 && o) rc = write_optimizer(f, m, o);
+    uint64_t sum;
+    if (rc == 0) rc = attrs_checksum(f, &sum);
+    if (rc == 0) {
+        hid_t root = H5Gopen2(f, "/", H5P_DEFAULT);
+        rc = nnd_h5_attr_write_u64(root, META_CHECKSUM, sum);
+        H5Gclose(root);
+    }
     if (rc == 0 && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0) {
         ssize_t len = H5Fget_file_image(f, NULL, 0);
         if (len > 0 && (image = malloc((size_t)len)) &&
@@ -382,12 +412,35 @@ static nnd_status read_optimizer(hid_t f, const char *path, const nnd_model *m, 
     return NND_OK;
 }
 
+/* A file with a metadata checksum (ours since format 1 with run ids) must match it; files
+ * without one (older ones, h5py's) are taken as they are. */
+static nnd_status verify_metadata(const char *path)
+{
+    nnd_h5_quiet q;
+    hid_t f;
+    nnd_status st = nnd_h5_open_read(path, &f, &q);
+    if (st) return st;
+    hid_t root = H5Gopen2(f, "/", H5P_DEFAULT);
+    uint64_t want, have;
+    int has = root >= 0 && nnd_h5_attr_read_u64(root, META_CHECKSUM, &want) == 0;
+    if (root >= 0) H5Gclose(root);
+    if (has && (attrs_checksum(f, &have) != 0 || have != want))
+        st = nnd_err_set(NND_ERR_INPUT,
+                         "%s: damaged: its metadata (step, settings, optimizer) does not match "
+                         "its checksum",
+                         path);
+    nnd_h5_close(f, &q);
+    return st;
+}
+
 nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_meta *meta)
 {
     size_t sizes[NND_MAX_LAYERS + 2];
     int n = 0, act_found = 0;
     nnd_activation act;
-    nnd_status st = nnd_ckpt_probe(path, sizes, &n, &act, &act_found);
+    /* First: a damaged attribute must read as damage, not as "another model". */
+    nnd_status st = verify_metadata(path);
+    if (!st) st = nnd_ckpt_probe(path, sizes, &n, &act, &act_found);
     if (st) return st;
     int same = n == m->n_layers;
     for (int l = 0; same && l <= n; l++) same = sizes[l] == m->sizes[l];
@@ -423,6 +476,8 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
         nnd_h5_attr_read_u64(f, "batch", &meta->batch);
         if (nnd_h5_attr_read_i64(f, "world_size", &ws) == 0) meta->world_size = (int)ws;
         nnd_h5_attr_read_str(f, "loss", meta->loss, sizeof meta->loss);
+        nnd_h5_attr_read_str(f, "run_id", meta->run_id, sizeof meta->run_id);
+        nnd_h5_attr_read_str(f, "run_definition", meta->definition, sizeof meta->definition);
         nnd_h5_attr_read_str(f, "slurm_job_id", meta->slurm_job_id, sizeof meta->slurm_job_id);
         nnd_h5_attr_read_i64(f, "slurm_restart_count", &meta->slurm_restart_count);
     }
@@ -431,105 +486,16 @@ out:
     return st;
 }
 
-/* ---- directories ---- */
-
-void nnd_ckpt_path(char *buf, size_t size, const char *dir, uint64_t step)
+int nnd_ckpt_read_run_id(const char *path, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s/ckpt-%012" PRIu64 ".h5", dir, step);
-}
-
-static int parse_ckpt_name(const char *name, uint64_t *step)
-{
-    unsigned long long s;
-    int end = 0;
-    if (sscanf(name, "ckpt-%12llu.h5%n", &s, &end) == 1 && end > 0 && name[end] == '\0' &&
-        strlen(name) == 20) {
-        *step = s;
-        return 1;
+    nnd_h5_quiet q;
+    hid_t f;
+    buf[0] = '\0';
+    if (nnd_h5_open_read(path, &f, &q) != NND_OK) {
+        nnd_err_clear();
+        return -1;
     }
-    return 0;
-}
-
-nnd_status nnd_ckpt_dir_prepare(const char *dir)
-{
-    char buf[NND_PATH_MAX];
-    if ((size_t)snprintf(buf, sizeof buf, "%s", dir) >= sizeof buf)
-        return nnd_err_set(NND_ERR_USAGE,
-                           "--checkpoint-dir %.200s...: path too long (over %d bytes)", dir,
-                           NND_PATH_MAX - 1);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0') continue;
-        char save = *p;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return nnd_err_set(NND_ERR_IO, "--checkpoint-dir %s: cannot create %s: %s", dir, buf,
-                               strerror(errno));
-        *p = save;
-        if (save == '\0') break;
-    }
-    DIR *d = opendir(dir);
-    if (!d) return nnd_err_set(NND_ERR_IO, "--checkpoint-dir %s: %s", dir, strerror(errno));
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (strncmp(e->d_name, "ckpt-", 5) == 0 && len > 4 &&
-            strcmp(e->d_name + len - 4, ".tmp") == 0) {
-            char path[NND_PATH_MAX];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    }
-    closedir(d);
-    if (access(dir, W_OK) != 0)
-        return nnd_err_set(NND_ERR_IO, "--checkpoint-dir %s: not writable: %s", dir,
-                           strerror(errno));
-    return NND_OK;
-}
-
-static int cmp_desc(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-int nnd_ckpt_list(const char *dir, uint64_t *steps, int max)
-{
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0, cap = 64;
-    uint64_t *all = malloc((size_t)cap * sizeof *all);
-    struct dirent *e;
-    while (all && (e = readdir(d))) {
-        uint64_t s;
-        if (!parse_ckpt_name(e->d_name, &s)) continue;
-        if (n == cap) {
-            uint64_t *grown = realloc(all, (size_t)cap * 2 * sizeof *all);
-            if (!grown) break;
-            all = grown;
-            cap *= 2;
-        }
-        all[n++] = s;
-    }
-    closedir(d);
-    if (!all) return 0;
-    qsort(all, (size_t)n, sizeof *all, cmp_desc);
-    int out = n < max ? n : max;
-    memcpy(steps, all, (size_t)out * sizeof *all);
-    free(all);
-    return out;
-}
-
-/* How many of the newest checkpoints nnd_ckpt_retain looks at (32 KB of steps on the stack);
- * older ones beyond that are left alone. */
-#define RETAIN_SCAN_MAX 4096
-
-void nnd_ckpt_retain(const char *dir, int keep)
-{
-    uint64_t steps[RETAIN_SCAN_MAX];
-    int n = nnd_ckpt_list(dir, steps, RETAIN_SCAN_MAX);
-    for (int i = keep > 0 ? keep : 1; i < n; i++) {
-        char path[NND_PATH_MAX];
-        nnd_ckpt_path(path, sizeof path, dir, steps[i]);
-        unlink(path);
-    }
+    int rc = nnd_h5_attr_read_str(f, "run_id", buf, size);
+    nnd_h5_close(f, &q);
+    return rc == 0 ? 0 : 1;
 }

@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "nndist/ckpt.h"
+#include "nndist/ckpt_dir.h"
 #include "nndist/eval.h"
 #include "nndist/guard.h"
 #include "nndist/isa.h"
+#include "nndist/run_identity.h"
 #include "nndist/stepper.h"
 
 /* A training run: the session plus what the run loop adds (logs, metrics, checkpoints). */
@@ -34,6 +36,10 @@ typedef struct {
     nnd_trace trace;
     int tracing;
     epoch_stats epoch;
+    nnd_ckpt_dir dir;                  /* rank 0: --checkpoint-dir, locked */
+    char run_id[NND_CKPT_RUN_ID_SIZE]; /* run_identity.h */
+    char definition[NND_CKPT_DEFINITION_SIZE];
+    int resumed; /* the run continues a checkpoint */
 } run;
 
 static void run_free(run *r)
@@ -99,6 +105,7 @@ static nnd_status resume(run *r)
             for (int i = 0; i < n && !chosen && !st; i++) {
                 nnd_ckpt_path(path, sizeof path, cfg->ckpt_dir, steps[i]);
                 nnd_status s = nnd_ckpt_load(path, &t->model, &t->optim, &meta);
+                if (s == NND_OK) s = nnd_run_definition_check(path, meta.definition, r->definition);
                 if (s == NND_OK)
                     chosen = 1;
                 else if (s == NND_ERR_MISMATCH)
@@ -109,7 +116,7 @@ static nnd_status resume(run *r)
         }
         if ((st = nnd_comm_agree(r->c, st))) return st;
         MPI_Bcast(&chosen, 1, MPI_INT, 0, r->c->world);
-        if (!chosen) return NND_OK;
+        if (!chosen) return NND_OK; /* a fresh start */
         t->step = meta.step;
         nnd_trainer_share_state(t);
         MPI_Bcast(path, (int)sizeof path, MPI_CHAR, 0, r->c->world);
@@ -122,9 +129,25 @@ static nnd_status resume(run *r)
                            "; this run has --seed %" PRIu64 " and %" PRIu64
                            " (use the same, or start from its weights with --init)",
                            path, meta.seed, meta.batch, cfg->seed, t->batch);
+    snprintf(r->run_id, sizeof r->run_id, "%s", meta.run_id); /* this run continues that one */
+    r->resumed = 1;
     say(r, "resuming from %s at step %" PRIu64 " (epoch %" PRIu64 ", saved by %d rank%s)\n", path,
         meta.step, meta.step / t->spe + 1, meta.world_size, meta.world_size == 1 ? "" : "s");
     return NND_OK;
+}
+
+/* Collective: a fresh run gets a new id (rank 0's, shared); a resumed one kept its checkpoint's.
+ * Either way the checkpoint directory must hold no other run's checkpoints. */
+static nnd_status adopt_run_id(run *r)
+{
+    /* Resumed from a checkpoint written before run ids: its directory's files have none. */
+    int legacy = r->resumed && !r->run_id[0];
+    if (r->c->rank == 0 && !r->run_id[0]) nnd_run_new_id(r->run_id, sizeof r->run_id);
+    MPI_Bcast(r->run_id, (int)sizeof r->run_id, MPI_CHAR, 0, r->c->world);
+    nnd_status st = NND_OK;
+    if (r->cfg->ckpt_dir && r->c->rank == 0)
+        st = nnd_run_check_directory(r->cfg->ckpt_dir, r->run_id, legacy);
+    return nnd_comm_agree(r->c, st);
 }
 
 static void fill_meta(const run *r, nnd_ckpt_meta *meta)
@@ -136,6 +159,8 @@ static void fill_meta(const run *r, nnd_ckpt_meta *meta)
     meta->batch = r->t.batch;
     meta->world_size = r->c->size;
     snprintf(meta->loss, sizeof meta->loss, "%s", nnd_loss_name(r->cfg->loss));
+    snprintf(meta->run_id, sizeof meta->run_id, "%s", r->run_id);
+    snprintf(meta->definition, sizeof meta->definition, "%s", r->definition);
     const char *job = getenv("SLURM_JOB_ID"), *restarts = getenv("SLURM_RESTART_COUNT");
     if (job) snprintf(meta->slurm_job_id, sizeof meta->slurm_job_id, "%s", job);
     meta->slurm_restart_count = restarts ? atoll(restarts) : 0;
@@ -174,7 +199,7 @@ static nnd_status save(run *r, const char *path, int retain)
         nnd_ckpt_meta meta;
         fill_meta(r, &meta);
         st = nnd_ckpt_save(path, &r->t.model, &r->t.optim, &meta);
-        if (!st && retain) nnd_ckpt_retain(r->cfg->ckpt_dir, (int)r->cfg->keep);
+        if (!st && retain) nnd_ckpt_retain(r->cfg->ckpt_dir, (int)r->cfg->keep, r->run_id);
     }
     return nnd_comm_agree(r->c, st);
 }
@@ -316,17 +341,19 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     r.cfg = cfg;
     r.c = c;
     r.progress = c->rank == 0 && (cfg->progress < 0 ? progress_wanted() : cfg->progress);
+    r.dir.fd = -1;
     nnd_trainer *t = &r.t;
     nnd_status st = nnd_comm_agree(c, nnd_guard_watchdog_start(c->rank, cfg->watchdog));
     if (st) return st;
+    if (cfg->ckpt_dir) { /* first: a second job on the directory is refused before any work */
+        st = c->rank == 0 ? nnd_ckpt_dir_open(&r.dir, cfg->ckpt_dir, cfg->lock_wait) : NND_OK;
+        if ((st = nnd_comm_agree(c, st))) goto out;
+    }
     st = nnd_trainer_init(t, cfg, c);
     if (st) goto out;
     r.total_steps = cfg->steps ? cfg->steps : cfg->epochs * t->spe;
     nnd_schedule_init(&r.sched, &cfg->sched, cfg->optim.lr, t->batch, r.total_steps);
-    if (cfg->ckpt_dir) {
-        st = c->rank == 0 ? nnd_ckpt_dir_prepare(cfg->ckpt_dir) : NND_OK;
-        if ((st = nnd_comm_agree(c, st))) goto out;
-    }
+    nnd_run_definition(r.definition, sizeof r.definition, cfg, &t->train.shape, t->batch);
     if (cfg->trace) {
         /* Room for every step's phases (four, sharded) plus checkpoints and evaluations, within
          * reason. */
@@ -337,6 +364,7 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     }
     log_slurm(&r);
     if (cfg->resume && (st = resume(&r))) goto out;
+    if ((st = adopt_run_id(&r))) goto out;
     if ((st = open_metrics(&r))) goto out;
 
     int threads = omp_get_max_threads();
@@ -366,5 +394,6 @@ out:
         if (!wst) say(&r, "trace: %s (open it in https://ui.perfetto.dev)\n", cfg->trace);
     }
     run_free(&r);
+    nnd_ckpt_dir_close(&r.dir);
     return st;
 }

@@ -18,7 +18,7 @@ grep -q "resuming from .*ckpt-000000000013.h5 at step 13" "$WORK/resume.log" ||
     fail "resume did not report its checkpoint: $(cat "$WORK/resume.log")"
 "$COMPARE_MODELS" "$WORK/full.h5" "$WORK/resumed.h5" 0 || fail "resumed run is not bitwise equal"
 # --keep 3 (default) left at most three checkpoints.
-[ "$(ls "$WORK/full" | wc -l)" -le 3 ] || fail "more than 3 checkpoints kept: $(ls "$WORK/full")"
+[ "$(ls "$WORK/full"/ckpt-* | wc -l)" -le 3 ] || fail "more than 3 checkpoints kept: $(ls "$WORK/full")"
 # Resume the step-13 checkpoint on 3 ranks: the same run within round-off.
 run 3 train "${common[@]}" --steps 30 --checkpoint-dir "$WORK/three" --resume auto \
     --save "$WORK/resumed3.h5" > /dev/null || fail "resume on 3 ranks failed"

@@ -1,5 +1,5 @@
-/* Checkpoints: bitwise round trips, refusals that leave files alone, damage that is detected,
- * and the checkpoint directory's housekeeping. No MPI needed: every call here is serial. */
+/* Checkpoints: bitwise round trips, refusals that leave files alone, damage that is detected.
+ * No MPI needed: every call here is serial. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 
 #include "nndist/alloc.h"
 #include "nndist/ckpt.h"
+#include "nndist/h5util.h"
 #include "nndist/rng.h"
 
 #include "scratch_dir.h"
@@ -366,86 +367,6 @@ static void test_refused_saves_leave_files_alone(void **state)
     nnd_model_free(&m);
 }
 
-static void test_directory_housekeeping(void **state)
-{
-    (void)state;
-    char dir[256];
-    scratch_path(dir, sizeof dir, "runs/a/ckpts");
-    assert_int_equal(nnd_ckpt_dir_prepare(dir), NND_OK);
-    struct stat sb;
-    assert_int_equal(stat(dir, &sb), 0);
-    assert_true(S_ISDIR(sb.st_mode));
-
-    char p[512];
-    nnd_ckpt_path(p, sizeof p, dir, 42);
-    char want[512];
-    snprintf(want, sizeof want, "%s/ckpt-000000000042.h5", dir);
-    assert_string_equal(p, want);
-
-    const char *files[] = {"ckpt-000000000005.h5",
-                           "ckpt-000000000100.h5",
-                           "ckpt-000000000020.h5",
-                           "ckpt-000000000001.h5",
-                           "ckpt-000000000007.h5.tmp",
-                           "ckpt-000000000100.h5.tmp",
-                           "ckpt-000000000100.h5.4242.tmp",
-                           "notes.txt",
-                           "ckpt-5.h5",
-                           "other.tmp",
-                           "ckpt-000000000003.h5.bak"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        touch(p);
-    }
-    /* An interrupted write's leftovers go; everything else stays. */
-    assert_int_equal(nnd_ckpt_dir_prepare(dir), NND_OK);
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        int stale = strncmp(files[i], "ckpt-", 5) == 0 && strstr(files[i], ".tmp") != NULL;
-        if (file_exists(p) == stale)
-            fail_msg("%s: %s after nnd_ckpt_dir_prepare", files[i], stale ? "kept" : "removed");
-    }
-
-    uint64_t steps[8];
-    assert_int_equal(nnd_ckpt_list(dir, steps, 8), 4);
-    const uint64_t all[4] = {100, 20, 5, 1};
-    assert_memory_equal(steps, all, sizeof all);
-    assert_int_equal(nnd_ckpt_list(dir, steps, 2), 2);
-    assert_memory_equal(steps, all, 2 * sizeof *all);
-
-    nnd_ckpt_retain(dir, 2);
-    assert_int_equal(nnd_ckpt_list(dir, steps, 8), 2);
-    assert_memory_equal(steps, all, 2 * sizeof *all);
-    /* Files that are not checkpoints are never deleted. */
-    const char *kept[] = {"notes.txt", "ckpt-5.h5", "other.tmp", "ckpt-000000000003.h5.bak"};
-    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, kept[i]);
-        assert_true(file_exists(p));
-    }
-    nnd_ckpt_retain(dir, 1);
-    assert_int_equal(nnd_ckpt_list(dir, steps, 8), 1);
-    assert_int_equal(steps[0], 100);
-    nnd_ckpt_retain(dir, 0); /* keeps at least one */
-    assert_int_equal(nnd_ckpt_list(dir, steps, 8), 1);
-    assert_int_equal(steps[0], 100);
-
-    /* Real checkpoints written through nnd_ckpt_path, kept newest-first. */
-    nnd_model m;
-    make_model(&m, g_sizes, 2, NND_ACT_RELU, 10);
-    for (uint64_t s = 200; s <= 600; s += 100) {
-        nnd_ckpt_path(p, sizeof p, dir, s);
-        assert_int_equal(nnd_ckpt_save(p, &m, NULL, NULL), NND_OK);
-    }
-    nnd_ckpt_retain(dir, 3);
-    assert_int_equal(nnd_ckpt_list(dir, steps, 8), 3);
-    const uint64_t newest[3] = {600, 500, 400};
-    assert_memory_equal(steps, newest, sizeof newest);
-    nnd_model_free(&m);
-
-    scratch_path(p, sizeof p, "no-such-dir");
-    assert_int_equal(nnd_ckpt_list(p, steps, 8), 0);
-}
-
 static void test_probe(void **state)
 {
     (void)state;
@@ -518,6 +439,62 @@ static void test_probe(void **state)
     assert_msg_has(path);
 }
 
+/* Every attribute is covered by the metadata checksum: a changed step, activation or optimizer
+ * setting is damage (NND_ERR_INPUT, "damaged"), never "another model"; the run id and
+ * definition come back as written. */
+static void test_metadata_checksum(void **state)
+{
+    (void)state;
+    nnd_model m, r;
+    nnd_optim o, ro;
+    make_model(&m, g_sizes, 2, NND_ACT_RELU, 11);
+    make_momentum(&o, &m);
+    make_model(&r, g_sizes, 2, NND_ACT_RELU, 12);
+    make_momentum(&ro, &r);
+    nnd_ckpt_meta meta, back;
+    memset(&meta, 0, sizeof meta);
+    meta.step = 16;
+    meta.seed = 3;
+    snprintf(meta.run_id, sizeof meta.run_id, "0123456789abcdef");
+    memset(meta.definition, 'x', sizeof meta.definition - 1); /* the longest one */
+    meta.definition[sizeof meta.definition - 1] = '\0';
+    const struct {
+        const char *group, *attr;
+        int is_str;
+    } edits[] = {{"/", "step", 0},   {"/", "seed", 0},        {"/", "activation", 1},
+                 {"/", "run_id", 1}, {"/optimizer", "lr", 0}, {"/optimizer", "step", 0}};
+    for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+        char path[256];
+        scratch_path(path, sizeof path, "meta.h5");
+        assert_int_equal(nnd_ckpt_save(path, &m, &o, &meta), NND_OK);
+        assert_int_equal(nnd_ckpt_load(path, &r, &ro, &back), NND_OK);
+        assert_int_equal(back.step, 16);
+        assert_string_equal(back.run_id, meta.run_id);
+        assert_string_equal(back.definition, meta.definition);
+
+        hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        assert_true(f >= 0);
+        hid_t g = H5Gopen2(f, edits[e].group, H5P_DEFAULT);
+        assert_true(g >= 0);
+        if (edits[e].is_str)
+            assert_int_equal(nnd_h5_attr_write_str(g, edits[e].attr, "tanh"), 0);
+        else if (strcmp(edits[e].attr, "lr") == 0)
+            assert_int_equal(nnd_h5_attr_write_f64(g, edits[e].attr, 1e6), 0);
+        else
+            assert_int_equal(nnd_h5_attr_write_u64(g, edits[e].attr, 280375465082896ULL), 0);
+        H5Gclose(g);
+        H5Fclose(f);
+        assert_int_equal(nnd_ckpt_load(path, &r, &ro, &back), NND_ERR_INPUT);
+        if (!strstr(nnd_err_msg(), "damaged"))
+            fail_msg("%s %s: %s", edits[e].group, edits[e].attr, nnd_err_msg());
+        nnd_err_clear();
+    }
+    nnd_optim_free(&o);
+    nnd_optim_free(&ro);
+    nnd_model_free(&m);
+    nnd_model_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,8 +502,8 @@ int main(void)
         cmocka_unit_test(test_load_other_sizes),
         cmocka_unit_test(test_damaged_file_detected),
         cmocka_unit_test(test_refused_saves_leave_files_alone),
-        cmocka_unit_test(test_directory_housekeeping),
         cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_metadata_checksum),
     };
     return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

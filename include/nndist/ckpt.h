@@ -7,9 +7,10 @@
  *                                           torch.optim's (momentum_buffer, exp_avg, ...)
  * Every tensor carries a `checksum` attribute (FNV-1a 64 of its float32 bytes), verified on load
  * when present. Root attributes: format = "nndist-checkpoint", format_version, nndist_version,
- * step, epoch, seed, layers (int64 array), activation, loss, batch, world_size. /optimizer has
- * name, step and every hyperparameter of that optimizer under torch.optim's argument name (lr,
- * momentum, weight_decay, betas as beta1/beta2, eps, amsgrad, ...: optim.h's table, plus
+ * step, epoch, seed, layers (int64 array), activation, loss, batch, world_size, run_id,
+ * run_definition, meta_checksum (over every attribute of the root and /optimizer but itself).
+ * /optimizer has name, step and every hyperparameter of that optimizer under torch.optim's argument
+ * name (lr, momentum, weight_decay, betas as beta1/beta2, eps, amsgrad, ...: optim.h's table, plus
  * clip_norm), and for nadam mu_product. The state tensor sets depend on the optimizer: sgd and
  * lars momentum_buffer (with momentum); rmsprop square_avg [momentum_buffer] [grad_avg]; adam,
  * adamw exp_avg, exp_avg_sq [max_exp_avg_sq]; adamax exp_avg, exp_inf; nadam, lamb exp_avg,
@@ -27,6 +28,9 @@
 
 #define NND_CKPT_FORMAT  "nndist-checkpoint"
 #define NND_CKPT_VERSION 1
+/* Room for a run id (16 hex digits and the terminator) and a run's definition (run_identity.h). */
+#define NND_CKPT_RUN_ID_SIZE     17
+#define NND_CKPT_DEFINITION_SIZE 1024
 
 typedef struct {
     uint64_t step;  /* optimizer steps completed */
@@ -35,6 +39,8 @@ typedef struct {
     uint64_t batch; /* global batch size */
     int world_size;
     char loss[16];
+    char run_id[NND_CKPT_RUN_ID_SIZE];         /* the run this checkpoint belongs to */
+    char definition[NND_CKPT_DEFINITION_SIZE]; /* that run's settings (run_identity.h) */
     char slurm_job_id[32];       /* SLURM_JOB_ID of the run that wrote it; empty outside SLURM */
     int64_t slurm_restart_count; /* SLURM_RESTART_COUNT (0 on the first run of a job) */
 } nnd_ckpt_meta;
@@ -56,13 +62,8 @@ nnd_status nnd_ckpt_probe(const char *path, size_t *sizes, int *n_layers, nnd_ac
  * optimizer. meta (may be NULL) receives the root attributes (zeroed when absent). */
 nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_meta *meta);
 
-/* Checkpoint directories: files ckpt-<step, 12 digits>.h5. */
-void nnd_ckpt_path(char *buf, size_t size, const char *dir, uint64_t step);
-/* Creates dir when missing and removes stale ckpt-*.tmp files left by an interrupted write. */
-nnd_status nnd_ckpt_dir_prepare(const char *dir);
-/* Lists the checkpoint steps in dir, newest first; returns the count (at most max). */
-int nnd_ckpt_list(const char *dir, uint64_t *steps, int max);
-/* Deletes all but the newest `keep` checkpoints (keep >= 1). */
-void nnd_ckpt_retain(const char *dir, int keep);
+/* Reads the run_id attribute of the checkpoint at path into buf: 0; 1 when the file has none
+ * (written before run ids); -1 when it cannot be read. buf is "" unless 0. */
+int nnd_ckpt_read_run_id(const char *path, char *buf, size_t size);
 
 #endif

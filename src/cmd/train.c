@@ -80,6 +80,10 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
         {"checkpoint-every", NND_OPT_COUNT, &cfg.ckpt_every, "N",
          "checkpoint every N steps (default: at the end only)", NULL},
         {"keep", NND_OPT_COUNT, &cfg.keep, "K", "keep the newest K checkpoints (default 3)", NULL},
+        {"lock-wait", NND_OPT_NONNEG, &cfg.lock_wait, "SECONDS",
+         "a requeued SLURM job waits this long for its old instance to release "
+         "--checkpoint-dir (default 60)",
+         NULL},
         {"resume", NND_OPT_STRING, &cfg.resume, "auto|FILE",
          "continue from the newest valid checkpoint in --checkpoint-dir (auto) or from FILE", NULL},
         {"metrics", NND_OPT_STRING, &cfg.metrics, "FILE",

@@ -16,6 +16,7 @@ void nnd_train_flags_init(nnd_train_flags *f, nnd_train_config *cfg)
     cfg->epochs = 10;
     cfg->seed = 1;
     cfg->keep = 3;
+    cfg->lock_wait = 60.0;
     cfg->progress = -1;
     cfg->max_bad_steps = 5;
     nnd_schedule_defaults(&cfg->sched);
