@@ -22,6 +22,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNDIST_SANITIZE=ON 
     -DNNDIST_WERROR=ON > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
 cmake --build build-asan -j "$(nproc)" >> build-asan.log 2>&1 || { tail -n 60 build-asan.log; exit 1; }
 rm -f build-asan.log
-(cd build-asan && ctest --output-on-failure --timeout 900 -E 'script_fault_kill|script_optim_reference|script_optim_resume|script_build_without_cmocka' "$@")
+# Two tests at a time: most of a sanitized test's time is process start-up, not the CPU.
+(cd build-asan && ctest --output-on-failure -j "$(nproc)" --timeout 900 -E 'script_fault_kill|script_optim_reference|script_optim_resume|script_build_without_cmocka' "$@")
 echo "== fuzzing the option parser and the dataset/checkpoint validation briefly (scripts/fuzz.sh)"
 scripts/fuzz.sh 20
