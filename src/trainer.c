@@ -378,7 +378,8 @@ static void inject_stalls(const nnd_trainer *t)
 /* Backward, and the sum over the ranks of the gradient with its tail (its TAIL_SIGNAL, the signal
  * flag, is read here), by the session's strategy: --overlap (each layer's sum started from
  * backward), the sharded update (this rank's shard summed from shared memory), or one allreduce.
- * Returns the summed tail, whose TAIL_NONFINITE flags a non-finite gradient alike on every rank;
+ * Returns the summed tail, whose TAIL_NONFINITE flags a non-finite summed gradient alike on every
+ * rank (on every path: a sum of finite parts can overflow);
  * *t1 is when backward (and the fault injection) ended. */
 static const float *backward_and_sum(nnd_trainer *t, float *dout, size_t n, float *summed_tail,
                                      double *t1)
@@ -405,8 +406,10 @@ static const float *backward_and_sum(nnd_trainer *t, float *dout, size_t n, floa
     *t1 = MPI_Wtime();
     nnd_guard_phase("allreduce", 0.0);
     if (!t->sharded) {
-        tail[TAIL_NONFINITE] = (float)nnd_ew()->any_nonfinite(m->grads, np);
+        /* The sum is checked, not each rank's part: finite parts can add up to an infinity. The
+         * allreduce gives every rank the same sum, so every rank reaches the same verdict. */
         nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
+        tail[TAIL_NONFINITE] = (float)nnd_ew()->any_nonfinite(m->grads, np);
         return tail;
     }
     /* The tail in this rank's shared gradient is read by the others: the sums go apart. */
