@@ -111,7 +111,7 @@ static nnd_status resume(run *r)
                 else if (s == NND_ERR_MISMATCH)
                     st = s; /* the newest belongs to another model: refuse, do not fall back */
                 else
-                    fprintf(stderr, "nndist: skipping checkpoint %s: %s\n", path, nnd_err_msg());
+                    fprintf(stderr, "nndist: skipping a damaged checkpoint: %s\n", nnd_err_msg());
             }
         }
         if ((st = nnd_comm_agree(r->c, st))) return st;

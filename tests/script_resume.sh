@@ -36,6 +36,9 @@ newest=$(ls "$WORK/damaged"/ckpt-*.h5 | tail -n 1)
 truncate -s 3000 "$newest"
 run 2 train "${common[@]}" --steps 30 --checkpoint-dir "$WORK/damaged" --resume auto \
     --save "$WORK/fallback.h5" > /dev/null 2> "$WORK/fallback.err" || fail "fallback failed"
-grep -q "skipping checkpoint" "$WORK/fallback.err" || fail "damaged checkpoint not reported"
+line=$(grep "skipping a damaged checkpoint: " "$WORK/fallback.err") ||
+    fail "damaged checkpoint not reported: $(cat "$WORK/fallback.err")"
+[ "$(grep -o "$(basename "$newest")" <<< "$line" | wc -l)" -eq 1 ] ||
+    fail "the note should name the file once: $line"
 "$COMPARE_MODELS" "$WORK/full.h5" "$WORK/fallback.h5" 0 || fail "fallback resume not exact"
 echo "1 passed, 0 failed"
