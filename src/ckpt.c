@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,12 +214,26 @@ static nnd_status write_file(const char *tmp, const void *data, size_t size)
     return NND_OK;
 }
 
+/* The name of an optimizer state buffer holding a NaN or Inf, or NULL. */
+static const char *nonfinite_state(const nnd_optim *o)
+{
+    for (int s = 0; s < o->n_state; s++)
+        for (size_t i = 0; i < o->n; i++)
+            if (!isfinite(o->state[s][i])) return o->state_name[s];
+    return NULL;
+}
+
 nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *o,
                          const nnd_ckpt_meta *meta)
 {
     if (!nnd_model_params_finite(m))
         return nnd_err_set(NND_ERR_NUMERIC, "%s: not written: the model holds non-finite weights",
                            path);
+    const char *bad = o ? nonfinite_state(o) : NULL;
+    if (bad)
+        return nnd_err_set(NND_ERR_NUMERIC,
+                           "%s: not written: the optimizer's %s holds non-finite values", path,
+                           bad);
     nnd_atomic a;
     nnd_status st = nnd_atomic_begin(&a, path);
     if (st) return st;
@@ -467,6 +482,12 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
         goto out;
     }
     if (o && (st = read_optimizer(f, path, m, o))) goto out;
+    const char *bad = o ? nonfinite_state(o) : NULL;
+    if (bad) {
+        st =
+            nnd_err_set(NND_ERR_INPUT, "%s: the optimizer's %s holds non-finite values", path, bad);
+        goto out;
+    }
     if (meta) {
         memset(meta, 0, sizeof *meta);
         int64_t ws = 0;

@@ -1,6 +1,7 @@
 #include "nndist/stepper.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "nndist/guard.h"
@@ -21,6 +22,24 @@ static nnd_status stop_on_signal(const nnd_stepper *sp, const nnd_trainer *t)
                        "stopped by %s at step %" PRIu64 "; checkpoint %s written; exit code 75: "
                        "run the same command with --resume auto to continue",
                        name, t->step, path);
+}
+
+/* The divergence rule (stepper.h) after a step with a finite loss. */
+static nnd_status check_divergence(nnd_stepper *sp, const nnd_trainer *t, const nnd_step_stats *s)
+{
+    if (sp->diverge <= 0.0 || s->samples <= 0.0) return NND_OK;
+    const double beta = 0.98;
+    sp->n_losses++;
+    sp->smooth = beta * sp->smooth + (1.0 - beta) * (s->loss_sum / s->samples);
+    double smoothed = sp->smooth / (1.0 - pow(beta, (double)sp->n_losses));
+    if (sp->n_losses == 1) sp->first = sp->best = smoothed;
+    if (smoothed < sp->best) sp->best = smoothed;
+    if (!(smoothed > sp->diverge * sp->best && smoothed > sp->first)) return NND_OK;
+    return nnd_err_set(NND_ERR_NUMERIC,
+                       "step %" PRIu64 ": the loss diverged: smoothed, it is %.4g, more than %g "
+                       "times its lowest %.4g and above its first %.4g (--diverge). Try a "
+                       "smaller --lr",
+                       t->step, smoothed, sp->diverge, sp->best, sp->first);
 }
 
 nnd_status nnd_stepper_step(nnd_stepper *sp, nnd_trainer *t, double lr, nnd_step_stats *s,
@@ -45,6 +64,7 @@ nnd_status nnd_stepper_step(nnd_stepper *sp, nnd_trainer *t, double lr, nnd_step
                                sp->checkpoint ? " The last checkpoint holds finite weights." : "");
     } else {
         sp->bad_in_a_row = 0;
+        if ((st = check_divergence(sp, t, s))) return st;
     }
     if (s->signal && t->step != sp->end_step) return stop_on_signal(sp, t);
     return NND_OK;

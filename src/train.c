@@ -299,6 +299,7 @@ static nnd_status train_loop(run *r)
     e->wall_start = MPI_Wtime();
     double last_draw = 0.0;
     nnd_stepper sp = {.max_bad = r->cfg->max_bad_steps,
+                      .diverge = r->cfg->diverge,
                       .end_step = r->total_steps,
                       .warn_skips = 1,
                       .what = r->cfg->ckpt_dir ? "the run" : "the run (no --checkpoint-dir)",

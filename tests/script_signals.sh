@@ -1,7 +1,7 @@
 # Signals and non-finite steps, at 2 ranks: SIGUSR1 to mpirun and SIGTERM to one rank stop the
 # job with exit 75 and a checkpoint, and resuming ends bitwise equal to an uninterrupted run; a
-# NaN on one rank is skipped everywhere; repeated NaNs stop the run without writing a model; a
-# hung rank is caught by the watchdog.
+# NaN on one rank is skipped everywhere; repeated NaNs, or a loss that explodes, stop the run
+# without writing a model; a hung rank is caught by the watchdog (train, lr-find, sweep).
 source "$(dirname "$0")/lib.sh"
 "$MAKE_DATASET" "$WORK/train.h5" 3000 40 5 3
 common=(train --data "$WORK/train.h5" --layers 40,64,32,5 --batch 30 --lr 0.05
@@ -61,6 +61,24 @@ set -e
 grep -q "error: step 5: 3 consecutive steps with a non-finite" "$WORK/nan3.err" ||
     fail "repeated NaNs: $(cat "$WORK/nan3.err")"
 [ ! -e "$WORK/nan3.h5" ] || fail "a model was written after the run stopped on NaNs"
+# A finite loss that explodes (--lr 1e6): the divergence rule stops the run at 2 ranks with exit
+# 1, naming the step and suggesting a smaller --lr; nothing saved. --diverge 0 turns it off.
+for opt in sgd adam rmsprop adagrad; do
+    set +e
+    run 2 train --data "$WORK/train.h5" --layers 40,16,5 --batch 30 --steps 100 --lr 1e6 \
+        --optimizer "$opt" --save "$WORK/div.h5" > /dev/null 2> "$WORK/div.err"
+    code=$?
+    set -e
+    [ $code -eq 1 ] || fail "$opt --lr 1e6: exit $code, expected 1: $(cat "$WORK/div.err")"
+    grep -q "nndist: error: step [0-9]*: the loss diverged: .*Try a smaller --lr" "$WORK/div.err" ||
+        fail "$opt --lr 1e6: $(cat "$WORK/div.err")"
+    [ ! -e "$WORK/div.h5" ] || fail "$opt: a model was written after the loss diverged"
+done
+set +e
+run 2 train --data "$WORK/train.h5" --layers 40,16,5 --batch 30 --steps 20 --lr 1e6 \
+    --diverge 0 > /dev/null 2> "$WORK/div0.err"
+set -e
+grep -q "diverged" "$WORK/div0.err" && fail "--diverge 0 still stopped on divergence"
 
 # A rank that hangs at step 4: the watchdog ends the job within seconds, naming rank and phase.
 start=$SECONDS

@@ -495,6 +495,26 @@ static void test_metadata_checksum(void **state)
     nnd_model_free(&r);
 }
 
+/* Non-finite optimizer state is never written (a checkpoint must resume to finite weights). */
+static void test_nonfinite_state_refused(void **state)
+{
+    (void)state;
+    nnd_model m;
+    nnd_optim o;
+    make_model(&m, g_sizes, 2, NND_ACT_RELU, 13);
+    make_momentum(&o, &m);
+    char path[256];
+    scratch_path(path, sizeof path, "state.h5");
+    assert_int_equal(nnd_ckpt_save(path, &m, &o, NULL), NND_OK);
+    o.state[0][3] = INFINITY;
+    assert_int_equal(nnd_ckpt_save(path, &m, &o, NULL), NND_ERR_NUMERIC);
+    if (!strstr(nnd_err_msg(), "momentum_buffer holds non-finite values"))
+        fail_msg("message: %s", nnd_err_msg());
+    nnd_err_clear();
+    nnd_optim_free(&o);
+    nnd_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_refused_saves_leave_files_alone),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_metadata_checksum),
+        cmocka_unit_test(test_nonfinite_state_refused),
     };
     return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

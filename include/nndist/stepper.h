@@ -3,6 +3,12 @@
  *
  *  - A non-finite loss or gradient (seen alike by every rank): the step is skipped, the weights
  *    stay; after max_bad such steps in a row the run stops with NND_ERR_NUMERIC.
+ *  - A loss that has diverged: the mean loss of the steps, smoothed (an exponential moving
+ *    average, factor 0.98, with its start-up bias removed), has risen above both `diverge` times
+ *    its lowest value so far and its first value. The run stops with NND_ERR_NUMERIC naming the
+ *    step and both losses. The second condition keeps a run whose loss has become tiny (a
+ *    regression fitting its data) from being stopped by fluctuations far below where it began.
+ *    diverge = 0 turns the rule off.
  *  - A signal (SIGUSR1, SIGTERM, SIGINT on any rank, carried by the step's reduction): the run
  *    stops at this step boundary on every rank. Where the command has a checkpoint it is written
  *    and the status is NND_EXIT_REQUEUE (exit 75: requeue, --resume auto continues); where it has
@@ -28,7 +34,10 @@ typedef struct {
      * when the command keeps none. */
     nnd_status (*checkpoint)(void *ctx, char *path, size_t size);
     void *ctx;
-    uint64_t bad_in_a_row; /* state: the current run of skipped steps */
+    double diverge;             /* the divergence rule's factor (0: off) */
+    uint64_t bad_in_a_row;      /* state: the current run of skipped steps */
+    uint64_t n_losses;          /* state: steps in the smoothed loss */
+    double smooth, first, best; /* state: the smoothed loss's sum, first and lowest values */
 } nnd_stepper;
 
 /* Collective: one step of t at learning rate lr (nnd_trainer_step), then the policy above.

@@ -38,6 +38,7 @@ typedef struct {
     int progress;           /* -1 auto (a terminal), 0 off, 1 on */
     double watchdog;        /* seconds a step may take before the job is aborted; 0 = auto */
     uint64_t max_bad_steps; /* consecutive non-finite steps skipped before the run stops */
+    double diverge;         /* the divergence rule's factor (stepper.h); 0 = off */
     const char *trace;      /* Chrome trace JSON to write, or NULL */
 } nnd_train_config;
 

@@ -30,14 +30,17 @@ static nnd_status run_fold(sweep *s, size_t c, uint64_t epochs, unsigned f, swee
     nnd_schedule sched;
     nnd_schedule_init(&sched, &cfg.sched, cfg.optim.lr, t.batch, total);
     /* No checkpoint: a signal ends the sweep with exit 130, and nothing is written. */
-    nnd_stepper sp = {.max_bad = cfg.max_bad_steps, .end_step = total, .what = "the sweep"};
+    nnd_stepper sp = {.max_bad = cfg.max_bad_steps,
+                      .end_step = total,
+                      .what = "the sweep",
+                      .diverge = cfg.diverge};
     double loss_sum = 0.0, correct = 0.0, samples = 0.0;
     int diverged = 0;
     while (t.step < total) {
         nnd_step_stats ss;
         int skipped;
         st = nnd_stepper_step(&sp, &t, nnd_schedule_lr(&sched, t.step), &ss, &skipped);
-        if (st == NND_ERR_NUMERIC) { /* --max-bad-steps in a row: this configuration diverged */
+        if (st == NND_ERR_NUMERIC) { /* non-finite steps in a row, or a diverged loss */
             nnd_err_clear();
             st = NND_OK;
             diverged = 1;

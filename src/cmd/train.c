@@ -32,6 +32,9 @@ static nnd_status finish_train(nnd_train_config *cfg, const train_only *o)
     if (cfg->ckpt_every && !cfg->ckpt_dir)
         return nnd_err_set(NND_ERR_USAGE, "--checkpoint-every needs --checkpoint-dir DIR");
     if (o->no_progress) cfg->progress = 0;
+    if (cfg->diverge != 0.0 && cfg->diverge <= 1.0)
+        return nnd_err_set(NND_ERR_USAGE, "--diverge: %g is out of range; expected 0 (off) or > 1",
+                           cfg->diverge);
     if (nnd_schedule_parse(o->schedule, &cfg->sched.kind) != 0)
         return nnd_err_set(NND_ERR_USAGE,
                            "--lr-schedule: unknown '%s'; expected constant, step, exponential or "
@@ -95,6 +98,10 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
          NULL},
         {"max-bad-steps", NND_OPT_COUNT, &cfg.max_bad_steps, "N",
          "stop after N consecutive non-finite steps (skipped until then; default 5)", NULL},
+        {"diverge", NND_OPT_NONNEG, &cfg.diverge, "X",
+         "stop when the smoothed loss exceeds X times its lowest and its first value "
+         "(default 1000; 0: never)",
+         NULL},
         {"trace", NND_OPT_STRING, &cfg.trace, "FILE.json",
          "write a Chrome/Perfetto trace of every rank's phases", NULL},
     };

@@ -19,6 +19,7 @@ void nnd_train_flags_init(nnd_train_flags *f, nnd_train_config *cfg)
     cfg->lock_wait = 60.0;
     cfg->progress = -1;
     cfg->max_bad_steps = 5;
+    cfg->diverge = 1e3;
     nnd_schedule_defaults(&cfg->sched);
     memset(f, 0, sizeof *f);
     f->cfg = cfg;
