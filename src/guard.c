@@ -80,7 +80,12 @@ static double wall(void)
 static double limit_locked(void)
 {
     if (g_wd.fixed > 0) return g_wd.fixed;
-    return g_wd.auto_limit > g_wd.phase_floor ? g_wd.auto_limit : g_wd.phase_floor;
+    /* Until a step has been timed nothing says how long one takes: the first step of a large
+     * model (its packing buffers, page faults, a batch of 60,000) may take minutes, so it gets
+     * the slow phases' floor. */
+    double floor = g_wd.phase_floor;
+    if (g_wd.n_steps == 0 && floor < NND_GUARD_SLOW_FLOOR_S) floor = NND_GUARD_SLOW_FLOOR_S;
+    return g_wd.auto_limit > floor ? g_wd.auto_limit : floor;
 }
 
 /* Checks the phase 5 times a second; a stop wakes it at once (a sleep here would add up to

@@ -91,4 +91,24 @@ set -e
 [ $((SECONDS - start)) -lt 15 ] || fail "hung run took $((SECONDS - start)) s to end"
 grep -q "watchdog: rank [01] has been in '[a-z ]*'" "$WORK/hang.err" ||
     fail "no watchdog message: $(cat "$WORK/hang.err")"
+
+# The same in lr-find and in sweep (one group of both ranks: the fault's rank is the rank in the
+# group).
+hang_case() {
+    local name=$1 code
+    shift
+    start=$SECONDS
+    set +e
+    NNDIST_FAULT=hang@1:4 run 2 "$@" --watchdog 2 > /dev/null 2> "$WORK/$name.err"
+    code=$?
+    set -e
+    [ $code -ne 0 ] || fail "$name: hung run exited 0"
+    [ $((SECONDS - start)) -lt 20 ] || fail "$name: hung run took $((SECONDS - start)) s to end"
+    grep -q "watchdog: rank 1 has been in '[a-z ]*'" "$WORK/$name.err" ||
+        fail "$name: no watchdog message: $(cat "$WORK/$name.err")"
+}
+hang_case lrfind lr-find --data "$WORK/train.h5" --layers 40,16,5 --batch 30 --steps 100 \
+    --out-csv "$WORK/lr.csv"
+hang_case sweep sweep --data "$WORK/train.h5" --layers 40,16,5 --optimizers sgd,adam \
+    --lrs 0.01,0.1 --folds 2 --epochs 3 --group-size 2 --out "$WORK/sweep"
 echo "1 passed, 0 failed"

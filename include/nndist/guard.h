@@ -9,7 +9,8 @@
  * Watchdog. A thread checks how long the current phase (named by nnd_guard_phase) has been
  * running; past the limit it prints which rank is stuck in which phase and aborts the job with
  * MPI_Abort. The limit is --watchdog, or by default max(60 s, 20 x the median step time) for
- * step phases and at least the phase's own floor for slow phases (loading, checkpoints). */
+ * step phases and at least the phase's own floor for slow phases (loading, checkpoints); until
+ * the first step has been timed, every phase gets the slow phases' floor. */
 #ifndef NNDIST_GUARD_H
 #define NNDIST_GUARD_H
 

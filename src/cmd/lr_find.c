@@ -17,6 +17,7 @@
 
 #include "nndist/cli.h"
 #include "nndist/commands.h"
+#include "nndist/guard.h"
 #include "nndist/plot.h"
 #include "nndist/stepper.h"
 #include "nndist/trainer.h"
@@ -314,6 +315,7 @@ nnd_status nnd_cmd_lrfind(int argc, char **argv, const nnd_comm *c)
     if (!st && help) return NND_OK;
     if (!st) st = check_opts(&o, &f);
     if (st) return st; /* a pure function of argv: the same verdict on every rank */
+    if ((st = nnd_comm_agree(c, nnd_guard_watchdog_start(c->rank, cfg.watchdog)))) return st;
     char png[NND_PATH_MAX];
     default_png(&o, png, sizeof png);
     cfg.progress = 0;
@@ -346,6 +348,7 @@ nnd_status nnd_cmd_lrfind(int argc, char **argv, const nnd_comm *c)
         }
     }
     st = nnd_comm_agree(c, st); /* rank 0's CSV may have failed */
+    nnd_guard_watchdog_stop();
     curve_free(&k);
     nnd_trainer_free(&t);
     return st;

@@ -124,6 +124,7 @@ nnd_status nnd_cmd_sweep(int argc, char **argv, const nnd_comm *c)
     /* Parsing is a pure function of argv (and the world size): the same verdict everywhere. */
     nnd_status st = sweep_parse(s, argc, argv, c, &help);
     if (st || help) goto out;
+    if ((st = nnd_comm_agree(c, nnd_guard_watchdog_start(c->rank, s->base.watchdog)))) goto out;
     st = nnd_comm_agree(c, c->rank == 0 ? prepare_out(s) : NND_OK);
     if (!st) st = load_and_fold(s);
     if (st) goto out;
@@ -153,6 +154,7 @@ nnd_status nnd_cmd_sweep(int argc, char **argv, const nnd_comm *c)
     if ((st = sweep_run(s))) goto out;
     st = nnd_comm_agree(c, c->rank == 0 ? sweep_report(s) : NND_OK);
 out:
+    nnd_guard_watchdog_stop();
     sweep_free(s);
     free(s);
     return st;

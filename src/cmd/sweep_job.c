@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nndist/eval.h"
+#include "nndist/guard.h"
 #include "nndist/stepper.h"
 #include "nndist/trainer.h"
 #include "cmd/sweep.h"
@@ -56,7 +57,9 @@ static nnd_status run_fold(sweep *s, size_t c, uint64_t epochs, unsigned f, swee
     }
     if (!st && !diverged) {
         nnd_eval_result ev;
+        nnd_guard_phase("evaluating a fold", NND_GUARD_SLOW_FLOOR_S);
         nnd_evaluate(&t.model, &t.val, cfg.loss, &s->group, 0, &ev);
+        nnd_guard_idle();
         r->acc[f] = ev.accuracy;
         r->loss[f] = ev.loss;
         r->train_loss[f] = samples > 0 ? loss_sum / samples : NAN;

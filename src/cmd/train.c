@@ -92,10 +92,6 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
         {"metrics", NND_OPT_STRING, &cfg.metrics, "FILE",
          "one CSV row per epoch (a new file; a resumed run appends)", NULL},
         {"no-progress", NND_OPT_FLAG, &o.no_progress, NULL, "no progress bar", NULL},
-        {"watchdog", NND_OPT_POSITIVE, &cfg.watchdog, "SECONDS",
-         "abort when a step hangs this long (default max(60, 20 x the median step), and at "
-         "least 600 while loading, checkpointing or evaluating)",
-         NULL},
         {"max-bad-steps", NND_OPT_COUNT, &cfg.max_bad_steps, "N",
          "stop after N consecutive non-finite steps (skipped until then; default 5)", NULL},
         {"diverge", NND_OPT_NONNEG, &cfg.diverge, "X",

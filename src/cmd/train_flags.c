@@ -73,6 +73,10 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
         {"init", NND_OPT_STRING, &cfg->init, "FILE", "start from the /model weights of FILE", NULL},
         {"threads", NND_OPT_COUNT, &f->threads, "N",
          "OpenMP threads per rank (default: cores / ranks on the node)", &f->threads_given},
+        {"watchdog", NND_OPT_POSITIVE, &cfg->watchdog, "SECONDS",
+         "abort when a step hangs this long (default max(60, 20 x the median step), and at "
+         "least 600 while loading, checkpointing or evaluating)",
+         NULL},
         {"overlap", NND_OPT_FLAG, &cfg->overlap, NULL,
          "sum each layer's gradient (MPI_Iallreduce) while backward computes the layers below, "
          "instead of the default one sum after backward",
