@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 nnd_status nnd_atomic_begin(nnd_atomic *a, const char *path)
@@ -76,4 +77,31 @@ void nnd_atomic_abort(nnd_atomic *a)
 {
     if (a->pending) unlink(a->tmp);
     a->pending = 0;
+}
+
+nnd_status nnd_atomic_check_destination(const char *flag, const char *path)
+{
+    nnd_atomic a;
+    nnd_status st = nnd_atomic_begin(&a, path); /* the temporary's name must fit too */
+    if (st) return st;
+    char dir[NND_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return nnd_err_set(NND_ERR_USAGE, "%s %s: the directory %s does not exist", flag, path,
+                           dir);
+    if (access(dir, W_OK) != 0)
+        return nnd_err_set(NND_ERR_USAGE, "%s %s: the directory %s is not writable: %s", flag,
+                           path, dir, strerror(errno));
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return nnd_err_set(NND_ERR_USAGE, "%s %s: is a directory; expected a file name", flag,
+                           path);
+    return NND_OK;
 }

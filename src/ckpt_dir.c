@@ -133,13 +133,18 @@ static nnd_status take_lock(nnd_ckpt_dir *d, const char *dir, double wait_s)
 
 /* ---- the directory ---- */
 
+/* The longest name written in a checkpoint directory: "/ckpt-<12 digits>.h5.<pid>.tmp". */
+#define CKPT_NAME_MAX (sizeof "/ckpt-000000000000.h5..tmp" - 1 + 10)
+
 static nnd_status make_path(const char *dir)
 {
     char buf[NND_PATH_MAX];
-    if ((size_t)snprintf(buf, sizeof buf, "%s", dir) >= sizeof buf)
+    if (strlen(dir) + CKPT_NAME_MAX >= sizeof buf)
         return nnd_err_set(NND_ERR_USAGE,
-                           "--checkpoint-dir %.200s...: path too long (over %d bytes)", dir,
-                           NND_PATH_MAX - 1);
+                           "--checkpoint-dir %.200s...: path too long (%zu bytes; with the "
+                           "checkpoints' names it must stay under %d)",
+                           dir, strlen(dir), (int)(NND_PATH_MAX - CKPT_NAME_MAX));
+    snprintf(buf, sizeof buf, "%s", dir);
     for (char *p = buf + 1;; p++) {
         if (*p != '/' && *p != '\0') continue;
         char save = *p;
@@ -223,10 +228,11 @@ int nnd_ckpt_list(const char *dir, uint64_t *steps, int max)
  * older ones beyond that are left alone. */
 #define RETAIN_SCAN_MAX 4096
 
-void nnd_ckpt_retain(const char *dir, int keep, const char *run_id)
+void nnd_ckpt_retain(const char *dir, uint64_t keep, const char *run_id)
 {
     uint64_t steps[RETAIN_SCAN_MAX];
-    int n = nnd_ckpt_list(dir, steps, RETAIN_SCAN_MAX), mine = 0;
+    int n = nnd_ckpt_list(dir, steps, RETAIN_SCAN_MAX);
+    uint64_t mine = 0;
     if (keep < 1) keep = 1;
     for (int i = 0; i < n; i++) {
         char path[NND_PATH_MAX], id[NND_CKPT_RUN_ID_SIZE];

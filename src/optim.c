@@ -194,7 +194,11 @@ nnd_status nnd_optim_validate(const nnd_optim_config *cfg)
         return nnd_err_set(NND_ERR_USAGE,
                            "--nesterov needs --momentum > 0 and --dampening 0 (as torch.optim)");
     if (!(cfg->alpha >= 0.0 && cfg->alpha <= 1.0)) return out_of_range("alpha", cfg->alpha, "0..1");
-    if (!(cfg->eps >= 0.0 && isfinite(cfg->eps))) return out_of_range("eps", cfg->eps, ">= 0");
+    /* eps keeps a division away from 0/0 (a parameter whose gradient is always 0 would become
+     * NaN); sgd and lars do not divide by it. */
+    int uses_eps = cfg->kind != NND_OPTIM_SGD && cfg->kind != NND_OPTIM_LARS;
+    if (uses_eps && !(cfg->eps > 0.0 && isfinite(cfg->eps)))
+        return out_of_range("eps", cfg->eps, "> 0");
     if (!(cfg->beta1 >= 0.0 && cfg->beta1 < 1.0))
         return out_of_range("beta1", cfg->beta1, "0 <= beta1 < 1");
     if (!(cfg->beta2 >= 0.0 && cfg->beta2 < 1.0))

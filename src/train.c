@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "nndist/atomic_file.h"
 #include "nndist/ckpt.h"
 #include "nndist/ckpt_dir.h"
 #include "nndist/eval.h"
@@ -136,6 +137,16 @@ static nnd_status resume(run *r)
     return NND_OK;
 }
 
+/* The files written at the end (or all along) can be written: checked before any work. */
+static nnd_status check_outputs(const nnd_train_config *cfg)
+{
+    nnd_status st = NND_OK;
+    if (cfg->save) st = nnd_atomic_check_destination("--save", cfg->save);
+    if (!st && cfg->trace) st = nnd_atomic_check_destination("--trace", cfg->trace);
+    if (!st && cfg->metrics) st = nnd_atomic_check_destination("--metrics", cfg->metrics);
+    return st;
+}
+
 /* Collective: a fresh run gets a new id (rank 0's, shared); a resumed one kept its checkpoint's.
  * Either way the checkpoint directory must hold no other run's checkpoints. */
 static nnd_status adopt_run_id(run *r)
@@ -199,7 +210,7 @@ static nnd_status save(run *r, const char *path, int retain)
         nnd_ckpt_meta meta;
         fill_meta(r, &meta);
         st = nnd_ckpt_save(path, &r->t.model, &r->t.optim, &meta);
-        if (!st && retain) nnd_ckpt_retain(r->cfg->ckpt_dir, (int)r->cfg->keep, r->run_id);
+        if (!st && retain) nnd_ckpt_retain(r->cfg->ckpt_dir, r->cfg->keep, r->run_id);
     }
     return nnd_comm_agree(r->c, st);
 }
@@ -350,8 +361,16 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         st = c->rank == 0 ? nnd_ckpt_dir_open(&r.dir, cfg->ckpt_dir, cfg->lock_wait) : NND_OK;
         if ((st = nnd_comm_agree(c, st))) goto out;
     }
+    if ((st = nnd_comm_agree(c, c->rank == 0 ? check_outputs(cfg) : NND_OK))) goto out;
     st = nnd_trainer_init(t, cfg, c);
     if (st) goto out;
+    if (!cfg->steps && cfg->epochs > UINT64_MAX / t->spe) {
+        st = nnd_err_set(NND_ERR_USAGE,
+                         "--epochs %" PRIu64 ": with %" PRIu64 " steps per epoch the run's step "
+                         "count overflows; expected at most %" PRIu64 " epochs",
+                         cfg->epochs, t->spe, UINT64_MAX / t->spe);
+        goto out;
+    }
     r.total_steps = cfg->steps ? cfg->steps : cfg->epochs * t->spe;
     nnd_schedule_init(&r.sched, &cfg->sched, cfg->optim.lr, t->batch, r.total_steps);
     nnd_run_definition(r.definition, sizeof r.definition, cfg, &t->train.shape, t->batch);

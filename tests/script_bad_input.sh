@@ -5,6 +5,7 @@ D="$WORK/data"
 mkdir -p "$D"
 "$MAKE_DATASET" "$D/good.h5" 300 12 4 1
 "$MAKE_DATASET" "$D/seven.h5" 50 7 4 1
+"$MAKE_DATASET" "$D/n4096.h5" 4096 4 2 1 # 2^53 epochs of 4096 steps overflow a 64-bit count
 for v in nan-x inf-x label-neg label-big string-x rank1-x rank3-x float-y rows-mismatch no-y \
          empty targets huge; do
     "$MAKE_DATASET" "$D/$v.h5" 300 12 4 1 "$v"
@@ -64,6 +65,12 @@ cases=(
   "eval of a non-model|no /model/layer_0/W|eval --model $D/good.h5 --data $D/good.h5"
   "eval shape mismatch|7 features but the first layer takes 12|eval --model $WORK/keep.h5 --data $D/seven.h5"
   "convert missing|missing.gz|convert idx --images $D/missing.gz --labels $D/missing.gz --out $WORK/keep.h5"
+  "eps 0|--eps: 0 is out of range; expected > 0|${base[*]} --optimizer adam --eps 0"
+  "epochs overflow|the run's step count overflows|train --data $D/n4096.h5 --layers 4,3,2 --batch 1 --epochs 9007199254740992"
+  "save dir missing|--save $WORK/no/m.h5: the directory $WORK/no does not exist|train --data $D/good.h5 --layers 12,8,4 --steps 3 --save $WORK/no/m.h5"
+  "save is a dir|--save $D: is a directory|train --data $D/good.h5 --layers 12,8,4 --save $D"
+  "metrics dir missing|--metrics $WORK/no/m.csv: the directory|${base[*]} --metrics $WORK/no/m.csv"
+  "checkpoint dir too long|path too long (4079 bytes; with the checkpoints' names|${base[*]} --checkpoint-dir $WORK/$(printf 'd%.0s' $(seq $((4078 - ${#WORK}))))"
 )
 # check_case NP INDEX: runs one case and checks it; runs in the background, so it reports a
 # failure by writing it to $WORK/fail-NP-INDEX (fail() would only end the subshell).

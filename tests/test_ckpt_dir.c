@@ -137,8 +137,10 @@ static void test_retention_is_per_run(void **state)
     nnd_ckpt_path(p, sizeof p, dir, 60);
     assert_int_equal(nnd_ckpt_read_run_id(p, id, sizeof id), -1);
 
-    nnd_ckpt_retain(dir, 2, "aaaaaaaaaaaaaaaa");
     uint64_t steps[16];
+    nnd_ckpt_retain(dir, 4294967296ULL, "aaaaaaaaaaaaaaaa"); /* more than an int holds: all */
+    assert_int_equal(nnd_ckpt_list(dir, steps, 16), 8);
+    nnd_ckpt_retain(dir, 2, "aaaaaaaaaaaaaaaa");
     const uint64_t left[5] = {900, 500, 400, 60, 50};
     assert_int_equal(nnd_ckpt_list(dir, steps, 16), 5);
     assert_memory_equal(steps, left, sizeof left);

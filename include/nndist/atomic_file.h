@@ -36,4 +36,9 @@ nnd_status nnd_atomic_commit(nnd_atomic *a);
 /* Removes the temporary unless committed; safe after a commit, a failed begin, or twice. */
 void nnd_atomic_abort(nnd_atomic *a);
 
+/* Checks now, before hours of work, that path can be written later: the name fits, its
+ * directory exists and is writable, and path is not a directory. The message starts with
+ * `flag path:` (flag names the option, e.g. "--save"). Nothing is created. */
+nnd_status nnd_atomic_check_destination(const char *flag, const char *path);
+
 #endif

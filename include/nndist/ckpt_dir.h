@@ -37,6 +37,6 @@ void nnd_ckpt_path(char *buf, size_t size, const char *dir, uint64_t step);
 int nnd_ckpt_list(const char *dir, uint64_t *steps, int max);
 /* Deletes all but the newest `keep` (>= 1) checkpoints of the run run_id: files whose run_id
  * attribute (ckpt.h) is another run's, or cannot be read, are left alone. */
-void nnd_ckpt_retain(const char *dir, int keep, const char *run_id);
+void nnd_ckpt_retain(const char *dir, uint64_t keep, const char *run_id);
 
 #endif
