@@ -17,6 +17,7 @@
 #include "nndist/eval.h"
 #include "nndist/guard.h"
 #include "nndist/isa.h"
+#include "nndist/metrics.h"
 #include "nndist/run_identity.h"
 #include "nndist/stepper.h"
 
@@ -32,7 +33,7 @@ typedef struct {
     const nnd_comm *c;
     uint64_t total_steps;
     nnd_schedule sched;
-    FILE *metrics;
+    nnd_metrics metrics; /* rank 0 */
     int progress;
     nnd_trace trace;
     int tracing;
@@ -48,7 +49,7 @@ static void run_free(run *r)
     nnd_trace_free(&r->trace);
     nnd_guard_watchdog_stop();
     nnd_trainer_free(&r->t);
-    if (r->metrics) fclose(r->metrics);
+    nnd_metrics_close(&r->metrics); /* on an error path: the error reported is the first */
 }
 
 static void say(const run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -243,16 +244,8 @@ static void progress_bar(const run *r, uint64_t in_epoch, double loss)
 static nnd_status open_metrics(run *r)
 {
     nnd_status st = NND_OK;
-    if (r->cfg->metrics && r->c->rank == 0) {
-        int fresh = access(r->cfg->metrics, F_OK) != 0 || r->t.step == 0;
-        r->metrics = fopen(r->cfg->metrics, fresh ? "w" : "a");
-        if (!r->metrics)
-            st = nnd_err_set(NND_ERR_IO, "--metrics %s: cannot open for writing", r->cfg->metrics);
-        else if (fresh)
-            fprintf(r->metrics, "step,epoch,lr,train_loss,train_acc,val_loss,val_acc,samples,"
-                                "samples_per_s,compute_s,allreduce_s,update_s,io_s,forward_s,"
-                                "backward_s\n");
-    }
+    if (r->cfg->metrics && r->c->rank == 0)
+        st = nnd_metrics_open(&r->metrics, r->cfg->metrics, r->t.step);
     return nnd_comm_agree(r->c, st);
 }
 
@@ -280,16 +273,22 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
         "epoch %" PRIu64 "/%" PRIu64 "  step %" PRIu64 "  loss %.4f  acc %.4f%s  %.0f samples/s"
         "  compute %.2fs  allreduce %.2fs  update %.2fs\n",
         epoch, epochs, t->step, loss, acc, val_text, rate, e->compute, e->allreduce, e->update);
-    if (r->metrics) {
-        fprintf(r->metrics, "%" PRIu64 ",%" PRIu64 ",%g,%.6f,%.6f,", t->step, epoch, lr, loss, acc);
-        if (t->has_val)
-            fprintf(r->metrics, "%.6f,%.6f,", v.loss, v.accuracy);
-        else
-            fprintf(r->metrics, ",,");
-        fprintf(r->metrics, "%.0f,%.1f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", e->samples, rate,
-                e->compute, e->allreduce, e->update, e->io, e->forward, e->compute - e->forward);
-        fflush(r->metrics);
-    }
+    nnd_metrics_row row = {.step = t->step,
+                           .epoch = epoch,
+                           .lr = lr,
+                           .train_loss = loss,
+                           .train_acc = acc,
+                           .has_val = t->has_val,
+                           .val_loss = v.loss,
+                           .val_acc = v.accuracy,
+                           .samples = e->samples,
+                           .samples_per_s = rate,
+                           .compute_s = e->compute,
+                           .allreduce_s = e->allreduce,
+                           .update_s = e->update,
+                           .io_s = e->io,
+                           .forward_s = e->forward};
+    nnd_metrics_write(&r->metrics, &row);
     memset(e, 0, sizeof *e);
     e->wall_start = MPI_Wtime();
 }
@@ -406,6 +405,7 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         if ((st = save(&r, cfg->save, 0))) goto out;
         say(&r, "saved the model to %s\n", cfg->save);
     }
+    st = nnd_comm_agree(c, c->rank == 0 ? nnd_metrics_close(&r.metrics) : NND_OK);
 out:
     if (r.tracing) {
         /* Every rank gets here with the same status, so the gather is safe on error paths too. */
