@@ -2,6 +2,7 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nndist/comm.h"
 #include "nndist/commands.h"
@@ -50,6 +51,14 @@ static const command *find_command(const char *name)
 int main(int argc, char **argv)
 {
     int provided;
+    /* The signal flags go up before MPI_Init, which takes a noticeable time: a SIGUSR1 from a
+     * batch system that arrives then is kept and answered at the first step (a checkpoint,
+     * exit 75) instead of killing the rank. Installed again after MPI_Init, in case the
+     * library set handlers of its own. */
+    const command *cmd = argc >= 2 ? find_command(argv[1]) : NULL;
+    if (cmd && cmd->stops_on_signal) nnd_guard_install_signals();
+    /* Tests: a slow MPI_Init (seconds on a large cluster), ended early by a signal. */
+    if (nnd_guard_fault("slowinit", -1, 0)) sleep(3);
     /* OpenMP threads run between MPI calls; only the main thread calls MPI (the watchdog's
      * MPI_Abort is the one exception, and it ends the process). */
     nnd_mpi_preinit();
@@ -63,7 +72,6 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "--version") == 0) {
         if (c.rank == 0) printf("nndist %s\n", NNDIST_VERSION);
     } else {
-        const command *cmd = find_command(argv[1]);
         if (cmd && cmd->stops_on_signal) nnd_guard_install_signals();
         if (cmd)
             st = cmd->run(argc - 1, argv + 1, &c);

@@ -44,6 +44,34 @@ interrupt() {
     "$COMPARE_MODELS" "$WORK/full.h5" "$WORK/$dir.h5" 0 || fail "$how: resumed run not bitwise equal"
 }
 interrupt usr1 usr1-mpirun
+
+# SIGUSR1 while the ranks are still starting (a slow MPI_Init, emulated by a 3 s pause before
+# it): kept, answered at the first step with a checkpoint and exit 75, never a rank killed by
+# the signal (exit 138). Sent as soon as both ranks catch SIGUSR1, 5 times.
+for i in $(seq 5); do
+    NNDIST_FAULT='slowinit@*:0' run 2 "${common[@]}" --checkpoint-dir "$WORK/early-$i" \
+        > "$WORK/early.log" 2>&1 &
+    pid=$!
+    pids=""
+    for _ in $(seq 2000); do
+        pids=$(pgrep -f "^$NNDIST train .*$WORK/early-$i" || true)
+        ready=0
+        for p in $pids; do
+            mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$p/status" 2> /dev/null || echo 0)
+            (( (16#$mask >> 9) & 1 )) && ready=$((ready + 1))
+        done
+        [ "$ready" -eq 2 ] && break
+        sleep 0.005
+    done
+    # shellcheck disable=SC2086
+    kill -USR1 $pids
+    set +e
+    wait "$pid"
+    code=$?
+    set -e
+    [ $code -eq 75 ] || fail "early USR1 $i: exit $code, expected 75: $(tail -n 5 "$WORK/early.log")"
+    [ -f "$WORK/early-$i/ckpt-000000000001.h5" ] || fail "early USR1 $i: no checkpoint at step 1"
+done
 interrupt term term-rank
 
 # One NaN gradient on rank 1 at step 7: skipped by both ranks, reported once, run completes.

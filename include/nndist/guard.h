@@ -51,6 +51,7 @@ double nnd_guard_limit(void);
  *   hang@0:3     rank 0 stops responding (sleeps) at step 3, before the allreduce
  *   pause@*:50   every rank sleeps 3 s at step 50 (or until a signal): a window for tests
  *   slowckpt@0:0 rank 0 sleeps 5 s after writing a checkpoint's .tmp, before the rename
+ *   slowinit@*:0 every process sleeps 3 s (or until a signal) before MPI_Init
  * Returns 1 when the fault applies to (rank, step). Unset in normal use. */
 int nnd_guard_fault(const char *kind, int rank, uint64_t step);
 
