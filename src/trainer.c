@@ -6,6 +6,7 @@
 
 #include "kernels/elementwise.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -193,12 +194,12 @@ static const char *shm_dir(void)
     return dir && *dir ? dir : "/dev/shm";
 }
 
-/* 1 when the backing directory has room for `bytes` of windows (with a margin), or cannot be
- * examined (then Open MPI is left to try). */
+/* 1 when the backing directory exists, is writable and has room for `bytes` of windows (with a
+ * margin). Open MPI aborts the job (exit 16) when it cannot create its files there. */
 static int shm_space_fits(size_t bytes)
 {
     struct statvfs v;
-    if (statvfs(shm_dir(), &v) != 0) return 1;
+    if (access(shm_dir(), W_OK) != 0 || statvfs(shm_dir(), &v) != 0) return 0;
     return (double)v.f_bavail * (double)v.f_frsize >= 1.25 * (double)bytes + (double)(16 << 20);
 }
 
@@ -237,9 +238,9 @@ static nnd_status plan_update(nnd_trainer *t)
         if (t->c->rank == 0)
             fprintf(
                 stderr,
-                "nndist: note: %s has less than the %zu MB the sharded update needs; every rank "
-                "updates all the weights instead (a larger /dev/shm, or "
-                "OMPI_MCA_osc_sm_backing_directory, allows it)\n",
+                "nndist: note: %s is missing, not writable or has less than the %zu MB the sharded "
+                "update needs; every rank updates all the weights instead (a larger, writable "
+                "/dev/shm, or OMPI_MCA_osc_sm_backing_directory, allows it)\n",
                 shm_dir(), bytes >> 20);
         return NND_OK;
     }

@@ -82,4 +82,13 @@ if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k tmpfs "$WORK/small-shm" 2>
 else
     echo "SKIP small shared-memory case: cannot mount a tmpfs here (needs root and mount rights)"
 fi
+# A backing directory that does not exist (Open MPI aborted the job with exit 16): the same.
+OMPI_MCA_osc_sm_backing_directory="$WORK/no-such-dir" run 2 train --data "$WORK/train.h5" \
+    --layers 12,16,8,4 --batch 32 --steps 40 --optimizer adam --lr 0.01 --seed 3 \
+    --save "$WORK/no-shm.h5" > /dev/null 2> "$WORK/no-shm.err" ||
+    fail "a missing shared-memory directory failed the run: $(cat "$WORK/no-shm.err")"
+grep -q "is missing, not writable or has less than" "$WORK/no-shm.err" ||
+    fail "no note about the missing shared-memory directory: $(cat "$WORK/no-shm.err")"
+"$COMPARE_MODELS" "$WORK/upd-replicated-2.h5" "$WORK/no-shm.h5" 0 > /dev/null ||
+    fail "missing /dev/shm: not the allreduce's weights"
 echo "1 passed, 0 failed"
