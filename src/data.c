@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,51 @@ static nnd_status read_rows(hid_t f, const char *path, const char *name, hid_t m
     return st;
 }
 
+/* Reads labels [lo, hi) as int64, so that a value beyond int32 is reported as it is rather than
+ * as HDF5's saturated conversion, checks them against n_classes (when > 0), and stores them as
+ * int32. */
+static nnd_status read_labels(hid_t f, const char *path, const char *name, size_t lo, size_t hi,
+                              size_t n_classes, int32_t *out)
+{
+    int64_t *wide = malloc((hi - lo > 0 ? hi - lo : 1) * sizeof *wide);
+    if (!wide) return nnd_err_set(NND_ERR_NOMEM, "%s: cannot allocate %zu labels", path, hi - lo);
+    nnd_status st = read_rows(f, path, name, H5T_NATIVE_INT64, lo, hi, 1, 1, wide);
+    for (size_t i = 0; !st && i < hi - lo; i++) {
+        int64_t y = wide[i];
+        if (n_classes > 0 && (y < 0 || (uint64_t)y >= n_classes))
+            st = nnd_err_set(NND_ERR_INPUT,
+                             "%s: '%s' row %zu holds label %" PRId64 "; expected 0..%zu (the last "
+                             "layer has %zu outputs)",
+                             path, name, lo + i, y, n_classes - 1, n_classes);
+        else if (y < INT32_MIN || y > INT32_MAX)
+            st = nnd_err_set(NND_ERR_INPUT,
+                             "%s: '%s' row %zu holds label %" PRId64 "; expected a class index",
+                             path, name, lo + i, y);
+        else
+            out[i] = (int32_t)y;
+    }
+    free(wide);
+    return st;
+}
+
+/* One element of a 2-D dataset as double (for a message about its value); NAN when unreadable. */
+static double read_one_double(hid_t f, const char *name, size_t row, size_t col)
+{
+    double v = NAN;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return v;
+    hid_t fsp = H5Dget_space(d);
+    hsize_t start[2] = {row, col}, one[2] = {1, 1};
+    hid_t msp = H5Screate_simple(1, one, NULL);
+    if (H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, one, NULL) < 0 ||
+        H5Dread(d, H5T_NATIVE_DOUBLE, msp, fsp, H5P_DEFAULT, &v) < 0)
+        v = NAN;
+    H5Sclose(msp);
+    H5Sclose(fsp);
+    H5Dclose(d);
+    return v;
+}
+
 /* Maps rows [lo, hi) of `name` (cols floats each) read-only from the file, when it is stored
  * as one contiguous, unfiltered block of little-endian float32 (what `nndist convert` and
  * h5py's defaults write): the rows then come from the page cache, with no copy into freshly
@@ -265,14 +311,22 @@ nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name, 
     if (k)
         st = read_rows(f, path, y_name, H5T_NATIVE_FLOAT, lo, hi, k, 2, ds->targets);
     else
-        st = read_rows(f, path, y_name, H5T_NATIVE_INT32, lo, hi, 1, 1, ds->labels);
+        st = read_labels(f, path, y_name, lo, hi, n_classes, ds->labels);
     if (st) goto out;
 
     long long bad = first_nonfinite(ds->x, rows * d);
     if (bad >= 0) {
-        st = nnd_err_set(NND_ERR_INPUT,
-                         "%s: '%s' row %zu column %zu is %g; expected finite features", path,
-                         x_name, lo + (size_t)bad / d, (size_t)bad % d, ds->x[bad]);
+        size_t row = lo + (size_t)bad / d, col = (size_t)bad % d;
+        double v = read_one_double(f, x_name, row, col);
+        if (isfinite(v)) /* a float64 beyond float32's range: HDF5's conversion made it inf */
+            st = nnd_err_set(NND_ERR_INPUT,
+                             "%s: '%s' row %zu column %zu is %g, beyond float32's range "
+                             "(|x| <= 3.4e38); expected features that fit in float32",
+                             path, x_name, row, col, v);
+        else
+            st = nnd_err_set(NND_ERR_INPUT,
+                             "%s: '%s' row %zu column %zu is %g; expected finite features", path,
+                             x_name, row, col, ds->x[bad]);
         goto out;
     }
     if (k) {
@@ -283,17 +337,6 @@ nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name, 
                              "targets",
                              path, y_name, lo + (size_t)bad / k);
             goto out;
-        }
-    } else if (n_classes > 0) {
-        for (size_t i = 0; i < rows; i++) {
-            int32_t y = ds->labels[i];
-            if (y < 0 || (size_t)y >= n_classes) {
-                st = nnd_err_set(NND_ERR_INPUT,
-                                 "%s: '%s' row %zu holds label %d; expected 0..%zu (the last "
-                                 "layer has %zu outputs)",
-                                 path, y_name, lo + i, (int)y, n_classes - 1, n_classes);
-                goto out;
-            }
         }
     }
 out:

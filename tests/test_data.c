@@ -335,13 +335,45 @@ static void test_load_bad_values(void **state)
     nnd_data_free(&ds);
 }
 
+/* Values beyond what the reader converts to: reported as they are in the file, not as HDF5's
+ * saturated or overflowed conversion (2147483647, inf). */
+static void test_load_out_of_range_values(void **state)
+{
+    (void)state;
+    char path[256];
+    nnd_data_shape sh;
+    nnd_dataset ds;
+    const float X[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    const int64_t y64[5] = {0, 1, (int64_t)4294967299LL, 1, 0}; /* 2^32 + 3 */
+    scratch_path(path, sizeof path, "label_int64.h5");
+    hid_t f = create_file(path);
+    put(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, 2, X);
+    put(f, "y", H5T_STD_I64LE, H5T_NATIVE_INT64, 5, 0, y64);
+    H5Fclose(f);
+    assert_int_equal(nnd_data_probe(path, "/X", "/y", &sh), NND_OK);
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 0, 5, 3), NND_ERR_INPUT);
+    assert_msg_has("row 2 holds label 4294967299");
+    nnd_data_free(&ds);
+
+    const double X64[10] = {1, 2, 3, 4, 5, 1e300, 7, 8, 9, 10};
+    const int32_t y[5] = {0, 1, 1, 0, 1};
+    scratch_path(path, sizeof path, "x_float64.h5");
+    f = create_file(path);
+    put(f, "X", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 5, 2, X64);
+    put(f, "y", H5T_STD_I32LE, H5T_NATIVE_INT32, 5, 0, y);
+    H5Fclose(f);
+    assert_int_equal(nnd_data_probe(path, "/X", "/y", &sh), NND_OK);
+    assert_int_equal(nnd_data_load(&ds, path, "/X", "/y", &sh, 0, 5, 2), NND_ERR_INPUT);
+    assert_msg_has("row 2 column 1 is 1e+300, beyond float32's range");
+    nnd_data_free(&ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_round_trip),
-        cmocka_unit_test(test_load_mapped),
-        cmocka_unit_test(test_probe_bad_files),
-        cmocka_unit_test(test_load_bad_values),
+        cmocka_unit_test(test_load_round_trip),          cmocka_unit_test(test_load_mapped),
+        cmocka_unit_test(test_probe_bad_files),          cmocka_unit_test(test_load_bad_values),
+        cmocka_unit_test(test_load_out_of_range_values),
     };
     return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }
