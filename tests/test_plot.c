@@ -73,6 +73,13 @@ static void test_failure_and_success(void **state)
     assert_string_equal(nnd_err_msg(), "gnuplot failed to write out/x.png");
     assert_null(p.out);
 
+    /* A gnuplot that exits without reading: 1 MB of input cannot fit in the pipe, so the writes
+     * meet a closed pipe. The plot fails; the process lives (SIGPIPE is ignored meanwhile). */
+    assert_int_equal(nnd_plot_open(&p, "out/y.png", 640, 360), NND_OK);
+    for (int i = 0; i < 1 << 17; i++) fputs("plot x\n", p.out);
+    assert_int_equal(nnd_plot_close(&p), NND_ERR_IO);
+    nnd_err_clear();
+
     setenv("NNDIST_GNUPLOT", "cat", 1);
     assert_int_equal(nnd_plot_open(&p, "out/x.png", 900, 600), NND_OK);
     fprintf(p.out, "plot x\n");
