@@ -16,3 +16,14 @@ run() {
     local np=$1; shift
     timeout -k 5 120 "$MPIEXEC" -np "$np" --oversubscribe --bind-to none "$NNDIST" "$@"
 }
+
+# interrupted_run_fixture: for the tests that stop a run and resume it: the dataset, the command
+# line in `common` (600 steps, a checkpoint every 100) and the uninterrupted run's model
+# $WORK/full.h5 that every resumed run must equal bitwise.
+interrupted_run_fixture() {
+    "$MAKE_DATASET" "$WORK/train.h5" 3000 40 5 3
+    common=(train --data "$WORK/train.h5" --layers 40,64,32,5 --batch 30 --lr 0.05
+            --optimizer momentum --steps 600 --checkpoint-every 100 --no-progress)
+    run 2 "${common[@]}" --checkpoint-dir "$WORK/full" --save "$WORK/full.h5" > /dev/null ||
+        fail "uninterrupted run failed"
+}

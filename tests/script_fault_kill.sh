@@ -4,11 +4,7 @@
 # within seconds, the previous checkpoint stays intact, and --resume auto finishes with weights
 # bitwise equal to an uninterrupted run.
 source "$(dirname "$0")/lib.sh"
-"$MAKE_DATASET" "$WORK/train.h5" 3000 40 5 3
-common=(train --data "$WORK/train.h5" --layers 40,64,32,5 --batch 30 --lr 0.05
-        --optimizer momentum --steps 600 --checkpoint-every 100 --no-progress)
-run 2 "${common[@]}" --checkpoint-dir "$WORK/full" --save "$WORK/full.h5" > /dev/null ||
-    fail "uninterrupted run failed"
+interrupted_run_fixture
 
 # until_exists PATTERN: wait (at most 30 s) for a file matching a glob to appear.
 until_exists() {

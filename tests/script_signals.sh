@@ -3,11 +3,7 @@
 # NaN on one rank is skipped everywhere; repeated NaNs, or a loss that explodes, stop the run
 # without writing a model; a hung rank is caught by the watchdog (train, lr-find, sweep).
 source "$(dirname "$0")/lib.sh"
-"$MAKE_DATASET" "$WORK/train.h5" 3000 40 5 3
-common=(train --data "$WORK/train.h5" --layers 40,64,32,5 --batch 30 --lr 0.05
-        --optimizer momentum --steps 600 --checkpoint-every 100 --no-progress)
-run 2 "${common[@]}" --checkpoint-dir "$WORK/full" --save "$WORK/full.h5" > /dev/null ||
-    fail "uninterrupted run failed"
+interrupted_run_fixture
 
 # interrupt DIR HOW: start the run, signal it after a moment, expect 75, then resume to the end.
 interrupt() {
