@@ -27,6 +27,9 @@ done
 
 mpi_opts 2
 run=runs/quickstart
+# Each quickstart trains anew: the previous run's checkpoints would belong to another run (a
+# checkpoint directory holds one run; docs/reliability.md), so they go first.
+rm -rf "$run/checkpoints"
 mkdir -p "$run"
 echo "== training 784-512-256-10 ReLU, SGD lr 0.1, global batch 128, $EPOCHS epochs, 2 ranks"
 mpirun "${MPIRUN_OPTS[@]}" "$NNDIST" train \
