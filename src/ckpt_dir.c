@@ -50,11 +50,17 @@ static int is_stale_temporary(const char *name)
 
 /* ---- the lock ---- */
 
-/* What the lock file says of its holder, without the trailing newline ("" when unreadable). */
+/* What the lock file says of its holder, without the trailing newline ("" when unreadable). A
+ * holder that has just taken the lock may not have written its line yet (the file is empty or
+ * the line has no newline): read again for up to 2 s before giving up on it. */
 static void read_holder(int fd, char *buf, size_t size)
 {
-    ssize_t n = pread(fd, buf, size - 1, 0);
-    buf[n > 0 ? n : 0] = '\0';
+    for (int tries = 0;; tries++) {
+        ssize_t n = pread(fd, buf, size - 1, 0);
+        buf[n > 0 ? n : 0] = '\0';
+        if (strchr(buf, '\n') || tries == 40) break;
+        usleep(50 * 1000);
+    }
     buf[strcspn(buf, "\n")] = '\0';
 }
 
