@@ -3,10 +3,14 @@
 
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "nndist/guard.h"
 
 /* A launcher that starts every rank of the job on this one node: mpirun on a single host (it
  * says so in OMPI_COMM_WORLD_SIZE / _LOCAL_SIZE), or no launcher at all (a singleton). srun and
@@ -57,10 +61,127 @@ void nnd_comm_free(nnd_comm *c)
     memset(c, 0, sizeof *c);
 }
 
+/* ---- agreement ---- */
+
+/* Point-to-point tags of the watched agreement (no other point-to-point traffic uses them). */
+enum { TAG_ARRIVED = 7201, TAG_PRESENT = 7202, TAG_RESULT = 7203 };
+
+/* Tests the requests until all are done or limit_s (> 0) has passed since t0; sleeps between
+ * tests, growing to 1 ms (an agreement ends a phase: its latency does not matter, and a rank
+ * that waits long leaves its core to the others). Returns 1 when all are done. Completed
+ * requests become MPI_REQUEST_NULL; the others stay, and say who has not arrived. */
+static int wait_requests(int n, MPI_Request *reqs, double t0, double limit_s)
+{
+    long nap_ns = 1000;
+    for (;;) {
+        int done = 0;
+        for (int i = 0; i < n; i++) {
+            int flag = 1;
+            if (reqs[i] != MPI_REQUEST_NULL) MPI_Test(&reqs[i], &flag, MPI_STATUS_IGNORE);
+            done += flag;
+        }
+        if (done == n) return 1;
+        if (limit_s > 0 && MPI_Wtime() - t0 > limit_s) return 0;
+        struct timespec ts = {0, nap_ns};
+        nanosleep(&ts, NULL);
+        if (nap_ns < 1000000) nap_ns *= 2;
+    }
+}
+
+/* The ranks of MPI_COMM_WORLD behind the unfinished receives of rank 0 (reqs[i] from rank i+1):
+ * "1, 5, 9", at most 16 named. Returns how many there are. */
+static int name_missing(const nnd_comm *c, const MPI_Request *reqs, char *buf, size_t size)
+{
+    MPI_Group group, world;
+    MPI_Comm_group(c->world, &group);
+    MPI_Comm_group(MPI_COMM_WORLD, &world);
+    size_t len = 0;
+    int named = 0, missing = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < c->size - 1; i++) {
+        if (reqs[i] == MPI_REQUEST_NULL) continue;
+        missing++;
+        if (named == 16) continue;
+        int r = i + 1, wr;
+        MPI_Group_translate_ranks(group, 1, &r, world, &wr);
+        len += (size_t)snprintf(buf + len, size - len, "%s%d", named ? ", " : "", wr);
+        if (len >= size) len = size - 1;
+        named++;
+    }
+    if (missing > named) snprintf(buf + len, size - len, " and %d more", missing - named);
+    MPI_Group_free(&group);
+    MPI_Group_free(&world);
+    return missing;
+}
+
+/* The minimum of every rank's value, as MPI_Allreduce would give it, but watched: rank 0
+ * collects the values, so when some do not come within the limit it can name the ranks that did
+ * not arrive; the other ranks hear from rank 0 that it has arrived, so when it has not they can
+ * name it. With limit 0, or alone, a plain allreduce. */
+static int watched_min(const nnd_comm *c, int mine, double limit, const char *phase)
+{
+    int result = mine;
+    if (limit <= 0 || c->size == 1) {
+        MPI_Allreduce(&mine, &result, 1, MPI_INT, MPI_MIN, c->world);
+        return result;
+    }
+    double t0 = MPI_Wtime();
+    int n = c->size - 1;
+    if (c->rank == 0) {
+        MPI_Request *reqs = malloc(2 * (size_t)n * sizeof *reqs);
+        int *vals = malloc((size_t)n * sizeof *vals);
+        if (!reqs || !vals) nnd_guard_abort("out of memory in an agreement of %d ranks", c->size);
+        int here = 1;
+        for (int i = 0; i < n; i++) {
+            MPI_Irecv(&vals[i], 1, MPI_INT, i + 1, TAG_ARRIVED, c->world, &reqs[i]);
+            MPI_Isend(&here, 1, MPI_INT, i + 1, TAG_PRESENT, c->world, &reqs[n + i]);
+        }
+        if (!wait_requests(n, reqs, t0, limit)) {
+            char who[256];
+            int many = name_missing(c, reqs, who, sizeof who) > 1;
+            nnd_guard_abort("rank%s %s did not reach the end of '%s' within %.0f s (limit, see "
+                            "--watchdog); %s may have died or hung. Aborting the job.",
+                            many ? "s" : "", who, phase, limit, many ? "they" : "it");
+        }
+        for (int i = 0; i < n; i++)
+            if (vals[i] < result) result = vals[i];
+        MPI_Waitall(n, reqs + n, MPI_STATUSES_IGNORE);
+        for (int i = 0; i < n; i++)
+            MPI_Isend(&result, 1, MPI_INT, i + 1, TAG_RESULT, c->world, &reqs[i]);
+        MPI_Waitall(n, reqs, MPI_STATUSES_IGNORE);
+        free(reqs);
+        free(vals);
+        return result;
+    }
+    int present = 0;
+    MPI_Request reqs[3];
+    MPI_Isend(&mine, 1, MPI_INT, 0, TAG_ARRIVED, c->world, &reqs[0]);
+    MPI_Irecv(&present, 1, MPI_INT, 0, TAG_PRESENT, c->world, &reqs[1]);
+    MPI_Irecv(&result, 1, MPI_INT, 0, TAG_RESULT, c->world, &reqs[2]);
+    if (!wait_requests(2, reqs, t0, limit)) {
+        int zero = 0, wr;
+        MPI_Group group, world;
+        MPI_Comm_group(c->world, &group);
+        MPI_Comm_group(MPI_COMM_WORLD, &world);
+        MPI_Group_translate_ranks(group, 1, &zero, world, &wr);
+        nnd_guard_abort("rank %d did not reach the end of '%s' within %.0f s (limit, see "
+                        "--watchdog); it may have died or hung. Aborting the job.",
+                        wr, phase, limit);
+    }
+    /* Rank 0 is here: it either hears from every rank or names the missing ones. */
+    wait_requests(1, &reqs[2], t0, 0.0);
+    return result;
+}
+
 nnd_status nnd_comm_agree(const nnd_comm *c, nnd_status st)
 {
-    int mine = st == NND_OK ? c->size : c->rank, first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->world);
+    nnd_guard_saved saved;
+    double limit = nnd_guard_wait_begin(&saved);
+    /* Tests: this rank stops (SIGSTOP: its watchdog with it) on its way into the agreement. */
+    if (nnd_guard_fault("stopagree", c->rank, 0)) raise(SIGSTOP);
+    int mine = st == NND_OK ? c->size : c->rank;
+    int first = watched_min(c, mine, limit, nnd_guard_saved_phase(&saved));
+    nnd_guard_wait_end(&saved);
     if (first == c->size) return NND_OK;
     /* The lowest failing rank tells everyone its status and message. */
     char msg[NND_ERR_MSG_MAX];

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <mpi.h>
 #include <pthread.h>
 #include <signal.h>
@@ -62,10 +63,12 @@ static struct {
     pthread_cond_t wake; /* signalled by nnd_guard_watchdog_stop */
     pthread_t thread;
     int running, stop, rank;
-    double fixed;      /* > 0: the user's --watchdog */
-    double auto_limit; /* max(60, 20 x median step) */
-    const char *phase; /* NULL: idle */
-    double phase_start, phase_floor;
+    volatile int mpi_ready; /* MPI_Abort can end the job */
+    double fixed;           /* > 0: the user's --watchdog */
+    double auto_limit;      /* max(60, 20 x median step) */
+    const char *phase;      /* NULL: idle */
+    const char *last;       /* the last phase entered, for an agreement's message */
+    double phase_start, phase_floor, allowance;
     double steps[RING];
     int n_steps, next;
 } g_wd = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .auto_limit = 60.0};
@@ -79,13 +82,35 @@ static double wall(void)
 
 static double limit_locked(void)
 {
-    if (g_wd.fixed > 0) return g_wd.fixed;
+    if (g_wd.fixed > 0) return g_wd.fixed + g_wd.allowance;
     /* Until a step has been timed nothing says how long one takes: the first step of a large
      * model (its packing buffers, page faults, a batch of 60,000) may take minutes, so it gets
      * the slow phases' floor. */
     double floor = g_wd.phase_floor;
     if (g_wd.n_steps == 0 && floor < NND_GUARD_SLOW_FLOOR_S) floor = NND_GUARD_SLOW_FLOOR_S;
-    return g_wd.auto_limit > floor ? g_wd.auto_limit : floor;
+    return (g_wd.auto_limit > floor ? g_wd.auto_limit : floor) + g_wd.allowance;
+}
+
+/* "rank 3", or before MPI_Init without a launcher's rank "pid 1234 on node7". */
+static void describe_self(char *buf, size_t size)
+{
+    if (g_wd.rank >= 0) {
+        snprintf(buf, size, "rank %d", g_wd.rank);
+        return;
+    }
+    char host[256] = "?";
+    gethostname(host, sizeof host - 1);
+    snprintf(buf, size, "pid %ld on %s", (long)getpid(), host);
+}
+
+static void end_job(void) __attribute__((noreturn));
+static void end_job(void)
+{
+    fflush(stderr);
+    /* Before MPI_Init has returned there is no MPI_Abort; a process that exits with a failure
+     * makes mpirun (and srun with --kill-on-bad-exit) end the others. */
+    if (g_wd.mpi_ready) MPI_Abort(MPI_COMM_WORLD, 1);
+    _exit(1); /* not reached after MPI_Abort */
 }
 
 /* Checks the phase 5 times a second; a stop wakes it at once (a sleep here would add up to
@@ -109,13 +134,14 @@ static void *watch(void *arg)
         double elapsed = wall() - g_wd.phase_start, limit = limit_locked();
         if (phase && elapsed > limit) {
             pthread_mutex_unlock(&g_wd.lock);
+            char self[300];
+            describe_self(self, sizeof self);
             fprintf(stderr,
-                    "nndist: error: watchdog: rank %d has been in '%s' for %.0f s (limit %.0f s, "
-                    "see --watchdog); another rank may have died or hung. Aborting the job.\n",
-                    g_wd.rank, phase, elapsed, limit);
-            fflush(stderr);
-            MPI_Abort(MPI_COMM_WORLD, 1);
-            _exit(1); /* not reached: MPI_Abort ends the job */
+                    "nndist: error: watchdog: %s has been in '%s' for %.0f s (limit %.0f s, "
+                    "see --watchdog): stuck there, or waiting for a rank that died or hung. "
+                    "Aborting the job.\n",
+                    self, phase, elapsed, limit);
+            end_job();
         }
     }
     pthread_mutex_unlock(&g_wd.lock);
@@ -128,7 +154,8 @@ nnd_status nnd_guard_watchdog_start(int rank, double limit_s)
     g_wd.rank = rank;
     g_wd.fixed = limit_s;
     g_wd.stop = 0;
-    g_wd.phase = NULL;
+    g_wd.phase = g_wd.last = NULL;
+    g_wd.allowance = 0.0;
     g_wd.n_steps = g_wd.next = 0;
     g_wd.auto_limit = 60.0;
     pthread_mutex_unlock(&g_wd.lock);
@@ -150,20 +177,106 @@ void nnd_guard_watchdog_stop(void)
     g_wd.running = 0;
 }
 
-void nnd_guard_phase(const char *phase, double floor_s)
+void nnd_guard_mpi_ready(void)
+{
+    g_wd.mpi_ready = 1;
+}
+
+int nnd_guard_launcher_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                                       "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        char *end;
+        long r = v ? strtol(v, &end, 10) : -1;
+        if (v && *v && *end == '\0' && r >= 0 && r <= 1L << 30) return (int)r;
+    }
+    return -1;
+}
+
+double nnd_guard_watchdog_arg(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--watchdog") == 0 && i + 1 < argc)
+            v = argv[i + 1];
+        else if (strncmp(argv[i], "--watchdog=", 11) == 0)
+            v = argv[i] + 11;
+        if (!v) continue;
+        char *end;
+        double x = strtod(v, &end);
+        return *v && *end == '\0' && x > 0 && isfinite(x) ? x : 0.0;
+    }
+    return 0.0;
+}
+
+static void enter(const char *phase, double floor_s, double allowance)
 {
     pthread_mutex_lock(&g_wd.lock);
     g_wd.phase = phase;
+    if (phase) g_wd.last = phase;
     g_wd.phase_floor = floor_s;
+    g_wd.allowance = allowance;
     g_wd.phase_start = wall();
     pthread_mutex_unlock(&g_wd.lock);
+}
+
+void nnd_guard_phase(const char *phase, double floor_s)
+{
+    enter(phase, floor_s, 0.0);
+}
+
+void nnd_guard_phase_wait(const char *phase, double wait_s)
+{
+    enter(phase, NND_GUARD_SLOW_FLOOR_S, wait_s);
 }
 
 void nnd_guard_idle(void)
 {
     pthread_mutex_lock(&g_wd.lock);
     g_wd.phase = NULL;
+    g_wd.allowance = 0.0;
     pthread_mutex_unlock(&g_wd.lock);
+}
+
+double nnd_guard_wait_begin(nnd_guard_saved *saved)
+{
+    pthread_mutex_lock(&g_wd.lock);
+    saved->phase = g_wd.phase;
+    saved->last = g_wd.last;
+    saved->floor = g_wd.phase_floor;
+    saved->allowance = g_wd.allowance;
+    double limit = 0.0;
+    if (g_wd.running) {
+        limit = limit_locked();
+        if (g_wd.fixed <= 0 && limit < NND_GUARD_SLOW_FLOOR_S + g_wd.allowance)
+            limit = NND_GUARD_SLOW_FLOOR_S + g_wd.allowance;
+    }
+    g_wd.phase = NULL;
+    pthread_mutex_unlock(&g_wd.lock);
+    return limit;
+}
+
+void nnd_guard_wait_end(const nnd_guard_saved *saved)
+{
+    if (saved->phase) enter(saved->phase, saved->floor, saved->allowance);
+}
+
+const char *nnd_guard_saved_phase(const nnd_guard_saved *saved)
+{
+    return saved->phase ? saved->phase : saved->last ? saved->last : "start-up";
+}
+
+void nnd_guard_abort(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "nndist: error: watchdog: %s\n", msg);
+    end_job();
 }
 
 static int cmp_double(const void *a, const void *b)

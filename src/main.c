@@ -57,14 +57,24 @@ int main(int argc, char **argv)
      * library set handlers of its own. */
     const command *cmd = argc >= 2 ? find_command(argv[1]) : NULL;
     if (cmd && cmd->stops_on_signal) nnd_guard_install_signals();
-    /* Tests: a slow MPI_Init (seconds on a large cluster), ended early by a signal. */
+    /* Tests: a slow MPI_Init (seconds on a large cluster), ended early by a signal; a rank that
+     * never gets to MPI_Init (its watchdog not started, like a rank stuck loading the binary). */
     if (nnd_guard_fault("slowinit", -1, 0)) sleep(3);
+    while (nnd_guard_fault("hanginit", nnd_guard_launcher_rank(), 0)) pause();
+    /* Start-up is watched from before MPI_Init: a rank that never starts leaves the others
+     * waiting inside it (docs/reliability.md). */
+    nnd_guard_watchdog_start(nnd_guard_launcher_rank(), nnd_guard_watchdog_arg(argc, argv));
+    nnd_guard_phase("start-up (MPI_Init)", NND_GUARD_SLOW_FLOOR_S);
     /* OpenMP threads run between MPI calls; only the main thread calls MPI (the watchdog's
      * MPI_Abort is the one exception, and it ends the process). */
     nnd_mpi_preinit();
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    nnd_guard_mpi_ready();
+    nnd_guard_phase("start-up (the first collectives)", NND_GUARD_SLOW_FLOOR_S);
     nnd_comm c;
     nnd_comm_init(&c);
+    /* The commands that run long start their own watchdog, with their own limit. */
+    nnd_guard_watchdog_stop();
     nnd_status st = NND_OK;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         if (c.rank == 0) fputs(g_help, argc < 2 ? stderr : stdout);

@@ -47,7 +47,6 @@ typedef struct {
 static void run_free(run *r)
 {
     nnd_trace_free(&r->trace);
-    nnd_guard_watchdog_stop();
     nnd_trainer_free(&r->t);
     nnd_metrics_close(&r->metrics); /* on an error path: the error reported is the first */
 }
@@ -102,6 +101,7 @@ static nnd_status resume(run *r)
         /* Rank 0 tries the candidates newest first; the others wait for its verdict. */
         int chosen = 0;
         if (r->c->rank == 0) {
+            while (nnd_guard_fault("hangresume", 0, 0)) pause(); /* tests: a stalled file system */
             uint64_t steps[64];
             int n = nnd_ckpt_list(cfg->ckpt_dir, steps, 64);
             for (int i = 0; i < n && !chosen && !st; i++) {
@@ -208,6 +208,7 @@ static nnd_status save(run *r, const char *path, int retain)
     nnd_status st = NND_OK;
     nnd_trainer_sync_state(&r->t);
     if (r->c->rank == 0) {
+        while (!retain && nnd_guard_fault("hangsave", 0, 0)) pause(); /* tests: a stalled write */
         nnd_ckpt_meta meta;
         fill_meta(r, &meta);
         st = nnd_ckpt_save(path, &r->t.model, &r->t.optim, &meta);
@@ -258,9 +259,10 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
         double e0 = MPI_Wtime();
         nnd_guard_phase("evaluating --val", NND_GUARD_SLOW_FLOOR_S);
         nnd_evaluate(&t->model, &t->val, r->cfg->loss, r->c, 0, &v);
-        nnd_guard_idle();
         nnd_trace_add(t->trace, NND_TRACE_EVAL, e0, MPI_Wtime());
     }
+    /* Rank 0 prints and writes --metrics: a full pipe or a stalled file system blocks here. */
+    nnd_guard_phase("logging the epoch (output, --metrics)", NND_GUARD_SLOW_FLOOR_S);
     double loss = e->samples > 0 ? e->loss_sum / e->samples : 0.0;
     double acc = e->samples > 0 ? e->correct / e->samples : 0.0;
     double rate = wall > 0 ? e->samples / wall : 0.0;
@@ -289,6 +291,7 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
                            .io_s = e->io,
                            .forward_s = e->forward};
     nnd_metrics_write(&r->metrics, &row);
+    nnd_guard_idle();
     memset(e, 0, sizeof *e);
     e->wall_start = MPI_Wtime();
 }
@@ -357,9 +360,11 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     nnd_status st = nnd_comm_agree(c, nnd_guard_watchdog_start(c->rank, cfg->watchdog));
     if (st) return st;
     if (cfg->ckpt_dir) { /* first: a second job on the directory is refused before any work */
+        nnd_guard_phase_wait("locking --checkpoint-dir", cfg->lock_wait);
         st = c->rank == 0 ? nnd_ckpt_dir_open(&r.dir, cfg->ckpt_dir, cfg->lock_wait) : NND_OK;
         if ((st = nnd_comm_agree(c, st))) goto out;
     }
+    nnd_guard_phase("checking the output paths", NND_GUARD_SLOW_FLOOR_S);
     if ((st = nnd_comm_agree(c, c->rank == 0 ? check_outputs(cfg) : NND_OK))) goto out;
     st = nnd_trainer_init(t, cfg, c);
     if (st) goto out;
@@ -382,9 +387,13 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         t->trace = &r.trace;
     }
     log_slurm(&r);
+    nnd_guard_phase("resuming from a checkpoint", NND_GUARD_SLOW_FLOOR_S);
     if (cfg->resume && (st = resume(&r))) goto out;
+    nnd_guard_phase("checking --checkpoint-dir for other runs", NND_GUARD_SLOW_FLOOR_S);
     if ((st = adopt_run_id(&r))) goto out;
+    nnd_guard_phase("opening --metrics", NND_GUARD_SLOW_FLOOR_S);
     if ((st = open_metrics(&r))) goto out;
+    nnd_guard_idle();
 
     int threads = omp_get_max_threads();
     say(&r,
@@ -399,20 +408,26 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
             r.total_steps);
 
     if ((st = train_loop(&r))) goto out;
+    nnd_guard_phase("reporting memory", NND_GUARD_SLOW_FLOOR_S);
     report_memory(&r);
     if (cfg->ckpt_dir && (st = checkpoint(&r))) goto out;
     if (cfg->save) {
+        nnd_guard_phase("writing the model (--save)", NND_GUARD_SLOW_FLOOR_S);
         if ((st = save(&r, cfg->save, 0))) goto out;
         say(&r, "saved the model to %s\n", cfg->save);
     }
+    nnd_guard_phase("closing --metrics", NND_GUARD_SLOW_FLOOR_S);
     st = nnd_comm_agree(c, c->rank == 0 ? nnd_metrics_close(&r.metrics) : NND_OK);
 out:
     if (r.tracing) {
         /* Every rank gets here with the same status, so the gather is safe on error paths too. */
+        nnd_guard_phase("writing the trace", NND_GUARD_SLOW_FLOOR_S);
         nnd_status wst = nnd_trace_write(&r.trace, c, cfg->trace);
         if (!st) st = wst;
         if (!wst) say(&r, "trace: %s (open it in https://ui.perfetto.dev)\n", cfg->trace);
     }
+    /* The last collective is behind us: nothing left to wait for. */
+    nnd_guard_watchdog_stop();
     run_free(&r);
     nnd_ckpt_dir_close(&r.dir);
     return st;

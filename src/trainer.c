@@ -312,21 +312,28 @@ static nnd_status init_weights(nnd_trainer *t)
 
 nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c)
 {
+    nnd_guard_phase("setting up the model", NND_GUARD_SLOW_FLOOR_S);
     nnd_status st = init_model(t, cfg, c);
-    if (st) return st;
-    nnd_guard_phase("loading data", NND_GUARD_SLOW_FLOOR_S);
-    st = load_data(t);
+    if (!st) {
+        nnd_guard_phase("loading data", NND_GUARD_SLOW_FLOOR_S);
+        st = load_data(t);
+    }
+    if (!st) {
+        nnd_guard_phase("setting up the buffers and weights", NND_GUARD_SLOW_FLOOR_S);
+        st = init_weights(t);
+    }
     nnd_guard_idle();
-    if (st) return st;
-    return init_weights(t);
+    return st;
 }
 
 nnd_status nnd_trainer_init_subset(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c,
                                    const nnd_data_subset *train, const nnd_data_subset *val)
 {
+    nnd_guard_phase("setting up the model", NND_GUARD_SLOW_FLOOR_S);
     nnd_status st = init_model(t, cfg, c);
     if (!st) st = subset_data(t, train, val);
     if (!st) st = init_weights(t);
+    nnd_guard_idle();
     return st;
 }
 

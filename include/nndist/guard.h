@@ -8,9 +8,13 @@
  *
  * Watchdog. A thread checks how long the current phase (named by nnd_guard_phase) has been
  * running; past the limit it prints which rank is stuck in which phase and aborts the job with
- * MPI_Abort. The limit is --watchdog, or by default max(60 s, 20 x the median step time) for
- * step phases and at least the phase's own floor for slow phases (loading, checkpoints); until
- * the first step has been timed, every phase gets the slow phases' floor. */
+ * MPI_Abort (before MPI_Init has returned, it ends its own process, which ends the job too). The
+ * limit is --watchdog, or by default max(60 s, 20 x the median step time) for step phases and at
+ * least the phase's own floor for slow phases (loading, checkpoints); until the first step has
+ * been timed, every phase gets the slow phases' floor. main watches start-up (MPI_Init and the
+ * first collectives); train, lr-find and sweep watch their whole run, phase by phase. At an
+ * agreement (nnd_comm_agree) the waiting is watched by the agreement itself, which knows which
+ * ranks have not arrived (nnd_guard_wait_begin). */
 #ifndef NNDIST_GUARD_H
 #define NNDIST_GUARD_H
 
@@ -23,9 +27,18 @@ void nnd_guard_install_signals(void);
 int nnd_guard_signal_pending(void);
 const char *nnd_guard_signal_name(int sig);
 
-/* Starts the watchdog thread. limit_s > 0 is a fixed limit for every phase; 0 = automatic. */
+/* Starts the watchdog thread, or re-arms a running one with a new limit and no phase. limit_s > 0
+ * is a fixed limit for every phase; 0 = automatic. rank -1: not known yet (before MPI_Init). */
 nnd_status nnd_guard_watchdog_start(int rank, double limit_s);
 void nnd_guard_watchdog_stop(void);
+/* MPI_Init has returned: from now on the watchdog ends the job with MPI_Abort. */
+void nnd_guard_mpi_ready(void);
+/* The rank the launcher gives this process (Open MPI, PMIx, PMI, SLURM), readable before
+ * MPI_Init; -1 when none says. */
+int nnd_guard_launcher_rank(void);
+/* --watchdog's value read straight from argv (for start-up, before the options are parsed);
+ * 0 when absent or not a positive number (the parser reports that later). */
+double nnd_guard_watchdog_arg(int argc, char **argv);
 /* The automatic limit's floor, in seconds, for the phases that are not steps: loading data,
  * writing a checkpoint, evaluating --val. They run before the first step or once in many, so
  * the step-time limit says nothing about them, and their time grows with the data and the
@@ -38,8 +51,28 @@ void nnd_guard_watchdog_stop(void);
  * bound for this phase (NND_GUARD_SLOW_FLOOR_S for the slow ones, 0 for a step's); ignored with
  * a fixed limit. */
 void nnd_guard_phase(const char *phase, double floor_s);
+/* A phase that waits up to wait_s by design (a lock still held by a job being torn down): its
+ * limit is the usual one plus wait_s, fixed or automatic. */
+void nnd_guard_phase_wait(const char *phase, double wait_s);
 /* Leaves the watched phases (waiting for nothing that can hang). */
 void nnd_guard_idle(void);
+
+/* An agreement's wait for the other ranks: the watchdog thread stops watching the current phase
+ * (the agreement watches itself and can name who is missing) and the returned limit says how
+ * long to wait: --watchdog (plus the phase's allowance) when fixed, else at least the slow
+ * phases' floor (the other ranks may still be in the slow part of the same phase). 0: no
+ * watchdog runs; wait as long as it takes. *saved keeps the phase for nnd_guard_wait_end, which
+ * enters it again. */
+typedef struct {
+    const char *phase, *last;
+    double floor, allowance;
+} nnd_guard_saved;
+double nnd_guard_wait_begin(nnd_guard_saved *saved);
+void nnd_guard_wait_end(const nnd_guard_saved *saved);
+/* The phase an agreement ends: the current one, or the last one entered. */
+const char *nnd_guard_saved_phase(const nnd_guard_saved *saved);
+/* Ends the job from the calling thread with "nndist: error: watchdog: " and the message. */
+void nnd_guard_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Feeds one step's duration into the automatic limit. */
 void nnd_guard_step_time(double seconds);
 /* The limit in force now (for messages and tests). */
@@ -52,6 +85,10 @@ double nnd_guard_limit(void);
  *   pause@*:50   every rank sleeps 3 s at step 50 (or until a signal): a window for tests
  *   slowckpt@0:0 rank 0 sleeps 5 s after writing a checkpoint's .tmp, before the rename
  *   slowinit@*:0 every process sleeps 3 s (or until a signal) before MPI_Init
+ *   hanginit@1:0 rank 1 (the launcher's rank) stops before MPI_Init, before its watchdog starts
+ *   hangresume@0:0, hangsave@0:0  rank 0 stops while loading the checkpoint to resume from,
+ *                while writing --save
+ *   stopagree@1:0 rank 1 stops itself (SIGSTOP) on its way into an agreement (nnd_comm_agree)
  * Returns 1 when the fault applies to (rank, step). Unset in normal use. */
 int nnd_guard_fault(const char *kind, int rank, uint64_t step);
 

@@ -333,6 +333,7 @@ nnd_status nnd_cmd_lrfind(int argc, char **argv, const nnd_comm *c)
         st = nnd_comm_agree(c, st);
     }
     if (!st) st = sweep(&t, &o, &k);
+    nnd_guard_phase("writing the curve and the plot", NND_GUARD_SLOW_FLOOR_S);
     if (!st && c->rank == 0) {
         report(&k, &o, &t, cfg.optim.name, c->size);
         st = write_csv(&k, o.csv);

@@ -125,6 +125,7 @@ nnd_status nnd_cmd_sweep(int argc, char **argv, const nnd_comm *c)
     nnd_status st = sweep_parse(s, argc, argv, c, &help);
     if (st || help) goto out;
     if ((st = nnd_comm_agree(c, nnd_guard_watchdog_start(c->rank, s->base.watchdog)))) goto out;
+    nnd_guard_phase("creating --out", NND_GUARD_SLOW_FLOOR_S);
     st = nnd_comm_agree(c, c->rank == 0 ? prepare_out(s) : NND_OK);
     if (!st) st = load_and_fold(s);
     if (st) goto out;
@@ -152,6 +153,7 @@ nnd_status nnd_cmd_sweep(int argc, char **argv, const nnd_comm *c)
         fflush(stdout);
     }
     if ((st = sweep_run(s))) goto out;
+    nnd_guard_phase("writing the report", NND_GUARD_SLOW_FLOOR_S);
     st = nnd_comm_agree(c, c->rank == 0 ? sweep_report(s) : NND_OK);
 out:
     nnd_guard_watchdog_stop();
