@@ -310,7 +310,8 @@ static nnd_status train_loop(run *r)
     epoch_stats *e = &r->epoch;
     memset(e, 0, sizeof *e);
     e->wall_start = MPI_Wtime();
-    double last_draw = 0.0;
+    /* MPI_Wtime counts from MPI_Init in Open MPI: 0 would hide the bar for the first 0.2 s. */
+    double last_draw = -1.0;
     nnd_stepper sp = {.max_bad = r->cfg->max_bad_steps,
                       .diverge = r->cfg->diverge,
                       .end_step = r->total_steps,
