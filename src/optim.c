@@ -220,10 +220,53 @@ nnd_status nnd_optim_validate(const nnd_optim_config *cfg)
 
 /* ---- state ---- */
 
-static int add_state(nnd_optim *o, const char *name)
+/* The state tensors cfg's optimizer keeps, one float per parameter each (names as torch's
+ * state_dict has them); returns their count, or -1 for an unknown kind. */
+static int state_names(const nnd_optim_config *cfg, const char **names)
 {
-    o->state_name[o->n_state] = name;
-    return o->n_state++;
+    int n = 0;
+    switch (cfg->kind) {
+    case NND_OPTIM_SGD:
+    case NND_OPTIM_LARS:
+        if (cfg->momentum != 0.0) names[n++] = "momentum_buffer";
+        break;
+    case NND_OPTIM_RMSPROP:
+        names[n++] = "square_avg";
+        if (cfg->momentum > 0.0) names[n++] = "momentum_buffer";
+        if (cfg->centered) names[n++] = "grad_avg";
+        break;
+    case NND_OPTIM_ADAM:
+    case NND_OPTIM_ADAMW:
+        names[n++] = "exp_avg";
+        names[n++] = "exp_avg_sq";
+        if (cfg->amsgrad) names[n++] = "max_exp_avg_sq";
+        break;
+    case NND_OPTIM_ADAMAX:
+        names[n++] = "exp_avg";
+        names[n++] = "exp_inf";
+        break;
+    case NND_OPTIM_NADAM:
+    case NND_OPTIM_LAMB:
+        names[n++] = "exp_avg";
+        names[n++] = "exp_avg_sq";
+        break;
+    case NND_OPTIM_ADAGRAD:
+        names[n++] = "sum";
+        break;
+    case NND_OPTIM_ADADELTA:
+        names[n++] = "square_avg";
+        names[n++] = "acc_delta";
+        break;
+    default:
+        return -1;
+    }
+    return n;
+}
+
+int nnd_optim_state_count(const nnd_optim_config *cfg)
+{
+    const char *names[NND_OPTIM_MAX_STATE];
+    return state_names(cfg, names);
 }
 
 int nnd_optim_state_index(const nnd_optim *o, const char *name)
@@ -240,39 +283,9 @@ nnd_status nnd_optim_init(nnd_optim *o, const nnd_optim_config *cfg, const size_
     o->cfg = *cfg;
     o->n = n_tensors > 0 ? tensor_off[n_tensors] : 0;
     o->mu_product = 1.0;
-    switch (cfg->kind) {
-    case NND_OPTIM_SGD:
-    case NND_OPTIM_LARS:
-        if (cfg->momentum != 0.0) add_state(o, "momentum_buffer");
-        break;
-    case NND_OPTIM_RMSPROP:
-        add_state(o, "square_avg");
-        if (cfg->momentum > 0.0) add_state(o, "momentum_buffer");
-        if (cfg->centered) add_state(o, "grad_avg");
-        break;
-    case NND_OPTIM_ADAM:
-    case NND_OPTIM_ADAMW:
-        add_state(o, "exp_avg");
-        add_state(o, "exp_avg_sq");
-        if (cfg->amsgrad) add_state(o, "max_exp_avg_sq");
-        break;
-    case NND_OPTIM_ADAMAX:
-        add_state(o, "exp_avg");
-        add_state(o, "exp_inf");
-        break;
-    case NND_OPTIM_NADAM:
-    case NND_OPTIM_LAMB:
-        add_state(o, "exp_avg");
-        add_state(o, "exp_avg_sq");
-        break;
-    case NND_OPTIM_ADAGRAD:
-        add_state(o, "sum");
-        break;
-    case NND_OPTIM_ADADELTA:
-        add_state(o, "square_avg");
-        add_state(o, "acc_delta");
-        break;
-    default:
+    o->n_state = state_names(cfg, o->state_name);
+    if (o->n_state < 0) {
+        o->n_state = 0;
         return nnd_err_set(NND_ERR_INTERNAL, "unknown optimizer kind %d", (int)cfg->kind);
     }
     for (int s = 0; s < o->n_state; s++) {
@@ -332,10 +345,14 @@ double nnd_optim_nadam_mu_product(const nnd_optim_config *cfg, uint64_t steps)
     return nnd_nadam_mu_product(cfg, steps);
 }
 
+int nnd_optim_config_shardable(const nnd_optim_config *cfg)
+{
+    return cfg->kind != NND_OPTIM_LARS && cfg->kind != NND_OPTIM_LAMB && cfg->clip_norm == 0.0;
+}
+
 int nnd_optim_shardable(const nnd_optim *o)
 {
-    return o->cfg.kind != NND_OPTIM_LARS && o->cfg.kind != NND_OPTIM_LAMB &&
-           o->cfg.clip_norm == 0.0;
+    return nnd_optim_config_shardable(&o->cfg);
 }
 
 /* The variant of the instruction set in use (nnd_isa_current: NNDIST_GEMM=portable selects the

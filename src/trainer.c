@@ -1,6 +1,7 @@
 #include "nndist/trainer.h"
 
 #include "nndist/alloc.h"
+#include "nndist/budget.h"
 #include "nndist/eval.h"
 #include "nndist/guard.h"
 
@@ -310,10 +311,32 @@ static nnd_status init_weights(nnd_trainer *t)
     return NND_OK;
 }
 
+/* Collective: the run's memory against what the node allows, before anything large is
+ * allocated (budget.h). Each rank counts the largest shard; a file that cannot be probed counts
+ * no rows here and is reported by load_data. */
+static nnd_status check_memory(const nnd_train_config *cfg, const nnd_comm *c)
+{
+    nnd_data_shape shape = {0}, vshape = {0};
+    if (nnd_data_probe(cfg->data, cfg->x_name, cfg->y_name, &shape) != NND_OK) shape.n = 0;
+    if (!cfg->val || nnd_data_probe(cfg->val, cfg->x_name, cfg->y_name, &vshape) != NND_OK)
+        vshape.n = 0;
+    nnd_err_clear();
+    size_t ranks = (size_t)c->size;
+    return nnd_budget_check_run(cfg, c, (shape.n + ranks - 1) / ranks,
+                                (vshape.n + ranks - 1) / ranks, shape.k_targets);
+}
+
 nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c)
 {
+    nnd_guard_phase("checking memory", NND_GUARD_SLOW_FLOOR_S);
+    nnd_status st = check_memory(cfg, c);
+    if (st) {
+        memset(t, 0, sizeof *t); /* nnd_trainer_free is safe on it */
+        nnd_guard_idle();
+        return st;
+    }
     nnd_guard_phase("setting up the model", NND_GUARD_SLOW_FLOOR_S);
-    nnd_status st = init_model(t, cfg, c);
+    st = init_model(t, cfg, c);
     if (!st) {
         nnd_guard_phase("loading data", NND_GUARD_SLOW_FLOOR_S);
         st = load_data(t);

@@ -165,6 +165,10 @@ void nnd_optim_step(nnd_optim *o, float *params, const float *grads, float grad_
 /* 1 when the update is elementwise, so that ranks can each update a shard of the parameters:
  * not lars or lamb (per-tensor norms) and no --clip-norm (a global norm). */
 int nnd_optim_shardable(const nnd_optim *o);
+int nnd_optim_config_shardable(const nnd_optim_config *cfg);
+/* The state tensors cfg's optimizer keeps (one float per parameter each): what it adds to a
+ * run's memory (budget.h). -1 for an unknown kind. */
+int nnd_optim_state_count(const nnd_optim_config *cfg);
 
 /* The step for elements [lo, hi) only (the rank's shard; shardable optimizers only): grads
  * holds their hi - lo summed gradients, grads[0] being element lo's. The state outside [lo, hi)

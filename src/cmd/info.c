@@ -7,6 +7,8 @@
 #include "nndist/commands.h"
 #include "nndist/h5util.h"
 
+#include "cmd/info_budget.h"
+
 static const char *type_text(hid_t t, char *buf, size_t size)
 {
     H5T_class_t cls = H5Tget_class(t);
@@ -107,20 +109,15 @@ static herr_t print_group_attrs(hid_t loc, const char *name, const H5O_info_t *i
     return 0;
 }
 
-static const char *const g_usage = "nndist info FILE";
-static const char *const g_description = "Shows what a dataset, model or checkpoint file holds: "
-                                         "its datasets with types and shapes, and its attributes.";
-
 nnd_status nnd_cmd_info(int argc, char **argv, const nnd_comm *c)
 {
-    /* One FILE and nothing else, or a lone --help (no options: the parse only prints help). */
-    static const nnd_opt no_options[] = {{NULL, 0, NULL, NULL, NULL, NULL}};
-    int help = 0;
-    if (argc == 2 && nnd_cli_is_help(argv[1]))
-        return nnd_cli_parse_command(no_options, argc, argv, 1, g_usage, g_description, c->rank,
-                                     &help);
+    /* Options, or --help (which describes both forms): the memory budget of a run. */
+    if (argc >= 2 && (nnd_cli_is_help(argv[1]) || strncmp(argv[1], "--", 2) == 0))
+        return nnd_info_budget(argc, argv, c);
     if (argc != 2 || argv[1][0] == '-')
-        return nnd_err_set(NND_ERR_USAGE, "info takes one FILE (%s)", g_usage);
+        return nnd_err_set(NND_ERR_USAGE,
+                           "info takes one FILE, or --layers ... for a run's memory budget (see "
+                           "nndist info --help)");
     const char *path = argv[1];
     nnd_status st = NND_OK;
     if (c->rank == 0) {

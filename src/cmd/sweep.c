@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nndist/budget.h"
 #include "nndist/eval.h"
 #include "nndist/guard.h"
 #include "cmd/sweep.h"
@@ -51,6 +52,10 @@ static nnd_status load_and_fold(sweep *s)
     if ((st = nnd_comm_agree(w, st))) return st;
     s->n = s->subset ? (size_t)s->subset : shape.n;
     s->n_classes = b->loss == NND_LOSS_SOFTMAX_CE ? b->sizes[b->n_layers] : 0;
+    /* Every rank holds all the samples, and its part of a fold's training subset beside them. */
+    nnd_guard_phase("checking memory", NND_GUARD_SLOW_FLOOR_S);
+    size_t fold_rows = (s->n + (size_t)s->group_size - 1) / (size_t)s->group_size;
+    if ((st = nnd_budget_check_run(b, w, s->n + fold_rows, 0, shape.k_targets))) return st;
     nnd_guard_phase("loading data", NND_GUARD_SLOW_FLOOR_S);
     st = nnd_data_load(&s->all, b->data, b->x_name, b->y_name, &shape, 0, s->n, s->n_classes);
     nnd_guard_idle();

@@ -124,7 +124,8 @@ static nnd_status finish_optimizer(nnd_train_flags *f)
 nnd_status nnd_train_flags_finish(nnd_train_flags *f)
 {
     nnd_train_config *cfg = f->cfg;
-    if (!cfg->data) return nnd_err_set(NND_ERR_USAGE, "--data FILE is required (see --help)");
+    if (!cfg->data && !f->data_optional)
+        return nnd_err_set(NND_ERR_USAGE, "--data FILE is required (see --help)");
     if (f->layers.n < 2)
         return nnd_err_set(NND_ERR_USAGE, "--layers is required: at least two sizes, inputs and "
                                           "outputs, e.g. --layers 784,512,256,10");

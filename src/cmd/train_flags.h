@@ -22,6 +22,7 @@ typedef struct {
     int hyper_given[NND_TRAIN_FLAGS_MAX_HYPER]; /* set by the parser */
     uint64_t threads;
     int batch_given, bpr_given, threads_given, no_shuffle;
+    int data_optional; /* set before parsing: --data may be absent (info's budget) */
 } nnd_train_flags;
 
 /* Sets cfg's defaults (batch 128, seed 1, ...) and f's unset values; f->cfg = cfg. */

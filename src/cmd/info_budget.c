@@ -1,0 +1,99 @@
+/* `nndist info --layers ... --batch ... --optimizer ...`: the memory a training run would need,
+ * part by part, against what this node allows, without running it (budget.h). */
+#include "cmd/info_budget.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "nndist/budget.h"
+#include "nndist/data.h"
+#include "nndist/optim.h"
+
+#include "cmd/train_flags.h"
+
+static const char *const g_usage =
+    "nndist info FILE\n       nndist info --layers N0,...,NL [--batch N] [--optimizer NAME] "
+    "[--data FILE] [--ranks N] [--nodes K]";
+static const char *const g_description =
+    "With FILE: shows what a dataset, model or checkpoint file holds (its datasets with types\n"
+    "and shapes, and its attributes). With --layers: prints the memory a training run of these\n"
+    "options needs per rank and per node (weights, gradients, optimizer state, activations, the\n"
+    "data shard, the node-shared windows of the sharded update) and what this node allows;\n"
+    "train checks the same budget at start and refuses a run that cannot fit.";
+
+static void print_bytes(const char *what, double bytes)
+{
+    if (bytes >= 1e9)
+        printf("    %-32s %10.2f GB\n", what, bytes / 1e9);
+    else
+        printf("    %-32s %10.2f MB\n", what, bytes / 1e6);
+}
+
+nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
+{
+    nnd_train_config cfg;
+    nnd_train_flags f;
+    nnd_train_flags_init(&f, &cfg);
+    f.data_optional = 1;
+    uint64_t ranks = (uint64_t)c->size, nodes = 1;
+    int help = 0;
+    const nnd_opt own[] = {
+        {"val", NND_OPT_STRING, &cfg.val, "FILE", "a validation set (each rank holds its part)",
+         NULL},
+        {"ranks", NND_OPT_COUNT, &ranks, "N", "ranks of the run (default: this job's)", NULL},
+        {"nodes", NND_OPT_COUNT, &nodes, "K", "nodes the ranks spread over (default 1)", NULL},
+    };
+    nnd_status st = nnd_train_flags_parse(&f, own, sizeof own / sizeof own[0], argc, argv, g_usage,
+                                          g_description, c, &help);
+    if (st || help) return st;
+    if (nodes > ranks)
+        return nnd_err_set(NND_ERR_USAGE, "--nodes %llu: more nodes than the %llu ranks",
+                           (unsigned long long)nodes, (unsigned long long)ranks);
+    if (ranks > (1u << 24))
+        return nnd_err_set(NND_ERR_USAGE, "--ranks %llu: too many; expected at most %u",
+                           (unsigned long long)ranks, 1u << 24);
+    nnd_data_shape shape = {0}, vshape = {0};
+    if (cfg.data && (st = nnd_data_probe(cfg.data, cfg.x_name, cfg.y_name, &shape))) return st;
+    if (cfg.val && (st = nnd_data_probe(cfg.val, cfg.x_name, cfg.y_name, &vshape))) return st;
+    uint64_t batch = cfg.batch ? cfg.batch : cfg.batch_per_rank * ranks;
+    int per_node = (int)((ranks + nodes - 1) / nodes);
+    int sharded =
+        nodes == 1 && ranks >= 2 && !cfg.overlap && nnd_optim_config_shardable(&cfg.optim);
+    nnd_budget_input in = {.sizes = cfg.sizes,
+                           .n_layers = cfg.n_layers,
+                           .n_state = nnd_optim_state_count(&cfg.optim),
+                           .batch = batch,
+                           .k_targets = shape.k_targets,
+                           .rows = (shape.n + ranks - 1) / ranks,
+                           .val_rows = (vshape.n + ranks - 1) / ranks,
+                           .ranks_on_node = per_node,
+                           .sharded = sharded};
+    nnd_budget b;
+    nnd_budget_need(&b, &in);
+    nnd_budget_read_limit(&b);
+    if (c->rank != 0) return NND_OK;
+    printf("memory budget: --layers");
+    for (int l = 0; l <= cfg.n_layers; l++) printf("%s%zu", l ? "," : " ", cfg.sizes[l]);
+    printf(", %s (%d state tensor%s), global batch %llu, %llu rank%s on %llu node%s%s\n",
+           cfg.optim.name, in.n_state, in.n_state == 1 ? "" : "s", (unsigned long long)batch,
+           (unsigned long long)ranks, ranks == 1 ? "" : "s", (unsigned long long)nodes,
+           nodes == 1 ? "" : "s", sharded ? ", update sharded on the node" : "");
+    if (!cfg.data) printf("  (no --data: the data shard is not counted)\n");
+    printf("  per rank:\n");
+    for (int p = 0; p < NND_BUDGET_SHARED; p++)
+        print_bytes(nnd_budget_part_name((nnd_budget_part)p), b.part[p]);
+    print_bytes("total per rank", b.rank_need);
+    printf("  per node (%d rank%s):\n", per_node, per_node == 1 ? "" : "s");
+    if (sharded) print_bytes(nnd_budget_part_name(NND_BUDGET_SHARED), b.part[NND_BUDGET_SHARED]);
+    print_bytes("total per node", b.node_need);
+    char text[256];
+    nnd_budget_summary(&b, text, sizeof text);
+    int warn = 0;
+    nnd_status verdict = nnd_budget_check(&b, &warn);
+    printf("  the run %s: %s\n", text,
+           verdict ? "it does not fit"
+           : warn  ? "it fits, above 90%"
+                   : "it fits");
+    nnd_err_clear();
+    return NND_OK;
+}
