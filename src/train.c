@@ -18,6 +18,7 @@
 #include "nndist/guard.h"
 #include "nndist/isa.h"
 #include "nndist/metrics.h"
+#include "nndist/resume.h"
 #include "nndist/run_identity.h"
 #include "nndist/stepper.h"
 
@@ -87,6 +88,13 @@ static int progress_wanted(void)
            !(ci && *ci && strcmp(ci, "false") != 0) && parent_output_is_terminal();
 }
 
+/* A checkpoint in the directory must be of this run's definition (nnd_resume_accept_fn). */
+static nnd_status same_definition(void *ctx, const char *path, const nnd_ckpt_meta *meta)
+{
+    const run *r = ctx;
+    return nnd_run_definition_check(path, meta->definition, r->definition);
+}
+
 static nnd_status resume(run *r)
 {
     const nnd_train_config *cfg = r->cfg;
@@ -98,31 +106,12 @@ static nnd_status resume(run *r)
         snprintf(path, sizeof path, "%s", cfg->resume);
         if ((st = nnd_trainer_load(t, path, 1, &meta))) return st;
     } else {
-        /* Rank 0 tries the candidates newest first; the others wait for its verdict. */
         int chosen = 0;
-        if (r->c->rank == 0) {
+        if (r->c->rank == 0)
             while (nnd_guard_fault("hangresume", 0, 0)) pause(); /* tests: a stalled file system */
-            uint64_t steps[64];
-            int n = nnd_ckpt_list(cfg->ckpt_dir, steps, 64);
-            for (int i = 0; i < n && !chosen && !st; i++) {
-                nnd_ckpt_path(path, sizeof path, cfg->ckpt_dir, steps[i]);
-                nnd_status s = nnd_ckpt_load(path, &t->model, &t->optim, &meta);
-                if (s == NND_OK) s = nnd_run_definition_check(path, meta.definition, r->definition);
-                if (s == NND_OK)
-                    chosen = 1;
-                else if (s == NND_ERR_MISMATCH)
-                    st = s; /* the newest belongs to another model: refuse, do not fall back */
-                else
-                    fprintf(stderr, "nndist: skipping a damaged checkpoint: %s\n", nnd_err_msg());
-            }
-        }
-        if ((st = nnd_comm_agree(r->c, st))) return st;
-        MPI_Bcast(&chosen, 1, MPI_INT, 0, r->c->world);
-        if (!chosen) return NND_OK; /* a fresh start */
-        t->step = meta.step;
-        nnd_trainer_share_state(t);
-        MPI_Bcast(path, (int)sizeof path, MPI_CHAR, 0, r->c->world);
-        MPI_Bcast(&meta, (int)sizeof meta, MPI_BYTE, 0, r->c->world);
+        st = nnd_resume_newest(t, cfg->ckpt_dir, same_definition, r, path, sizeof path, &meta,
+                               &chosen);
+        if (st || !chosen) return st; /* no checkpoint: a fresh start */
     }
     /* The batch order is a function of seed and batch: a resumed run must keep both. */
     if (meta.seed != cfg->seed || meta.batch != t->batch)
