@@ -98,6 +98,11 @@ static int write_root_attrs(hid_t f, const nnd_model *m, const nnd_ckpt_meta *me
             rc |= nnd_h5_attr_write_str(root, "slurm_job_id", meta->slurm_job_id);
             rc |= nnd_h5_attr_write_i64(root, "slurm_restart_count", meta->slurm_restart_count);
         }
+        if (meta->has_epoch_sums) {
+            rc |= nnd_h5_attr_write_f64(root, "epoch_loss_sum", meta->epoch_loss_sum);
+            rc |= nnd_h5_attr_write_f64(root, "epoch_correct", meta->epoch_correct);
+            rc |= nnd_h5_attr_write_f64(root, "epoch_samples", meta->epoch_samples);
+        }
     }
     H5Gclose(root);
     return rc;
@@ -501,6 +506,10 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
         nnd_h5_attr_read_str(f, "run_definition", meta->definition, sizeof meta->definition);
         nnd_h5_attr_read_str(f, "slurm_job_id", meta->slurm_job_id, sizeof meta->slurm_job_id);
         nnd_h5_attr_read_i64(f, "slurm_restart_count", &meta->slurm_restart_count);
+        meta->has_epoch_sums =
+            nnd_h5_attr_read_f64(f, "epoch_loss_sum", &meta->epoch_loss_sum) == 0 &&
+            nnd_h5_attr_read_f64(f, "epoch_correct", &meta->epoch_correct) == 0 &&
+            nnd_h5_attr_read_f64(f, "epoch_samples", &meta->epoch_samples) == 0;
     }
 out:
     nnd_h5_close(f, &q);

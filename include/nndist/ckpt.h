@@ -43,6 +43,11 @@ typedef struct {
     char definition[NND_CKPT_DEFINITION_SIZE]; /* that run's settings (run_identity.h) */
     char slurm_job_id[32];       /* SLURM_JOB_ID of the run that wrote it; empty outside SLURM */
     int64_t slurm_restart_count; /* SLURM_RESTART_COUNT (0 on the first run of a job) */
+    /* The sums over the steps of the epoch in progress (the loss, correct predictions,
+     * samples), so that a resumed epoch reports what an uninterrupted one would; written and
+     * read when has_epoch_sums. */
+    int has_epoch_sums;
+    double epoch_loss_sum, epoch_correct, epoch_samples;
 } nnd_ckpt_meta;
 
 /* Writes path atomically (atomic_file.h: <path>.<pid>.tmp, fsync, rename over path, fsync the
