@@ -111,20 +111,30 @@ static void find(const char *def, const char *key, char *value, size_t size)
     value[0] = '\0';
 }
 
+int nnd_run_definition_differ(const char *stored, const char *ours, char *key, size_t ksize,
+                              char *theirs, size_t tsize, char *mine, size_t msize)
+{
+    const char *p = ours;
+    while (next_word(&p, key, ksize, mine, msize)) {
+        find(stored, key, theirs, tsize);
+        if (strcmp(mine, theirs) != 0) return 1;
+    }
+    key[0] = theirs[0] = mine[0] = '\0';
+    return strcmp(stored, ours) != 0;
+}
+
 nnd_status nnd_run_definition_check(const char *path, const char *stored, const char *ours)
 {
     if (!stored[0] || strcmp(stored, ours) == 0) return NND_OK;
     char key[64], mine[256], theirs[256];
-    const char *p = ours;
-    while (next_word(&p, key, sizeof key, mine, sizeof mine)) {
-        find(stored, key, theirs, sizeof theirs);
-        if (strcmp(mine, theirs) != 0)
-            return nnd_err_set(NND_ERR_MISMATCH,
-                               "%s belongs to another run: it has %s=%s where this run has "
-                               "%s=%s. Continue it with the same settings, start from its "
-                               "weights with --init %s, or use another --checkpoint-dir",
-                               path, key, *theirs ? theirs : "(none)", key, mine, path);
-    }
+    if (nnd_run_definition_differ(stored, ours, key, sizeof key, theirs, sizeof theirs, mine,
+                                  sizeof mine) &&
+        key[0])
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s belongs to another run: it has %s=%s where this run has "
+                           "%s=%s. Continue it with the same settings, start from its "
+                           "weights with --init %s, or use another --checkpoint-dir",
+                           path, key, *theirs ? theirs : "(none)", key, mine, path);
     return nnd_err_set(NND_ERR_MISMATCH,
                        "%s belongs to another run (its settings: %s); use another "
                        "--checkpoint-dir, or --init %s to start from its weights",

@@ -30,6 +30,10 @@ void nnd_run_definition(char *buf, size_t size, const nnd_train_config *cfg,
  * NND_ERR_MISMATCH with a message naming the first key that differs and both values. A
  * checkpoint without a definition (written before they were recorded) is accepted. */
 nnd_status nnd_run_definition_check(const char *path, const char *stored, const char *ours);
+/* 1 when two definitions differ; the first key of ours whose value differs goes to key, with
+ * both values (key "" when they differ only in keys ours lacks). */
+int nnd_run_definition_differ(const char *stored, const char *ours, char *key, size_t ksize,
+                              char *theirs, size_t tsize, char *mine, size_t msize);
 
 /* Refuses a checkpoint directory that holds another run's checkpoints: any readable one whose
  * run id differs from run_id, or that has none (written before run ids) unless accept_legacy
