@@ -27,6 +27,7 @@ static void sweep_free(sweep *s)
     free(s->waiting);
     nnd_data_free(&s->all);
     if (s->group.owned) nnd_comm_free(&s->group);
+    nnd_ckpt_dir_close(&s->state_lock);
 }
 
 sweep_result *sweep_result_at(const sweep *s, size_t c, int rung)
@@ -50,6 +51,7 @@ static nnd_status load_and_fold(sweep *s)
         st = nnd_err_set(NND_ERR_USAGE, "--subset %" PRIu64 ": %s has only %zu samples", s->subset,
                          b->data, shape.n);
     if ((st = nnd_comm_agree(w, st))) return st;
+    s->shape = shape;
     s->n = s->subset ? (size_t)s->subset : shape.n;
     s->n_classes = b->loss == NND_LOSS_SOFTMAX_CE ? b->sizes[b->n_layers] : 0;
     /* Every rank holds all the samples, and its part of a fold's training subset beside them. */
@@ -105,8 +107,9 @@ static nnd_status load_and_fold(sweep *s)
     return nnd_comm_agree(w, st);
 }
 
-/* Rank 0 creates --out (one level) and checks it is a writable directory. */
-static nnd_status prepare_out(const sweep *s)
+/* Rank 0 creates --out (one level), checks it is a writable directory, and takes OUT/state
+ * (created when missing) for this sweep: one sweep per output directory at a time. */
+static nnd_status prepare_out(sweep *s)
 {
     struct stat sb;
     if (mkdir(s->out, 0777) != 0 && errno != EEXIST)
@@ -116,7 +119,9 @@ static nnd_status prepare_out(const sweep *s)
         return nnd_err_set(NND_ERR_IO, "--out %s: not a directory", s->out);
     if (access(s->out, W_OK) != 0)
         return nnd_err_set(NND_ERR_IO, "--out %s: not writable: %s", s->out, strerror(errno));
-    return NND_OK;
+    char state[NND_PATH_MAX];
+    sweep_state_path(s, state, sizeof state, NULL);
+    return nnd_ckpt_dir_open(&s->state_lock, state, s->lock_wait);
 }
 
 nnd_status nnd_cmd_sweep(int argc, char **argv, const nnd_comm *c)
@@ -124,13 +129,14 @@ nnd_status nnd_cmd_sweep(int argc, char **argv, const nnd_comm *c)
     sweep *s = calloc(1, sizeof *s);
     if (!s) return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the sweep");
     s->world = c;
+    s->state_lock.fd = -1;
     s->t0 = MPI_Wtime();
     int help = 0;
     /* Parsing is a pure function of argv (and the world size): the same verdict everywhere. */
     nnd_status st = sweep_parse(s, argc, argv, c, &help);
     if (st || help) goto out;
     if ((st = nnd_comm_agree(c, nnd_guard_watchdog_start(c->rank, s->base.watchdog)))) goto out;
-    nnd_guard_phase("creating --out", NND_GUARD_SLOW_FLOOR_S);
+    nnd_guard_phase_wait("creating and locking --out", s->lock_wait);
     st = nnd_comm_agree(c, c->rank == 0 ? prepare_out(s) : NND_OK);
     if (!st) st = load_and_fold(s);
     if (st) goto out;
@@ -146,6 +152,9 @@ nnd_status nnd_cmd_sweep(int argc, char **argv, const nnd_comm *c)
                            s->n_cfg);
     if ((st = nnd_comm_agree(c, st))) goto out;
     for (size_t i = 0; i < s->n_cfg; i++) s->last[i] = -1;
+    nnd_guard_phase("reading and writing --out's state", NND_GUARD_SLOW_FLOOR_S);
+    if ((st = nnd_comm_agree(c, c->rank == 0 ? sweep_state_begin(s) : NND_OK))) goto out;
+    nnd_guard_idle();
     nnd_comm_split(c, s->group_id, c->rank, &s->group);
     if (c->rank == 0) {
         printf(

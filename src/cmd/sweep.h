@@ -6,6 +6,7 @@
  *   sweep_job.c       one job: every fold of one configuration, trained by one group
  *   sweep_schedule.c  rank 0 deals jobs to the groups; every group runs them
  *   sweep_report.c    the statistics, the ranking, the table, CSVs and heatmap
+ *   sweep_state.c     the durable progress: the definition, job records, fold checkpoints
  *
  * Data. Every rank reads the samples once (the first --subset of them) and cuts the K folds
  * (folds.h: stratified, a function of --seed). Fold f's training set is every sample outside
@@ -32,6 +33,18 @@
  * rung whose budget equals the previous one reuses its results. Survivors are ranked like the
  * table: converged before diverged, then mean accuracy (higher first), mean loss, list order.
  *
+ * Progress (OUT/state/, locked by rank 0 like a checkpoint directory). sweep.txt holds the
+ * sweep's definition (key=value words: the data, model, loss, seed, grid, folds, budgets, group
+ * size, hyperparameters). A group leader records each job as its folds finish
+ * (job-c<C>-r<R>.txt: the finished folds' numbers in hexadecimal floats, so they read back bit
+ * for bit), and the running fold checkpoints into fold-c<C>-r<R>-f<F>/ every --checkpoint-every
+ * steps and when a signal stops the sweep (SIGUSR1, SIGTERM, SIGINT: exit 75). With --resume
+ * auto the definition must match (a difference is named and refused), rank 0 takes the
+ * completed jobs as results, and a job that was cut short continues from its recorded folds and
+ * its fold's newest checkpoint, on whichever group runs it: results depend on the group size,
+ * not on the group, so the final outputs are those of an uninterrupted sweep. A fresh sweep
+ * refuses an --out that holds a sweep's progress.
+ *
  * A configuration diverges when --max-bad-steps (5, train's default) consecutive steps of a
  * fold are not finite (single ones are skipped, as in train) or its validation loss is not
  * finite; the remaining folds are skipped and it ranks last. */
@@ -41,6 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nndist/ckpt_dir.h"
 #include "nndist/commands.h"
 #include "nndist/data.h"
 #include "nndist/folds.h"
@@ -84,6 +98,9 @@ typedef struct {
     const char *optimizers, *lrs, *batches, *out;
     uint64_t folds, epochs, group_size, subset;
     int halving;
+    uint64_t ckpt_every; /* a running fold checkpoints every N steps (0: only on a signal) */
+    const char *resume;  /* "auto", or NULL */
+    double lock_wait;    /* as train's --lock-wait */
     /* the grid: optimizers x lrs x batches, optimizer-major */
     char opt_text[SWEEP_MAX_ITEMS][16], lr_text[SWEEP_MAX_ITEMS][32];
     double lr[SWEEP_MAX_ITEMS];
@@ -95,6 +112,7 @@ typedef struct {
     uint64_t rung_epochs[SWEEP_MAX_RUNGS];
     size_t rung_size[SWEEP_MAX_RUNGS];
     /* data and folds */
+    nnd_data_shape shape; /* of --data, for the definition */
     nnd_dataset all;
     size_t n, n_classes;
     uint32_t *fold;
@@ -105,6 +123,7 @@ typedef struct {
     int *last;
     /* ranks */
     const nnd_comm *world;
+    nnd_ckpt_dir state_lock; /* rank 0: OUT/state, locked for the sweep's lifetime */
     nnd_comm group;
     int n_groups, group_id;
     double t0;
@@ -163,6 +182,24 @@ int sweep_rank_cmp(const sweep *s, size_t a, int ra, size_t b, int rb);
 void sweep_rank_sort(const sweep *s, size_t *idx, size_t n, int rung);
 /* Rank 0: prints the table and the best configuration, writes the CSVs, heatmap, fold files. */
 nnd_status sweep_report(const sweep *s);
+
+/* ---- sweep_state.c ---- */
+
+/* OUT/state/name (OUT/state when name is NULL). */
+void sweep_state_path(const sweep *s, char *buf, size_t size, const char *name);
+/* Rank 0, with OUT/state open and the data probed: a fresh sweep writes its definition (and
+ * refuses an OUT holding another's progress); --resume auto checks it against the stored one
+ * (NND_ERR_USAGE naming the first difference) and loads the completed jobs' results. */
+nnd_status sweep_state_begin(sweep *s);
+/* A group leader: records configuration c at rung after folds_done folds (r->have: complete). */
+nnd_status sweep_job_write(const sweep *s, size_t c, int rung, const sweep_result *r,
+                           unsigned folds_done);
+/* The record of configuration c at rung: 1 read into *r and *folds_done, 0 none, -1 damaged
+ * (said on stderr; the job is trained again). */
+int sweep_job_read(const sweep *s, size_t c, int rung, sweep_result *r, unsigned *folds_done);
+/* The checkpoint directory of fold `fold` of configuration c at rung, and its removal. */
+void sweep_fold_dir(const sweep *s, size_t c, int rung, unsigned fold, char *buf, size_t size);
+void sweep_fold_dir_remove(const sweep *s, size_t c, int rung, unsigned fold);
 
 /* ---- sweep.c ---- */
 

@@ -1,19 +1,99 @@
 /* nndist sweep, one job: a group trains every fold of one configuration, each from the same
- * initial weights, and evaluates it on its held-out fold. */
+ * initial weights, and evaluates it on its held-out fold; it records each finished fold and
+ * checkpoints the running one (sweep.h, "Progress"). */
+#include <errno.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "nndist/ckpt.h"
+#include "nndist/ckpt_dir.h"
 #include "nndist/eval.h"
 #include "nndist/guard.h"
+#include "nndist/resume.h"
 #include "nndist/stepper.h"
 #include "nndist/trainer.h"
 #include "cmd/sweep.h"
 
+/* A running fold, for its checkpoints. */
+typedef struct {
+    const sweep *s;
+    size_t c;
+    int rung;
+    unsigned f;
+    nnd_trainer *t;
+    double loss_sum, correct, samples; /* the last epoch's sums so far */
+} fold_run;
+
+/* Collective over the group: the leader writes the fold's checkpoint (weights, optimizer state,
+ * step, and the last epoch's sums so far) into its directory, keeping the newest two. */
+static nnd_status fold_checkpoint(fold_run *x, char *path, size_t size)
+{
+    nnd_trainer_sync_state(x->t);
+    char dir[NND_PATH_MAX];
+    sweep_fold_dir(x->s, x->c, x->rung, x->f, dir, sizeof dir);
+    nnd_ckpt_path(path, size, dir, x->t->step);
+    nnd_status st = NND_OK;
+    if (x->s->group.rank == 0) {
+        nnd_ckpt_meta meta;
+        memset(&meta, 0, sizeof meta);
+        meta.step = x->t->step;
+        meta.epoch = x->t->step / x->t->spe;
+        meta.seed = x->s->base.seed;
+        meta.batch = x->t->batch;
+        meta.world_size = x->s->group.size;
+        snprintf(meta.loss, sizeof meta.loss, "%s", nnd_loss_name(x->s->base.loss));
+        /* The directory is the fold's alone: the id only lets retention know the files. */
+        snprintf(meta.run_id, sizeof meta.run_id, "%08zx%04x%04x", x->c, (unsigned)x->rung, x->f);
+        meta.has_epoch_sums = 1;
+        meta.epoch_loss_sum = x->loss_sum;
+        meta.epoch_correct = x->correct;
+        meta.epoch_samples = x->samples;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            st = nnd_err_set(NND_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+        if (!st) st = nnd_ckpt_save(path, &x->t->model, &x->t->optim, &meta);
+        if (!st) nnd_ckpt_retain(dir, 2, meta.run_id);
+    }
+    return nnd_comm_agree(&x->s->group, st);
+}
+
+/* The stepper's checkpoint when a signal stops the sweep (ctx: the fold). */
+static nnd_status checkpoint_on_signal(void *ctx, char *path, size_t size)
+{
+    return fold_checkpoint(ctx, path, size);
+}
+
+/* Collective over the group: continues the fold from its newest checkpoint, if it has one. */
+static nnd_status resume_fold(fold_run *x)
+{
+    char dir[NND_PATH_MAX], path[NND_PATH_MAX];
+    sweep_fold_dir(x->s, x->c, x->rung, x->f, dir, sizeof dir);
+    nnd_ckpt_meta meta;
+    int found = 0;
+    nnd_status st = nnd_resume_newest(x->t, dir, NULL, NULL, path, sizeof path, &meta, &found);
+    if (st || !found) return st;
+    if (meta.has_epoch_sums) {
+        x->loss_sum = meta.epoch_loss_sum;
+        x->correct = meta.epoch_correct;
+        x->samples = meta.epoch_samples;
+    }
+    if (x->s->group.rank == 0) {
+        char name[128];
+        sweep_config_name(x->s, x->c, name, sizeof name);
+        printf("resuming %s, fold %u, at step %" PRIu64 "\n", name, x->f + 1, meta.step);
+        fflush(stdout);
+    }
+    return NND_OK;
+}
+
 /* Collective over the group: trains fold f of configuration c for `epochs` and evaluates it.
  * A divergence sets r->diverged; other failures are returned (agreed in the group). */
-static nnd_status run_fold(sweep *s, size_t c, uint64_t epochs, unsigned f, sweep_result *r,
+static nnd_status run_fold(sweep *s, size_t c, int rung, unsigned f, sweep_result *r,
                            sweep_poll_fn poll, void *ctx)
 {
+    uint64_t epochs = r->epochs;
     nnd_train_config cfg = s->base;
     const sweep_config *cf = &s->cfg[c];
     cfg.optim = cf->optim;
@@ -23,6 +103,8 @@ static nnd_status run_fold(sweep *s, size_t c, uint64_t epochs, unsigned f, swee
     nnd_data_subset val = {&s->all, s->rows[f][1], s->n_rows[f][1]};
     nnd_trainer t;
     nnd_status st = nnd_trainer_init_subset(&t, &cfg, &s->group, &train, &val);
+    fold_run x = {s, c, rung, f, &t, 0.0, 0.0, 0.0};
+    if (!st) st = resume_fold(&x);
     if (st) {
         nnd_trainer_free(&t);
         return st;
@@ -30,12 +112,12 @@ static nnd_status run_fold(sweep *s, size_t c, uint64_t epochs, unsigned f, swee
     uint64_t total = epochs * t.spe;
     nnd_schedule sched;
     nnd_schedule_init(&sched, &cfg.sched, cfg.optim.lr, t.batch, total);
-    /* No checkpoint: a signal ends the sweep with exit 130, and nothing is written. */
     nnd_stepper sp = {.max_bad = cfg.max_bad_steps,
                       .end_step = total,
                       .what = "the sweep",
+                      .checkpoint = checkpoint_on_signal,
+                      .ctx = &x,
                       .diverge = cfg.diverge};
-    double loss_sum = 0.0, correct = 0.0, samples = 0.0;
     int diverged = 0;
     while (t.step < total) {
         nnd_step_stats ss;
@@ -49,9 +131,16 @@ static nnd_status run_fold(sweep *s, size_t c, uint64_t epochs, unsigned f, swee
         }
         if (st) break;
         if (!skipped && (t.step - 1) / t.spe == epochs - 1) { /* the last epoch, as train reports */
-            loss_sum += ss.loss_sum;
-            correct += ss.correct;
-            samples += ss.samples;
+            x.loss_sum += ss.loss_sum;
+            x.correct += ss.correct;
+            x.samples += ss.samples;
+        }
+        if (s->ckpt_every && t.step % s->ckpt_every == 0 && t.step < total) {
+            char path[NND_PATH_MAX];
+            nnd_guard_phase("writing a checkpoint", NND_GUARD_SLOW_FLOOR_S);
+            st = fold_checkpoint(&x, path, sizeof path);
+            nnd_guard_idle();
+            if (st) break;
         }
         if (poll) poll(ctx);
     }
@@ -62,8 +151,8 @@ static nnd_status run_fold(sweep *s, size_t c, uint64_t epochs, unsigned f, swee
         nnd_guard_idle();
         r->acc[f] = ev.accuracy;
         r->loss[f] = ev.loss;
-        r->train_loss[f] = samples > 0 ? loss_sum / samples : NAN;
-        r->train_acc[f] = samples > 0 ? correct / samples : NAN;
+        r->train_loss[f] = x.samples > 0 ? x.loss_sum / x.samples : NAN;
+        r->train_acc[f] = x.samples > 0 ? x.correct / x.samples : NAN;
         if (!isfinite(ev.loss)) r->diverged = (int32_t)f + 1;
     } else if (!st) {
         r->diverged = (int32_t)f + 1;
@@ -72,19 +161,49 @@ static nnd_status run_fold(sweep *s, size_t c, uint64_t epochs, unsigned f, swee
     return st;
 }
 
+/* Collective over the group: the folds of configuration c at rung that an earlier instance of
+ * the sweep finished (read by the leader, shared with the group); 0 when none. */
+static unsigned recorded_folds(sweep *s, size_t c, int rung, sweep_result *r)
+{
+    unsigned done = 0;
+    if (s->group.rank == 0) {
+        sweep_result rec;
+        if (sweep_job_read(s, c, rung, &rec, &done) == 1) {
+            *r = rec;
+        } else {
+            done = 0;
+        }
+    }
+    MPI_Bcast(&done, 1, MPI_UNSIGNED, 0, s->group.world);
+    if (done) MPI_Bcast(r, (int)sizeof *r, MPI_BYTE, 0, s->group.world);
+    return done;
+}
+
 nnd_status sweep_run_job(sweep *s, size_t c, int rung, sweep_result *r, sweep_poll_fn poll,
                          void *ctx)
 {
     memset(r, 0, sizeof *r);
-    double t0 = MPI_Wtime();
     r->epochs = s->rung_epochs[rung];
-    r->group = s->group_id;
     for (unsigned f = 0; f < s->folds; f++) r->acc[f] = r->loss[f] = NAN;
-    for (unsigned f = 0; f < s->folds && !r->diverged; f++) {
-        nnd_status st = run_fold(s, c, r->epochs, f, r, poll, ctx);
+    unsigned done = recorded_folds(s, c, rung, r);
+    r->group = s->group_id;
+    if (r->have) return NND_OK; /* completed earlier */
+    double t0 = MPI_Wtime(), before = r->seconds;
+    for (unsigned f = done; f < s->folds && !r->diverged; f++) {
+        nnd_status st = run_fold(s, c, rung, f, r, poll, ctx);
+        if (st) return st;
+        r->seconds = before + (MPI_Wtime() - t0);
+        r->have = f + 1 == s->folds || r->diverged;
+        /* Recorded before the fold's checkpoints go: a crash between leaves both, never neither. */
+        nnd_guard_phase("recording a fold", NND_GUARD_SLOW_FLOOR_S);
+        if (s->group.rank == 0) {
+            st = sweep_job_write(s, c, rung, r, f + 1);
+            if (!st) sweep_fold_dir_remove(s, c, rung, f);
+        }
+        st = nnd_comm_agree(&s->group, st);
+        nnd_guard_idle();
         if (st) return st;
     }
-    r->seconds = MPI_Wtime() - t0;
     r->have = 1;
     return NND_OK;
 }

@@ -214,6 +214,7 @@ nnd_status sweep_parse(sweep *s, int argc, char **argv, const nnd_comm *c, int *
     s->batches = "128";
     s->out = "sweep-out";
     s->group_size = 1;
+    s->lock_wait = 60.0;
     int folds_given = 0, epochs_given = 0;
     nnd_opt shared[NND_TRAIN_FLAGS_MAX_OPTS], opts[NND_TRAIN_FLAGS_MAX_OPTS + 16];
     int n_shared = nnd_train_flags_add(&s->f, shared, 0), n = 0;
@@ -235,7 +236,19 @@ nnd_status sweep_parse(sweep *s, int argc, char **argv, const nnd_comm *c, int *
          "successive halving: keep the best third after each rung of epochs", NULL},
         {"subset", NND_OPT_COUNT, &s->subset, "N", "use the first N samples of --data", NULL},
         {"out", NND_OPT_STRING, &s->out, "DIR",
-         "output directory (default sweep-out; created if missing)", NULL},
+         "output directory (default sweep-out; created if missing); OUT/state keeps the "
+         "progress",
+         NULL},
+        {"checkpoint-every", NND_OPT_COUNT, &s->ckpt_every, "N",
+         "a running fold checkpoints every N steps (default: only when a signal stops the "
+         "sweep, with exit 75)",
+         NULL},
+        {"resume", NND_OPT_STRING, &s->resume, "auto",
+         "continue the sweep recorded in --out (the same command otherwise)", NULL},
+        {"lock-wait", NND_OPT_NONNEG, &s->lock_wait, "SECONDS",
+         "a requeued SLURM job waits this long for its old instance to release --out "
+         "(default 60)",
+         NULL},
     };
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) opts[n++] = own[i];
     opts[n] = (nnd_opt){NULL, 0, NULL, NULL, NULL, NULL};
@@ -257,6 +270,9 @@ nnd_status sweep_parse(sweep *s, int argc, char **argv, const nnd_comm *c, int *
     if (s->folds < 2 || s->folds > NND_FOLDS_MAX)
         return nnd_err_set(NND_ERR_USAGE, "--folds: %" PRIu64 " is out of range; expected 2..%d",
                            s->folds, NND_FOLDS_MAX);
+    if (s->resume && strcmp(s->resume, "auto") != 0)
+        return nnd_err_set(NND_ERR_USAGE, "--resume: '%s'; a sweep resumes with --resume auto",
+                           s->resume);
     if (s->epochs > 1000000)
         return nnd_err_set(NND_ERR_USAGE, "--epochs: %" PRIu64 " is too many", s->epochs);
     if ((st = parse_lists(s))) return st;

@@ -68,8 +68,24 @@ static int job_available(const coord *co)
     return !co->aborted && !co->finished && co->next < co->n_jobs;
 }
 
+/* Moves the configurations whose result at rung r an earlier instance of the sweep completed
+ * (sweep_state.c) to the front of the rung's jobs, keeping the order otherwise; returns their
+ * count. */
+static size_t recorded_first(coord *co, int r)
+{
+    sweep *s = co->s;
+    size_t done = 0;
+    for (size_t i = 0; i < co->n_jobs; i++) {
+        size_t c = co->jobs[i];
+        if (!sweep_result_at(s, c, r)->have) continue;
+        memmove(co->jobs + done + 1, co->jobs + done, (i - done) * sizeof *co->jobs);
+        co->jobs[done++] = c;
+    }
+    return done;
+}
+
 /* Starts rung r over the given configurations; a rung with the previous budget reuses the
- * previous results. */
+ * previous results, and results recorded by an earlier instance count as done. */
 static void start_rung(coord *co, int r, size_t n_alive)
 {
     sweep *s = co->s;
@@ -77,12 +93,19 @@ static void start_rung(coord *co, int r, size_t n_alive)
     co->n_jobs = n_alive;
     co->next = co->n_results = 0;
     int reuse = r > 0 && s->rung_epochs[r] == s->rung_epochs[r - 1];
+    size_t recorded = reuse ? 0 : recorded_first(co, r);
     if (s->n_rungs > 1) {
         printf("rung %d/%d: %zu configuration%s at %" PRIu64 " epoch%s%s\n", r + 1, s->n_rungs,
                n_alive, n_alive == 1 ? "" : "s", s->rung_epochs[r],
                s->rung_epochs[r] == 1 ? "" : "s",
                reuse ? " (the previous rung's budget: its results carry over)" : "");
         fflush(stdout);
+    }
+    if (recorded) {
+        printf("%zu of %zu configuration%s recorded by an earlier run of this sweep\n", recorded,
+               n_alive, n_alive == 1 ? "" : "s");
+        fflush(stdout);
+        co->next = co->n_results = recorded;
     }
     if (!reuse) return;
     for (size_t i = 0; i < n_alive; i++) {
@@ -211,6 +234,7 @@ nnd_status sweep_run(sweep *s)
     if (root) {
         for (size_t c = 0; c < s->n_cfg; c++) co.jobs[c] = c;
         start_rung(&co, 0, s->n_cfg);
+        advance(&co); /* rungs an earlier instance completed */
     }
     sweep_request *q = &s->out_msg;
     q->config = -1;
