@@ -15,13 +15,15 @@
 # 5. Checks that the job completed after two restarts (SLURM_RESTART_COUNT 1 and 2 in its
 #    output, Restarts=2, and restart count 2 in the attributes of its last checkpoint), that it
 #    resumed each time, and that its model is bitwise equal to an uninterrupted run.
-# 6. On exit, cancels the job and stops every process it started, by pid: the daemons, and any
+# 6. Submits the template once more as a sweep (NNDIST_COMMAND=sweep), stops it with USR1 in a
+#    fold, and checks that the requeued sweep ends with the results of an uninterrupted one.
+# 7. On exit, cancels the job and stops every process it started, by pid: the daemons, and any
 #    job process left (found by a variable naming this cluster in its environment).
 #
 # Binaries: $NNDIST, $MAKE_DATASET and $COMPARE_MODELS (set by ctest), else BUILD_DIR/nndist,
 # BUILD_DIR/tests/nnd_make_dataset and BUILD_DIR/tests/nnd_compare_models.
 # Exit codes: 0 passed, 1 failed (logs printed), 77 cannot run here (not root, no packages).
-# KEEP=1 keeps the temporary directory. Takes about 40 s.
+# KEEP=1 keeps the temporary directory. Takes about 70 s.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -228,7 +230,7 @@ say "munged, slurmctld and slurmd up (pids ${started[*]})"
 export NNDIST_DATA=$D/train.h5 NNDIST_LAYERS=16,32,32,4 NNDIST_BATCH=64 NNDIST_LR=0.05 \
     NNDIST_OPTIMIZER=momentum NNDIST_SEED=5 NNDIST_STEPS=500 NNDIST_CKPT_EVERY=50
 export MPIRUN=$MPIEXEC MPIRUN_ARGS="--oversubscribe --bind-to none"
-unset NNDIST_RUN_DIR NNDIST_ARGS
+unset NNDIST_RUN_DIR NNDIST_ARGS NNDIST_COMMAND NNDIST_OPTIMIZERS NNDIST_LRS NNDIST_FOLDS
 # Every rank sleeps 3 s at steps 170 and 370 (or until a signal; fault injection for tests,
 # see include/nndist/guard.h): the signals below land mid-run however fast the machine is.
 export NNDIST_FAULT='pause@*:170,pause@*:370'
@@ -240,12 +242,16 @@ OMP_NUM_THREADS=1 NNDIST_FAULT='' timeout -k 5 120 "$MPIEXEC" -np 2 --oversubscr
     --steps "$NNDIST_STEPS" --no-progress --save "$D/reference.h5" > "$D/reference.log" 2>&1 ||
     fail "the uninterrupted run failed: $(tail -n 5 "$D/reference.log")"
 
-job=$(NNDIST_LOCAL_CLUSTER=$D sbatch --parsable --chdir="$D/job" --time=10 \
-    "$repo/scripts/slurm/nndist.sbatch")
-job=${job%%;*}
-out=$D/job/nndist-$job.out
+# submit: the unchanged template, as a user submits it; sets job and out.
+submit() {
+    job=$(NNDIST_LOCAL_CLUSTER=$D sbatch --parsable --chdir="$D/job" --time=10 \
+        "$repo/scripts/slurm/nndist.sbatch")
+    job=${job%%;*}
+    out=$D/job/nndist-$job.out
+    say "submitted job $job ($NNDIST_COMMAND)"
+}
+NNDIST_COMMAND=train submit
 ckpts=$D/job/runs/nndist-$job/checkpoints
-say "submitted job $job"
 
 state_is() { [ "$(field JobState)" = "$1" ] && [ "$(field Restarts)" = "$2" ]; }
 # Started again after restart $1: running, or already past it (a short remainder of the run can
@@ -293,3 +299,30 @@ fi
     fail "the requeued job's model is not bitwise equal to the uninterrupted run's"
 say "job $job: stopped by USR1, requeued, killed by scontrol requeue, completed; model bitwise equal"
 grep -E 'nndist.sbatch: (job|got|nndist|requeueing|training)|resuming from' "$out" | sed 's/^/    /'
+
+# ---- a sweep through the same template: USR1 in a fold, requeue, the same results.
+export NNDIST_COMMAND=sweep NNDIST_OPTIMIZERS=sgd,momentum NNDIST_LRS=0.01,0.05 NNDIST_FOLDS=3 \
+    NNDIST_EPOCHS=6 NNDIST_CKPT_EVERY=10 NNDIST_FAULT='pause@*:20'
+unset NNDIST_STEPS
+sweep_args=(sweep --data "$NNDIST_DATA" --layers "$NNDIST_LAYERS" --batch "$NNDIST_BATCH"
+    --optimizers "$NNDIST_OPTIMIZERS" --lrs "$NNDIST_LRS" --folds "$NNDIST_FOLDS"
+    --epochs "$NNDIST_EPOCHS" --seed "$NNDIST_SEED" --threads 1 --out "$D/sweep-reference")
+OMP_NUM_THREADS=1 NNDIST_FAULT='' timeout -k 5 120 "$MPIEXEC" -np 2 --oversubscribe --bind-to none \
+    "$NNDIST" "${sweep_args[@]}" > "$D/sweep-reference.log" 2>&1 ||
+    fail "the uninterrupted sweep failed: $(tail -n 5 "$D/sweep-reference.log")"
+submit
+sweep_dir=$D/job/runs/nndist-$job/sweep
+fold_ckpt() { compgen -G "$sweep_dir/state/fold-*/ckpt-000000000010.h5" > /dev/null; }
+until_ok 60 "a fold's checkpoint at step 10" fold_ckpt
+scancel --signal=USR1 --batch "$job"
+until_ok 30 "the template to requeue the sweep after exit 75" in_output "requeueing job $job"
+until_ok 120 "sweep job $job to complete" state_is COMPLETED 1
+[ "$(field ExitCode)" = 0:0 ] || fail "sweep job $job ended with ExitCode=$(field ExitCode)"
+in_output "resuming .*, fold [0-9]*, at step" || fail "the requeued sweep resumed no fold"
+in_output "sweep finished" || fail "no 'sweep finished' in $out"
+for f in folds.csv sweep.csv; do
+    cut -d, -f1-12,14 "$D/sweep-reference/$f" > "$D/a.csv"
+    cut -d, -f1-12,14 "$sweep_dir/$f" > "$D/b.csv"
+    cmp -s "$D/a.csv" "$D/b.csv" || fail "the requeued sweep's $f differs from the uninterrupted one's"
+done
+say "sweep job $job: stopped by USR1 in a fold, requeued, completed; folds.csv and sweep.csv equal"
