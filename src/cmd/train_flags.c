@@ -74,8 +74,9 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
         {"threads", NND_OPT_COUNT, &f->threads, "N",
          "OpenMP threads per rank (default: cores / ranks on the node)", &f->threads_given},
         {"watchdog", NND_OPT_POSITIVE, &cfg->watchdog, "SECONDS",
-         "abort when a step hangs this long (default max(60, 20 x the median step), and at "
-         "least 600 while loading, checkpointing or evaluating)",
+         "abort the job when a rank is stuck this long in any phase (default max(60, 20 x "
+         "the median step) for a step, and at least 600 for start-up, loading, "
+         "checkpoints, evaluations and file writes)",
          NULL},
         {"overlap", NND_OPT_FLAG, &cfg->overlap, NULL,
          "sum each layer's gradient (MPI_Iallreduce) while backward computes the layers below, "
