@@ -1,5 +1,6 @@
 /* nndist bench-comm: the allreduce's latency and bandwidth on this machine or allocation, at the
  * model's gradient size, fitted to the ring model t(n) = 2(p-1) a + 2(p-1)/p n b. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,33 @@ static double time_allreduce(const nnd_comm *c, float *buf, size_t n, int iters,
     return samples[iters / 2];
 }
 
+/* The same for the sharded update's two halves: a reduce-scatter of n floats into each rank's
+ * shard, then an allgather of the shards (the same bytes on the wire as the ring allreduce). */
+static double time_sharded(const nnd_comm *c, float *buf, float *shard, const nnd_shards *s,
+                           int iters, double *samples)
+{
+    for (int i = -3; i < iters; i++) {
+        MPI_Barrier(c->world);
+        double t0 = MPI_Wtime();
+        MPI_Reduce_scatter(buf, shard, s->count, MPI_FLOAT, MPI_SUM, c->world);
+        memcpy(buf + s->lo, shard, (s->hi - s->lo) * sizeof *buf);
+        nnd_comm_allgather_shards(c, s, buf);
+        double dt = MPI_Wtime() - t0;
+        MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, c->world);
+        if (i >= 0) samples[i] = dt;
+    }
+    qsort(samples, (size_t)iters, sizeof *samples, cmp_double);
+    return samples[iters / 2];
+}
+
 static const char *const g_usage =
     "nndist bench-comm [--layers N0,...,NL | --floats N] [--iters N] [--json]";
 static const char *const g_description =
     "Measures MPI_Allreduce between the ranks of this job: the latency of a 1-float\n"
     "allreduce and the time at the model's gradient size, and fits the ring model\n"
-    "t(n) = 2(p-1) alpha + 2(p-1)/p n beta (n in bytes). Feed alpha and beta to\n"
+    "t(n) = 2(p-1) alpha + 2(p-1)/p n beta (n in bytes). Then times the sharded update's\n"
+    "reduce-scatter + allgather of the same floats, against the allreduce. Feed alpha and\n"
+    "beta to\n"
     "scripts/scaling-model to project larger runs. Run it with the ranks and\n"
     "placement of the real job.";
 
@@ -67,14 +89,22 @@ nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c)
         for (int l = 0; l < nl; l++) n += sz[l] * sz[l + 1] + sz[l + 1];
         n += NND_GRAD_TAIL;
     }
-    float *buf = nnd_alloc_floats(n);
+    if (n > INT_MAX / 2)
+        return nnd_err_set(NND_ERR_USAGE, "%zu floats: at most %d", n, INT_MAX / 2);
+    float *buf = nnd_alloc_floats(n), *shard = NULL;
     double *samples = malloc((size_t)iters * sizeof *samples);
-    st = buf && samples ? NND_OK : nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu floats", n);
+    nnd_shards shards;
+    memset(&shards, 0, sizeof shards);
+    st = buf && samples ? nnd_shards_init(&shards, c, n)
+                        : nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu floats", n);
+    if (!st && !(shard = nnd_alloc_floats(shards.hi - shards.lo + 1)))
+        st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate a shard of %zu floats", n);
     if ((st = nnd_comm_agree(c, st))) goto out;
 
     int p = c->size;
     double t_small = time_allreduce(c, buf, 1, (int)iters, samples);
     double t_big = time_allreduce(c, buf, n, (int)iters, samples);
+    double t_sharded = time_sharded(c, buf, shard, &shards, (int)iters, samples);
     double bytes = (double)n * sizeof(float);
     double alpha = 0, beta = 0, bus = 0;
     if (p > 1) {
@@ -87,12 +117,15 @@ nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c)
     if (c->rank == 0) {
         if (json) {
             printf("{\"ranks\": %d, \"floats\": %zu, \"latency_s\": %.9g, \"allreduce_s\": %.9g, "
-                   "\"alpha_s\": %.9g, \"beta_s_per_byte\": %.9g, \"bus_bandwidth_Bps\": %.6g}\n",
-                   p, n, t_small, t_big, alpha, beta, bus);
+                   "\"reduce_scatter_allgather_s\": %.9g, \"alpha_s\": %.9g, "
+                   "\"beta_s_per_byte\": %.9g, \"bus_bandwidth_Bps\": %.6g}\n",
+                   p, n, t_small, t_big, t_sharded, alpha, beta, bus);
         } else {
             printf("ranks %d, allreduce of 1 float: %.1f us; of %zu floats (%.2f MB): %.3f ms "
                    "(median of %llu, slowest rank)\n",
                    p, t_small * 1e6, n, bytes / 1e6, t_big * 1e3, (unsigned long long)iters);
+            printf("reduce-scatter + allgather of the same: %.3f ms (%.2f x the allreduce)\n",
+                   t_sharded * 1e3, t_big > 0 ? t_sharded / t_big : 0.0);
             if (p > 1)
                 printf("ring model: alpha = %.3g s, beta = %.3g s/byte (%.2f GB/s bus "
                        "bandwidth)\nproject: scripts/scaling-model --alpha %.3g --beta %.3g ...\n",
@@ -104,6 +137,8 @@ nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c)
     }
 out:
     free(buf);
+    free(shard);
     free(samples);
+    nnd_shards_free(&shards);
     return st;
 }
