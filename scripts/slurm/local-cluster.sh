@@ -15,15 +15,17 @@
 # 5. Checks that the job completed after two restarts (SLURM_RESTART_COUNT 1 and 2 in its
 #    output, Restarts=2, and restart count 2 in the attributes of its last checkpoint), that it
 #    resumed each time, and that its model is bitwise equal to an uninterrupted run.
-# 6. Submits the template once more as a sweep (NNDIST_COMMAND=sweep), stops it with USR1 in a
+# 6. Submits the same job launched by srun (MPIRUN=srun), stops it with USR1 and checks the
+#    requeued job's model the same way.
+# 7. Submits the template once more as a sweep (NNDIST_COMMAND=sweep), stops it with USR1 in a
 #    fold, and checks that the requeued sweep ends with the results of an uninterrupted one.
-# 7. On exit, cancels the job and stops every process it started, by pid: the daemons, and any
+# 8. On exit, cancels the job and stops every process it started, by pid: the daemons, and any
 #    job process left (found by a variable naming this cluster in its environment).
 #
 # Binaries: $NNDIST, $MAKE_DATASET and $COMPARE_MODELS (set by ctest), else BUILD_DIR/nndist,
 # BUILD_DIR/tests/nnd_make_dataset and BUILD_DIR/tests/nnd_compare_models.
 # Exit codes: 0 passed, 1 failed (logs printed), 77 cannot run here (not root, no packages).
-# KEEP=1 keeps the temporary directory. Takes about 60 s.
+# KEEP=1 keeps the temporary directory. Takes about 80 s.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -299,6 +301,20 @@ fi
     fail "the requeued job's model is not bitwise equal to the uninterrupted run's"
 say "job $job: stopped by USR1, requeued, killed by scontrol requeue, completed; model bitwise equal"
 grep -E 'nndist.sbatch: (job|got|nndist|requeueing|training)|resuming from' "$out" | sed 's/^/    /'
+
+# ---- the same job launched by srun (MPIRUN=srun): USR1, requeue, the same weights.
+MPIRUN=srun MPIRUN_ARGS="--mpi=pmix" NNDIST_COMMAND=train submit
+ckpts=$D/job/runs/nndist-$job/checkpoints
+until_ok 30 "srun job $job to run" state_is RUNNING 0
+until_ok 60 "the srun job's checkpoint at step 150" has_ckpt 150
+scancel --signal=USR1 --batch "$job"
+until_ok 30 "the template to requeue the srun job after exit 75" in_output "requeueing job $job"
+until_ok 120 "srun job $job to complete" state_is COMPLETED 1
+[ "$(field ExitCode)" = 0:0 ] || fail "srun job $job ended with ExitCode=$(field ExitCode)"
+in_output "srun --ntasks 2" || fail "the template did not launch with srun"
+"$COMPARE_MODELS" "$D/reference.h5" "$D/job/runs/nndist-$job/model.h5" 0 ||
+    fail "the srun job's model is not bitwise equal to the uninterrupted run's"
+say "srun job $job: stopped by USR1, requeued, completed; model bitwise equal"
 
 # ---- a sweep through the same template: USR1 in a fold, requeue, the same results.
 # 2 configurations x 2 folds, 64 steps each; every fold pauses 3 s at step 20 (the window).
