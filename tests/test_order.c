@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nndist/data.h"
+#include "nndist/order.h"
 
 static const size_t g_ns[] = {1, 15, 100, 1003, 4099, 60000};
 static const int g_ps[] = {1, 2, 3, 4, 5, 8};

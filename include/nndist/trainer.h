@@ -11,6 +11,7 @@
 #include "nndist/data.h"
 #include "nndist/model.h"
 #include "nndist/optim.h"
+#include "nndist/order.h"
 #include "nndist/trace.h"
 #include "nndist/train_config.h"
 
