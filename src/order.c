@@ -1,20 +1,29 @@
 #include "nndist/order.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nndist/rng.h"
 
-size_t nnd_order_stripes(size_t n)
+size_t nnd_order_stripes(size_t n, int version)
 {
-    size_t cap = n / 16 < 64 ? n / 16 : 64, s = 1;
+    size_t cap =
+        version == NND_ORDER_FIRST ? (n / 16 < 64 ? n / 16 : 64) : (n / 8 < 65536 ? n / 8 : 65536);
+    size_t s = 1;
     while (s * 2 <= cap) s *= 2;
     return s;
 }
 
 size_t nnd_order_stripe_start(const nnd_order *o, size_t j)
 {
-    return j * o->stripe_len + (j < o->n_long ? j : o->n_long);
+    return o->start[j];
+}
+
+int nnd_order_stripe_owner(const nnd_order *o, size_t j, int size)
+{
+    /* The r with floor(r S / P) <= j < floor((r + 1) S / P). */
+    return (int)(((j + 1) * (size_t)size - 1) / o->n_stripes);
 }
 
 static size_t bit_reverse(size_t t, int bits)
@@ -24,26 +33,48 @@ static size_t bit_reverse(size_t t, int bits)
     return r;
 }
 
+static int stripe_is_long(const nnd_order *o, size_t j)
+{
+    return (o->version == NND_ORDER_FIRST ? j : bit_reverse(j, o->stripe_bits)) < o->n_long;
+}
+
+/* The long stripe that takes position S*L + m of an epoch. */
+static size_t tail_stripe(const nnd_order *o, size_t m)
+{
+    return o->version == NND_ORDER_FIRST ? m : bit_reverse(m, o->stripe_bits);
+}
+
 nnd_status nnd_order_init(nnd_order *o, size_t n, size_t batch, int shuffle, uint64_t seed,
-                          int rank, int size)
+                          int version, int rank, int size)
 {
     memset(o, 0, sizeof *o);
     if (n == 0 || batch == 0)
         return nnd_err_set(NND_ERR_INTERNAL, "batch order needs n > 0 and batch > 0");
+    if (version != NND_ORDER_FIRST && version != NND_ORDER_CURRENT)
+        return nnd_err_set(NND_ERR_INPUT, "batch order %d is not known (this nndist has 1 and 2)",
+                           version);
     if (n > UINT32_MAX)
         return nnd_err_set(NND_ERR_INPUT, "%zu samples: at most %u are supported", n, UINT32_MAX);
+    o->version = version;
     o->n = n;
     o->batch = batch;
     o->shuffle = shuffle;
     o->seed = seed;
-    o->n_stripes = nnd_order_stripes(n);
+    o->n_stripes = nnd_order_stripes(n, version);
     while ((o->n_stripes >> o->stripe_bits) > 1) o->stripe_bits++;
     o->stripe_len = n / o->n_stripes;
     o->n_long = n % o->n_stripes;
+    o->start = malloc((o->n_stripes + 1) * sizeof *o->start);
+    o->phi = malloc(o->n_stripes * sizeof *o->phi);
+    if (!o->start || !o->phi)
+        return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the order's %zu stripes", o->n_stripes);
+    o->start[0] = 0;
+    for (size_t j = 0; j < o->n_stripes; j++)
+        o->start[j + 1] = (uint32_t)(o->start[j] + o->stripe_len + (size_t)stripe_is_long(o, j));
     o->s_lo = (size_t)rank * o->n_stripes / (size_t)size;
     o->s_hi = (size_t)(rank + 1) * o->n_stripes / (size_t)size;
-    o->lo = nnd_order_stripe_start(o, o->s_lo);
-    o->hi = nnd_order_stripe_start(o, o->s_hi);
+    o->lo = o->start[o->s_lo];
+    o->hi = o->start[o->s_hi];
     o->perm = malloc((o->hi - o->lo + 1) * sizeof *o->perm);
     if (!o->perm)
         return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the shuffle of %zu samples",
@@ -54,6 +85,8 @@ nnd_status nnd_order_init(nnd_order *o, size_t n, size_t batch, int shuffle, uin
 void nnd_order_free(nnd_order *o)
 {
     free(o->perm);
+    free(o->phi);
+    free(o->start);
     memset(o, 0, sizeof *o);
 }
 
@@ -73,8 +106,8 @@ size_t nnd_order_global_count(const nnd_order *o, uint64_t step)
 static void shuffle_stripes(nnd_order *o, uint64_t epoch)
 {
     for (size_t j = o->s_lo; j < o->s_hi; j++) {
-        size_t start = nnd_order_stripe_start(o, j) - o->lo;
-        size_t len = nnd_order_stripe_start(o, j + 1) - o->lo - start;
+        size_t start = o->start[j] - o->lo;
+        size_t len = o->start[j + 1] - o->start[j];
         uint32_t *p = o->perm + start;
         for (size_t i = 0; i < len; i++) p[i] = (uint32_t)i;
         for (size_t i = len; i > 1; i--) {
@@ -88,6 +121,44 @@ static void shuffle_stripes(nnd_order *o, uint64_t epoch)
     o->perm_valid = 1;
 }
 
+/* phi of round `round` of `epoch` (see order.h): phi[t] = rev(t XOR F(t)), bit m of F a random
+ * bit of t mod 2^m. Order 1 has F = 0. */
+static void make_phi(nnd_order *o, uint64_t epoch, uint64_t round)
+{
+    size_t S = o->n_stripes;
+    int bits = o->stripe_bits;
+    for (size_t t = 0; t < S; t++) o->phi[t] = (uint32_t)t;
+    if (o->version != NND_ORDER_FIRST)
+        for (int m = 0; m < bits; m++) {
+            size_t period = (size_t)1 << m;
+            uint64_t a = epoch << 32 ^ round, flip = (size_t)1 << m;
+            for (size_t low = 0; low < period; low++) {
+                uint64_t b = (uint64_t)m << 32 | low;
+                if (!(nnd_rng_u64(o->seed, NND_RNG_ORDER, a, b) >> 63)) continue;
+                for (size_t t = low; t < S; t += period) o->phi[t] ^= (uint32_t)flip;
+            }
+        }
+    for (size_t t = 0; t < S; t++) o->phi[t] = (uint32_t)bit_reverse(o->phi[t], bits);
+    o->phi_epoch = epoch;
+    o->phi_round = round;
+    o->phi_valid = 1;
+}
+
+/* The stripe and the element of it (before the permutation) at position g of `epoch`. */
+static size_t position_stripe(nnd_order *o, uint64_t epoch, size_t g, size_t *k)
+{
+    size_t S = o->n_stripes, full = S * o->stripe_len;
+    if (g >= full) {
+        *k = o->stripe_len;
+        return tail_stripe(o, g - full);
+    }
+    uint64_t round = o->version == NND_ORDER_FIRST ? 0 : g / S;
+    uint64_t e = o->version == NND_ORDER_FIRST ? 0 : epoch;
+    if (!o->phi_valid || o->phi_epoch != e || o->phi_round != round) make_phi(o, e, round);
+    *k = g / S;
+    return o->phi[g % S];
+}
+
 size_t nnd_order_local_batch(nnd_order *o, uint64_t step, uint32_t *idx)
 {
     uint64_t spe = nnd_order_steps_per_epoch(o), epoch = step / spe, b = step % spe;
@@ -99,19 +170,79 @@ size_t nnd_order_local_batch(nnd_order *o, uint64_t step, uint32_t *idx)
         return count;
     }
     if (!o->perm_valid || o->perm_epoch != epoch) shuffle_stripes(o, epoch);
-    size_t S = o->n_stripes, full = S * o->stripe_len;
     for (size_t g = g0; g < g1; g++) {
-        size_t j, k;
-        if (g < full) {
-            j = bit_reverse(g % S, o->stripe_bits);
-            k = g / S;
-        } else {
-            j = g - full;
-            k = o->stripe_len;
-        }
+        size_t k, j = position_stripe(o, epoch, g, &k);
         if (j < o->s_lo || j >= o->s_hi) continue;
-        size_t start = nnd_order_stripe_start(o, j) - o->lo;
+        size_t start = o->start[j] - o->lo;
         idx[count++] = (uint32_t)(start + o->perm[start + k]);
     }
     return count;
+}
+
+void nnd_order_balance_text(const nnd_order *o, int size, char *buf, size_t bufsize)
+{
+    nnd_order_balance b;
+    uint64_t max_steps = ((uint64_t)1 << 22) / o->batch;
+    buf[0] = '\0';
+    if (nnd_order_measure_balance(o->n, o->batch, o->shuffle, o->seed, o->version, size,
+                                  max_steps ? max_steps : 1, &b) != NND_OK) {
+        nnd_err_clear();
+        return;
+    }
+    if (b.steps_judged == 0) return; /* no full step: the one batch is the whole data */
+    if (b.fewest == b.most)
+        snprintf(buf, bufsize, "%zu per rank", b.fewest);
+    else
+        snprintf(buf, bufsize, "%zu to %zu per rank", b.fewest, b.most);
+}
+
+nnd_status nnd_order_measure_balance(size_t n, size_t batch, int shuffle, uint64_t seed,
+                                     int version, int size, uint64_t max_steps,
+                                     nnd_order_balance *out)
+{
+    memset(out, 0, sizeof *out);
+    nnd_order o;
+    size_t *counts = calloc((size_t)size, sizeof *counts);
+    nnd_status st = counts ? nnd_order_init(&o, n, batch, shuffle, seed, version, 0, size)
+                           : nnd_err_set(NND_ERR_NOMEM, "cannot count %d ranks", size);
+    if (st) {
+        free(counts);
+        nnd_order_free(&o);
+        return st;
+    }
+    uint64_t full_steps = n / batch, judge = full_steps < max_steps ? full_steps : max_steps;
+    out->fewest = batch;
+    for (uint64_t i = 0; i < judge; i++) {
+        /* Spread over the epoch, the last full step included. */
+        uint64_t b = judge == full_steps ? i : i * (full_steps - 1) / (judge - 1 ? judge - 1 : 1);
+        size_t g0 = (size_t)b * batch, g1 = g0 + batch;
+        memset(counts, 0, (size_t)size * sizeof *counts);
+        if (shuffle) {
+            for (size_t g = g0; g < g1; g++) {
+                size_t k, j = position_stripe(&o, 0, g, &k);
+                counts[nnd_order_stripe_owner(&o, j, size)]++;
+            }
+        } else { /* file order: the overlap of [g0, g1) with each rank's samples */
+            for (int r = 0; r < size; r++) {
+                size_t lo = o.start[(size_t)r * o.n_stripes / (size_t)size];
+                size_t hi = o.start[(size_t)(r + 1) * o.n_stripes / (size_t)size];
+                lo = lo > g0 ? lo : g0;
+                hi = hi < g1 ? hi : g1;
+                counts[r] = hi > lo ? hi - lo : 0;
+            }
+        }
+        size_t lo = batch, hi = 0;
+        for (int r = 0; r < size; r++) {
+            if (counts[r] < lo) lo = counts[r];
+            if (counts[r] > hi) hi = counts[r];
+        }
+        if (hi - lo > out->imbalance) out->imbalance = hi - lo;
+        if (lo < out->fewest) out->fewest = lo;
+        if (hi > out->most) out->most = hi;
+    }
+    out->steps_judged = judge;
+    if (judge == 0) out->fewest = 0;
+    free(counts);
+    nnd_order_free(&o);
+    return NND_OK;
 }

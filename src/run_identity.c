@@ -50,7 +50,7 @@ static const char *shortest(char *buf, size_t size, double v)
 }
 
 void nnd_run_definition(char *buf, size_t size, const nnd_train_config *cfg,
-                        const nnd_data_shape *shape, uint64_t global_batch)
+                        const nnd_data_shape *shape, uint64_t global_batch, int batch_order)
 {
     buf[0] = '\0';
     const char *slash = strrchr(cfg->data, '/');
@@ -63,6 +63,7 @@ void nnd_run_definition(char *buf, size_t size, const nnd_train_config *cfg,
     add(buf, size, "seed", "%" PRIu64, cfg->seed);
     add(buf, size, "batch", "%" PRIu64, global_batch);
     add(buf, size, "shuffle", "%d", cfg->shuffle);
+    if (batch_order != 1) add(buf, size, "batch-order", "%d", batch_order);
     char layers[256] = "";
     for (int l = 0; l <= cfg->n_layers; l++)
         snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%zu", l ? "," : "",

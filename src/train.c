@@ -88,11 +88,35 @@ static int progress_wanted(void)
            !(ci && *ci && strcmp(ci, "false") != 0) && parent_output_is_terminal();
 }
 
-/* A checkpoint in the directory must be of this run's definition (nnd_resume_accept_fn). */
+/* A checkpoint in the directory must be of this run's definition, in the checkpoint's batch
+ * order (nnd_resume_accept_fn). */
 static nnd_status same_definition(void *ctx, const char *path, const nnd_ckpt_meta *meta)
 {
     const run *r = ctx;
-    return nnd_run_definition_check(path, meta->definition, r->definition);
+    char ours[NND_CKPT_DEFINITION_SIZE];
+    nnd_run_definition(ours, sizeof ours, r->cfg, &r->t.train.shape, r->t.batch, meta->batch_order);
+    return nnd_run_definition_check(path, meta->definition, ours);
+}
+
+/* A resumed run continues in its checkpoint's batch order, so that it resumes exactly. */
+static nnd_status keep_batch_order(run *r, const char *path, int order)
+{
+    nnd_trainer *t = &r->t;
+    if (order == t->order.version) return NND_OK;
+    if (order != NND_ORDER_FIRST && order != NND_ORDER_CURRENT)
+        return nnd_err_set(NND_ERR_INPUT,
+                           "%s: made with batch order %d, which this nndist does not know "
+                           "(it has orders 1 and 2); resume it with the nndist that wrote it",
+                           path, order);
+    say(r,
+        "note: %s was made with batch order %d (at most 64 stripes); the run continues in "
+        "that order so that it resumes exactly (a new run uses order %d, whose stripes grow "
+        "with the data so that every rank holds samples)\n",
+        path, order, NND_ORDER_CURRENT);
+    nnd_status st = nnd_trainer_use_order(t, order);
+    nnd_run_definition(r->definition, sizeof r->definition, r->cfg, &t->train.shape, t->batch,
+                       order);
+    return st;
 }
 
 static nnd_status resume(run *r)
@@ -120,6 +144,7 @@ static nnd_status resume(run *r)
                            "; this run has --seed %" PRIu64 " and %" PRIu64
                            " (use the same, or start from its weights with --init)",
                            path, meta.seed, meta.batch, cfg->seed, t->batch);
+    if ((st = keep_batch_order(r, path, meta.batch_order))) return st;
     snprintf(r->run_id, sizeof r->run_id, "%s", meta.run_id); /* this run continues that one */
     r->resumed = 1;
     say(r, "resuming from %s at step %" PRIu64 " (epoch %" PRIu64 ", saved by %d rank%s)\n", path,
@@ -159,6 +184,7 @@ static void fill_meta(const run *r, nnd_ckpt_meta *meta)
     meta->seed = r->cfg->seed;
     meta->batch = r->t.batch;
     meta->world_size = r->c->size;
+    meta->batch_order = r->t.order.version;
     snprintf(meta->loss, sizeof meta->loss, "%s", nnd_loss_name(r->cfg->loss));
     snprintf(meta->run_id, sizeof meta->run_id, "%s", r->run_id);
     snprintf(meta->definition, sizeof meta->definition, "%s", r->definition);
@@ -367,7 +393,8 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     }
     r.total_steps = cfg->steps ? cfg->steps : cfg->epochs * t->spe;
     nnd_schedule_init(&r.sched, &cfg->sched, cfg->optim.lr, t->batch, r.total_steps);
-    nnd_run_definition(r.definition, sizeof r.definition, cfg, &t->train.shape, t->batch);
+    nnd_run_definition(r.definition, sizeof r.definition, cfg, &t->train.shape, t->batch,
+                       t->order.version);
     if (cfg->trace) {
         /* Room for every step's phases (four, sharded) plus checkpoints and evaluations, within
          * reason. */
@@ -386,12 +413,16 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     nnd_guard_idle();
 
     int threads = omp_get_max_threads();
+    char balance[64] = "";
+    if (c->rank == 0 && c->size > 1)
+        nnd_order_balance_text(&t->order, c->size, balance, sizeof balance);
     say(&r,
         "nndist: %zu samples (%zu on rank 0), %d rank%s x %d thread%s, global batch %" PRIu64
-        ", %" PRIu64 " steps/epoch, %" PRIu64
+        "%s%s%s, %" PRIu64 " steps/epoch, %" PRIu64
         " steps total, optimizer %s lr %g%s, GEMM kernel %s\n",
         t->order.n, t->order.hi - t->order.lo, c->size, c->size == 1 ? "" : "s", threads,
-        threads == 1 ? "" : "s", t->batch, t->spe, r.total_steps, cfg->optim.name, r.sched.base_lr,
+        threads == 1 ? "" : "s", t->batch, balance[0] ? " (" : "", balance, balance[0] ? ")" : "",
+        t->spe, r.total_steps, cfg->optim.name, r.sched.base_lr,
         t->sharded ? " (update sharded across the ranks)" : "", nnd_isa_name(nnd_isa_current()));
     if (t->step >= r.total_steps)
         say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n", t->step,

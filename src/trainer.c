@@ -33,6 +33,29 @@ static void setup_threads(const nnd_trainer *t)
     omp_set_num_threads(threads);
 }
 
+/* The batch order `version` over the training file and this rank's samples of it. */
+static nnd_status load_shard(nnd_trainer *t, const nnd_data_shape *shape, int version)
+{
+    const nnd_train_config *cfg = t->cfg;
+    const nnd_comm *c = t->c;
+    nnd_status st = nnd_order_init(&t->order, shape->n, t->batch, cfg->shuffle, cfg->seed, version,
+                                   c->rank, c->size);
+    if (!st)
+        st = nnd_data_load(
+            &t->train, cfg->data, cfg->x_name, cfg->y_name, shape, t->order.lo, t->order.hi,
+            cfg->loss == NND_LOSS_SOFTMAX_CE ? t->model.sizes[t->model.n_layers] : 0);
+    return nnd_comm_agree(c, st);
+}
+
+nnd_status nnd_trainer_use_order(nnd_trainer *t, int version)
+{
+    if (t->order.version == version) return NND_OK;
+    nnd_data_shape shape = t->train.shape;
+    nnd_order_free(&t->order);
+    nnd_data_free(&t->train);
+    return load_shard(t, &shape, version);
+}
+
 /* Probes and loads the training shard and the validation part; all ranks agree on each. */
 static nnd_status load_data(nnd_trainer *t)
 {
@@ -52,17 +75,13 @@ static nnd_status load_data(nnd_trainer *t)
                    t->batch, shape.n, cfg->data);
         t->batch = shape.n;
     }
-    st = nnd_order_init(&t->order, shape.n, t->batch, cfg->shuffle, cfg->seed, c->rank, c->size);
-    if (!st)
-        st = nnd_data_load(
-            &t->train, cfg->data, cfg->x_name, cfg->y_name, &shape, t->order.lo, t->order.hi,
-            cfg->loss == NND_LOSS_SOFTMAX_CE ? t->model.sizes[t->model.n_layers] : 0);
-    if ((st = nnd_comm_agree(c, st))) return st;
-    if (t->order.lo == t->order.hi && t->c->rank == 0)
+    int order = nnd_guard_fault("order1", c->rank, 0) ? NND_ORDER_FIRST : NND_ORDER_CURRENT;
+    if ((st = load_shard(t, &shape, order))) return st;
+    if (t->order.n_stripes < (size_t)c->size && c->rank == 0)
         fprintf(stderr,
-                "nndist: note: %zu samples make %zu stripes; ranks beyond that hold no "
-                "data and only take part in the allreduce\n",
-                shape.n, t->order.n_stripes);
+                "nndist: note: %zu samples make %zu stripes (16 samples per rank give every "
+                "rank one); %d ranks hold no data and only take part in the sums\n",
+                shape.n, t->order.n_stripes, c->size - (int)t->order.n_stripes);
     t->spe = nnd_order_steps_per_epoch(&t->order);
     if (cfg->val) {
         st = nnd_load_eval_data(&t->val, cfg->val, cfg->x_name, cfg->y_name, &t->model, cfg->loss,
@@ -160,7 +179,8 @@ static nnd_status subset_data(nnd_trainer *t, const nnd_data_subset *train,
     if ((st = nnd_comm_agree(c, st))) return st;
     t->batch = cfg->batch ? cfg->batch : cfg->batch_per_rank * (uint64_t)c->size;
     if (t->batch > shape.n) t->batch = shape.n; /* as load_data does, without its note */
-    st = nnd_order_init(&t->order, shape.n, t->batch, cfg->shuffle, cfg->seed, c->rank, c->size);
+    st = nnd_order_init(&t->order, shape.n, t->batch, cfg->shuffle, cfg->seed, NND_ORDER_CURRENT,
+                        c->rank, c->size);
     if (!st)
         st =
             nnd_data_gather(&t->train, train->src, train->rows, train->n, t->order.lo, t->order.hi);

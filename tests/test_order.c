@@ -2,7 +2,9 @@
  *
  * The order's promise: the samples of global step t are the same set whatever the number of
  * ranks, each rank contributes those that fall in its own contiguous range of the file, and
- * every epoch visits every sample once. The reference for "the same set" is one rank (P = 1). */
+ * every epoch visits every sample once. The reference for "the same set" is one rank (P = 1).
+ * The properties are checked for both orders (1: the legacy one that old checkpoints resume in,
+ * 2: the current one); each test gets the order as its state. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,9 +19,11 @@
 
 static const size_t g_ns[] = {1, 15, 100, 1003, 4099, 60000};
 static const int g_ps[] = {1, 2, 3, 4, 5, 8};
-#define N_NS  (sizeof g_ns / sizeof g_ns[0])
-#define N_PS  (sizeof g_ps / sizeof g_ps[0])
-#define MAX_P 8
+#define N_NS (sizeof g_ns / sizeof g_ns[0])
+#define N_PS (sizeof g_ps / sizeof g_ps[0])
+
+static int g_order_first = NND_ORDER_FIRST, g_order_current = NND_ORDER_CURRENT;
+#define ORDER(state) (*(const int *)*(state))
 
 /* The batch sizes tried for n samples: fixed ones and one larger than n. */
 static size_t batch_sizes(size_t n, size_t *out)
@@ -52,16 +56,21 @@ static size_t gather_step(nnd_order *ranks, int size, uint64_t step, uint32_t *i
     return total;
 }
 
-static void init_ranks(nnd_order *ranks, int size, size_t n, size_t batch, int shuffle,
-                       uint64_t seed)
+static nnd_order *init_ranks(int size, size_t n, size_t batch, int shuffle, uint64_t seed,
+                             int version)
 {
+    nnd_order *ranks = calloc((size_t)size, sizeof *ranks);
+    assert_non_null(ranks);
     for (int r = 0; r < size; r++)
-        assert_int_equal(nnd_order_init(&ranks[r], n, batch, shuffle, seed, r, size), NND_OK);
+        assert_int_equal(nnd_order_init(&ranks[r], n, batch, shuffle, seed, version, r, size),
+                         NND_OK);
+    return ranks;
 }
 
 static void free_ranks(nnd_order *ranks, int size)
 {
     for (int r = 0; r < size; r++) nnd_order_free(&ranks[r]);
+    free(ranks);
 }
 
 /* (f) the ranks' ranges [lo, hi) tile [0, n) in rank order, on stripe boundaries. */
@@ -82,14 +91,14 @@ static void check_tiling(const nnd_order *ranks, int size, size_t n)
 
 /* (a), (b), (c) for one (n, batch, shuffle, P) over the first two epochs. step_mark and
  * epoch_mark (n) hold stamps so nothing is cleared per step; *stamp advances. */
-static void check_against_one_rank(size_t n, size_t batch, int shuffle, int size,
+static void check_against_one_rank(size_t n, size_t batch, int shuffle, int size, int version,
                                    uint64_t *step_mark, uint64_t *epoch_mark, uint64_t *stamp)
 {
-    nnd_order ref, ranks[MAX_P];
-    assert_int_equal(nnd_order_init(&ref, n, batch, shuffle, 42, 0, 1), NND_OK);
+    nnd_order ref;
+    assert_int_equal(nnd_order_init(&ref, n, batch, shuffle, 42, version, 0, 1), NND_OK);
     assert_int_equal(ref.lo, 0);
     assert_int_equal(ref.hi, n);
-    init_ranks(ranks, size, n, batch, shuffle, 42);
+    nnd_order *ranks = init_ranks(size, n, batch, shuffle, 42, version);
     check_tiling(ranks, size, n);
     uint64_t spe = nnd_order_steps_per_epoch(&ref);
     assert_int_equal(spe, (n + batch - 1) / batch);
@@ -100,7 +109,8 @@ static void check_against_one_rank(size_t n, size_t batch, int shuffle, int size
     assert_non_null(idx);
     assert_non_null(want);
     assert_non_null(got);
-    size_t counts[MAX_P], ref_count;
+    size_t *counts = calloc((size_t)size, sizeof *counts), ref_count;
+    assert_non_null(counts);
     for (uint64_t epoch = 0; epoch < 2; epoch++) {
         uint64_t epoch_stamp = ++*stamp;
         size_t seen = 0;
@@ -150,15 +160,15 @@ static void check_against_one_rank(size_t n, size_t batch, int shuffle, int size
     free(idx);
     free(want);
     free(got);
+    free(counts);
     nnd_order_free(&ref);
     free_ranks(ranks, size);
 }
 
 static void test_order_matches_one_rank(void **state)
 {
-    (void)state;
-    uint64_t *step_mark = calloc(60000, sizeof *step_mark);
-    uint64_t *epoch_mark = calloc(60000, sizeof *epoch_mark);
+    uint64_t *step_mark = calloc(65536, sizeof *step_mark);
+    uint64_t *epoch_mark = calloc(65536, sizeof *epoch_mark);
     assert_non_null(step_mark);
     assert_non_null(epoch_mark);
     uint64_t stamp = 0;
@@ -167,8 +177,20 @@ static void test_order_matches_one_rank(void **state)
         for (size_t ib = 0; ib < nb; ib++)
             for (int shuffle = 0; shuffle < 2; shuffle++)
                 for (size_t ip = 0; ip < N_PS; ip++)
-                    check_against_one_rank(g_ns[in], bs[ib], shuffle, g_ps[ip], step_mark,
-                                           epoch_mark, &stamp);
+                    check_against_one_rank(g_ns[in], bs[ib], shuffle, g_ps[ip], ORDER(state),
+                                           step_mark, epoch_mark, &stamp);
+    }
+    /* Many ranks, 16 samples each: still the one-rank batches. */
+    if (ORDER(state) == NND_ORDER_CURRENT) {
+        const int many[] = {65, 128, 1000};
+        for (size_t ip = 0; ip < sizeof many / sizeof many[0]; ip++) {
+            int p = many[ip];
+            size_t n = 16 * (size_t)p;
+            check_against_one_rank(n, (size_t)p, 1, p, ORDER(state), step_mark, epoch_mark, &stamp);
+            if (p <= 128)
+                check_against_one_rank(n, 4 * (size_t)p + 3, 1, p, ORDER(state), step_mark,
+                                       epoch_mark, &stamp);
+        }
     }
     free(step_mark);
     free(epoch_mark);
@@ -176,10 +198,10 @@ static void test_order_matches_one_rank(void **state)
 
 /* The full sequence of positions of one epoch at P = 1 (seq has n entries). */
 static void epoch_sequence(size_t n, size_t batch, int shuffle, uint64_t seed, uint64_t epoch,
-                           uint32_t *seq)
+                           int version, uint32_t *seq)
 {
     nnd_order o;
-    assert_int_equal(nnd_order_init(&o, n, batch, shuffle, seed, 0, 1), NND_OK);
+    assert_int_equal(nnd_order_init(&o, n, batch, shuffle, seed, version, 0, 1), NND_OK);
     uint64_t spe = nnd_order_steps_per_epoch(&o);
     uint32_t *idx = malloc(batch * sizeof *idx);
     assert_non_null(idx);
@@ -205,7 +227,6 @@ static size_t same_positions(const uint32_t *a, const uint32_t *b, size_t n)
 /* (d) shuffled epochs differ (N >= 64); without shuffling position g is sample g, every epoch. */
 static void test_order_epochs_differ(void **state)
 {
-    (void)state;
     const size_t ns[] = {64, 100, 1003, 4099, 60000};
     for (size_t in = 0; in < sizeof ns / sizeof ns[0]; in++) {
         size_t n = ns[in];
@@ -214,9 +235,9 @@ static void test_order_epochs_differ(void **state)
         assert_non_null(e0);
         assert_non_null(e1);
         assert_non_null(e2);
-        epoch_sequence(n, 32, 1, 5, 0, e0);
-        epoch_sequence(n, 32, 1, 5, 1, e1);
-        epoch_sequence(n, 32, 1, 5, 2, e2);
+        epoch_sequence(n, 32, 1, 5, 0, ORDER(state), e0);
+        epoch_sequence(n, 32, 1, 5, 1, ORDER(state), e1);
+        epoch_sequence(n, 32, 1, 5, 2, ORDER(state), e2);
         /* Independent shuffles of stripes of >= 16 samples agree in few positions. */
         size_t s01 = same_positions(e0, e1, n), s12 = same_positions(e1, e2, n);
         if (s01 * 4 > n || s12 * 4 > n)
@@ -225,7 +246,7 @@ static void test_order_epochs_differ(void **state)
         uint32_t *plain = malloc(n * sizeof *plain);
         assert_non_null(plain);
         for (uint64_t epoch = 0; epoch < 2; epoch++) {
-            epoch_sequence(n, 32, 0, 5, epoch, plain);
+            epoch_sequence(n, 32, 0, 5, epoch, ORDER(state), plain);
             for (size_t g = 0; g < n; g++) assert_int_equal(plain[g], g);
         }
         assert_true(same_positions(e0, plain, n) * 4 <= n);
@@ -240,24 +261,22 @@ static void test_order_epochs_differ(void **state)
  * rank of a split); another seed, another order. */
 static void test_order_seed(void **state)
 {
-    (void)state;
     const size_t n = 4099, batch = 128;
     uint32_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
     assert_non_null(a);
     assert_non_null(b);
     assert_non_null(c);
     for (uint64_t epoch = 0; epoch < 3; epoch++) {
-        epoch_sequence(n, batch, 1, 1234, epoch, a);
-        epoch_sequence(n, batch, 1, 1234, epoch, b);
-        epoch_sequence(n, batch, 1, 1235, epoch, c);
+        epoch_sequence(n, batch, 1, 1234, epoch, ORDER(state), a);
+        epoch_sequence(n, batch, 1, 1234, epoch, ORDER(state), b);
+        epoch_sequence(n, batch, 1, 1235, epoch, ORDER(state), c);
         assert_memory_equal(a, b, n * sizeof *a);
         assert_true(same_positions(a, c, n) * 4 <= n);
     }
 
     /* On 3 ranks, a step asked for out of order (jumping between epochs, back and forth) gives
      * the same local batch as a freshly made order: the cached permutation follows the step. */
-    nnd_order walk[3];
-    init_ranks(walk, 3, n, batch, 1, 99);
+    nnd_order *walk = init_ranks(3, n, batch, 1, 99, ORDER(state));
     uint32_t iw[128], ifresh[128];
     uint64_t spe = nnd_order_steps_per_epoch(&walk[0]);
     const uint64_t steps[] = {0, 1, spe + 3, 2, 3 * spe - 1, spe + 3, 0, 7 * spe + 5};
@@ -265,7 +284,7 @@ static void test_order_seed(void **state)
         for (int r = 0; r < 3; r++) {
             size_t cw = nnd_order_local_batch(&walk[r], steps[s], iw);
             nnd_order fresh;
-            assert_int_equal(nnd_order_init(&fresh, n, batch, 1, 99, r, 3), NND_OK);
+            assert_int_equal(nnd_order_init(&fresh, n, batch, 1, 99, ORDER(state), r, 3), NND_OK);
             size_t cf = nnd_order_local_batch(&fresh, steps[s], ifresh);
             assert_int_equal(cw, cf);
             assert_memory_equal(iw, ifresh, cw * sizeof *iw);
@@ -277,96 +296,220 @@ static void test_order_seed(void **state)
     free(c);
 }
 
-/* (g) load balance. With N = 60000 (64 stripes), B = 128 and P in {2, 4, 8}, every rank gets
- * exactly B / P samples of every full batch (asserted below, two epochs).
- *
- * Measured for the record, not asserted:
- * - P = 3 (ranks own 21, 21, 22 stripes): 42, 42 or 44 samples of each batch of 128; P = 5:
- *   24 to 26 (ideal 25.6).
- * - The last N mod S = 32 positions of an epoch (one per long stripe, stripes 0..31) all fall on
- *   the low ranks. At B = 128 they are in the partial last batch, but where the tail lands in a
- *   full batch that batch is unbalanced: B = 32, P = 2 gets 32 / 0 (P = 4: 16/16/0/0); B = 16
- *   gets 16 / 0 in the last two batches; B = 100, P = 2: 66 / 34; B = 1000, P = 2: 516 / 484.
- *   The batches before the tail are balanced for these B too (second loop below).
- * - Without shuffling a batch is a contiguous run of the file: one rank takes all 128. */
-static void check_balance(size_t batch, int size, int skip_tail)
+/* (g) load balance, measured with real rank orders: over `epochs` epochs of n samples, every full
+ * batch of B gives each of P ranks between lo and hi samples (skip_tail: only the batches before
+ * the last N mod S positions). Returns the largest max - min seen in one step. */
+static size_t check_balance(size_t n, size_t batch, int size, int version, uint64_t epochs,
+                            int skip_tail, size_t lo, size_t hi, size_t *fewest)
 {
-    const size_t n = 60000;
-    nnd_order ranks[MAX_P] = {0};
-    init_ranks(ranks, size, n, batch, 1, 7);
+    nnd_order *ranks = init_ranks(size, n, batch, 1, 7, version);
     uint64_t spe = nnd_order_steps_per_epoch(&ranks[0]);
-    size_t regular = ranks[0].n_stripes * ranks[0].stripe_len;
-    size_t lo = batch / (size_t)size, hi = (batch + (size_t)size - 1) / (size_t)size;
+    size_t regular = ranks[0].n_stripes * ranks[0].stripe_len, worst = 0;
     uint32_t *idx = malloc(batch * sizeof *idx);
     assert_non_null(idx);
     size_t checked = 0;
-    for (uint64_t step = 0; step < 2 * spe; step++) {
+    *fewest = batch;
+    for (uint64_t step = 0; step < epochs * spe; step++) {
         if (nnd_order_global_count(&ranks[0], step) != batch) continue;
         if (skip_tail && (step % spe + 1) * batch > regular) continue;
         checked++;
+        size_t step_lo = batch, step_hi = 0;
         for (int r = 0; r < size; r++) {
             size_t c = nnd_order_local_batch(&ranks[r], step, idx);
             if (c < lo || c > hi)
-                fail_msg("B=%zu P=%d step %llu: rank %d gets %zu samples, expected %zu..%zu", batch,
-                         size, (unsigned long long)step, r, c, lo, hi);
+                fail_msg("order %d n=%zu B=%zu P=%d step %llu: rank %d gets %zu samples, expected "
+                         "%zu..%zu",
+                         version, n, batch, size, (unsigned long long)step, r, c, lo, hi);
+            step_lo = c < step_lo ? c : step_lo;
+            step_hi = c > step_hi ? c : step_hi;
         }
+        worst = step_hi - step_lo > worst ? step_hi - step_lo : worst;
+        *fewest = step_lo < *fewest ? step_lo : *fewest;
     }
-    assert_true(checked + 4 >= 2 * (n / batch));
+    assert_true(checked > 0);
     free(idx);
     free_ranks(ranks, size);
+    return worst;
 }
 
 static void test_order_load_balance(void **state)
 {
-    (void)state;
+    int v = ORDER(state);
     const int ps[] = {2, 4, 8};
-    for (size_t ip = 0; ip < sizeof ps / sizeof ps[0]; ip++) check_balance(128, ps[ip], 0);
-    /* Other batch sizes, up to the batch that holds the tail: B / P (or its floor and ceiling
-     * when P does not divide B), which needs the bit reversal of the stripe index. */
+    size_t fewest;
+    /* With a power-of-two P, every full batch of B gives each rank floor(B/P) or ceil(B/P). */
+    for (size_t ip = 0; ip < sizeof ps / sizeof ps[0]; ip++)
+        check_balance(60000, 128, ps[ip], v, 2, 0, 128 / (size_t)ps[ip], 128 / (size_t)ps[ip],
+                      &fewest);
+    /* Other batch sizes. Order 1 puts the last N mod S positions of an epoch on the low ranks
+     * (the long stripes are the first ones), so only the batches before them are balanced;
+     * order 2 spreads the long stripes and balances every full batch. */
     const size_t bs[] = {16, 32, 100, 1000};
     for (size_t ib = 0; ib < sizeof bs / sizeof bs[0]; ib++)
-        for (size_t ip = 0; ip < sizeof ps / sizeof ps[0]; ip++) check_balance(bs[ib], ps[ip], 1);
+        for (size_t ip = 0; ip < sizeof ps / sizeof ps[0]; ip++) {
+            size_t b = bs[ib], p = (size_t)ps[ip];
+            check_balance(60000, b, ps[ip], v, 2, v == NND_ORDER_FIRST, b / p, (b + p - 1) / p,
+                          &fewest);
+            check_balance(4099, b, ps[ip], v, 2, v == NND_ORDER_FIRST, b / p, (b + p - 1) / p,
+                          &fewest);
+        }
+}
+
+/* Order 2 at many ranks (the point of it): with 16 samples per rank every rank holds stripes;
+ * with a power-of-two P and B >= P every rank gets floor(B/P) or ceil(B/P) samples of every full
+ * batch. Other rank counts cannot be exact for an order that does not know P; measured here (the
+ * bounds asserted are the measured worst cases over these shapes): imbalance 2 to 7 samples,
+ * and every rank gets samples every step once B >= 4P. */
+static void test_order_many_ranks(void **state)
+{
+    (void)state;
+    const int ps[] = {64, 65, 96, 128, 1000, 1024, 4096};
+    for (size_t ip = 0; ip < sizeof ps / sizeof ps[0]; ip++) {
+        int p = ps[ip];
+        int pow2 = (p & (p - 1)) == 0;
+        size_t n = 16 * (size_t)p;
+        nnd_order o;
+        for (int r = 0; r < p; r++) {
+            assert_int_equal(nnd_order_init(&o, n, (size_t)p, 1, 3, NND_ORDER_CURRENT, r, p),
+                             NND_OK);
+            if (o.lo >= o.hi) fail_msg("P=%d n=%zu: rank %d holds no samples", p, n, r);
+            for (size_t j = o.s_lo; j < o.s_hi; j++)
+                assert_int_equal(nnd_order_stripe_owner(&o, j, p), r);
+            nnd_order_free(&o);
+        }
+        for (size_t mult = 1; mult <= 4; mult *= 2) {
+            size_t b = mult * (size_t)p;
+            nnd_order_balance bal;
+            assert_int_equal(
+                nnd_order_measure_balance(n, b, 1, 7, NND_ORDER_CURRENT, p, 1000, &bal), NND_OK);
+            assert_int_equal(bal.steps_judged, n / b);
+            if (pow2) {
+                assert_int_equal(bal.imbalance, 0);
+                assert_int_equal(bal.fewest, mult);
+                assert_int_equal(bal.most, mult);
+            } else {
+                if (bal.imbalance > 8) fail_msg("P=%d B=%zu: imbalance %zu", p, b, bal.imbalance);
+                if (mult == 4 && bal.fewest < 1) fail_msg("P=%d B=%zu: a rank idles", p, b);
+            }
+            /* The measurement agrees with the ranks' own batches. */
+            if (p <= 128) {
+                size_t fewest,
+                    worst = check_balance(n, b, p, NND_ORDER_CURRENT, 1, 0, 0, b, &fewest);
+                assert_int_equal(worst, bal.imbalance);
+                assert_int_equal(fewest, bal.fewest);
+            }
+        }
+    }
+}
+
+/* Order 1 is the order runs had before orders had versions: checkpoints of those runs resume in
+ * it. Checksums (FNV-1a over three epochs of the local indices at P = 1) taken from the code of
+ * that time. */
+static void test_order_first_unchanged(void **state)
+{
+    (void)state;
+    const struct {
+        size_t n, batch;
+        uint64_t seed, fnv;
+    } cases[] = {{4099, 128, 1234, 0xf5136cd7057d3e28ULL},
+                 {60000, 100, 7, 0x2704dd84a391cb7bULL},
+                 {1003, 7, 1, 0x662f2a927e0e4801ULL}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        nnd_order o;
+        assert_int_equal(
+            nnd_order_init(&o, cases[c].n, cases[c].batch, 1, cases[c].seed, NND_ORDER_FIRST, 0, 1),
+            NND_OK);
+        uint32_t *idx = malloc(cases[c].batch * sizeof *idx);
+        assert_non_null(idx);
+        uint64_t h = 1469598103934665603ULL, spe = nnd_order_steps_per_epoch(&o);
+        for (uint64_t step = 0; step < 3 * spe; step++) {
+            size_t k = nnd_order_local_batch(&o, step, idx);
+            const unsigned char *b = (const unsigned char *)idx;
+            for (size_t i = 0; i < k * sizeof *idx; i++) h = (h ^ b[i]) * 1099511628211ULL;
+        }
+        assert_int_equal(h, cases[c].fnv);
+        free(idx);
+        nnd_order_free(&o);
+    }
+}
+
+/* Stripe lengths: L or L + 1, the long ones where the order puts them, n in all. */
+static void check_stripes(size_t n, int version)
+{
+    nnd_order o;
+    assert_int_equal(nnd_order_init(&o, n, 10, 1, 1, version, 0, 1), NND_OK);
+    assert_int_equal((size_t)1 << o.stripe_bits, o.n_stripes);
+    assert_int_equal(o.stripe_len, n / o.n_stripes);
+    assert_int_equal(o.n_long, n % o.n_stripes);
+    assert_int_equal(nnd_order_stripe_start(&o, 0), 0);
+    assert_int_equal(nnd_order_stripe_start(&o, o.n_stripes), n);
+    size_t longs = 0;
+    for (size_t j = 0; j < o.n_stripes; j++) {
+        size_t len = nnd_order_stripe_start(&o, j + 1) - nnd_order_stripe_start(&o, j);
+        size_t rev = 0;
+        for (int b = 0; b < o.stripe_bits; b++) rev |= ((j >> b) & 1u) << (o.stripe_bits - 1 - b);
+        int is_long = (version == NND_ORDER_FIRST ? j : rev) < o.n_long;
+        assert_int_equal(len, o.stripe_len + (size_t)is_long);
+        longs += (size_t)is_long;
+    }
+    assert_int_equal(longs, o.n_long);
+    nnd_order_free(&o);
 }
 
 static void test_order_stripes(void **state)
 {
     (void)state;
-    /* S = the largest power of two <= min(64, N / 16), at least 1. */
-    assert_int_equal(nnd_order_stripes(1), 1);
-    assert_int_equal(nnd_order_stripes(15), 1);
-    assert_int_equal(nnd_order_stripes(63), 2);
-    assert_int_equal(nnd_order_stripes(64), 4);
-    assert_int_equal(nnd_order_stripes(100), 4);
-    assert_int_equal(nnd_order_stripes(1003), 32);
-    assert_int_equal(nnd_order_stripes(1024), 64);
-    assert_int_equal(nnd_order_stripes(4099), 64);
-    assert_int_equal(nnd_order_stripes(60000), 64);
-    /* Stripe starts: the first N mod S stripes are one longer. 1003 = 32 * 31 + 11. */
+    /* Order 1: S = the largest power of two <= min(64, N / 16), at least 1. */
+    const size_t n1[] = {1, 15, 63, 64, 100, 1003, 1024, 4099, 60000};
+    const size_t s1[] = {1, 1, 2, 4, 4, 32, 64, 64, 64};
+    /* Order 2: the largest power of two <= min(65536, N / 8), at least 1. */
+    const size_t n2[] = {1, 15, 16, 100, 1003, 60000, 524288, 600000, 4000000000u};
+    const size_t s2[] = {1, 1, 2, 8, 64, 4096, 65536, 65536, 65536};
+    for (size_t i = 0; i < sizeof n1 / sizeof n1[0]; i++) {
+        assert_int_equal(nnd_order_stripes(n1[i], NND_ORDER_FIRST), s1[i]);
+        assert_int_equal(nnd_order_stripes(n2[i], NND_ORDER_CURRENT), s2[i]);
+        check_stripes(n1[i], NND_ORDER_FIRST);
+        check_stripes(n1[i], NND_ORDER_CURRENT);
+    }
+    /* Order 1, by hand: the first N mod S stripes are one longer. 1003 = 32 * 31 + 11. */
     nnd_order o;
-    assert_int_equal(nnd_order_init(&o, 1003, 10, 1, 1, 0, 1), NND_OK);
+    assert_int_equal(nnd_order_init(&o, 1003, 10, 1, 1, NND_ORDER_FIRST, 0, 1), NND_OK);
     assert_int_equal(o.n_stripes, 32);
-    assert_int_equal(o.stripe_bits, 5);
-    assert_int_equal(o.stripe_len, 31);
-    assert_int_equal(o.n_long, 11);
-    assert_int_equal(nnd_order_stripe_start(&o, 0), 0);
     assert_int_equal(nnd_order_stripe_start(&o, 1), 32);
     assert_int_equal(nnd_order_stripe_start(&o, 11), 11 * 32);
     assert_int_equal(nnd_order_stripe_start(&o, 12), 11 * 32 + 31);
-    assert_int_equal(nnd_order_stripe_start(&o, 32), 1003);
     nnd_order_free(&o);
-    /* n == 0 or batch == 0 is refused. */
-    assert_int_not_equal(nnd_order_init(&o, 0, 10, 1, 1, 0, 1), NND_OK);
+    /* Order 2, by hand: 1003 = 64 * 15 + 43; stripe 1 (reversed: 32) is long, stripe 3
+     * (reversed: 48) is not. */
+    assert_int_equal(nnd_order_init(&o, 1003, 10, 1, 1, NND_ORDER_CURRENT, 0, 1), NND_OK);
+    assert_int_equal(o.n_stripes, 64);
+    assert_int_equal(nnd_order_stripe_start(&o, 1), 16);
+    assert_int_equal(nnd_order_stripe_start(&o, 2), 32);
+    assert_int_equal(nnd_order_stripe_start(&o, 4) - nnd_order_stripe_start(&o, 3), 15);
     nnd_order_free(&o);
-    assert_int_not_equal(nnd_order_init(&o, 10, 0, 1, 1, 0, 1), NND_OK);
+    /* n == 0, batch == 0 or an unknown order are refused. */
+    assert_int_not_equal(nnd_order_init(&o, 0, 10, 1, 1, NND_ORDER_CURRENT, 0, 1), NND_OK);
+    nnd_order_free(&o);
+    assert_int_not_equal(nnd_order_init(&o, 10, 0, 1, 1, NND_ORDER_CURRENT, 0, 1), NND_OK);
+    nnd_order_free(&o);
+    assert_int_not_equal(nnd_order_init(&o, 10, 1, 1, 1, 3, 0, 1), NND_OK);
     nnd_order_free(&o);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_order_stripes),       cmocka_unit_test(test_order_matches_one_rank),
-        cmocka_unit_test(test_order_epochs_differ), cmocka_unit_test(test_order_seed),
-        cmocka_unit_test(test_order_load_balance),
+        cmocka_unit_test(test_order_stripes),
+        cmocka_unit_test(test_order_first_unchanged),
+        cmocka_unit_test_prestate(test_order_matches_one_rank, &g_order_first),
+        cmocka_unit_test_prestate(test_order_matches_one_rank, &g_order_current),
+        cmocka_unit_test_prestate(test_order_epochs_differ, &g_order_first),
+        cmocka_unit_test_prestate(test_order_epochs_differ, &g_order_current),
+        cmocka_unit_test_prestate(test_order_seed, &g_order_first),
+        cmocka_unit_test_prestate(test_order_seed, &g_order_current),
+        cmocka_unit_test_prestate(test_order_load_balance, &g_order_first),
+        cmocka_unit_test_prestate(test_order_load_balance, &g_order_current),
+        cmocka_unit_test(test_order_many_ranks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,7 @@ typedef struct {
     uint64_t seed;
     uint64_t batch; /* global batch size */
     int world_size;
+    int batch_order; /* the batch order (order.h) of the run; 1 in files that do not say */
     char loss[16];
     char run_id[NND_CKPT_RUN_ID_SIZE];         /* the run this checkpoint belongs to */
     char definition[NND_CKPT_DEFINITION_SIZE]; /* that run's settings (run_identity.h) */

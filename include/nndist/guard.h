@@ -89,6 +89,8 @@ double nnd_guard_limit(void);
  *   hangresume@0:0, hangsave@0:0  rank 0 stops while loading the checkpoint to resume from,
  *                while writing --save
  *   stopagree@1:0 rank 1 stops itself (SIGSTOP) on its way into an agreement (nnd_comm_agree)
+ *   order1@*:0   a fresh run uses batch order 1 (order.h), as runs did before orders had
+ *                versions, so that resuming such a run can be tested
  * Returns 1 when the fault applies to (rank, step). Unset in normal use. */
 int nnd_guard_fault(const char *kind, int rank, uint64_t step);
 

@@ -12,6 +12,7 @@ enum nnd_rng_purpose {
     NND_RNG_INIT_BIAS = 2,
     NND_RNG_SHUFFLE = 3,
     NND_RNG_SYNTHETIC = 4,
+    NND_RNG_ORDER = 5, /* the batch order's grouping of stripes (order.h) */
 };
 
 /* splitmix64's finaliser: a bijective 64-bit mix. */

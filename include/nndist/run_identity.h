@@ -22,9 +22,11 @@
 void nnd_run_new_id(char *buf, size_t size);
 
 /* The definition of a run of cfg (at most NND_CKPT_DEFINITION_SIZE bytes are kept) over a dataset
- * of this shape with this global batch. */
+ * of this shape with this global batch and batch order (order.h; "batch-order=V" is a word of
+ * the definition from order 2 on, so that definitions written before orders had versions read
+ * as order 1). */
 void nnd_run_definition(char *buf, size_t size, const nnd_train_config *cfg,
-                        const nnd_data_shape *shape, uint64_t global_batch);
+                        const nnd_data_shape *shape, uint64_t global_batch, int batch_order);
 
 /* NND_OK when the definition stored in the checkpoint at path equals this run's; otherwise
  * NND_ERR_MISMATCH with a message naming the first key that differs and both values. A

@@ -68,6 +68,10 @@ void nnd_trainer_free(nnd_trainer *t);
 /* Collective: rank 0 loads path (weights, and the optimizer state when with_optim), then every
  * rank receives it. meta may be NULL. */
 nnd_status nnd_trainer_load(nnd_trainer *t, const char *path, int with_optim, nnd_ckpt_meta *meta);
+/* Collective: switches a session over a training file to batch order `version` (order.h),
+ * reloading this rank's samples when its stripes change; a resumed run keeps its checkpoint's
+ * order. */
+nnd_status nnd_trainer_use_order(nnd_trainer *t, int version);
 /* Collective: every rank receives rank 0's weights, optimizer state and step counter. */
 void nnd_trainer_share_state(nnd_trainer *t);
 

@@ -8,6 +8,7 @@
 #include "nndist/budget.h"
 #include "nndist/data.h"
 #include "nndist/optim.h"
+#include "nndist/order.h"
 
 #include "cmd/train_flags.h"
 
@@ -19,7 +20,41 @@ static const char *const g_description =
     "and shapes, and its attributes). With --layers: prints the memory a training run of these\n"
     "options needs per rank and per node (weights, gradients, optimizer state, activations, the\n"
     "data shard, the node-shared windows of the sharded update) and what this node allows;\n"
-    "train checks the same budget at start and refuses a run that cannot fit.";
+    "train checks the same budget at start and refuses a run that cannot fit. With --data it\n"
+    "also shows how the batch order spreads the data and each step over the ranks.";
+
+/* How the batch order spreads a run over the ranks (order.h). */
+static void print_order(const nnd_train_config *cfg, size_t n, uint64_t batch, uint64_t ranks)
+{
+    if (batch > n) batch = n;
+    size_t s = nnd_order_stripes(n, NND_ORDER_CURRENT), len = n / s;
+    printf("  batch order %d: %zu stripe%s of ", NND_ORDER_CURRENT, s, s == 1 ? "" : "s");
+    if (n % s)
+        printf("%zu or %zu samples", len, len + 1);
+    else
+        printf("%zu sample%s", len, len == 1 ? "" : "s");
+    if (s < ranks)
+        printf("; %llu of the ranks hold no data (16 samples per rank give every rank some)",
+               (unsigned long long)(ranks - s));
+    printf("\n");
+    nnd_order_balance b;
+    if (nnd_order_measure_balance(n, batch, cfg->shuffle, cfg->seed, NND_ORDER_CURRENT, (int)ranks,
+                                  4096, &b) != NND_OK) {
+        printf("    (the balance cannot be measured: %s)\n", nnd_err_msg());
+        nnd_err_clear();
+    } else if (b.steps_judged == 0) {
+        printf("    each step uses all %zu samples\n", n);
+    } else {
+        char range[64];
+        if (b.fewest == b.most)
+            snprintf(range, sizeof range, "%zu", b.fewest);
+        else
+            snprintf(range, sizeof range, "%zu to %zu", b.fewest, b.most);
+        printf("    a full step of %llu samples gives each rank %s of them (max - min over the "
+               "ranks: %zu; judged on %llu steps)\n",
+               (unsigned long long)batch, range, b.imbalance, (unsigned long long)b.steps_judged);
+    }
+}
 
 static void print_bytes(const char *what, double bytes)
 {
@@ -78,7 +113,8 @@ nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
            cfg.optim.name, in.n_state, in.n_state == 1 ? "" : "s", (unsigned long long)batch,
            (unsigned long long)ranks, ranks == 1 ? "" : "s", (unsigned long long)nodes,
            nodes == 1 ? "" : "s", sharded ? ", update sharded on the node" : "");
-    if (!cfg.data) printf("  (no --data: the data shard is not counted)\n");
+    if (!cfg.data) printf("  (no --data: the data shard and the batch order are not shown)\n");
+    if (cfg.data) print_order(&cfg, shape.n, batch, ranks);
     printf("  per rank:\n");
     for (int p = 0; p < NND_BUDGET_SHARED; p++)
         print_bytes(nnd_budget_part_name((nnd_budget_part)p), b.part[p]);

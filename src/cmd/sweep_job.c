@@ -44,6 +44,7 @@ static nnd_status fold_checkpoint(fold_run *x, char *path, size_t size)
         meta.seed = x->s->base.seed;
         meta.batch = x->t->batch;
         meta.world_size = x->s->group.size;
+        meta.batch_order = x->t->order.version;
         snprintf(meta.loss, sizeof meta.loss, "%s", nnd_loss_name(x->s->base.loss));
         /* The directory is the fold's alone: the id only lets retention know the files. */
         snprintf(meta.run_id, sizeof meta.run_id, "%08zx%04x%04x", x->c, (unsigned)x->rung, x->f);
@@ -74,6 +75,12 @@ static nnd_status resume_fold(fold_run *x)
     int found = 0;
     nnd_status st = nnd_resume_newest(x->t, dir, NULL, NULL, path, sizeof path, &meta, &found);
     if (st || !found) return st;
+    /* The sweep's definition (OUT/state) names its batch order; a fold in another is damage. */
+    if (meta.batch_order != x->t->order.version)
+        return nnd_err_set(NND_ERR_INPUT,
+                           "%s: made with batch order %d, but this sweep runs order %d; delete "
+                           "%s to train the fold again",
+                           path, meta.batch_order, x->t->order.version, dir);
     if (meta.has_epoch_sums) {
         x->loss_sum = meta.epoch_loss_sum;
         x->correct = meta.epoch_correct;

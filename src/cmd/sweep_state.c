@@ -12,6 +12,7 @@
 
 #include "nndist/atomic_file.h"
 #include "nndist/optim.h"
+#include "nndist/order.h"
 #include "nndist/run_identity.h"
 #include "cmd/sweep.h"
 
@@ -40,7 +41,7 @@ static void join(char *buf, size_t size, size_t n, const char *items, size_t str
 static void definition(const sweep *s, char *buf, size_t size)
 {
     char base[NND_CKPT_DEFINITION_SIZE], opts[1200], lrs[2200], batches[1400], hyper[1024];
-    nnd_run_definition(base, sizeof base, &s->base, &s->shape, 0);
+    nnd_run_definition(base, sizeof base, &s->base, &s->shape, 0, NND_ORDER_CURRENT);
     join(opts, sizeof opts, s->n_opt, &s->opt_text[0][0], sizeof s->opt_text[0]);
     join(lrs, sizeof lrs, s->n_lr, &s->lr_text[0][0], sizeof s->lr_text[0]);
     size_t used = 0;
