@@ -7,6 +7,8 @@
 
 #include "kernels/elementwise.h"
 
+#include "trainer_internal.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -15,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 static void setup_threads(const nnd_trainer *t)
@@ -208,122 +209,10 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
     return nnd_comm_agree(c, st);
 }
 
-/* Where Open MPI keeps the backing files of shared-memory windows (its osc/sm default). */
-static const char *shm_dir(void)
-{
-    const char *dir = getenv("OMPI_MCA_osc_sm_backing_directory");
-    return dir && *dir ? dir : "/dev/shm";
-}
-
-/* 1 when the backing directory exists, is writable and has room for `bytes` of windows (with a
- * margin). Open MPI aborts the job (exit 16) when it cannot create its files there. */
-static int shm_space_fits(size_t bytes)
-{
-    struct statvfs v;
-    if (access(shm_dir(), W_OK) != 0 || statvfs(shm_dir(), &v) != 0) return 0;
-    return (double)v.f_bavail * (double)v.f_frsize >= 1.25 * (double)bytes + (double)(16 << 20);
-}
-
-/* Shards the update when it pays: several ranks on one node and an elementwise optimizer.
- * NNDIST_UPDATE=replicated keeps the allreduce and every rank updating all the weights;
- * --overlap replaces the allreduce by per-layer non-blocking sums (every rank updating all). */
-static nnd_status plan_update(nnd_trainer *t)
-{
-    nnd_model *m = &t->model;
-    /* Rank 0's environment decides, so that every rank takes the same collectives below; a bad
-     * value is refused whatever the rank count. */
-    int replicated = 0;
-    nnd_status st = NND_OK;
-    if (t->c->rank == 0) {
-        const char *mode = getenv("NNDIST_UPDATE");
-        replicated = mode && strcmp(mode, "replicated") == 0;
-        if (mode && !replicated && strcmp(mode, "auto") != 0)
-            st = nnd_err_set(NND_ERR_USAGE, "NNDIST_UPDATE=%s: expected 'auto' or 'replicated'",
-                             mode);
-    }
-    if ((st = nnd_comm_agree(t->c, st))) return st;
-    MPI_Bcast(&replicated, 1, MPI_INT, 0, t->c->world);
-    if (t->c->size < 2 || m->n_params > INT_MAX / 2) return NND_OK;
-    if (t->cfg->overlap) { /* the user's choice: per-layer sums, every rank updating all */
-        t->overlap = 1;
-        return NND_OK;
-    }
-    if (replicated || !nnd_optim_shardable(&t->optim) || !nnd_comm_on_one_node(t->c)) return NND_OK;
-    /* Open MPI aborts the job when its backing files do not fit (a container's small /dev/shm,
-     * a large model): look first, and keep the allreduce when they would not. */
-    size_t bytes =
-        ((size_t)t->c->size * (m->n_params + NND_GRAD_TAIL) + m->n_params) * sizeof(float);
-    int fits = t->c->rank == 0 ? shm_space_fits(bytes) : 1;
-    MPI_Bcast(&fits, 1, MPI_INT, 0, t->c->world);
-    if (!fits) {
-        if (t->c->rank == 0)
-            fprintf(
-                stderr,
-                "nndist: note: %s is missing, not writable or has less than the %zu MB the sharded "
-                "update needs; every rank updates all the weights instead (a larger, writable "
-                "/dev/shm, or OMPI_MCA_osc_sm_backing_directory, allows it)\n",
-                shm_dir(), bytes >> 20);
-        return NND_OK;
-    }
-    st = nnd_shm_init(&t->gshm, t->c, m->n_params + NND_GRAD_TAIL);
-    if (!st) st = nnd_shm_init(&t->pshm, t->c, t->c->rank == 0 ? m->n_params : 0);
-    if (st) { /* every rank saw it (nnd_shm_init agrees): the allreduce path still works */
-        if (t->c->rank == 0)
-            fprintf(stderr, "nndist: note: %s; every rank updates all the weights instead\n",
-                    nnd_err_msg());
-        nnd_shm_free(&t->gshm);
-        nnd_shm_free(&t->pshm);
-        return NND_OK;
-    }
-    st = nnd_shards_init(&t->shards, t->c, m->n_params);
-    if (!st) {
-        t->gshard = nnd_alloc_floats(t->shards.hi - t->shards.lo);
-        if (!t->gshard) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the gradient's shard");
-    }
-    if ((st = nnd_comm_agree(t->c, st))) return st;
-    /* (the weights are not initialised yet: that comes next, into the shared copies) */
-    free(m->grads);
-    free(m->params);
-    m->grads = t->gshm.seg[t->c->rank];
-    m->params = t->pshm.seg[0];
-    m->shared = 1;
-    t->sharded = 1;
-    return NND_OK;
-}
-
-/* The floats after the gradient in model.grads (NND_GRAD_TAIL of them): the step's statistics
- * and the flags every rank must act on alike, summed in the gradient's own reduction. */
-enum {
-    TAIL_SAMPLES,   /* samples in the batch */
-    TAIL_LOSS_SUM,  /* the loss summed over them */
-    TAIL_CORRECT,   /* correct predictions among them */
-    TAIL_SIGNAL,    /* > 0: a rank has a signal pending */
-    TAIL_NONFINITE, /* > 0: a gradient (or, sharded, a shard of the sum) is not finite */
-    TAIL_USED
-};
-_Static_assert(TAIL_USED <= NND_GRAD_TAIL, "the gradient's tail has no room for the statistics");
-
-/* The rank's shard of the summed gradient and the summed tail, from every rank's gradient in
- * shared memory, added in rank order (so the same on every rank and in every run). Returns 1
- * when the shard holds a NaN or an infinity. */
-static int sum_shared(nnd_trainer *t, float *tail)
-{
-    const nnd_shm *b = &t->gshm;
-    const size_t lo = t->shards.lo, np = t->model.n_params;
-    float *const *seg = b->seg;
-    const int P = b->size;
-    for (int k = 0; k < NND_GRAD_TAIL; k++) {
-        float v = seg[0][np + k];
-        for (int r = 1; r < P; r++) v += seg[r][np + k];
-        tail[k] = v;
-    }
-    return nnd_ew()->sum_ranks(t->gshard, (const float *const *)seg, P, lo, t->shards.hi - lo);
-}
-
 static nnd_status init_weights(nnd_trainer *t)
 {
     nnd_status st = alloc_step_buffers(t);
-    if (!st) st = plan_update(t);
+    if (!st) st = nnd_trainer_plan_update(t);
     if (st) return st;
     if (!t->sharded || t->c->rank == 0) nnd_model_init_params(&t->model, t->cfg->seed);
     if (t->sharded) share_params(t); /* the others wait for rank 0's initialisation */
@@ -399,81 +288,6 @@ void nnd_trainer_free(nnd_trainer *t)
     memset(t, 0, sizeof *t);
 }
 
-/* --overlap: the non-blocking sums of the layers' gradients, started during backward. */
-typedef struct {
-    nnd_trainer *t;
-    MPI_Request req[NND_MAX_LAYERS];
-    int n;
-} layer_sums;
-
-static void start_layer_sum(void *ctx, int l)
-{
-    layer_sums *sums = ctx;
-    const nnd_model *m = &sums->t->model;
-    /* Layer l's W and b are back to back; the last layer's are followed by the tail. */
-    size_t lo = m->w_off[l];
-    size_t hi = l + 1 < m->n_layers ? m->w_off[l + 1] : m->n_params + NND_GRAD_TAIL;
-    MPI_Iallreduce(MPI_IN_PLACE, m->grads + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM,
-                   sums->t->c->world, &sums->req[sums->n++]);
-    int done; /* let the earlier sums advance: MPI progresses them inside its calls */
-    MPI_Testall(sums->n, sums->req, &done, MPI_STATUSES_IGNORE);
-}
-
-/* Fault injection (tests): a hung rank, or one that pauses (a signal can arrive meanwhile). */
-static void inject_stalls(const nnd_trainer *t)
-{
-    while (nnd_guard_fault("hang", t->c->rank, t->step + 1)) sleep(1000);
-    if (nnd_guard_fault("pause", t->c->rank, t->step + 1)) sleep(3); /* ends early on a signal */
-}
-
-/* Backward, and the sum over the ranks of the gradient with its tail (its TAIL_SIGNAL, the signal
- * flag, is read here), by the session's strategy: --overlap (each layer's sum started from
- * backward), the sharded update (this rank's shard summed from shared memory), or one allreduce.
- * Returns the summed tail, whose TAIL_NONFINITE flags a non-finite summed gradient alike on every
- * rank (on every path: a sum of finite parts can overflow);
- * *t1 is when backward (and the fault injection) ended. */
-static const float *backward_and_sum(nnd_trainer *t, float *dout, size_t n, float *summed_tail,
-                                     double *t1)
-{
-    nnd_model *m = &t->model;
-    const size_t np = m->n_params;
-    float *tail = m->grads + np;
-    if (t->overlap) {
-        /* The tail goes with the last layer, so the signal flag is read before backward; the
-         * summed gradient is then checked, the same sum on every rank. */
-        tail[TAIL_SIGNAL] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
-        layer_sums sums = {.t = t, .n = 0};
-        nnd_model_backward_hooked(m, t->xb, dout, n, start_layer_sum, &sums);
-        inject_stalls(t);
-        *t1 = MPI_Wtime();
-        nnd_guard_phase("allreduce", 0.0);
-        MPI_Waitall(sums.n, sums.req, MPI_STATUSES_IGNORE);
-        tail[TAIL_NONFINITE] = (float)nnd_ew()->any_nonfinite(m->grads, np);
-        return tail;
-    }
-    nnd_model_backward(m, t->xb, dout, n);
-    inject_stalls(t);
-    tail[TAIL_SIGNAL] = nnd_guard_signal_pending() ? 1.0f : 0.0f;
-    *t1 = MPI_Wtime();
-    nnd_guard_phase("allreduce", 0.0);
-    if (!t->sharded) {
-        /* The sum is checked, not each rank's part: finite parts can add up to an infinity. The
-         * allreduce gives every rank the same sum, so every rank reaches the same verdict. */
-        nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
-        tail[TAIL_NONFINITE] = (float)nnd_ew()->any_nonfinite(m->grads, np);
-        return tail;
-    }
-    /* The tail in this rank's shared gradient is read by the others: the sums go apart. */
-    nnd_shm_barrier(&t->gshm); /* every gradient written */
-    int bad = sum_shared(t, summed_tail), any_bad;
-    /* One flag for all: a non-finite value anywhere reaches some rank's shard of the sum. This
-     * allreduce also keeps every rank from writing its next gradient before all have read this
-     * one. */
-    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->c->world);
-    summed_tail[TAIL_NONFINITE] = (float)any_bad;
-    return summed_tail;
-}
-
 nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
 {
     nnd_model *m = &t->model;
@@ -503,7 +317,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
     tail[TAIL_CORRECT] = (float)correct;
     double t1, t2, t3, t4;
     float summed_tail[NND_GRAD_TAIL];
-    const float *sums = backward_and_sum(t, dout, n, summed_tail, &t1);
+    const float *sums = nnd_trainer_backward_and_sum(t, dout, n, summed_tail, &t1);
     t2 = MPI_Wtime();
     nnd_guard_phase("update", 0.0);
     s->samples = sums[TAIL_SAMPLES];

@@ -1,0 +1,32 @@
+/* Shared by trainer.c (the session and its step) and gradsum.c (how the step's gradients are
+ * summed over the ranks and which ranks apply which part of the update). */
+#ifndef NNDIST_TRAINER_INTERNAL_H
+#define NNDIST_TRAINER_INTERNAL_H
+
+#include "nndist/trainer.h"
+
+/* The floats after the gradient in model.grads (NND_GRAD_TAIL of them): the step's statistics
+ * and the flags every rank must act on alike, summed in the gradient's own reduction. */
+enum {
+    TAIL_SAMPLES,   /* samples in the batch */
+    TAIL_LOSS_SUM,  /* the loss summed over them */
+    TAIL_CORRECT,   /* correct predictions among them */
+    TAIL_SIGNAL,    /* > 0: a rank has a signal pending */
+    TAIL_NONFINITE, /* > 0: a gradient (or, sharded, a shard of the sum) is not finite */
+    TAIL_USED
+};
+_Static_assert(TAIL_USED <= NND_GRAD_TAIL, "the gradient's tail has no room for the statistics");
+
+/* Chooses the session's path for the gradient's sum and the update (collective): --overlap,
+ * the node-shared sharded update, or one allreduce with every rank updating all the weights. */
+nnd_status nnd_trainer_plan_update(nnd_trainer *t);
+
+/* Backward, and the sum over the ranks of the gradient with its tail (its TAIL_SIGNAL, the signal
+ * flag, is read here), by the session's path. Returns the summed tail, whose TAIL_NONFINITE flags
+ * a non-finite summed gradient alike on every rank (on every path: a sum of finite parts can
+ * overflow); *t1 is when backward (and the fault injection) ended. summed_tail is room for the
+ * tail where the path needs its own. */
+const float *nnd_trainer_backward_and_sum(nnd_trainer *t, float *dout, size_t n, float *summed_tail,
+                                          double *t1);
+
+#endif
