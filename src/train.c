@@ -209,11 +209,12 @@ static void log_slurm(const run *r)
 {
     const char *job = getenv("SLURM_JOB_ID");
     if (!job) return;
-    const char *restarts = getenv("SLURM_RESTART_COUNT"), *tasks = getenv("SLURM_NTASKS");
+    /* The ranks that run, not SLURM_NTASKS: that keeps the submission's count when a requeued
+     * job is shrunk to fewer nodes. */
+    const char *restarts = getenv("SLURM_RESTART_COUNT");
     const char *cpus = getenv("SLURM_CPUS_PER_TASK"), *nodes = getenv("SLURM_JOB_NODELIST");
-    say(r, "slurm: job %s, restart %s, %s tasks, %s cpus per task, nodes %s\n", job,
-        restarts ? restarts : "0", tasks ? tasks : "?", cpus ? cpus : "(unset)",
-        nodes ? nodes : "?");
+    say(r, "slurm: job %s, restart %s, %d tasks, %s cpus per task, nodes %s\n", job,
+        restarts ? restarts : "0", r->c->size, cpus ? cpus : "(unset)", nodes ? nodes : "?");
 }
 
 /* Collective: rank 0 writes the model and optimizer to path (a checkpoint when retain is set,

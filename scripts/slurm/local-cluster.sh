@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# A real SLURM on this machine, for one test: does scripts/slurm/nndist.sbatch survive requeues?
+# A real SLURM on this machine, for tests: does scripts/slurm/nndist.sbatch survive requeues?
 #
-#   scripts/slurm/local-cluster.sh [BUILD_DIR]     (default build/; as root)
+#   scripts/slurm/local-cluster.sh [--nodes N] [--scenario requeue|node-failure] [BUILD_DIR]
+#                                  (BUILD_DIR default build/; as root; --help prints this)
+#
+#   --nodes N      N compute nodes (1-8; default 1, or 2 with --scenario node-failure). With N >= 2
+#                  each node is its own slurmd in its own UTS namespace, with hostname nnd1..nndN
+#                  (a fake host: separate shared-memory groups, TCP between them), its own port,
+#                  spool directory, pid and log file. Needs `unshare --uts` (root).
+#   --scenario S   requeue (default): steps 3-7 below. node-failure: a job on all N nodes is
+#                  requeued by USR1, loses its last node (slurmd killed, node DOWN) and resumes
+#                  on the N-1 left (scripts/slurm/local-cluster-node-failure.sh, sourced here).
 #
 # 1. Installs Debian's slurm-wlm and munge when missing (scripts/install-deps.sh slurm).
-# 2. Writes a one-node cluster into a fresh temporary directory (slurm.conf, munge key, state,
-#    spool, logs, pid files: nothing outside it), picks two free TCP ports, and starts munged,
-#    slurmctld and slurmd on 127.0.0.1.
+# 2. Writes the cluster into a fresh temporary directory (slurm.conf, munge key, state,
+#    spool, logs, pid files: nothing outside it), picks free TCP ports (slurmctld, one per
+#    node), and starts munged, slurmctld and the slurmd(s) on 127.0.0.1.
 # 3. Submits the unchanged template with sbatch: 2 ranks train a small model on a synthetic
 #    dataset with a checkpoint every 50 steps.
 # 4. Interrupts it twice: `scancel --signal=USR1 --batch` (the template's trap forwards USR1 to
@@ -24,13 +33,34 @@
 #
 # Binaries: $NNDIST, $MAKE_DATASET and $COMPARE_MODELS (set by ctest), else BUILD_DIR/nndist,
 # BUILD_DIR/tests/nnd_make_dataset and BUILD_DIR/tests/nnd_compare_models.
-# Exit codes: 0 passed, 1 failed (logs printed), 77 cannot run here (not root, no packages).
-# KEEP=1 keeps the temporary directory. Takes about 80 s.
+# Exit codes: 0 passed, 1 failed (logs printed), 2 bad arguments, 77 cannot run here (not root,
+# no packages, no unshare). KEEP=1 keeps the temporary directory. Takes about 80 s (the
+# node-failure scenario about 25 s).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-build=${1:-$repo/build}
+nodes='' scenario=requeue build=''
+usage() { echo "local-cluster: $*; see --help" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+    case $1 in
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    --nodes) [ $# -ge 2 ] || usage "--nodes needs a count"; nodes=$2; shift 2 ;;
+    --nodes=*) nodes=${1#*=}; shift ;;
+    --scenario) [ $# -ge 2 ] || usage "--scenario needs a name"; scenario=$2; shift 2 ;;
+    --scenario=*) scenario=${1#*=}; shift ;;
+    -*) usage "unknown option $1" ;;
+    *) [ -z "$build" ] || usage "one BUILD_DIR only"; build=$1; shift ;;
+    esac
+done
+case $scenario in
+requeue) nodes=${nodes:-1} ;;
+# A node must be left after one goes down.
+node-failure) nodes=${nodes:-2}; [ "$nodes" -ge 2 ] 2> /dev/null || usage "node-failure needs --nodes >= 2" ;;
+*) usage "unknown scenario '$scenario' (requeue, node-failure)" ;;
+esac
+case $nodes in [1-8]) ;; *) usage "--nodes takes 1 to 8, not '$nodes'" ;; esac
+build=${build:-$repo/build}
 NNDIST=${NNDIST:-$build/nndist}
 MAKE_DATASET=${MAKE_DATASET:-$build/tests/nnd_make_dataset}
 COMPARE_MODELS=${COMPARE_MODELS:-$build/tests/nnd_compare_models}
@@ -55,6 +85,9 @@ fi
 for b in munged slurmctld slurmd sbatch scontrol squeue scancel; do
     command -v "$b" > /dev/null || skip "$b is not on PATH after installing slurm-wlm and munge"
 done
+if [ "$nodes" -gt 1 ] && ! unshare --uts true 2> /dev/null; then
+    skip "--nodes $nodes needs unshare --uts (util-linux, and CAP_SYS_ADMIN) for the fake hosts"
+fi
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 node=$(hostname -s)
@@ -86,7 +119,7 @@ stop_pid() {   # TERM, up to 5 s, then KILL
 }
 show_logs() {
     local f
-    for f in "$D"/job/nndist-*.out "$D"/slurmctld.log "$D"/slurmd.log "$D"/munged.log; do
+    for f in "$D"/job/nndist-*.out "$D"/slurmctld.log "$D"/slurmd*.log "$D"/munged.log; do
         [ -f "$f" ] || continue
         echo "---- tail of $f" >&2
         tail -n 40 "$f" >&2
@@ -145,7 +178,7 @@ until_ok() {
     done
 }
 
-# ---- a one-node cluster in $D
+# ---- the cluster in $D
 port_free() {
     if command -v ss > /dev/null; then
         [ -z "$(ss -Htan "( sport = :$1 )" 2> /dev/null)" ]
@@ -153,26 +186,42 @@ port_free() {
         if (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; then return 1; fi
     fi
 }
+ports_free() {   # FIRST COUNT
+    local i
+    for ((i = 0; i < $2; i++)); do port_free $(($1 + i)) || return 1; done
+}
 ctl_port=
 for _ in $(seq 100); do
     p=$((20000 + RANDOM % 30000))
-    if port_free "$p" && port_free $((p + 1)); then ctl_port=$p; break; fi
+    if ports_free "$p" $((nodes + 1)); then ctl_port=$p; break; fi
 done
-[ -n "$ctl_port" ] || fail "found no two free TCP ports in 20000-50000"
+[ -n "$ctl_port" ] || fail "found no $((nodes + 1)) free TCP ports in a row in 20000-50000"
 slurmd_port=$((ctl_port + 1))
+# One node: this host, with the slurmd paths as they always were. Several: fake hosts nnd1..N,
+# each slurmd on its own port (slurmd_port + i - 1) and with its own paths (%n = node name).
+if [ "$nodes" -eq 1 ]; then
+    names=("$node")
+    spool=$D/spool slurmd_pid=$D/slurmd.pid slurmd_log=$D/slurmd.log
+else
+    names=()
+    for i in $(seq "$nodes"); do names+=("nnd$i"); done
+    spool=$D/spool/%n slurmd_pid=$D/slurmd-%n.pid slurmd_log=$D/slurmd-%n.log
+fi
 
 mkdir -p "$D/munge" "$D/state" "$D/spool" "$D/job"
+[ "$nodes" -eq 1 ] || for n in "${names[@]}"; do mkdir -p "$D/spool/$n"; done
 # munged wants its socket directory (and the path to it) searchable by everyone.
 chmod 755 "$D" "$D/munge"
 dd if=/dev/urandom of="$D/munge/munge.key" bs=1024 count=1 status=none
 chmod 400 "$D/munge/munge.key"
 # The job asks for 2 tasks; config_overrides below takes this node description as it is written,
 # whatever the hardware's socket/core/thread layout (no draining for "Low socket*core count").
+# Every fake node claims the same cores: 2 ranks fit on any one of them.
 cpus=$(nproc)
 [ "$cpus" -ge 2 ] || cpus=2
 mem=$(awk '/MemTotal/ { print int($2 / 1024 / 2) }' /proc/meminfo)
 cat > "$SLURM_CONF" << EOF
-# One-node test cluster written by scripts/slurm/local-cluster.sh
+# $nodes-node test cluster written by scripts/slurm/local-cluster.sh
 ClusterName=nndtest
 SlurmctldHost=$node(127.0.0.1)
 SlurmctldPort=$ctl_port
@@ -183,11 +232,11 @@ AuthInfo=socket=$D/munge/munge.socket.2,cred_expire=10
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation=$D/state
-SlurmdSpoolDir=$D/spool
+SlurmdSpoolDir=$spool
 SlurmctldPidFile=$D/slurmctld.pid
-SlurmdPidFile=$D/slurmd.pid
+SlurmdPidFile=$slurmd_pid
 SlurmctldLogFile=$D/slurmctld.log
-SlurmdLogFile=$D/slurmd.log
+SlurmdLogFile=$slurmd_log
 SlurmctldDebug=info
 SlurmdDebug=info
 ProctrackType=proctrack/linuxproc
@@ -207,12 +256,23 @@ JobCompType=jobcomp/none
 MinJobAge=600
 KillWait=5
 PlugStackConfig=$D/plugstack.conf
-NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus Sockets=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN
-PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
+for i in "${!names[@]}"; do
+    port=
+    [ "$nodes" -eq 1 ] || port=" Port=$((slurmd_port + i))"
+    echo "NodeName=${names[i]} NodeAddr=127.0.0.1$port CPUs=$cpus Sockets=1 CoresPerSocket=$cpus" \
+        "ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN"
+done >> "$SLURM_CONF"
+echo "PartitionName=test Nodes=$(IFS=,; echo "${names[*]}") Default=YES MaxTime=INFINITE State=UP" \
+    >> "$SLURM_CONF"
 : > "$D/plugstack.conf"
 
-say "cluster in $D (slurmctld port $ctl_port, slurmd port $slurmd_port, node $node, $cpus CPUs)"
+if [ "$nodes" -eq 1 ]; then
+    say "cluster in $D (slurmctld port $ctl_port, slurmd port $slurmd_port, node $node, $cpus CPUs)"
+else
+    say "cluster in $D (slurmctld port $ctl_port, nodes ${names[*]} on ports" \
+        "$slurmd_port-$((slurmd_port + nodes - 1)), $cpus CPUs each)"
+fi
 NNDIST_LOCAL_CLUSTER=$D munged --foreground --key-file="$D/munge/munge.key" \
     --socket="$D/munge/munge.socket.2" --pid-file="$D/munge/munged.pid" \
     --log-file="$D/munged.log" --seed-file="$D/munge/munged.seed" > "$D/munged.out" 2>&1 &
@@ -221,39 +281,54 @@ until_ok 10 "munged's socket" test -S "$D/munge/munge.socket.2"
 NNDIST_LOCAL_CLUSTER=$D slurmctld -D > "$D/slurmctld.out" 2>&1 &
 started+=($!)
 until_ok 20 "slurmctld to answer" scontrol ping > /dev/null 2>&1
-NNDIST_LOCAL_CLUSTER=$D slurmd -D > "$D/slurmd.out" 2>&1 &
-started+=($!)
-node_idle() { [ "$(sinfo -h -n "$node" -o %T 2> /dev/null)" = idle ]; }
-until_ok 30 "node $node to be idle" node_idle
-say "munged, slurmctld and slurmd up (pids ${started[*]})"
+declare -A slurmd_of   # node name -> its slurmd's pid (a scenario may kill one)
+if [ "$nodes" -eq 1 ]; then
+    NNDIST_LOCAL_CLUSTER=$D slurmd -D > "$D/slurmd.out" 2>&1 &
+    started+=($!)
+    slurmd_of[$node]=$!
+else
+    # unshare execs sh, which execs slurmd: $! is the slurmd. Everything the node starts (the
+    # job's slurmstepd, the batch shell, mpirun or its daemon, the ranks) inherits the hostname.
+    for n in "${names[@]}"; do
+        # shellcheck disable=SC2016  # $1 and $2 are the inner sh's arguments
+        NNDIST_LOCAL_CLUSTER=$D unshare --uts sh -c 'hostname "$1" && exec slurmd -D -f "$2" -N "$1"' \
+            sh "$n" "$SLURM_CONF" > "$D/slurmd-$n.out" 2>&1 &
+        started+=($!)
+        slurmd_of[$n]=$!
+    done
+fi
+all_idle() {
+    local n
+    for n in "${names[@]}"; do [ "$(sinfo -h -n "$n" -o %T 2> /dev/null)" = idle ] || return 1; done
+}
+until_ok 30 "node(s) ${names[*]} to be idle" all_idle
+say "munged, slurmctld and $nodes slurmd up (pids ${started[*]})"
 
-# ---- the job: 2 ranks, 500 steps, a checkpoint every 50.
+# ---- shared by the scenarios: the training job (500 steps, a checkpoint every 50), helpers.
 "$MAKE_DATASET" "$D/train.h5" 2048 16 4 11
 export NNDIST_DATA=$D/train.h5 NNDIST_LAYERS=16,32,32,4 NNDIST_BATCH=64 NNDIST_LR=0.05 \
     NNDIST_OPTIMIZER=momentum NNDIST_SEED=5 NNDIST_STEPS=500 NNDIST_CKPT_EVERY=50
 export MPIRUN=$MPIEXEC MPIRUN_ARGS="--oversubscribe --bind-to none"
 unset NNDIST_RUN_DIR NNDIST_ARGS NNDIST_COMMAND NNDIST_OPTIMIZERS NNDIST_LRS NNDIST_FOLDS
-# Every rank sleeps 3 s at steps 170 and 370 (or until a signal; fault injection for tests,
-# see include/nndist/guard.h): the signals below land mid-run however fast the machine is.
-export NNDIST_FAULT='pause@*:170,pause@*:370'
 
-# The uninterrupted reference: the same training flags, without SLURM.
-OMP_NUM_THREADS=1 NNDIST_FAULT='' timeout -k 5 120 "$MPIEXEC" -np 2 --oversubscribe --bind-to none \
-    "$NNDIST" train --data "$NNDIST_DATA" --layers "$NNDIST_LAYERS" --batch "$NNDIST_BATCH" \
-    --lr "$NNDIST_LR" --optimizer "$NNDIST_OPTIMIZER" --seed "$NNDIST_SEED" --threads 1 \
-    --steps "$NNDIST_STEPS" --no-progress --save "$D/reference.h5" > "$D/reference.log" 2>&1 ||
-    fail "the uninterrupted run failed: $(tail -n 5 "$D/reference.log")"
+# The uninterrupted reference: the same training flags, on 2 ranks, without SLURM.
+reference() {
+    OMP_NUM_THREADS=1 NNDIST_FAULT='' timeout -k 5 120 "$MPIEXEC" -np 2 --oversubscribe --bind-to none \
+        "$NNDIST" train --data "$NNDIST_DATA" --layers "$NNDIST_LAYERS" --batch "$NNDIST_BATCH" \
+        --lr "$NNDIST_LR" --optimizer "$NNDIST_OPTIMIZER" --seed "$NNDIST_SEED" --threads 1 \
+        --steps "$NNDIST_STEPS" --no-progress --save "$D/reference.h5" > "$D/reference.log" 2>&1 ||
+        fail "the uninterrupted run failed: $(tail -n 5 "$D/reference.log")"
+}
 
-# submit: the unchanged template, as a user submits it; sets job and out.
+# submit [SBATCH OPTIONS]: the unchanged template, as a user submits it; sets job, out, ckpts.
 submit() {
-    job=$(NNDIST_LOCAL_CLUSTER=$D sbatch --parsable --chdir="$D/job" --time=10 \
+    job=$(NNDIST_LOCAL_CLUSTER=$D sbatch --parsable --chdir="$D/job" --time=10 "$@" \
         "$repo/scripts/slurm/nndist.sbatch")
     job=${job%%;*}
     out=$D/job/nndist-$job.out
-    say "submitted job $job ($NNDIST_COMMAND)"
+    ckpts=$D/job/runs/nndist-$job/checkpoints
+    say "submitted job $job ($NNDIST_COMMAND${*:+, $*})"
 }
-NNDIST_COMMAND=train submit
-ckpts=$D/job/runs/nndist-$job/checkpoints
 
 state_is() { [ "$(field JobState)" = "$1" ] && [ "$(field Restarts)" = "$2" ]; }
 # Started again after restart $1: running, or already past it (a short remainder of the run can
@@ -264,6 +339,19 @@ restarted() {
 }
 has_ckpt() { [ -f "$ckpts/ckpt-$(printf %012d "$1").h5" ]; }
 in_output() { [ -f "$out" ] && grep -q -- "$1" "$out"; }
+
+if [ "$scenario" = node-failure ]; then
+    # shellcheck source-path=SCRIPTDIR source=local-cluster-node-failure.sh
+    source "$here/local-cluster-node-failure.sh"
+    exit 0
+fi
+
+# ---- requeue: the job on 2 ranks, stopped by USR1 and by scontrol requeue.
+# Every rank sleeps 3 s at steps 170 and 370 (or until a signal; fault injection for tests,
+# see include/nndist/guard.h): the signals below land mid-run however fast the machine is.
+export NNDIST_FAULT='pause@*:170,pause@*:370'
+reference
+NNDIST_COMMAND=train submit
 
 # 1. Warning signal: USR1 to the batch shell, as --signal=B:USR1@120 sends it.
 until_ok 30 "job $job to run" state_is RUNNING 0
@@ -304,7 +392,6 @@ grep -E 'nndist.sbatch: (job|got|nndist|requeueing|training)|resuming from' "$ou
 
 # ---- the same job launched by srun (MPIRUN=srun): USR1, requeue, the same weights.
 MPIRUN=srun MPIRUN_ARGS="--mpi=pmix" NNDIST_COMMAND=train submit
-ckpts=$D/job/runs/nndist-$job/checkpoints
 until_ok 30 "srun job $job to run" state_is RUNNING 0
 until_ok 60 "the srun job's checkpoint at step 150" has_ckpt 150
 scancel --signal=USR1 --batch "$job"
