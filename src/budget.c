@@ -24,13 +24,18 @@ void nnd_budget_need(nnd_budget *b, const nnd_budget_input *in)
     const double f = sizeof(float);
     b->part[NND_BUDGET_WEIGHTS] = params * f;
     b->part[NND_BUDGET_GRADIENTS] = (params + NND_GRAD_TAIL) * f;
-    b->part[NND_BUDGET_OPTIMIZER] = (double)in->n_state * params * f;
+    /* Sharded, each rank holds its part of the state, and rank 0 the whole of it while a
+     * checkpoint is written or read (counted once on the node, below). */
+    const double state = (double)in->n_state * params * f;
+    const double shards = in->state_shards > 1 ? (double)in->state_shards : 1.0;
+    b->part[NND_BUDGET_OPTIMIZER] = state / shards;
     b->part[NND_BUDGET_ACTIVATIONS] = (double)in->batch * (acts + 2.0 * widest + d + k + 2.0) * f;
     b->part[NND_BUDGET_DATA] = ((double)in->rows + (double)in->val_rows) * (d + k) * f;
     b->ranks_on_node = in->ranks_on_node > 0 ? in->ranks_on_node : 1;
     if (in->sharded) b->part[NND_BUDGET_SHARED] = ((double)b->ranks_on_node + 1.0) * params * f;
     for (int p = 0; p < NND_BUDGET_SHARED; p++) b->rank_need += b->part[p];
     b->node_need = (double)b->ranks_on_node * b->rank_need + b->part[NND_BUDGET_SHARED];
+    if (shards > 1.0) b->node_need += state;
 }
 
 /* ---- what the node allows ---- */
@@ -199,21 +204,29 @@ nnd_status nnd_budget_check(const nnd_budget *b, int *warn)
 
 /* ---- a training run ---- */
 
-/* Whether the trainer will shard the update (trainer.c, plan_update): several ranks on one
- * node, an elementwise optimizer, no --overlap, NNDIST_UPDATE not "replicated". Collective. */
-static int predict_sharded(const nnd_train_config *cfg, const nnd_comm *c)
+/* How the trainer will shard the update (gradsum.c, nnd_trainer_plan_update): across the ranks
+ * when there are several, the optimizer is elementwise, no --overlap and NNDIST_UPDATE is not
+ * "replicated"; through node-shared memory when they are all on one node and NNDIST_UPDATE is
+ * not "reduce-scatter". Collective. */
+static void predict_sharding(const nnd_train_config *cfg, const nnd_comm *c, int *shm,
+                             int *state_shards)
 {
     const char *mode = getenv("NNDIST_UPDATE");
     int replicated = mode && strcmp(mode, "replicated") == 0;
+    int reduce_scatter = mode && strcmp(mode, "reduce-scatter") == 0;
     int one_node = nnd_comm_on_one_node(c); /* collective: called on every rank alike */
-    return c->size >= 2 && !cfg->overlap && !replicated && one_node &&
-           nnd_optim_config_shardable(&cfg->optim);
+    int sharded =
+        c->size >= 2 && !cfg->overlap && !replicated && nnd_optim_config_shardable(&cfg->optim);
+    *shm = sharded && one_node && !reduce_scatter;
+    *state_shards = sharded ? c->size : 1;
 }
 
 nnd_status nnd_budget_check_run(const nnd_train_config *cfg, const nnd_comm *c, size_t rows,
                                 size_t val_rows, size_t k_targets)
 {
     uint64_t batch = cfg->batch ? cfg->batch : cfg->batch_per_rank * (uint64_t)c->size;
+    int shm, state_shards;
+    predict_sharding(cfg, c, &shm, &state_shards);
     nnd_budget_input in = {.sizes = cfg->sizes,
                            .n_layers = cfg->n_layers,
                            .n_state = nnd_optim_state_count(&cfg->optim),
@@ -222,7 +235,8 @@ nnd_status nnd_budget_check_run(const nnd_train_config *cfg, const nnd_comm *c, 
                            .rows = rows,
                            .val_rows = val_rows,
                            .ranks_on_node = c->local_size,
-                           .sharded = predict_sharded(cfg, c)};
+                           .sharded = shm,
+                           .state_shards = state_shards};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     nnd_budget_read_limit(&b);

@@ -233,6 +233,9 @@ static const char *nonfinite_state(const nnd_optim *o)
 nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *o,
                          const nnd_ckpt_meta *meta)
 {
+    if (o && !nnd_optim_state_whole(o))
+        return nnd_err_set(NND_ERR_INTERNAL, "%s: not written: the optimizer holds a shard only",
+                           path);
     if (!nnd_model_params_finite(m))
         return nnd_err_set(NND_ERR_NUMERIC, "%s: not written: the model holds non-finite weights",
                            path);
@@ -457,6 +460,8 @@ static nnd_status verify_metadata(const char *path)
 
 nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_meta *meta)
 {
+    if (o && !nnd_optim_state_whole(o))
+        return nnd_err_set(NND_ERR_INTERNAL, "%s: the optimizer holds a shard only", path);
     size_t sizes[NND_MAX_LAYERS + 2];
     int n = 0, act_found = 0;
     nnd_activation act;

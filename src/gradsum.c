@@ -31,31 +31,70 @@ static int shm_space_fits(size_t bytes)
     return (double)v.f_bavail * (double)v.f_frsize >= 1.25 * (double)bytes + (double)(16 << 20);
 }
 
-/* Shards the update when it pays: several ranks on one node and an elementwise optimizer.
+/* The shards of the update and the rank's room for its shard of the summed gradient. */
+static nnd_status make_shards(nnd_trainer *t)
+{
+    nnd_status st = nnd_shards_init(&t->shards, t->c, t->model.n_params);
+    if (!st) {
+        t->gshard = nnd_alloc_floats(t->shards.hi - t->shards.lo);
+        if (!t->gshard) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the gradient's shard");
+    }
+    return nnd_comm_agree(t->c, st);
+}
+
+/* The update sharded over MPI: a reduce-scatter of the gradient gives each rank its shard of
+ * the sum, each rank updates that shard, an allgather gives every rank the new weights (the same
+ * bytes on the wire as one allreduce). Works across nodes. */
+static nnd_status plan_reduce_scatter(nnd_trainer *t)
+{
+    nnd_status st = make_shards(t);
+    if (st) return st;
+    t->sharded = 1;
+    return NND_OK;
+}
+
+enum update_mode { UPDATE_AUTO, UPDATE_REPLICATED, UPDATE_REDUCE_SCATTER };
+
+/* NNDIST_UPDATE as rank 0 reads it, on every rank (so that every rank takes the same
+ * collectives); a bad value is refused whatever the rank count. */
+static nnd_status read_update_mode(const nnd_comm *c, int *mode)
+{
+    nnd_status st = NND_OK;
+    *mode = UPDATE_AUTO;
+    if (c->rank == 0) {
+        const char *v = getenv("NNDIST_UPDATE");
+        if (v && strcmp(v, "replicated") == 0)
+            *mode = UPDATE_REPLICATED;
+        else if (v && strcmp(v, "reduce-scatter") == 0)
+            *mode = UPDATE_REDUCE_SCATTER;
+        else if (v && strcmp(v, "auto") != 0)
+            st = nnd_err_set(NND_ERR_USAGE,
+                             "NNDIST_UPDATE=%s: expected 'auto', 'replicated' or 'reduce-scatter'",
+                             v);
+    }
+    if ((st = nnd_comm_agree(c, st))) return st;
+    MPI_Bcast(mode, 1, MPI_INT, 0, c->world);
+    return NND_OK;
+}
+
+/* Shards the update when it pays: several ranks and an elementwise optimizer. On one node the
+ * gradients and one copy of the weights live in node-shared memory; across nodes (or with
+ * NNDIST_UPDATE=reduce-scatter) the shards travel by reduce-scatter and allgather.
  * NNDIST_UPDATE=replicated keeps the allreduce and every rank updating all the weights;
  * --overlap replaces the allreduce by per-layer non-blocking sums (every rank updating all). */
 nnd_status nnd_trainer_plan_update(nnd_trainer *t)
 {
     nnd_model *m = &t->model;
-    /* Rank 0's environment decides, so that every rank takes the same collectives below; a bad
-     * value is refused whatever the rank count. */
-    int replicated = 0;
-    nnd_status st = NND_OK;
-    if (t->c->rank == 0) {
-        const char *mode = getenv("NNDIST_UPDATE");
-        replicated = mode && strcmp(mode, "replicated") == 0;
-        if (mode && !replicated && strcmp(mode, "auto") != 0)
-            st = nnd_err_set(NND_ERR_USAGE, "NNDIST_UPDATE=%s: expected 'auto' or 'replicated'",
-                             mode);
-    }
-    if ((st = nnd_comm_agree(t->c, st))) return st;
-    MPI_Bcast(&replicated, 1, MPI_INT, 0, t->c->world);
+    int mode;
+    nnd_status st = read_update_mode(t->c, &mode);
+    if (st) return st;
     if (t->c->size < 2 || m->n_params > INT_MAX / 2) return NND_OK;
     if (t->cfg->overlap) { /* the user's choice: per-layer sums, every rank updating all */
         t->overlap = 1;
         return NND_OK;
     }
-    if (replicated || !nnd_optim_shardable(&t->optim) || !nnd_comm_on_one_node(t->c)) return NND_OK;
+    if (mode == UPDATE_REPLICATED || !nnd_optim_config_shardable(&t->cfg->optim)) return NND_OK;
+    if (mode == UPDATE_REDUCE_SCATTER || !nnd_comm_on_one_node(t->c)) return plan_reduce_scatter(t);
     /* Open MPI aborts the job when its backing files do not fit (a container's small /dev/shm,
      * a large model): look first, and keep the allreduce when they would not. */
     size_t bytes =
@@ -82,12 +121,7 @@ nnd_status nnd_trainer_plan_update(nnd_trainer *t)
         nnd_shm_free(&t->pshm);
         return NND_OK;
     }
-    st = nnd_shards_init(&t->shards, t->c, m->n_params);
-    if (!st) {
-        t->gshard = nnd_alloc_floats(t->shards.hi - t->shards.lo);
-        if (!t->gshard) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the gradient's shard");
-    }
-    if ((st = nnd_comm_agree(t->c, st))) return st;
+    if ((st = make_shards(t))) return st;
     /* (the weights are not initialised yet: that comes next, into the shared copies) */
     free(m->grads);
     free(m->params);
@@ -95,6 +129,7 @@ nnd_status nnd_trainer_plan_update(nnd_trainer *t)
     m->params = t->pshm.seg[0];
     m->shared = 1;
     t->sharded = 1;
+    t->shm = 1;
     return NND_OK;
 }
 
@@ -143,7 +178,7 @@ static void inject_stalls(const nnd_trainer *t)
 }
 
 /* --overlap: each layer's sum started from backward; sharded: this rank's shard summed from
- * shared memory; otherwise one allreduce. */
+ * shared memory or by reduce-scatter; otherwise one allreduce. */
 const float *nnd_trainer_backward_and_sum(nnd_trainer *t, float *dout, size_t n, float *summed_tail,
                                           double *t1)
 {
@@ -174,6 +209,16 @@ const float *nnd_trainer_backward_and_sum(nnd_trainer *t, float *dout, size_t n,
         nnd_comm_allreduce_sum(t->c, m->grads, np + NND_GRAD_TAIL);
         tail[TAIL_NONFINITE] = (float)nnd_ew()->any_nonfinite(m->grads, np);
         return tail;
+    }
+    if (!t->shm) {
+        /* The rank's shard of the sum, checked; the tail (and the verdict on every shard) in one
+         * small allreduce, so that every rank skips or updates alike. */
+        MPI_Reduce_scatter(m->grads, t->gshard, t->shards.count, MPI_FLOAT, MPI_SUM, t->c->world);
+        memcpy(summed_tail, tail, NND_GRAD_TAIL * sizeof *summed_tail);
+        summed_tail[TAIL_NONFINITE] =
+            (float)nnd_ew()->any_nonfinite(t->gshard, t->shards.hi - t->shards.lo);
+        MPI_Allreduce(MPI_IN_PLACE, summed_tail, NND_GRAD_TAIL, MPI_FLOAT, MPI_SUM, t->c->world);
+        return summed_tail;
     }
     /* The tail in this rank's shared gradient is read by the others: the sums go apart. */
     nnd_shm_barrier(&t->gshm); /* every gradient written */

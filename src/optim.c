@@ -1,5 +1,6 @@
 #include "nndist/optim.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -269,6 +270,11 @@ int nnd_optim_state_count(const nnd_optim_config *cfg)
     return state_names(cfg, names);
 }
 
+int nnd_optim_state_whole(const nnd_optim *o)
+{
+    return o->state_lo == 0 && o->state_hi == o->n;
+}
+
 int nnd_optim_state_index(const nnd_optim *o, const char *name)
 {
     for (int s = 0; s < o->n_state; s++)
@@ -276,26 +282,32 @@ int nnd_optim_state_index(const nnd_optim *o, const char *name)
     return -1;
 }
 
-nnd_status nnd_optim_init(nnd_optim *o, const nnd_optim_config *cfg, const size_t *tensor_off,
-                          int n_tensors)
+nnd_status nnd_optim_init_shard(nnd_optim *o, const nnd_optim_config *cfg, const size_t *tensor_off,
+                                int n_tensors, size_t lo, size_t hi)
 {
     memset(o, 0, sizeof *o);
     o->cfg = *cfg;
     o->n = n_tensors > 0 ? tensor_off[n_tensors] : 0;
     o->mu_product = 1.0;
+    if (lo > hi || hi > o->n)
+        return nnd_err_set(NND_ERR_INTERNAL, "optimizer state [%zu, %zu) outside [0, %zu)", lo, hi,
+                           o->n);
+    o->state_lo = lo;
+    o->state_hi = hi;
     o->n_state = state_names(cfg, o->state_name);
     if (o->n_state < 0) {
         o->n_state = 0;
         return nnd_err_set(NND_ERR_INTERNAL, "unknown optimizer kind %d", (int)cfg->kind);
     }
     for (int s = 0; s < o->n_state; s++) {
-        o->state[s] = nnd_alloc_floats(o->n);
+        o->state[s] = nnd_alloc_floats(hi - lo + 1); /* + 1: an empty shard is not NULL */
         if (!o->state[s])
-            return nnd_err_set(NND_ERR_NOMEM, "cannot allocate optimizer state (%zu floats)", o->n);
+            return nnd_err_set(NND_ERR_NOMEM, "cannot allocate optimizer state (%zu floats)",
+                               hi - lo);
     }
     if (cfg->kind == NND_OPTIM_ADAGRAD) {
         const float init = (float)cfg->initial_accumulator;
-        for (size_t i = 0; i < o->n; i++) o->state[0][i] = init;
+        for (size_t i = 0; i < hi - lo; i++) o->state[0][i] = init;
     }
     o->n_tensors = n_tensors;
     o->tensor_off = malloc(((size_t)n_tensors + 1) * sizeof *o->tensor_off);
@@ -308,7 +320,15 @@ nnd_status nnd_optim_init(nnd_optim *o, const nnd_optim_config *cfg, const size_
     return NND_OK;
 }
 
-nnd_status nnd_optim_init_model(nnd_optim *o, const nnd_optim_config *cfg, const nnd_model *m)
+nnd_status nnd_optim_init(nnd_optim *o, const nnd_optim_config *cfg, const size_t *tensor_off,
+                          int n_tensors)
+{
+    return nnd_optim_init_shard(o, cfg, tensor_off, n_tensors, 0,
+                                n_tensors > 0 ? tensor_off[n_tensors] : 0);
+}
+
+nnd_status nnd_optim_init_model_shard(nnd_optim *o, const nnd_optim_config *cfg, const nnd_model *m,
+                                      size_t lo, size_t hi)
 {
     size_t off[2 * NND_MAX_LAYERS + 1];
     int k = 0;
@@ -327,7 +347,12 @@ nnd_status nnd_optim_init_model(nnd_optim *o, const nnd_optim_config *cfg, const
                                                  "W_1, ... back to back");
         }
     }
-    return nnd_optim_init(o, cfg, off, k);
+    return nnd_optim_init_shard(o, cfg, off, k, lo, hi);
+}
+
+nnd_status nnd_optim_init_model(nnd_optim *o, const nnd_optim_config *cfg, const nnd_model *m)
+{
+    return nnd_optim_init_model_shard(o, cfg, m, 0, m->n_params);
 }
 
 void nnd_optim_free(nnd_optim *o)
@@ -377,11 +402,13 @@ static void update(nnd_optim *o, float *params, const float *grads, float grad_s
 
 void nnd_optim_step(nnd_optim *o, float *params, const float *grads, float grad_scale, double lr)
 {
+    assert(nnd_optim_state_whole(o));
     update(o, params, grads, grad_scale, lr, 0, o->n);
 }
 
 void nnd_optim_step_shard(nnd_optim *o, float *params, const float *grads, float grad_scale,
                           double lr, size_t lo, size_t hi)
 {
+    assert(lo >= o->state_lo && hi <= o->state_hi);
     update(o, params, grads, grad_scale, lr, lo, hi);
 }

@@ -14,12 +14,13 @@ nnd_status nnd_resume_newest(nnd_trainer *t, const char *dir, nnd_resume_accept_
     int chosen = 0;
     path[0] = '\0';
     memset(meta, 0, sizeof *meta);
+    if ((st = nnd_trainer_open_state(t))) return st;
     if (c->rank == 0) {
         uint64_t steps[64];
         int n = nnd_ckpt_list(dir, steps, 64);
         for (int i = 0; i < n && !chosen && !st; i++) {
             nnd_ckpt_path(path, size, dir, steps[i]);
-            nnd_status s = nnd_ckpt_load(path, &t->model, &t->optim, meta);
+            nnd_status s = nnd_ckpt_load(path, &t->model, nnd_trainer_state_io(t), meta);
             if (s == NND_OK && accept) s = accept(ctx, path, meta);
             if (s == NND_OK)
                 chosen = 1;
@@ -29,10 +30,16 @@ nnd_status nnd_resume_newest(nnd_trainer *t, const char *dir, nnd_resume_accept_
                 fprintf(stderr, "nndist: skipping a damaged checkpoint: %s\n", nnd_err_msg());
         }
     }
-    if ((st = nnd_comm_agree(c, st))) return st;
+    if ((st = nnd_comm_agree(c, st))) {
+        nnd_trainer_release_state(t);
+        return st;
+    }
     MPI_Bcast(&chosen, 1, MPI_INT, 0, c->world);
     *found = chosen;
-    if (!chosen) return NND_OK;
+    if (!chosen) {
+        nnd_trainer_release_state(t);
+        return NND_OK;
+    }
     t->step = meta->step;
     nnd_trainer_share_state(t);
     MPI_Bcast(path, (int)size, MPI_CHAR, 0, c->world);

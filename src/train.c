@@ -221,15 +221,15 @@ static void log_slurm(const run *r)
  * pruning older ones); all ranks agree that it landed. */
 static nnd_status save(run *r, const char *path, int retain)
 {
-    nnd_status st = NND_OK;
-    nnd_trainer_sync_state(&r->t);
-    if (r->c->rank == 0) {
+    nnd_status st = nnd_trainer_sync_state(&r->t);
+    if (!st && r->c->rank == 0) {
         while (!retain && nnd_guard_fault("hangsave", 0, 0)) pause(); /* tests: a stalled write */
         nnd_ckpt_meta meta;
         fill_meta(r, &meta);
-        st = nnd_ckpt_save(path, &r->t.model, &r->t.optim, &meta);
+        st = nnd_ckpt_save(path, &r->t.model, nnd_trainer_state_io(&r->t), &meta);
         if (!st && retain) nnd_ckpt_retain(r->cfg->ckpt_dir, r->cfg->keep, r->run_id);
     }
+    nnd_trainer_release_state(&r->t);
     return nnd_comm_agree(r->c, st);
 }
 
@@ -424,7 +424,10 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         t->order.n, t->order.hi - t->order.lo, c->size, c->size == 1 ? "" : "s", threads,
         threads == 1 ? "" : "s", t->batch, balance[0] ? " (" : "", balance, balance[0] ? ")" : "",
         t->spe, r.total_steps, cfg->optim.name, r.sched.base_lr,
-        t->sharded ? " (update sharded across the ranks)" : "", nnd_isa_name(nnd_isa_current()));
+        !t->sharded ? ""
+        : t->shm    ? " (update sharded across the ranks, in node-shared memory)"
+                    : " (update sharded across the ranks, by reduce-scatter and allgather)",
+        nnd_isa_name(nnd_isa_current()));
     if (t->step >= r.total_steps)
         say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n", t->step,
             r.total_steps);

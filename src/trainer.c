@@ -112,7 +112,7 @@ static nnd_status alloc_step_buffers(nnd_trainer *t)
  * shared memory, written by rank 0) a barrier. */
 static void share_params(nnd_trainer *t)
 {
-    if (t->sharded)
+    if (t->shm)
         nnd_shm_barrier(&t->pshm);
     else
         nnd_comm_bcast_floats(t->c, t->model.params, t->model.n_params);
@@ -120,9 +120,13 @@ static void share_params(nnd_trainer *t)
 
 nnd_status nnd_trainer_load(nnd_trainer *t, const char *path, int with_optim, nnd_ckpt_meta *meta)
 {
-    nnd_status st = NND_OK;
-    if (t->c->rank == 0) st = nnd_ckpt_load(path, &t->model, with_optim ? &t->optim : NULL, meta);
-    if ((st = nnd_comm_agree(t->c, st))) return st;
+    nnd_status st = with_optim ? nnd_trainer_open_state(t) : NND_OK;
+    if (!st && t->c->rank == 0)
+        st = nnd_ckpt_load(path, &t->model, with_optim ? nnd_trainer_state_io(t) : NULL, meta);
+    if ((st = nnd_comm_agree(t->c, st))) {
+        nnd_trainer_release_state(t);
+        return st;
+    }
     if (with_optim) {
         if (meta) t->step = meta->step;
         nnd_trainer_share_state(t);
@@ -149,18 +153,58 @@ static size_t gather_batch(nnd_trainer *t)
     return n;
 }
 
-void nnd_trainer_sync_state(nnd_trainer *t)
+nnd_optim *nnd_trainer_state_io(nnd_trainer *t)
 {
-    if (!t->sharded) return;
+    return t->has_io ? &t->io : &t->optim;
+}
+
+nnd_status nnd_trainer_open_state(nnd_trainer *t)
+{
+    nnd_status st = NND_OK;
+    if (!nnd_optim_state_whole(&t->optim) && t->c->rank == 0 && !t->has_io) {
+        st = nnd_optim_init_model(&t->io, &t->optim.cfg, &t->model);
+        if (st)
+            nnd_optim_free(&t->io);
+        else
+            t->has_io = 1;
+    }
+    return nnd_comm_agree(t->c, st);
+}
+
+void nnd_trainer_release_state(nnd_trainer *t)
+{
+    if (!t->has_io) return;
+    nnd_optim_free(&t->io);
+    t->has_io = 0;
+}
+
+nnd_status nnd_trainer_sync_state(nnd_trainer *t)
+{
+    nnd_status st = nnd_trainer_open_state(t);
+    if (st || nnd_optim_state_whole(&t->optim)) return st;
+    const nnd_shards *s = &t->shards;
     for (int k = 0; k < t->optim.n_state; k++)
-        nnd_comm_allgather_shards(t->c, &t->shards, t->optim.state[k]);
+        MPI_Gatherv(t->optim.state[k], (int)(s->hi - s->lo), MPI_FLOAT,
+                    t->has_io ? t->io.state[k] : NULL, s->count, s->displ, MPI_FLOAT, 0,
+                    t->c->world);
+    if (t->has_io) t->io.step = t->optim.step;
+    return NND_OK;
 }
 
 void nnd_trainer_share_state(nnd_trainer *t)
 {
     share_params(t);
-    for (int s = 0; s < t->optim.n_state; s++)
-        nnd_comm_bcast_floats(t->c, t->optim.state[s], t->optim.n);
+    if (nnd_optim_state_whole(&t->optim)) {
+        for (int s = 0; s < t->optim.n_state; s++)
+            nnd_comm_bcast_floats(t->c, t->optim.state[s], t->optim.n);
+    } else {
+        const nnd_shards *s = &t->shards;
+        for (int k = 0; k < t->optim.n_state; k++)
+            MPI_Scatterv(t->has_io ? t->io.state[k] : NULL, s->count, s->displ, MPI_FLOAT,
+                         t->optim.state[k], (int)(s->hi - s->lo), MPI_FLOAT, 0, t->c->world);
+        if (t->has_io) t->optim.step = t->io.step;
+        nnd_trainer_release_state(t);
+    }
     MPI_Bcast(&t->optim.step, 1, MPI_UINT64_T, 0, t->c->world);
     MPI_Bcast(&t->step, 1, MPI_UINT64_T, 0, t->c->world);
 }
@@ -205,7 +249,6 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
     t->c = c;
     setup_threads(t);
     nnd_status st = nnd_model_init(&t->model, cfg->sizes, cfg->n_layers, cfg->act);
-    if (!st) st = nnd_optim_init_model(&t->optim, &cfg->optim, &t->model);
     return nnd_comm_agree(c, st);
 }
 
@@ -214,8 +257,13 @@ static nnd_status init_weights(nnd_trainer *t)
     nnd_status st = alloc_step_buffers(t);
     if (!st) st = nnd_trainer_plan_update(t);
     if (st) return st;
-    if (!t->sharded || t->c->rank == 0) nnd_model_init_params(&t->model, t->cfg->seed);
-    if (t->sharded) share_params(t); /* the others wait for rank 0's initialisation */
+    /* The optimizer's state once the path is known: sharded, each rank holds its shard only. */
+    st = t->sharded ? nnd_optim_init_model_shard(&t->optim, &t->cfg->optim, &t->model, t->shards.lo,
+                                                 t->shards.hi)
+                    : nnd_optim_init_model(&t->optim, &t->cfg->optim, &t->model);
+    if ((st = nnd_comm_agree(t->c, st))) return st;
+    if (!t->shm || t->c->rank == 0) nnd_model_init_params(&t->model, t->cfg->seed);
+    if (t->shm) share_params(t); /* the others wait for rank 0's initialisation */
     if (t->cfg->init && (st = nnd_trainer_load(t, t->cfg->init, 0, NULL))) return st;
     return NND_OK;
 }
@@ -271,6 +319,7 @@ nnd_status nnd_trainer_init_subset(nnd_trainer *t, const nnd_train_config *cfg, 
 
 void nnd_trainer_free(nnd_trainer *t)
 {
+    nnd_trainer_release_state(t);
     nnd_model_free(&t->model);
     nnd_optim_free(&t->optim);
     nnd_order_free(&t->order);
@@ -335,10 +384,14 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
         nnd_optim_step_shard(&t->optim, m->params, t->gshard, 1.0f / sums[TAIL_SAMPLES], lr,
                              t->shards.lo, t->shards.hi);
         t3 = MPI_Wtime();
-        /* Every shard written before anyone reads the weights again. No rank writes its shard
-         * before the next step's first barrier, after every rank's forward and backward. */
         nnd_guard_phase("allgather", 0.0);
-        nnd_shm_barrier(&t->pshm);
+        if (t->shm)
+            /* Every shard written before anyone reads the weights again. No rank writes its
+             * shard before the next step's first barrier, after every rank's forward and
+             * backward. */
+            nnd_shm_barrier(&t->pshm);
+        else
+            nnd_comm_allgather_shards(t->c, &t->shards, m->params);
         t4 = MPI_Wtime();
     } else {
         nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / sums[TAIL_SAMPLES], lr);

@@ -21,15 +21,20 @@ run 1 train --data "$WORK/train.h5" --layers 12,8,4 --batch 3 --steps 20 --lr 0.
     --save "$WORK/tiny-1.h5" > /dev/null
 "$COMPARE_MODELS" "$WORK/tiny-1.h5" "$WORK/tiny-4.h5" 1e-5 || fail "batch 3 at 4 ranks differs"
 # The update sharded across the ranks (the default on one node: each rank sums and updates its
-# shard of the weights and Adam's state) against every rank updating everything after an
-# allreduce (NNDIST_UPDATE=replicated): bitwise at 2 ranks (a + b either way), round-off at 3.
+# shard of the weights and Adam's state in node-shared memory; NNDIST_UPDATE=reduce-scatter, the
+# default across nodes: the shards by reduce-scatter and allgather) against every rank updating
+# everything after an allreduce (NNDIST_UPDATE=replicated): bitwise at 2 ranks (a + b either
+# way), round-off at 3.
 for np in 2 3; do
-    for mode in replicated auto; do
+    for mode in replicated auto reduce-scatter; do
         NNDIST_UPDATE=$mode run $np train --data "$WORK/train.h5" --layers 12,16,8,4 --batch 32 \
             --steps 40 --optimizer adam --lr 0.01 --seed 3 --save "$WORK/upd-$mode-$np.h5" \
             > "$WORK/upd-$mode-$np.txt" || fail "np=$np NNDIST_UPDATE=$mode: train failed"
     done
-    grep -q "update sharded" "$WORK/upd-auto-$np.txt" || fail "np=$np: the update was not sharded"
+    grep -q "update sharded across the ranks, in node-shared memory" "$WORK/upd-auto-$np.txt" ||
+        fail "np=$np: the update was not sharded in node-shared memory"
+    grep -q "update sharded across the ranks, by reduce-scatter and allgather" \
+        "$WORK/upd-reduce-scatter-$np.txt" || fail "np=$np: NNDIST_UPDATE=reduce-scatter ignored"
     if grep -q "update sharded" "$WORK/upd-replicated-$np.txt"; then
         fail "np=$np: NNDIST_UPDATE=replicated still sharded the update"
     fi
@@ -38,6 +43,10 @@ done
     fail "np=2: the sharded update is not bitwise the replicated one"
 "$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/upd-auto-3.h5" 1e-5 ||
     fail "np=3: the sharded update differs from the replicated one by more than 1e-5"
+"$COMPARE_MODELS" "$WORK/upd-replicated-2.h5" "$WORK/upd-reduce-scatter-2.h5" 0 ||
+    fail "np=2: the reduce-scatter update is not bitwise the replicated one"
+"$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/upd-reduce-scatter-3.h5" 1e-5 ||
+    fail "np=3: the reduce-scatter update differs from the replicated one by more than 1e-5"
 # An unknown NNDIST_UPDATE is refused on every rank with exit code 2, not taken for the default,
 # whatever the rank count (one rank has nothing to shard, but the value is still wrong).
 for np in 1 2; do
@@ -46,7 +55,8 @@ for np in 1 2; do
         > /dev/null 2> "$WORK/bad-update.err"
     code=$?
     set -e
-    [ "$code" -eq 2 ] && grep -q "NNDIST_UPDATE=sharded: expected 'auto' or 'replicated'" \
+    [ "$code" -eq 2 ] &&
+        grep -q "NNDIST_UPDATE=sharded: expected 'auto', 'replicated' or 'reduce-scatter'" \
         "$WORK/bad-update.err" ||
         fail "np=$np NNDIST_UPDATE=sharded: exit $code: $(cat "$WORK/bad-update.err")"
 done

@@ -1,7 +1,8 @@
 # Ranks on several nodes, emulated here (scripts/mpirun-fake-nodes: each node its own hostname
 # and Open MPI daemon, separate shared-memory groups, TCP between them):
-#  - 2 nodes x 1 rank take the cross-node path (no node-shared update) and give the weights of
-#    one node x 2 ranks to round-off, bitwise when run again; 4 nodes x 1 rank as well;
+#  - 2 nodes x 1 rank take the cross-node path (the update sharded by reduce-scatter and
+#    allgather, not in node-shared memory) and give the weights of one node x 2 ranks to
+#    round-off, bitwise when run again; 4 nodes x 1 rank as well;
 #  - a run checkpointed on 2 nodes resumes on 4 nodes and on one node, to round-off;
 #  - kill -9 of the rank on one node mid-run ends the job within 10 s, and the message names the
 #    rank and its node.
@@ -21,14 +22,14 @@ common=(train --data "$WORK/train.h5" --layers 40,32,5 --batch 40 --optimizer ad
 fake() { timeout -k 5 120 "$FAKE" "$@"; }
 
 run 2 "${common[@]}" --steps 60 --save "$WORK/one.h5" > "$WORK/one.log" || fail "one node failed"
-grep -q "update sharded across the ranks" "$WORK/one.log" ||
+grep -q "update sharded across the ranks, in node-shared memory" "$WORK/one.log" ||
     fail "one node did not take the node-shared update: $(cat "$WORK/one.log")"
 for n in a b; do
     fake 2 1 "$NNDIST" "${common[@]}" --steps 60 --save "$WORK/two-$n.h5" > "$WORK/two-$n.log" 2>&1 ||
         fail "2 nodes failed: $(cat "$WORK/two-$n.log")"
 done
-grep -q "update sharded" "$WORK/two-a.log" &&
-    fail "2 nodes of 1 rank took the node-shared update: $(cat "$WORK/two-a.log")"
+grep -q "update sharded across the ranks, by reduce-scatter and allgather" "$WORK/two-a.log" ||
+    fail "2 nodes of 1 rank did not shard the update by reduce-scatter: $(cat "$WORK/two-a.log")"
 "$COMPARE_MODELS" "$WORK/two-a.h5" "$WORK/two-b.h5" 0 > /dev/null ||
     fail "2 nodes run twice are not bitwise equal"
 "$COMPARE_MODELS" "$WORK/one.h5" "$WORK/two-a.h5" 1e-5 ||

@@ -25,7 +25,8 @@ static nnd_budget small_budget(void)
                            .rows = 10,
                            .val_rows = 2,
                            .ranks_on_node = 2,
-                           .sharded = 1};
+                           .sharded = 1,
+                           .state_shards = 2};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     return b;
@@ -37,16 +38,18 @@ static void test_parts_by_hand(void **state)
     nnd_budget b = small_budget();
     assert_true(b.part[NND_BUDGET_WEIGHTS] == 23 * 4);
     assert_true(b.part[NND_BUDGET_GRADIENTS] == (23 + NND_GRAD_TAIL) * 4);
-    assert_true(b.part[NND_BUDGET_OPTIMIZER] == 2 * 23 * 4);
+    /* Adam's two state tensors, cut across the 2 ranks */
+    assert_true(b.part[NND_BUDGET_OPTIMIZER] == 2 * 23 * 4 / 2);
     /* 5 samples x (3 + 2 activations + 2 x widest 3 + 4 inputs + 1 label + 2 index) floats */
     assert_true(b.part[NND_BUDGET_ACTIVATIONS] == 5 * 18 * 4);
     /* (10 + 2) rows x (4 features + 1 label) */
     assert_true(b.part[NND_BUDGET_DATA] == 12 * 5 * 4);
     /* 2 ranks' gradients and one copy of the weights */
     assert_true(b.part[NND_BUDGET_SHARED] == 3 * 23 * 4);
-    assert_true(b.rank_need == 92 + 124 + 184 + 360 + 240);
-    assert_true(b.node_need == 2 * 1000 + 276);
-    /* On the node: activations 720 bytes beat data 480, optimizer 368, shared 276. */
+    assert_true(b.rank_need == 92 + 124 + 92 + 360 + 240);
+    /* and rank 0's whole copy of the state while it writes a checkpoint, once on the node */
+    assert_true(b.node_need == 2 * 908 + 276 + 184);
+    /* On the node: activations 720 bytes beat data 480, shared 276, optimizer 184. */
     assert_int_equal(nnd_budget_largest(&b), NND_BUDGET_ACTIVATIONS);
 }
 

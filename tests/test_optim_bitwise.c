@@ -124,10 +124,11 @@ static void test_isa_variants_bitwise(void **state)
     free(wv);
 }
 
-/* Data-parallel ranks may each update a shard: three "ranks", each with its own optimizer and
- * weights, update [0, 23456), [23456, 50011) and [50011, n) from their shard of the gradient and
- * exchange the updated weights after each step (as an allgather does); weights and state match
- * one optimizer stepping the whole range, bitwise, for every shardable optimizer. */
+/* Data-parallel ranks may each update a shard: three "ranks", each with its own optimizer (that
+ * keeps the state of its shard only, as the trainer's do) and weights, update [0, 23456),
+ * [23456, 50011) and [50011, n) from their shard of the gradient and exchange the updated
+ * weights after each step (as an allgather does); weights and state match one optimizer
+ * stepping the whole range, bitwise, for every shardable optimizer. */
 static void test_shards_bitwise(void **state)
 {
     (void)state;
@@ -146,8 +147,11 @@ static void test_shards_bitwise(void **state)
         nnd_optim whole, part[RANKS];
         assert_int_equal(nnd_optim_init(&whole, &cfg, off, 3), NND_OK);
         assert_true(nnd_optim_shardable(&whole));
-        for (int r = 0; r < RANKS; r++)
-            assert_int_equal(nnd_optim_init(&part[r], &cfg, off, 3), NND_OK);
+        for (int r = 0; r < RANKS; r++) {
+            assert_int_equal(nnd_optim_init_shard(&part[r], &cfg, off, 3, cut[r], cut[r + 1]),
+                             NND_OK);
+            assert_false(nnd_optim_state_whole(&part[r]));
+        }
         for (size_t i = 0; i < n; i++) w[i] = nnd_rng_uniform(11, NND_RNG_SYNTHETIC, 0, i) - 0.5f;
         for (int r = 0; r < RANKS; r++) memcpy(ws[r], w, n * sizeof *w);
         for (int s = 0; s < 3; s++) {
@@ -165,8 +169,8 @@ static void test_shards_bitwise(void **state)
             if (memcmp(w, ws[r], n * sizeof *w) != 0)
                 fail_msg("%s: rank %d's weights differ from the whole update", names[c], r);
             assert_int_equal(part[r].step, whole.step);
-            for (int k = 0; k < whole.n_state; k++) /* each rank's state is current in its shard */
-                assert_memory_equal(part[r].state[k] + cut[r], whole.state[k] + cut[r],
+            for (int k = 0; k < whole.n_state; k++) /* each rank holds the state of its shard */
+                assert_memory_equal(part[r].state[k], whole.state[k] + cut[r],
                                     (cut[r + 1] - cut[r]) * sizeof(float));
             nnd_optim_free(&part[r]);
         }

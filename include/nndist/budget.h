@@ -42,6 +42,8 @@ typedef struct {
     size_t rows, val_rows; /* this rank's rows of --data and --val (the largest shard) */
     int ranks_on_node;     /* ranks of the job on this node */
     int sharded;           /* the update is sharded through node-shared memory */
+    int state_shards;      /* ranks the optimizer state is cut across (sharded update); 0 or 1:
+                            * every rank holds it whole */
 } nnd_budget_input;
 
 typedef struct {

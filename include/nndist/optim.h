@@ -121,7 +121,8 @@ typedef struct {
     uint64_t step; /* updates applied so far */
     int n_state;   /* state buffers in use */
     const char *state_name[NND_OPTIM_MAX_STATE];
-    float *state[NND_OPTIM_MAX_STATE]; /* each n floats, owned */
+    float *state[NND_OPTIM_MAX_STATE]; /* each state_hi - state_lo floats, owned */
+    size_t state_lo, state_hi;         /* the elements the state covers: [0, n), or a shard */
     int n_tensors;                     /* parameter tensors (W_0, b_0, W_1, ...) */
     size_t *tensor_off;                /* n_tensors + 1 offsets; the last is n; owned */
     double *partial;                   /* per-block partial sums of the norms; owned */
@@ -150,7 +151,17 @@ nnd_status nnd_optim_init(nnd_optim *o, const nnd_optim_config *cfg, const size_
                           int n_tensors);
 /* nnd_optim_init with the tensors of a model: W_0, b_0, W_1, b_1, ... */
 nnd_status nnd_optim_init_model(nnd_optim *o, const nnd_optim_config *cfg, const nnd_model *m);
+/* The same with state for elements [lo, hi) only (the rank's shard of a sharded update): such
+ * an optimizer takes only nnd_optim_step_shard within that range, and checkpoints go through a
+ * whole-state copy (trainer.h). */
+nnd_status nnd_optim_init_shard(nnd_optim *o, const nnd_optim_config *cfg, const size_t *tensor_off,
+                                int n_tensors, size_t lo, size_t hi);
+nnd_status nnd_optim_init_model_shard(nnd_optim *o, const nnd_optim_config *cfg, const nnd_model *m,
+                                      size_t lo, size_t hi);
 void nnd_optim_free(nnd_optim *o);
+
+/* 1 when the state covers every element (not made by a *_shard init). */
+int nnd_optim_state_whole(const nnd_optim *o);
 
 /* Index of the state buffer called name, or -1. */
 int nnd_optim_state_index(const nnd_optim *o, const char *name);
@@ -170,10 +181,11 @@ int nnd_optim_config_shardable(const nnd_optim_config *cfg);
  * run's memory (budget.h). -1 for an unknown kind. */
 int nnd_optim_state_count(const nnd_optim_config *cfg);
 
-/* The step for elements [lo, hi) only (the rank's shard; shardable optimizers only): grads
- * holds their hi - lo summed gradients, grads[0] being element lo's. The state outside [lo, hi)
- * is left as it was; the step counter advances as in nnd_optim_step. The weights and state are
- * bitwise those of nnd_optim_step over the whole range. */
+/* The step for elements [lo, hi) only (the rank's shard; shardable optimizers only; [lo, hi)
+ * within the state's range): grads holds their hi - lo summed gradients, grads[0] being element
+ * lo's. The state outside [lo, hi) is left as it was; the step counter advances as in
+ * nnd_optim_step. The weights and state are bitwise those of nnd_optim_step over the whole
+ * range. */
 void nnd_optim_step_shard(nnd_optim *o, float *params, const float *grads, float grad_scale,
                           double lr, size_t lo, size_t hi);
 

@@ -31,16 +31,23 @@ typedef struct {
     int32_t *yb;      /* gathered labels (batch) */
     float *tb;        /* gathered targets (batch, k) */
     nnd_trace *trace; /* borrowed; NULL when not tracing */
-    /* Sharded update (several ranks on one node, an elementwise optimizer): the ranks' gradients
-     * and one copy of the weights live in node-shared memory; each rank sums its shard of the
-     * gradients and updates that shard of the weights (and of its optimizer state) in place.
-     * The state is current only in the rank's own shard until nnd_trainer_sync_state. */
+    /* Sharded update (several ranks, an elementwise optimizer): each rank gets its shard of the
+     * summed gradient and updates that shard of the weights (and of its optimizer state). On
+     * one node (shm) the ranks' gradients and one copy of the weights live in node-shared
+     * memory and the shard is summed from there; otherwise a reduce-scatter brings each rank
+     * its shard and an allgather the new weights. The state is current only in the rank's own
+     * shard until nnd_trainer_sync_state. */
     int sharded;
+    int shm;     /* the sharded update's buffers are node-shared */
     int overlap; /* --overlap: per-layer MPI_Iallreduce during backward (never with sharded) */
     nnd_shards shards;
     nnd_shm gshm;  /* gshm.seg[r]: rank r's gradient (model.grads on rank r) */
     nnd_shm pshm;  /* pshm.seg[0]: the node's weights (model.params on every rank) */
     float *gshard; /* this rank's shard of the summed gradient */
+    /* Sharded, on rank 0 while a checkpoint is read or written: the whole optimizer state
+     * (optim keeps the rank's shard only). */
+    nnd_optim io;
+    int has_io;
 } nnd_trainer;
 
 /* The global sums of one step, identical on every rank. */
@@ -72,12 +79,23 @@ nnd_status nnd_trainer_load(nnd_trainer *t, const char *path, int with_optim, nn
  * reloading this rank's samples when its stripes change; a resumed run keeps its checkpoint's
  * order. */
 nnd_status nnd_trainer_use_order(nnd_trainer *t, int version);
-/* Collective: every rank receives rank 0's weights, optimizer state and step counter. */
+/* Checkpoints of a sharded session go through rank 0, which holds the whole optimizer state only
+ * while a checkpoint is read or written:
+ * - writing: nnd_trainer_sync_state gathers the state; rank 0 writes nnd_trainer_state_io(t);
+ *   nnd_trainer_release_state frees the copy;
+ * - reading: nnd_trainer_open_state makes room; rank 0 reads into nnd_trainer_state_io(t);
+ *   nnd_trainer_share_state hands every rank its part and frees the copy.
+ * Unsharded, the state io is t->optim itself and these move nothing but the shares. */
+nnd_optim *nnd_trainer_state_io(nnd_trainer *t);
+/* Collective: room for the whole state on rank 0 (agreed: a failure is every rank's). */
+nnd_status nnd_trainer_open_state(nnd_trainer *t);
+/* Collective: every rank receives rank 0's weights, optimizer state (from the state io) and step
+ * counter. */
 void nnd_trainer_share_state(nnd_trainer *t);
-
-/* Collective: makes every rank's optimizer state whole (after sharded updates each rank holds
- * its own shard only); call before reading the state, as a checkpoint does. */
-void nnd_trainer_sync_state(nnd_trainer *t);
+/* Collective: the whole optimizer state into rank 0's state io (after sharded updates each rank
+ * holds its own shard only); call before writing a checkpoint. */
+nnd_status nnd_trainer_sync_state(nnd_trainer *t);
+void nnd_trainer_release_state(nnd_trainer *t);
 
 /* Collective: one optimizer step at t->step with learning rate lr: gather, forward, loss,
  * backward, one allreduce and the update (or, sharded: the sum of the rank's shard over the

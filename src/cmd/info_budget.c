@@ -92,8 +92,8 @@ nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
     if (cfg.val && (st = nnd_data_probe(cfg.val, cfg.x_name, cfg.y_name, &vshape))) return st;
     uint64_t batch = cfg.batch ? cfg.batch : cfg.batch_per_rank * ranks;
     int per_node = (int)((ranks + nodes - 1) / nodes);
-    int sharded =
-        nodes == 1 && ranks >= 2 && !cfg.overlap && nnd_optim_config_shardable(&cfg.optim);
+    int state_sharded = ranks >= 2 && !cfg.overlap && nnd_optim_config_shardable(&cfg.optim);
+    int sharded = nodes == 1 && state_sharded;
     nnd_budget_input in = {.sizes = cfg.sizes,
                            .n_layers = cfg.n_layers,
                            .n_state = nnd_optim_state_count(&cfg.optim),
@@ -102,7 +102,8 @@ nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
                            .rows = (shape.n + ranks - 1) / ranks,
                            .val_rows = (vshape.n + ranks - 1) / ranks,
                            .ranks_on_node = per_node,
-                           .sharded = sharded};
+                           .sharded = sharded,
+                           .state_shards = state_sharded ? (int)ranks : 1};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     nnd_budget_read_limit(&b);
@@ -112,7 +113,10 @@ nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
     printf(", %s (%d state tensor%s), global batch %llu, %llu rank%s on %llu node%s%s\n",
            cfg.optim.name, in.n_state, in.n_state == 1 ? "" : "s", (unsigned long long)batch,
            (unsigned long long)ranks, ranks == 1 ? "" : "s", (unsigned long long)nodes,
-           nodes == 1 ? "" : "s", sharded ? ", update sharded on the node" : "");
+           nodes == 1 ? "" : "s",
+           sharded         ? ", update sharded on the node"
+           : state_sharded ? ", update sharded by reduce-scatter"
+                           : "");
     if (!cfg.data) printf("  (no --data: the data shard and the batch order are not shown)\n");
     if (cfg.data) print_order(&cfg, shape.n, batch, ranks);
     printf("  per rank:\n");

@@ -31,11 +31,11 @@ typedef struct {
  * step, and the last epoch's sums so far) into its directory, keeping the newest two. */
 static nnd_status fold_checkpoint(fold_run *x, char *path, size_t size)
 {
-    nnd_trainer_sync_state(x->t);
+    nnd_status st = nnd_trainer_sync_state(x->t);
+    if (st) return st;
     char dir[NND_PATH_MAX];
     sweep_fold_dir(x->s, x->c, x->rung, x->f, dir, sizeof dir);
     nnd_ckpt_path(path, size, dir, x->t->step);
-    nnd_status st = NND_OK;
     if (x->s->group.rank == 0) {
         nnd_ckpt_meta meta;
         memset(&meta, 0, sizeof meta);
@@ -54,9 +54,10 @@ static nnd_status fold_checkpoint(fold_run *x, char *path, size_t size)
         meta.epoch_samples = x->samples;
         if (mkdir(dir, 0777) != 0 && errno != EEXIST)
             st = nnd_err_set(NND_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
-        if (!st) st = nnd_ckpt_save(path, &x->t->model, &x->t->optim, &meta);
+        if (!st) st = nnd_ckpt_save(path, &x->t->model, nnd_trainer_state_io(x->t), &meta);
         if (!st) nnd_ckpt_retain(dir, 2, meta.run_id);
     }
+    nnd_trainer_release_state(x->t);
     return nnd_comm_agree(&x->s->group, st);
 }
 

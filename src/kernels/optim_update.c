@@ -355,7 +355,7 @@ void NND_ISA_NAME(nnd_optim_update_)(nnd_optim *o, float *params, const float *g
                                      float grad_scale, double lr, size_t lo, size_t hi)
 {
     span x = {.w = params + lo, .G = grads, .n = hi - lo};
-    for (int k = 0; k < o->n_state; k++) x.state[k] = o->state[k] + lo;
+    for (int k = 0; k < o->n_state; k++) x.state[k] = o->state[k] + (lo - o->state_lo);
     double s = grad_scale;
     if (o->cfg.clip_norm > 0.0) { /* only ever on the whole range: nnd_optim_shardable */
         double gg;
