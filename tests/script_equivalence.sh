@@ -2,11 +2,16 @@
 # (N not divisible by the rank counts nor the batch), equal within float round-off.
 source "$(dirname "$0")/lib.sh"
 "$MAKE_DATASET" "$WORK/train.h5" 1003 12 4 7
-for np in 1 2 3 4; do
+# Under AddressSanitizer (CI's second pass) a process starts and exits several times slower: the
+# paths run there at 1 and 2 ranks (2 already cuts the shards unevenly), and the comparisons at 3
+# and 4 ranks, which check round-off rather than memory, are left to the first pass.
+three=3 four=4
+if [ -n "${ASAN_OPTIONS:-}" ]; then three="" four=""; fi
+for np in 1 2 $three $four; do
     run $np train --data "$WORK/train.h5" --layers 12,16,8,4 --batch 32 --steps 70 --lr 0.2 \
         --seed 3 --save "$WORK/model-$np.h5" > "$WORK/log-$np.txt" || fail "np=$np: train failed"
 done
-for np in 2 3 4; do
+for np in 2 $three $four; do
     "$COMPARE_MODELS" "$WORK/model-1.h5" "$WORK/model-$np.h5" 1e-5 ||
         fail "np=$np: weights differ from np=1 by more than 1e-5 relative"
 done
@@ -25,7 +30,7 @@ run 1 train --data "$WORK/train.h5" --layers 12,8,4 --batch 3 --steps 20 --lr 0.
 # default across nodes: the shards by reduce-scatter and allgather) against every rank updating
 # everything after an allreduce (NNDIST_UPDATE=replicated): bitwise at 2 ranks (a + b either
 # way), round-off at 3.
-for np in 2 3; do
+for np in 2 $three; do
     for mode in replicated auto reduce-scatter; do
         NNDIST_UPDATE=$mode run $np train --data "$WORK/train.h5" --layers 12,16,8,4 --batch 32 \
             --steps 40 --optimizer adam --lr 0.01 --seed 3 --save "$WORK/upd-$mode-$np.h5" \
@@ -41,12 +46,14 @@ for np in 2 3; do
 done
 "$COMPARE_MODELS" "$WORK/upd-replicated-2.h5" "$WORK/upd-auto-2.h5" 0 ||
     fail "np=2: the sharded update is not bitwise the replicated one"
-"$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/upd-auto-3.h5" 1e-5 ||
-    fail "np=3: the sharded update differs from the replicated one by more than 1e-5"
 "$COMPARE_MODELS" "$WORK/upd-replicated-2.h5" "$WORK/upd-reduce-scatter-2.h5" 0 ||
     fail "np=2: the reduce-scatter update is not bitwise the replicated one"
-"$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/upd-reduce-scatter-3.h5" 1e-5 ||
-    fail "np=3: the reduce-scatter update differs from the replicated one by more than 1e-5"
+if [ -n "$three" ]; then
+    "$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/upd-auto-3.h5" 1e-5 ||
+        fail "np=3: the sharded update differs from the replicated one by more than 1e-5"
+    "$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/upd-reduce-scatter-3.h5" 1e-5 ||
+        fail "np=3: the reduce-scatter update differs from the replicated one by more than 1e-5"
+fi
 # An unknown NNDIST_UPDATE is refused on every rank with exit code 2, not taken for the default,
 # whatever the rank count (one rank has nothing to shard, but the value is still wrong).
 for np in 1 2; do
@@ -62,15 +69,17 @@ for np in 1 2; do
 done
 # --overlap (each layer's sum started during backward, MPI_Iallreduce) is the same run: bitwise
 # the allreduce's at 2 ranks, round-off at 3; a NaN injected on one rank is skipped by both.
-for np in 2 3; do
+for np in 2 $three; do
     run $np train --data "$WORK/train.h5" --layers 12,16,8,4 --batch 32 --steps 40 \
         --optimizer adam --lr 0.01 --seed 3 --overlap --save "$WORK/overlap-$np.h5" > /dev/null ||
         fail "np=$np --overlap: train failed"
 done
 "$COMPARE_MODELS" "$WORK/upd-replicated-2.h5" "$WORK/overlap-2.h5" 0 ||
     fail "np=2: --overlap is not bitwise the allreduce"
-"$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/overlap-3.h5" 1e-5 ||
-    fail "np=3: --overlap differs from the allreduce by more than 1e-5"
+if [ -n "$three" ]; then
+    "$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/overlap-3.h5" 1e-5 ||
+        fail "np=3: --overlap differs from the allreduce by more than 1e-5"
+fi
 NNDIST_FAULT=nan@1:7 run 2 train --data "$WORK/train.h5" --layers 12,16,8,4 --batch 32 --steps 20 \
     --overlap > /dev/null 2> "$WORK/overlap-nan.err" || fail "--overlap: a single NaN stopped the run"
 [ "$(grep -c 'step 7: the gradient is not finite; step skipped' "$WORK/overlap-nan.err")" -eq 1 ] ||
