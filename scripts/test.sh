@@ -7,8 +7,7 @@ source scripts/mpi-env.sh
 scripts/install-deps.sh build test
 scripts/build.sh
 # As many tests at once as there are cores: the tests that bound a duration or load the whole
-# machine are RUN_SERIAL (tests/CMakeLists.txt) and still run alone. Measured on 2 cores: the
-# suite in about 510 s at -j2.
+# machine are RUN_SERIAL (tests/CMakeLists.txt) and still run alone.
 (cd build && ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@")
 
 # In CI (or with NNDIST_TEST_SANITIZE=1) the suite runs again under AddressSanitizer and
