@@ -141,7 +141,10 @@ tail -n 3 "$WORK/run.log" | sed 's/^/  /'
 # rises is memory kept. Descriptors: the fewest open in the last third against the fewest in the
 # first (rank 0 has a checkpoint file open now and then).
 verdict=0
-awk -v min_warm=5 '
+# The warm-up: 5 s, or a quarter of a short instance (every kind of work, a checkpoint each 100
+# steps and an evaluation each epoch, comes round within a second here).
+warm=$(awk -v r="$REQUEUE" 'BEGIN {w = r / 4; print w > 5 ? 5 : (w < 1 ? 1 : w)}')
+awk -v min_warm="$warm" '
     { key = $1 " " $3; n[key]++; t[key, n[key]] = $2; r[key, n[key]] = $4; h[key, n[key]] = $5
       f[key, n[key]] = $6 }
     END {
@@ -165,15 +168,16 @@ while read -r inst rank m rmin rmax hw he g fw fe; do
         "$hw" "$he" "$g" "$fw" "$fe"
 done < "$WORK/growth.txt"
 # The last instance ends with the final --save (buffers of its own): it is shown, not judged.
-# The peak of one instance can still rise by a page cluster now and then (the allocator and the
-# MPI library's free lists grow in chunks); a leak rises in every instance, because every
-# instance does the same work. So a rank fails when its peak rose in each of at least three
-# judged instances (two that both rose by a page are chance, measured under a loaded machine),
-# or by more than 1 MB in any; descriptors must never be more at the end.
+# The peak of one instance can still rise by a few pages now and then (the allocator's, HDF5's
+# and the MPI library's free lists grow in chunks: measured 4 to 60 kB, in 2 of 3 instances of
+# rank 0, which writes the checkpoints); a leak rises in every instance, because every instance
+# does the same work. So a rank fails when its peak rose by more than 64 kB in each of at least
+# three judged instances, or by more than 1 MB in any; descriptors must never be more at the
+# end. (A leak too small for that in a short run is the long soak's to find.)
 awk -v last="$instance" '$1 != last' "$WORK/growth.txt" > "$WORK/judged.txt"
 measured=$(wc -l < "$WORK/judged.txt")
 verdicts=$(awk '
-    { n[$2]++; if ($8 > 0) rose[$2]++; if ($8 > 1024 || $10 > $9) bad[$2] = 1 }
+    { n[$2]++; if ($8 > 64) rose[$2]++; if ($8 > 1024 || $10 > $9) bad[$2] = 1 }
     END { for (r in n) print r, n[r], rose[r] + 0, (bad[r] || (n[r] >= 3 && rose[r] == n[r])) ? "grew" : "steady" }
 ' "$WORK/judged.txt" | sort -n)
 if [ "$measured" -eq 0 ]; then
@@ -181,7 +185,7 @@ if [ "$measured" -eq 0 ]; then
     verdict=1
 elif ! grep -q grew <<< "$verdicts"; then
     echo "soak: ok: no growth of peak memory or descriptors after warm-up ($measured rank-instances;" \
-        "peaks that rose once in a while: $(awk '{printf "%srank %s %d of %d", (NR > 1 ? ", " : ""), $1, $3, $2}' <<< "$verdicts"))"
+        "peaks that rose by more than 64 kB: $(awk '{printf "%srank %s %d of %d", (NR > 1 ? ", " : ""), $1, $3, $2}' <<< "$verdicts"))"
 else
     echo "soak: FAIL: memory or descriptors grew: $(awk '$4 == "grew" {printf "rank %s (rose in %d of %d) ", $1, $3, $2}' <<< "$verdicts")"
     verdict=1
