@@ -143,7 +143,7 @@ tail -n 3 "$WORK/run.log" | sed 's/^/  /'
 verdict=0
 # The warm-up: 5 s, or a quarter of a short instance (every kind of work, a checkpoint each 100
 # steps and an evaluation each epoch, comes round within a second here).
-warm=$(awk -v r="$REQUEUE" 'BEGIN {w = r / 4; print w > 5 ? 5 : (w < 1 ? 1 : w)}')
+warm=$(awk -v r="$REQUEUE" 'BEGIN {w = r / 4; print (w > 5 ? 5 : (w < 1 ? 1 : w))}')
 awk -v min_warm="$warm" '
     { key = $1 " " $3; n[key]++; t[key, n[key]] = $2; r[key, n[key]] = $4; h[key, n[key]] = $5
       f[key, n[key]] = $6 }
