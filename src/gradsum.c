@@ -1,6 +1,6 @@
 /* How a step's gradients are summed over the ranks, and who applies which part of the update:
  * one allreduce (every rank updates all the weights), per-layer non-blocking sums (--overlap), or
- * the sharded update in node-shared memory. */
+ * the sharded update, in node-shared memory or by reduce-scatter and allgather. */
 #include "trainer_internal.h"
 
 #include <limits.h>
@@ -40,17 +40,6 @@ static nnd_status make_shards(nnd_trainer *t)
         if (!t->gshard) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the gradient's shard");
     }
     return nnd_comm_agree(t->c, st);
-}
-
-/* The update sharded over MPI: a reduce-scatter of the gradient gives each rank its shard of
- * the sum, each rank updates that shard, an allgather gives every rank the new weights (the same
- * bytes on the wire as one allreduce). Works across nodes. */
-static nnd_status plan_reduce_scatter(nnd_trainer *t)
-{
-    nnd_status st = make_shards(t);
-    if (st) return st;
-    t->sharded = 1;
-    return NND_OK;
 }
 
 enum update_mode { UPDATE_AUTO, UPDATE_REPLICATED, UPDATE_REDUCE_SCATTER };
@@ -94,7 +83,14 @@ nnd_status nnd_trainer_plan_update(nnd_trainer *t)
         return NND_OK;
     }
     if (mode == UPDATE_REPLICATED || !nnd_optim_config_shardable(&t->cfg->optim)) return NND_OK;
-    if (mode == UPDATE_REDUCE_SCATTER || !nnd_comm_on_one_node(t->c)) return plan_reduce_scatter(t);
+    if (mode == UPDATE_REDUCE_SCATTER || !nnd_comm_on_one_node(t->c)) {
+        /* Sharded over MPI: a reduce-scatter of the gradient gives each rank its shard of the
+         * sum, each rank updates that shard, an allgather gives every rank the new weights (the
+         * same bytes on the wire as one allreduce). Works across nodes. */
+        if ((st = make_shards(t))) return st;
+        t->sharded = 1;
+        return NND_OK;
+    }
     /* Open MPI aborts the job when its backing files do not fit (a container's small /dev/shm,
      * a large model): look first, and keep the allreduce when they would not. */
     size_t bytes =

@@ -182,7 +182,7 @@ size_t nnd_order_local_batch(nnd_order *o, uint64_t step, uint32_t *idx)
 void nnd_order_balance_text(const nnd_order *o, int size, char *buf, size_t bufsize)
 {
     nnd_order_balance b;
-    uint64_t max_steps = ((uint64_t)1 << 22) / o->batch;
+    uint64_t max_steps = ((uint64_t)1 << 20) / o->batch;
     buf[0] = '\0';
     if (nnd_order_measure_balance(o->n, o->batch, o->shuffle, o->seed, o->version, size,
                                   max_steps ? max_steps : 1, &b) != NND_OK) {
@@ -196,45 +196,56 @@ void nnd_order_balance_text(const nnd_order *o, int size, char *buf, size_t bufs
         snprintf(buf, bufsize, "%zu to %zu per rank", b.fewest, b.most);
 }
 
+/* The stripe that holds sample g (a binary search of the starts). */
+static size_t stripe_of_sample(const nnd_order *o, size_t g)
+{
+    size_t lo = 0, hi = o->n_stripes; /* start[lo] <= g < start[hi] */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (o->start[mid] <= g)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 nnd_status nnd_order_measure_balance(size_t n, size_t batch, int shuffle, uint64_t seed,
                                      int version, int size, uint64_t max_steps,
                                      nnd_order_balance *out)
 {
     memset(out, 0, sizeof *out);
     nnd_order o;
+    /* Counts per rank, and the ranks a step touched (at most B), so that a step costs O(B)
+     * whatever the rank count. */
     size_t *counts = calloc((size_t)size, sizeof *counts);
-    nnd_status st = counts ? nnd_order_init(&o, n, batch, shuffle, seed, version, 0, size)
-                           : nnd_err_set(NND_ERR_NOMEM, "cannot count %d ranks", size);
+    int *touched = malloc(batch * sizeof *touched);
+    nnd_status st = counts && touched
+                        ? nnd_order_init(&o, n, batch, shuffle, seed, version, 0, size)
+                        : nnd_err_set(NND_ERR_NOMEM, "cannot count %d ranks", size);
     if (st) {
         free(counts);
+        free(touched);
         nnd_order_free(&o);
         return st;
     }
     uint64_t full_steps = n / batch, judge = full_steps < max_steps ? full_steps : max_steps;
     out->fewest = batch;
     for (uint64_t i = 0; i < judge; i++) {
-        /* Spread over the epoch, the last full step included. */
-        uint64_t b = judge == full_steps ? i : i * (full_steps - 1) / (judge - 1 ? judge - 1 : 1);
-        size_t g0 = (size_t)b * batch, g1 = g0 + batch;
-        memset(counts, 0, (size_t)size * sizeof *counts);
-        if (shuffle) {
-            for (size_t g = g0; g < g1; g++) {
-                size_t k, j = position_stripe(&o, 0, g, &k);
-                counts[nnd_order_stripe_owner(&o, j, size)]++;
-            }
-        } else { /* file order: the overlap of [g0, g1) with each rank's samples */
-            for (int r = 0; r < size; r++) {
-                size_t lo = o.start[(size_t)r * o.n_stripes / (size_t)size];
-                size_t hi = o.start[(size_t)(r + 1) * o.n_stripes / (size_t)size];
-                lo = lo > g0 ? lo : g0;
-                hi = hi < g1 ? hi : g1;
-                counts[r] = hi > lo ? hi - lo : 0;
-            }
+        /* The first steps in order (they share phi's rounds), and the last full step. */
+        uint64_t b = i + 1 < judge ? i : full_steps - 1;
+        size_t n_touched = 0;
+        for (size_t g = b * batch; g < (b + 1) * batch; g++) {
+            size_t k, j = shuffle ? position_stripe(&o, 0, g, &k) : stripe_of_sample(&o, g);
+            int r = nnd_order_stripe_owner(&o, j, size);
+            if (counts[r]++ == 0) touched[n_touched++] = r;
         }
-        size_t lo = batch, hi = 0;
-        for (int r = 0; r < size; r++) {
-            if (counts[r] < lo) lo = counts[r];
-            if (counts[r] > hi) hi = counts[r];
+        size_t lo = n_touched < (size_t)size ? 0 : batch, hi = 0;
+        for (size_t t = 0; t < n_touched; t++) {
+            size_t c = counts[touched[t]];
+            lo = c < lo ? c : lo;
+            hi = c > hi ? c : hi;
+            counts[touched[t]] = 0;
         }
         if (hi - lo > out->imbalance) out->imbalance = hi - lo;
         if (lo < out->fewest) out->fewest = lo;
@@ -243,6 +254,7 @@ nnd_status nnd_order_measure_balance(size_t n, size_t batch, int shuffle, uint64
     out->steps_judged = judge;
     if (judge == 0) out->fewest = 0;
     free(counts);
+    free(touched);
     nnd_order_free(&o);
     return NND_OK;
 }

@@ -76,7 +76,8 @@ size_t nnd_order_local_batch(nnd_order *o, uint64_t step, uint32_t *idx);
 /* How evenly the steps of an epoch fall on `size` ranks: over the full steps (those of B
  * samples) of the first epoch, the largest max - min of the ranks' sample counts in one step,
  * and the fewest and the most samples any rank gets in one step. Epochs of more than max_steps
- * steps are judged on max_steps of them spread over the epoch (steps_judged says how many). */
+ * steps are judged on their first max_steps - 1 steps and the last full one (steps_judged says
+ * how many); a step costs O(B), whatever the rank count. */
 typedef struct {
     size_t imbalance, fewest, most;
     uint64_t steps_judged;
@@ -86,7 +87,7 @@ nnd_status nnd_order_measure_balance(size_t n, size_t batch, int shuffle, uint64
                                      int version, int size, uint64_t max_steps,
                                      nnd_order_balance *out);
 /* The balance of o's order over `size` ranks in words: "64 per rank" or "42 to 44 per rank"
- * (judged on at most 2^22 positions, so cheap at start-up); "" when it cannot be measured. */
+ * (judged on at most 2^20 positions, so cheap at start-up); "" when it cannot be measured. */
 void nnd_order_balance_text(const nnd_order *o, int size, char *buf, size_t bufsize);
 
 #endif

@@ -51,8 +51,9 @@ static void print_order(const nnd_train_config *cfg, size_t n, uint64_t batch, u
         else
             snprintf(range, sizeof range, "%zu to %zu", b.fewest, b.most);
         printf("    a full step of %llu samples gives each rank %s of them (max - min over the "
-               "ranks: %zu; judged on %llu steps)\n",
-               (unsigned long long)batch, range, b.imbalance, (unsigned long long)b.steps_judged);
+               "ranks: %zu; judged on %llu step%s)\n",
+               (unsigned long long)batch, range, b.imbalance, (unsigned long long)b.steps_judged,
+               b.steps_judged == 1 ? "" : "s");
     }
 }
 
