@@ -205,9 +205,8 @@ nnd_status nnd_budget_check(const nnd_budget *b, int *warn)
 /* ---- a training run ---- */
 
 /* How the trainer will shard the update (gradsum.c, nnd_trainer_plan_update): across the ranks
- * when there are several, the optimizer is elementwise, no --overlap and NNDIST_UPDATE is not
- * "replicated"; through node-shared memory when they are all on one node and NNDIST_UPDATE is
- * not "reduce-scatter". Collective. */
+ * when there are several, no --overlap and NNDIST_UPDATE is not "replicated"; through node-shared
+ * memory when they are all on one node and NNDIST_UPDATE is not "reduce-scatter". Collective. */
 static void predict_sharding(const nnd_train_config *cfg, const nnd_comm *c, int *shm,
                              int *state_shards)
 {
@@ -215,8 +214,7 @@ static void predict_sharding(const nnd_train_config *cfg, const nnd_comm *c, int
     int replicated = mode && strcmp(mode, "replicated") == 0;
     int reduce_scatter = mode && strcmp(mode, "reduce-scatter") == 0;
     int one_node = nnd_comm_on_one_node(c); /* collective: called on every rank alike */
-    int sharded =
-        c->size >= 2 && !cfg->overlap && !replicated && nnd_optim_config_shardable(&cfg->optim);
+    int sharded = c->size >= 2 && !cfg->overlap && !replicated;
     *shm = sharded && one_node && !reduce_scatter;
     *state_shards = sharded ? c->size : 1;
 }

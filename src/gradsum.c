@@ -66,7 +66,8 @@ static nnd_status read_update_mode(const nnd_comm *c, int *mode)
     return NND_OK;
 }
 
-/* Shards the update when it pays: several ranks and an elementwise optimizer. On one node the
+/* Shards the update when there are several ranks (norms then come from the shards' partial sums
+ * through one small allreduce each: nnd_optim_set_norm_sum). On one node the
  * gradients and one copy of the weights live in node-shared memory; across nodes (or with
  * NNDIST_UPDATE=reduce-scatter) the shards travel by reduce-scatter and allgather.
  * NNDIST_UPDATE=replicated keeps the allreduce and every rank updating all the weights;
@@ -82,7 +83,7 @@ nnd_status nnd_trainer_plan_update(nnd_trainer *t)
         t->overlap = 1;
         return NND_OK;
     }
-    if (mode == UPDATE_REPLICATED || !nnd_optim_config_shardable(&t->cfg->optim)) return NND_OK;
+    if (mode == UPDATE_REPLICATED) return NND_OK;
     if (mode == UPDATE_REDUCE_SCATTER || !nnd_comm_on_one_node(t->c)) {
         /* Sharded over MPI: a reduce-scatter of the gradient gives each rank its shard of the
          * sum, each rank updates that shard, an allgather gives every rank the new weights (the

@@ -292,6 +292,9 @@ nnd_status nnd_optim_init_shard(nnd_optim *o, const nnd_optim_config *cfg, const
     if (lo > hi || hi > o->n)
         return nnd_err_set(NND_ERR_INTERNAL, "optimizer state [%zu, %zu) outside [0, %zu)", lo, hi,
                            o->n);
+    if (n_tensors < 0 || n_tensors > NND_OPTIM_MAX_TENSORS)
+        return nnd_err_set(NND_ERR_INTERNAL, "%d parameter tensors: at most %d", n_tensors,
+                           NND_OPTIM_MAX_TENSORS);
     o->state_lo = lo;
     o->state_hi = hi;
     o->n_state = state_names(cfg, o->state_name);
@@ -370,14 +373,15 @@ double nnd_optim_nadam_mu_product(const nnd_optim_config *cfg, uint64_t steps)
     return nnd_nadam_mu_product(cfg, steps);
 }
 
-int nnd_optim_config_shardable(const nnd_optim_config *cfg)
+int nnd_optim_config_needs_norms(const nnd_optim_config *cfg)
 {
-    return cfg->kind != NND_OPTIM_LARS && cfg->kind != NND_OPTIM_LAMB && cfg->clip_norm == 0.0;
+    return cfg->kind == NND_OPTIM_LARS || cfg->kind == NND_OPTIM_LAMB || cfg->clip_norm > 0.0;
 }
 
-int nnd_optim_shardable(const nnd_optim *o)
+void nnd_optim_set_norm_sum(nnd_optim *o, void (*sum)(double *sums, int n, void *ctx), void *ctx)
 {
-    return nnd_optim_config_shardable(&o->cfg);
+    o->norm_sum = sum;
+    o->norm_sum_ctx = ctx;
 }
 
 /* The variant of the instruction set in use (nnd_isa_current: NNDIST_GEMM=portable selects the
@@ -410,5 +414,6 @@ void nnd_optim_step_shard(nnd_optim *o, float *params, const float *grads, float
                           double lr, size_t lo, size_t hi)
 {
     assert(lo >= o->state_lo && hi <= o->state_hi);
+    assert(o->norm_sum || !nnd_optim_config_needs_norms(&o->cfg) || (lo == 0 && hi == o->n));
     update(o, params, grads, grad_scale, lr, lo, hi);
 }

@@ -29,7 +29,7 @@ static inline double nnd_nadam_mu_product(const nnd_optim_config *cfg, uint64_t 
 }
 
 /* The update of elements [lo, hi), in each variant of kernels/optim_update.c; grads[0] is element
- * lo's gradient. A range other than [0, n) only when nnd_optim_shardable. */
+ * lo's gradient. Norms over a range other than [0, n) go through o->norm_sum. */
 void nnd_optim_update_portable(nnd_optim *o, float *params, const float *grads, float grad_scale,
                                double lr, size_t lo, size_t hi);
 void nnd_optim_update_avx2(nnd_optim *o, float *params, const float *grads, float grad_scale,

@@ -252,6 +252,13 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
     return nnd_comm_agree(c, st);
 }
 
+/* The optimizer's norms over the shards: the partial sums of every rank, added by an allreduce
+ * (the same sums on every rank). */
+static void sum_norms_over_ranks(double *sums, int n, void *ctx)
+{
+    nnd_comm_allreduce_sum_d(ctx, sums, (size_t)n);
+}
+
 static nnd_status init_weights(nnd_trainer *t)
 {
     nnd_status st = alloc_step_buffers(t);
@@ -262,6 +269,7 @@ static nnd_status init_weights(nnd_trainer *t)
                                                  t->shards.hi)
                     : nnd_optim_init_model(&t->optim, &t->cfg->optim, &t->model);
     if ((st = nnd_comm_agree(t->c, st))) return st;
+    if (t->sharded) nnd_optim_set_norm_sum(&t->optim, sum_norms_over_ranks, (void *)t->c);
     if (!t->shm || t->c->rank == 0) nnd_model_init_params(&t->model, t->cfg->seed);
     if (t->shm) share_params(t); /* the others wait for rank 0's initialisation */
     if (t->cfg->init && (st = nnd_trainer_load(t, t->cfg->init, 0, NULL))) return st;

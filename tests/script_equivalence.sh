@@ -54,6 +54,22 @@ if [ -n "$three" ]; then
     "$COMPARE_MODELS" "$WORK/upd-replicated-3.h5" "$WORK/upd-reduce-scatter-3.h5" 1e-5 ||
         fail "np=3: the reduce-scatter update differs from the replicated one by more than 1e-5"
 fi
+# Norms from the shards: lamb's per-tensor trust ratios and --clip-norm's global norm, summed
+# from each rank's shard, against every rank computing them over all the weights (round-off).
+for np in 2 $three; do
+    for mode in replicated auto reduce-scatter; do
+        NNDIST_UPDATE=$mode run $np train --data "$WORK/train.h5" --layers 12,16,8,4 --batch 32 \
+            --steps 40 --optimizer lamb --lr 0.01 --clip-norm 0.05 --seed 3 \
+            --save "$WORK/norms-$mode-$np.h5" > "$WORK/norms-$mode-$np.txt" ||
+            fail "np=$np NNDIST_UPDATE=$mode lamb --clip-norm: train failed"
+    done
+    grep -q "update sharded across the ranks" "$WORK/norms-auto-$np.txt" ||
+        fail "np=$np: lamb with --clip-norm did not shard the update"
+    for mode in auto reduce-scatter; do
+        "$COMPARE_MODELS" "$WORK/norms-replicated-$np.h5" "$WORK/norms-$mode-$np.h5" 1e-5 ||
+            fail "np=$np NNDIST_UPDATE=$mode: lamb --clip-norm differs from the replicated update"
+    done
+done
 # An unknown NNDIST_UPDATE is refused on every rank with exit code 2, not taken for the default,
 # whatever the rank count (one rank has nothing to shard, but the value is still wrong).
 for np in 1 2; do

@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +129,7 @@ static void test_isa_variants_bitwise(void **state)
  * keeps the state of its shard only, as the trainer's do) and weights, update [0, 23456),
  * [23456, 50011) and [50011, n) from their shard of the gradient and exchange the updated
  * weights after each step (as an allgather does); weights and state match one optimizer
- * stepping the whole range, bitwise, for every shardable optimizer. */
+ * stepping the whole range, bitwise, for every elementwise optimizer. */
 static void test_shards_bitwise(void **state)
 {
     (void)state;
@@ -146,7 +147,7 @@ static void test_shards_bitwise(void **state)
         cfg.weight_decay = 0.01;
         nnd_optim whole, part[RANKS];
         assert_int_equal(nnd_optim_init(&whole, &cfg, off, 3), NND_OK);
-        assert_true(nnd_optim_shardable(&whole));
+        assert_false(nnd_optim_config_needs_norms(&cfg));
         for (int r = 0; r < RANKS; r++) {
             assert_int_equal(nnd_optim_init_shard(&part[r], &cfg, off, 3, cut[r], cut[r + 1]),
                              NND_OK);
@@ -176,19 +177,157 @@ static void test_shards_bitwise(void **state)
         }
         nnd_optim_free(&whole);
     }
-    nnd_optim_config cfg = defaults_of("lamb");
-    nnd_optim o;
-    assert_int_equal(nnd_optim_init(&o, &cfg, off, 3), NND_OK);
-    assert_false(nnd_optim_shardable(&o)); /* per-tensor norms */
-    nnd_optim_free(&o);
-    cfg = defaults_of("adam");
-    cfg.clip_norm = 1.0;
-    assert_int_equal(nnd_optim_init(&o, &cfg, off, 3), NND_OK);
-    assert_false(nnd_optim_shardable(&o)); /* a global norm */
-    nnd_optim_free(&o);
     for (int r = 0; r < RANKS; r++) free(ws[r]);
     free(G);
     free(w);
+}
+
+/* ---- norms from the shards: the ranks as threads, their partial sums added at a barrier ---- */
+
+enum { NORM_RANKS = 4 };
+
+typedef struct {
+    pthread_barrier_t barrier;
+    double slot[NORM_RANKS][2 * NND_OPTIM_MAX_TENSORS];
+    int calls[NORM_RANKS];
+} norm_exchange;
+
+typedef struct {
+    norm_exchange *ex;
+    int rank, skip; /* skip: the rank keeps its own partial sums (a broken sum, for the check) */
+    nnd_optim *o;
+    float *w;
+    const float *G;
+    size_t lo, hi;
+} norm_rank;
+
+/* The hook: every rank's partial sums, added in rank order, as an allreduce would. */
+static void sum_at_barrier(double *sums, int n, void *ctx)
+{
+    norm_rank *r = ctx;
+    norm_exchange *ex = r->ex;
+    ex->calls[r->rank]++;
+    memcpy(ex->slot[r->rank], sums, (size_t)n * sizeof *sums);
+    pthread_barrier_wait(&ex->barrier);
+    if (!r->skip)
+        for (int i = 0; i < n; i++) {
+            double t = 0.0;
+            for (int q = 0; q < NORM_RANKS; q++) t += ex->slot[q][i];
+            sums[i] = t;
+        }
+    pthread_barrier_wait(&ex->barrier); /* every rank has read the slots */
+}
+
+static void *step_rank(void *arg)
+{
+    norm_rank *r = arg;
+    nnd_optim_step_shard(r->o, r->w, r->G + r->lo, 0.25f, 0.01, r->lo, r->hi);
+    return NULL;
+}
+
+/* One optimizer stepping [0, n) against NORM_RANKS shard optimizers (one shard empty, two cuts
+ * inside tensors) whose norms come from the hook; returns the largest difference of the
+ * weights, relative to the largest weight, after three steps with an allgather after each, and
+ * in *of_update the same relative to how far the steps moved the weights. */
+static double sharded_norms_difference(const nnd_optim_config *cfg, int skip_sum, double *of_update)
+{
+    const size_t n = 70013, cut[NORM_RANKS + 1] = {0, 23456, 50011, n, n};
+    const size_t off[4] = {0, 50000, 50007, n};
+    float *G = malloc(n * sizeof *G), *w = malloc(n * sizeof *w), *w0 = malloc(n * sizeof *w);
+    float *ws[NORM_RANKS];
+    assert_non_null(G);
+    assert_non_null(w);
+    assert_non_null(w0);
+    norm_exchange ex = {0};
+    assert_int_equal(pthread_barrier_init(&ex.barrier, NULL, NORM_RANKS), 0);
+    nnd_optim whole, part[NORM_RANKS];
+    norm_rank ranks[NORM_RANKS];
+    assert_int_equal(nnd_optim_init(&whole, cfg, off, 3), NND_OK);
+    /* weights that grow along the buffer: a shard's norms are not the whole's scaled down */
+    for (size_t i = 0; i < n; i++)
+        w[i] = (nnd_rng_uniform(13, NND_RNG_SYNTHETIC, 0, i) - 0.5f) * (1.0f + 4.0f * (float)i / n);
+    memcpy(w0, w, n * sizeof *w);
+    for (int r = 0; r < NORM_RANKS; r++) {
+        assert_int_equal(nnd_optim_init_shard(&part[r], cfg, off, 3, cut[r], cut[r + 1]), NND_OK);
+        ranks[r] = (norm_rank){.ex = &ex,
+                               .rank = r,
+                               .skip = skip_sum && r == 1,
+                               .o = &part[r],
+                               .G = G,
+                               .lo = cut[r],
+                               .hi = cut[r + 1]};
+        nnd_optim_set_norm_sum(&part[r], sum_at_barrier, &ranks[r]);
+        assert_non_null(ws[r] = malloc(n * sizeof *w));
+        memcpy(ws[r], w, n * sizeof *w);
+        ranks[r].w = ws[r];
+    }
+    for (int s = 0; s < 3; s++) {
+        for (size_t i = 0; i < n; i++)
+            G[i] = nnd_rng_uniform(13, NND_RNG_SYNTHETIC, (uint64_t)s + 1, i) - 0.5f;
+        nnd_optim_step(&whole, w, G, 0.25f, 0.01);
+        pthread_t th[NORM_RANKS];
+        for (int r = 0; r < NORM_RANKS; r++)
+            assert_int_equal(pthread_create(&th[r], NULL, step_rank, &ranks[r]), 0);
+        for (int r = 0; r < NORM_RANKS; r++) pthread_join(th[r], NULL);
+        for (int r = 0; r < NORM_RANKS; r++) /* the allgather */
+            for (int q = 0; q < NORM_RANKS; q++)
+                if (q != r)
+                    memcpy(ws[q] + cut[r], ws[r] + cut[r], (cut[r + 1] - cut[r]) * sizeof *w);
+    }
+    double diff = 0.0, big = 0.0, moved = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)ws[0][i] - w[i]));
+        big = fmax(big, fabs((double)w[i]));
+        moved = fmax(moved, fabs((double)w[i] - w0[i]));
+    }
+    *of_update = diff / moved;
+    /* Every rank called the hook alike (the empty shard too), and holds the same weights. */
+    for (int r = 0; r < NORM_RANKS; r++) {
+        assert_int_equal(ex.calls[r], ex.calls[0]);
+        assert_memory_equal(ws[r], ws[0], n * sizeof *w);
+        if (cfg->clip_norm > 0.0 && !skip_sum)
+            assert_true(part[r].last_grad_norm == part[0].last_grad_norm);
+    }
+    for (int r = 0; r < NORM_RANKS; r++) {
+        nnd_optim_free(&part[r]);
+        free(ws[r]);
+    }
+    /* once per step for the clip norm, once for the trust ratios */
+    int per_step =
+        (cfg->clip_norm > 0.0) + (cfg->kind == NND_OPTIM_LARS || cfg->kind == NND_OPTIM_LAMB);
+    assert_int_equal(ex.calls[0], 3 * per_step);
+    nnd_optim_free(&whole);
+    pthread_barrier_destroy(&ex.barrier);
+    free(G);
+    free(w);
+    free(w0);
+    return diff / big;
+}
+
+/* lars, lamb and --clip-norm on shards: the norms are the sums of the shards' partial sums, the
+ * same as over the whole range to round-off (a few units of float's last place, from the
+ * norms' different association); without the sum over the shards the update goes far off. */
+static void test_shards_norms(void **state)
+{
+    (void)state;
+    const char *names[] = {"lars", "lamb", "adam", "momentum"};
+    for (size_t c = 0; c < sizeof names / sizeof names[0]; c++) {
+        nnd_optim_config cfg = defaults_of(names[c]);
+        cfg.weight_decay = 0.01;
+        if (cfg.kind != NND_OPTIM_LARS && cfg.kind != NND_OPTIM_LAMB) cfg.clip_norm = 0.5;
+        assert_true(nnd_optim_config_needs_norms(&cfg));
+        double of_update, broken;
+        double d = sharded_norms_difference(&cfg, 0, &of_update);
+        printf("%s%s: sharded norms against the whole range: %.3g of the weights\n", names[c],
+               cfg.clip_norm > 0.0 ? " --clip-norm" : "", d);
+        if (!(d <= 1e-6)) fail_msg("%s: the sharded update differs by %g", names[c], d);
+        if (cfg.kind == NND_OPTIM_ADAM) continue; /* its step does not see the gradient's scale */
+        sharded_norms_difference(&cfg, 1, &broken);
+        printf("  without the sum over the shards: %.3g of the update\n", broken);
+        if (!(broken > 1e-2))
+            fail_msg("%s: a rank that skips the sum changes the update by only %g", names[c],
+                     broken);
+    }
 }
 
 /* A checkpoint holds everything an update depends on: for every optimizer, save after two
@@ -259,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_isa_variants_bitwise),
         cmocka_unit_test(test_shards_bitwise),
+        cmocka_unit_test(test_shards_norms),
         cmocka_unit_test(test_checkpoint_resume_bitwise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

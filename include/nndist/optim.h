@@ -1,6 +1,7 @@
-/* Optimizers over the flat parameter buffer. State is replicated on every rank (every rank
- * applies the same update to the same averaged gradient) and named like torch.optim's, so a
- * checkpoint's /optimizer group reads familiarly.
+/* Optimizers over the flat parameter buffer. The state is named like torch.optim's, so a
+ * checkpoint's /optimizer group reads familiarly. It covers every element (every rank applies the
+ * same update to the same summed gradient) or one rank's shard of them (the sharded update: each
+ * rank updates its shard; norms then come from the shards' partial sums, added by a hook).
  *
  * Notation, per step t = 1, 2, ... (o->step + 1): G the summed gradient of the step, s the
  * grad_scale (1 / global sample count), g = s * G the mean gradient, w the parameters, lr the
@@ -48,7 +49,10 @@
  *               w -= lr * ||w||/||u|| * u                   (ratio 1 when ||w|| or ||u|| is 0)
  *
  * Reductions (norms) are summed in fixed blocks in a fixed order, so they do not depend on the
- * number of threads: every rank computes bitwise the same update. */
+ * number of threads: every rank computes bitwise the same update. On a shard, each norm is the
+ * sum of the ranks' partial sums over their parts of the tensor (nnd_optim_set_norm_sum), the
+ * same norm to round-off; every rank of a step gets the same sums, and each element still has one
+ * writer, so the ranks' weights cannot drift apart. */
 #ifndef NNDIST_OPTIM_H
 #define NNDIST_OPTIM_H
 
@@ -59,6 +63,8 @@
 #include "nndist/model.h"
 
 #define NND_OPTIM_MAX_STATE 4
+/* Parameter tensors of one optimizer: a W and a b per layer. */
+#define NND_OPTIM_MAX_TENSORS (2 * NND_MAX_LAYERS)
 
 typedef enum {
     NND_OPTIM_SGD,
@@ -132,6 +138,9 @@ typedef struct {
     double mu_product;
     uint64_t mu_product_step;
     double last_grad_norm; /* ||g|| of the last step before clipping (computed when clipping) */
+    /* Adds up partial sums of squares over all shards, in place (NULL: the state is whole). */
+    void (*norm_sum)(double *sums, int n, void *ctx);
+    void *norm_sum_ctx;
 } nnd_optim;
 
 /* Fills cfg with torch.optim's defaults of the optimizer called name (sgd: lr 0.01, which
@@ -143,7 +152,8 @@ const char *nnd_optim_names(void);
 /* Checks the hyperparameters; formats a message naming the flag when one is out of range. */
 nnd_status nnd_optim_validate(const nnd_optim_config *cfg);
 
-/* Allocates the state of cfg's optimizer for parameters cut into n_tensors tensors:
+/* Allocates the state of cfg's optimizer for parameters cut into n_tensors tensors (at most
+ * NND_OPTIM_MAX_TENSORS):
  * tensor i is [tensor_off[i], tensor_off[i+1]), and tensor_off[n_tensors] is the parameter
  * count (lars and lamb take one trust ratio per tensor). nnd_optim_free is safe after a failed
  * init. */
@@ -173,19 +183,24 @@ double nnd_optim_nadam_mu_product(const nnd_optim_config *cfg, uint64_t steps);
  * the summed gradient into the mean (1 / global sample count). grads is left unchanged. */
 void nnd_optim_step(nnd_optim *o, float *params, const float *grads, float grad_scale, double lr);
 
-/* 1 when the update is elementwise, so that ranks can each update a shard of the parameters:
- * not lars or lamb (per-tensor norms) and no --clip-norm (a global norm). */
-int nnd_optim_shardable(const nnd_optim *o);
-int nnd_optim_config_shardable(const nnd_optim_config *cfg);
+/* The update of a shard needs norms over whole tensors (lars, lamb) or over all parameters
+ * (--clip-norm): the step computes its shard's partial sums of squares and calls sum(sums, n,
+ * ctx), which must add them over every rank's shard in place, the same result on every rank (an
+ * allreduce). Every rank calls it the same number of times per step, empty shards included:
+ * once for --clip-norm, once for lars or lamb. Set after init; init clears it. */
+void nnd_optim_set_norm_sum(nnd_optim *o, void (*sum)(double *sums, int n, void *ctx), void *ctx);
+/* 1 when cfg's update needs such sums (the optimizer is not elementwise). */
+int nnd_optim_config_needs_norms(const nnd_optim_config *cfg);
 /* The state tensors cfg's optimizer keeps (one float per parameter each): what it adds to a
  * run's memory (budget.h). -1 for an unknown kind. */
 int nnd_optim_state_count(const nnd_optim_config *cfg);
 
-/* The step for elements [lo, hi) only (the rank's shard; shardable optimizers only; [lo, hi)
- * within the state's range): grads holds their hi - lo summed gradients, grads[0] being element
- * lo's. The state outside [lo, hi) is left as it was; the step counter advances as in
- * nnd_optim_step. The weights and state are bitwise those of nnd_optim_step over the whole
- * range. */
+/* The step for elements [lo, hi) only (the rank's shard; [lo, hi) within the state's range):
+ * grads holds their hi - lo summed gradients, grads[0] being element lo's. The state outside
+ * [lo, hi) is left as it was; the step counter advances as in nnd_optim_step. Elementwise
+ * optimizers give bitwise the weights and state of nnd_optim_step over the whole range; with
+ * norms (nnd_optim_config_needs_norms) the norm sum hook must be set, and the norms are the same
+ * to round-off. */
 void nnd_optim_step_shard(nnd_optim *o, float *params, const float *grads, float grad_scale,
                           double lr, size_t lo, size_t hi);
 

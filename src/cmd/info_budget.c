@@ -93,7 +93,7 @@ nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
     if (cfg.val && (st = nnd_data_probe(cfg.val, cfg.x_name, cfg.y_name, &vshape))) return st;
     uint64_t batch = cfg.batch ? cfg.batch : cfg.batch_per_rank * ranks;
     int per_node = (int)((ranks + nodes - 1) / nodes);
-    int state_sharded = ranks >= 2 && !cfg.overlap && nnd_optim_config_shardable(&cfg.optim);
+    int state_sharded = ranks >= 2 && !cfg.overlap;
     int sharded = nodes == 1 && state_sharded;
     nnd_budget_input in = {.sizes = cfg.sizes,
                            .n_layers = cfg.n_layers,

@@ -269,20 +269,43 @@ static void adadelta_step(nnd_optim *o, const span *x, double s, double lr)
     }
 }
 
-static void lars_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+/* The part of tensor k within the span x of elements [lo, lo + x->n): its offset in the span
+ * and its length (0 when the tensor lies outside the span). */
+static size_t tensor_part(const nnd_optim *o, int k, size_t lo, size_t n, size_t *off)
+{
+    size_t a = o->tensor_off[k], b = o->tensor_off[k + 1];
+    if (a < lo) a = lo;
+    if (b > lo + n) b = lo + n;
+    *off = a - lo;
+    return b > a ? b - a : 0;
+}
+
+/* The sums over every rank's shard, in place (nothing to add when the state is whole). */
+static void sum_over_shards(const nnd_optim *o, double *sums, int n)
+{
+    if (o->norm_sum) o->norm_sum(sums, n, o->norm_sum_ctx);
+}
+
+/* lars and lamb: sums[2k] = ||w_k||^2 and sums[2k + 1] = ||g_k||^2 or ||u_k||^2 of tensor k over
+ * the span, then over all shards; one sum for all tensors. */
+static void lars_step(nnd_optim *o, const span *x, size_t lo, double s, double lr)
 {
     const double wd = o->cfg.weight_decay, mu = o->cfg.momentum, eta = o->cfg.trust_coefficient;
-    float *buf = mu != 0.0 ? o->state[0] : NULL;
+    double sums[2 * NND_OPTIM_MAX_TENSORS] = {0.0};
     for (int k = 0; k < o->n_tensors; k++) {
-        const size_t lo = o->tensor_off[k], n = o->tensor_off[k + 1] - lo;
-        float *wk = w + lo;
-        const float *Gk = G + lo;
-        double ww, gg;
-        sum_squares(o->partial, wk, 1.0, Gk, s, n, &ww, &gg);
-        const double wn = sqrt(ww), denom = sqrt(gg) + wd * wn;
+        size_t off, n = tensor_part(o, k, lo, x->n, &off);
+        if (n > 0)
+            sum_squares(o->partial, x->w + off, 1.0, x->G + off, s, n, &sums[2 * k],
+                        &sums[2 * k + 1]);
+    }
+    sum_over_shards(o, sums, 2 * o->n_tensors);
+    for (int k = 0; k < o->n_tensors; k++) {
+        size_t off, n = tensor_part(o, k, lo, x->n, &off);
+        const double wn = sqrt(sums[2 * k]), denom = sqrt(sums[2 * k + 1]) + wd * wn;
         const double local = wn > 0.0 && denom > 0.0 ? eta * wn / denom : 1.0;
         const double c = lr * local;
-        float *bk = buf ? buf + lo : NULL;
+        float *wk = x->w + off, *bk = mu != 0.0 ? x->state[0] + off : NULL;
+        const float *Gk = x->G + off;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
         for (size_t i = 0; i < n; i++) {
             double d = c * (s * Gk[i] + wd * wk[i]);
@@ -295,54 +318,72 @@ static void lars_step(nnd_optim *o, float *w, const float *G, double s, double l
     }
 }
 
-static void lamb_step(nnd_optim *o, float *w, const float *G, double s, double lr)
+/* lamb's pass 1 over n elements of one tensor: the moments, then ||w||^2 and ||u||^2 (u = r +
+ * wd*w) summed per block in lanes, the blocks in order. */
+static void lamb_moments(nnd_optim *o, float *wk, float *mk, float *vk, const float *Gk, size_t n,
+                         double s, double inv_bc1, double inv_bc2, double *ww_out, double *uu_out)
+{
+    const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
+    const size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+    double *partial = o->partial;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t b = 0; b < blocks; b++) {
+        size_t i0 = b * NORM_BLOCK, i1 = i0 + NORM_BLOCK < n ? i0 + NORM_BLOCK : n;
+        for (size_t i = i0; i < i1; i++) {
+            double g = s * Gk[i];
+            mk[i] = (float)(b1 * mk[i] + (1.0 - b1) * g);
+            vk[i] = (float)(b2 * vk[i] + (1.0 - b2) * g * g);
+        }
+        double ww[LANES] = {0.0}, uu[LANES] = {0.0};
+        size_t i = i0;
+        for (; i + LANES <= i1; i += LANES)
+            for (int j = 0; j < LANES; j++) {
+                size_t e = i + (size_t)j;
+                double u = (mk[e] * inv_bc1) / (sqrt(vk[e] * inv_bc2) + eps) + wd * wk[e];
+                ww[j] += (double)wk[e] * wk[e];
+                uu[j] += u * u;
+            }
+        for (int j = 0; i < i1; i++, j++) {
+            double u = (mk[i] * inv_bc1) / (sqrt(vk[i] * inv_bc2) + eps) + wd * wk[i];
+            ww[j] += (double)wk[i] * wk[i];
+            uu[j] += u * u;
+        }
+        partial[2 * b] = lanes_total(ww);
+        partial[2 * b + 1] = lanes_total(uu);
+    }
+    double ww = 0.0, uu = 0.0;
+    for (size_t b = 0; b < blocks; b++) {
+        ww += partial[2 * b];
+        uu += partial[2 * b + 1];
+    }
+    *ww_out = ww;
+    *uu_out = uu;
+}
+
+static void lamb_step(nnd_optim *o, const span *x, size_t lo, double s, double lr)
 {
     const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
     const double t = (double)(o->step + 1);
     /* r = (m / bc1) / (sqrt(v / bc2) + eps) with the bias corrections as reciprocals: one
      * division per element (they bound these loops), a difference below float's rounding. */
     const double inv_bc1 = 1.0 / (1.0 - pow(b1, t)), inv_bc2 = 1.0 / (1.0 - pow(b2, t));
-    float *m = o->state[0], *v = o->state[1];
+    double sums[2 * NND_OPTIM_MAX_TENSORS] = {0.0};
+    /* Pass 1 over every tensor, so that one sum over the shards serves them all; a tensor's
+     * norms read only its own elements, so this order gives the bits of tensor by tensor. */
     for (int k = 0; k < o->n_tensors; k++) {
-        const size_t lo = o->tensor_off[k], n = o->tensor_off[k + 1] - lo;
-        float *wk = w + lo, *mk = m + lo, *vk = v + lo;
-        const float *Gk = G + lo;
-        /* Pass 1: the moments, ||w|| and ||u|| (u = r + wd*w), summed per block in lanes. */
-        const size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
-        double *partial = o->partial;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-        for (size_t b = 0; b < blocks; b++) {
-            size_t i0 = b * NORM_BLOCK, i1 = i0 + NORM_BLOCK < n ? i0 + NORM_BLOCK : n;
-            for (size_t i = i0; i < i1; i++) {
-                double g = s * Gk[i];
-                mk[i] = (float)(b1 * mk[i] + (1.0 - b1) * g);
-                vk[i] = (float)(b2 * vk[i] + (1.0 - b2) * g * g);
-            }
-            double ww[LANES] = {0.0}, uu[LANES] = {0.0};
-            size_t i = i0;
-            for (; i + LANES <= i1; i += LANES)
-                for (int j = 0; j < LANES; j++) {
-                    size_t e = i + (size_t)j;
-                    double u = (mk[e] * inv_bc1) / (sqrt(vk[e] * inv_bc2) + eps) + wd * wk[e];
-                    ww[j] += (double)wk[e] * wk[e];
-                    uu[j] += u * u;
-                }
-            for (int j = 0; i < i1; i++, j++) {
-                double u = (mk[i] * inv_bc1) / (sqrt(vk[i] * inv_bc2) + eps) + wd * wk[i];
-                ww[j] += (double)wk[i] * wk[i];
-                uu[j] += u * u;
-            }
-            partial[2 * b] = lanes_total(ww);
-            partial[2 * b + 1] = lanes_total(uu);
-        }
-        double ww = 0.0, uu = 0.0;
-        for (size_t b = 0; b < blocks; b++) {
-            ww += partial[2 * b];
-            uu += partial[2 * b + 1];
-        }
-        const double wn = sqrt(ww), un = sqrt(uu);
+        size_t off, n = tensor_part(o, k, lo, x->n, &off);
+        if (n > 0)
+            lamb_moments(o, x->w + off, x->state[0] + off, x->state[1] + off, x->G + off, n, s,
+                         inv_bc1, inv_bc2, &sums[2 * k], &sums[2 * k + 1]);
+    }
+    sum_over_shards(o, sums, 2 * o->n_tensors);
+    /* Pass 2: the same u from the stored moments, scaled by the trust ratio. */
+    for (int k = 0; k < o->n_tensors; k++) {
+        size_t off, n = tensor_part(o, k, lo, x->n, &off);
+        const double wn = sqrt(sums[2 * k]), un = sqrt(sums[2 * k + 1]);
         const double c = lr * (wn > 0.0 && un > 0.0 ? wn / un : 1.0);
-        /* Pass 2: the same u from the stored moments, scaled by the trust ratio. */
+        float *wk = x->w + off;
+        const float *mk = x->state[0] + off, *vk = x->state[1] + off;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
         for (size_t i = 0; i < n; i++) {
             double u = (mk[i] * inv_bc1) / (sqrt(vk[i] * inv_bc2) + eps) + wd * wk[i];
@@ -357,9 +398,10 @@ void NND_ISA_NAME(nnd_optim_update_)(nnd_optim *o, float *params, const float *g
     span x = {.w = params + lo, .G = grads, .n = hi - lo};
     for (int k = 0; k < o->n_state; k++) x.state[k] = o->state[k] + (lo - o->state_lo);
     double s = grad_scale;
-    if (o->cfg.clip_norm > 0.0) { /* only ever on the whole range: nnd_optim_shardable */
+    if (o->cfg.clip_norm > 0.0) {
         double gg;
         sum_squares(o->partial, grads, s, NULL, 0.0, x.n, &gg, NULL);
+        sum_over_shards(o, &gg, 1);
         o->last_grad_norm = sqrt(gg);
         /* torch.nn.utils.clip_grad_norm_: g *= min(1, c / (||g|| + 1e-6)) */
         double coef = o->cfg.clip_norm / (o->last_grad_norm + 1e-6);
@@ -388,11 +430,11 @@ void NND_ISA_NAME(nnd_optim_update_)(nnd_optim *o, float *params, const float *g
     case NND_OPTIM_ADADELTA:
         adadelta_step(o, &x, s, lr);
         break;
-    case NND_OPTIM_LARS: /* per-tensor norms: only ever on the whole range */
-        lars_step(o, params, grads, s, lr);
+    case NND_OPTIM_LARS:
+        lars_step(o, &x, lo, s, lr);
         break;
     case NND_OPTIM_LAMB:
-        lamb_step(o, params, grads, s, lr);
+        lamb_step(o, &x, lo, s, lr);
         break;
     default:
         break;
