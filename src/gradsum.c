@@ -66,6 +66,16 @@ static nnd_status read_update_mode(const nnd_comm *c, int *mode)
     return NND_OK;
 }
 
+/* Sharded over MPI: a reduce-scatter of the gradient gives each rank its shard of the sum, each
+ * rank updates that shard, an allgather gives every rank the new weights (the same bytes on the
+ * wire as one allreduce). Works across nodes. */
+static nnd_status shard_by_reduce_scatter(nnd_trainer *t)
+{
+    nnd_status st = make_shards(t);
+    if (!st) t->sharded = 1;
+    return st;
+}
+
 /* Shards the update when there are several ranks (norms then come from the shards' partial sums
  * through one small allreduce each: nnd_optim_set_norm_sum). On one node the
  * gradients and one copy of the weights live in node-shared memory; across nodes (or with
@@ -84,39 +94,34 @@ nnd_status nnd_trainer_plan_update(nnd_trainer *t)
         return NND_OK;
     }
     if (mode == UPDATE_REPLICATED) return NND_OK;
-    if (mode == UPDATE_REDUCE_SCATTER || !nnd_comm_on_one_node(t->c)) {
-        /* Sharded over MPI: a reduce-scatter of the gradient gives each rank its shard of the
-         * sum, each rank updates that shard, an allgather gives every rank the new weights (the
-         * same bytes on the wire as one allreduce). Works across nodes. */
-        if ((st = make_shards(t))) return st;
-        t->sharded = 1;
-        return NND_OK;
-    }
+    if (mode == UPDATE_REDUCE_SCATTER || !nnd_comm_on_one_node(t->c))
+        return shard_by_reduce_scatter(t);
     /* Open MPI aborts the job when its backing files do not fit (a container's small /dev/shm,
-     * a large model): look first, and keep the allreduce when they would not. */
+     * a large model): look first, and go by reduce-scatter when they would not. */
     size_t bytes =
         ((size_t)t->c->size * (m->n_params + NND_GRAD_TAIL) + m->n_params) * sizeof(float);
     int fits = t->c->rank == 0 ? shm_space_fits(bytes) : 1;
     MPI_Bcast(&fits, 1, MPI_INT, 0, t->c->world);
     if (!fits) {
         if (t->c->rank == 0)
-            fprintf(
-                stderr,
-                "nndist: note: %s is missing, not writable or has less than the %zu MB the sharded "
-                "update needs; every rank updates all the weights instead (a larger, writable "
-                "/dev/shm, or OMPI_MCA_osc_sm_backing_directory, allows it)\n",
-                shm_dir(), bytes >> 20);
-        return NND_OK;
+            fprintf(stderr,
+                    "nndist: note: %s is missing, not writable or has less than the %zu MB the "
+                    "update in node-shared memory needs; the shards go by reduce-scatter and "
+                    "allgather instead (a larger, writable /dev/shm, or "
+                    "OMPI_MCA_osc_sm_backing_directory, allows it)\n",
+                    shm_dir(), bytes >> 20);
+        return shard_by_reduce_scatter(t);
     }
     st = nnd_shm_init(&t->gshm, t->c, m->n_params + NND_GRAD_TAIL);
     if (!st) st = nnd_shm_init(&t->pshm, t->c, t->c->rank == 0 ? m->n_params : 0);
-    if (st) { /* every rank saw it (nnd_shm_init agrees): the allreduce path still works */
+    if (st) { /* every rank saw it (nnd_shm_init agrees): reduce-scatter still works */
         if (t->c->rank == 0)
-            fprintf(stderr, "nndist: note: %s; every rank updates all the weights instead\n",
+            fprintf(stderr,
+                    "nndist: note: %s; the shards go by reduce-scatter and allgather instead\n",
                     nnd_err_msg());
         nnd_shm_free(&t->gshm);
         nnd_shm_free(&t->pshm);
-        return NND_OK;
+        return shard_by_reduce_scatter(t);
     }
     if ((st = make_shards(t))) return st;
     /* (the weights are not initialised yet: that comes next, into the shared copies) */

@@ -101,7 +101,7 @@ NNDIST_FAULT=nan@1:7 run 2 train --data "$WORK/train.h5" --layers 12,16,8,4 --ba
 [ "$(grep -c 'step 7: the gradient is not finite; step skipped' "$WORK/overlap-nan.err")" -eq 1 ] ||
     fail "--overlap: NaN step not reported once: $(cat "$WORK/overlap-nan.err")"
 # Too little room for the shared-memory windows (a container's small /dev/shm): a note, and the
-# allreduce path instead of Open MPI aborting the job; the same weights.
+# shards by reduce-scatter instead of Open MPI aborting the job; the same weights.
 mkdir -p "$WORK/small-shm"
 if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k tmpfs "$WORK/small-shm" 2> /dev/null; then
     trap 'umount "$WORK/small-shm" 2> /dev/null || true; rm -rf "$WORK"' EXIT
@@ -109,10 +109,10 @@ if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k tmpfs "$WORK/small-shm" 2>
         --layers 12,16,8,4 --batch 32 --steps 40 --optimizer adam --lr 0.01 --seed 3 \
         --save "$WORK/small-shm.h5" > /dev/null 2> "$WORK/small-shm.err" ||
         fail "a small shared-memory directory failed the run: $(cat "$WORK/small-shm.err")"
-    grep -q "every rank updates all the weights instead" "$WORK/small-shm.err" ||
+    grep -q "the shards go by reduce-scatter and allgather instead" "$WORK/small-shm.err" ||
         fail "no note about the small shared-memory directory: $(cat "$WORK/small-shm.err")"
     "$COMPARE_MODELS" "$WORK/upd-replicated-2.h5" "$WORK/small-shm.h5" 0 ||
-        fail "small /dev/shm: not the allreduce's weights"
+        fail "small /dev/shm: not the allreduce's weights (bitwise at 2 ranks)"
     umount "$WORK/small-shm"
 else
     echo "SKIP small shared-memory case: cannot mount a tmpfs here (needs root and mount rights)"
