@@ -36,6 +36,9 @@ void nnd_budget_need(nnd_budget *b, const nnd_budget_input *in)
     for (int p = 0; p < NND_BUDGET_SHARED; p++) b->rank_need += b->part[p];
     b->node_need = (double)b->ranks_on_node * b->rank_need + b->part[NND_BUDGET_SHARED];
     if (shards > 1.0) b->node_need += state;
+    /* Rank 0 builds each checkpoint (and --save) in memory, and keeps the buffer for the next. */
+    b->ckpt_image = in->writes_files ? params * f + state : 0.0;
+    b->node_need += b->ckpt_image;
 }
 
 /* ---- what the node allows ---- */
@@ -234,7 +237,8 @@ nnd_status nnd_budget_check_run(const nnd_train_config *cfg, const nnd_comm *c, 
                            .val_rows = val_rows,
                            .ranks_on_node = c->local_size,
                            .sharded = shm,
-                           .state_shards = state_shards};
+                           .state_shards = state_shards,
+                           .writes_files = cfg->ckpt_dir || cfg->save};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     nnd_budget_read_limit(&b);

@@ -162,16 +162,14 @@ static int attrs_checksum(hid_t f, uint64_t *sum)
     return rc;
 }
 
-/* Builds the whole HDF5 file in memory (HDF5's core driver, no backing store) and returns its
- * image; *size receives its length. NULL on failure. */
-static void *build_image(const nnd_model *m, const nnd_optim *o, const nnd_ckpt_meta *meta,
-                         size_t *size)
+/* Builds the whole HDF5 file in img's buffer. Returns 0, or -1 on failure. */
+static int build_image(nnd_ckpt_image *img, const nnd_model *m, const nnd_optim *o,
+                       const nnd_ckpt_meta *meta)
 {
-    void *image = NULL;
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 20, 0) < 0) goto out;
-    hid_t f = H5Fcreate("nndist-checkpoint-image", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    if (f < 0) goto out;
+    /* The tensors, and room for the groups and attributes around them. */
+    size_t tensors = m->n_params * (1 + (o ? (size_t)o->n_state : 0)) * sizeof(float);
+    hid_t f = nnd_ckpt_image_create(img, tensors + (1 << 20));
+    if (f < 0) return -1;
     int rc = write_root_attrs(f, m, meta);
     if (rc == 0) rc = write_layers(f, "/model", m, m->params);
     if (rc == 0 && o) rc = write_optimizer(f, m, o);
@@ -182,43 +180,11 @@ static void *build_image(const nnd_model *m, const nnd_optim *o, const nnd_ckpt_
         rc = nnd_h5_attr_write_u64(root, META_CHECKSUM, sum);
         H5Gclose(root);
     }
-    if (rc == 0 && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0) {
-        ssize_t len = H5Fget_file_image(f, NULL, 0);
-        if (len > 0 && (image = malloc((size_t)len)) &&
-            H5Fget_file_image(f, image, (size_t)len) != len) {
-            free(image);
-            image = NULL;
-        }
-        *size = len > 0 ? (size_t)len : 0;
+    if (rc != 0) {
+        H5Fclose(f);
+        return -1;
     }
-    H5Fclose(f);
-out:
-    if (fapl >= 0) H5Pclose(fapl);
-    return image;
-}
-
-/* Writes the bytes to a new file, reporting errno (ENOSPC, EDQUOT, EACCES); the commit fsyncs. */
-static nnd_status write_file(const char *tmp, const void *data, size_t size)
-{
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0) return nnd_err_set(NND_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    const char *p = data;
-    for (size_t done = 0; done < size;) {
-        ssize_t n = write(fd, p + done, size - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int err = n < 0 ? errno : ENOSPC;
-            close(fd);
-            return nnd_err_set(NND_ERR_IO,
-                               "%s: write failed after %zu of %zu bytes: %s; the previous "
-                               "checkpoint is intact",
-                               tmp, done, size, strerror(err));
-        }
-        done += (size_t)n;
-    }
-    if (close(fd) != 0)
-        return nnd_err_set(NND_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-    return NND_OK;
+    return nnd_ckpt_image_finish(img, f);
 }
 
 /* The name of an optimizer state buffer holding a NaN or Inf, or NULL. */
@@ -230,8 +196,8 @@ static const char *nonfinite_state(const nnd_optim *o)
     return NULL;
 }
 
-nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *o,
-                         const nnd_ckpt_meta *meta)
+nnd_status nnd_ckpt_build(nnd_ckpt_image *img, const char *path, const nnd_model *m,
+                          const nnd_optim *o, const nnd_ckpt_meta *meta)
 {
     if (o && !nnd_optim_state_whole(o))
         return nnd_err_set(NND_ERR_INTERNAL, "%s: not written: the optimizer holds a shard only",
@@ -244,26 +210,25 @@ nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *
         return nnd_err_set(NND_ERR_NUMERIC,
                            "%s: not written: the optimizer's %s holds non-finite values", path,
                            bad);
-    nnd_atomic a;
-    nnd_status st = nnd_atomic_begin(&a, path);
-    if (st) return st;
     /* The file is built in memory and written with plain write(): a full disk then surfaces as
      * ENOSPC from our own call, and HDF5 never holds a half-written file open (libhdf5 1.10
      * crashes at exit after a failed H5Fclose). */
     nnd_h5_quiet q;
     nnd_h5_silence(&q);
-    size_t size = 0;
-    void *image = build_image(m, o, meta, &size);
+    int rc = build_image(img, m, o, meta);
     nnd_h5_restore(&q);
-    if (!image)
+    if (rc != 0)
         return nnd_err_set(NND_ERR_NOMEM, "%s: cannot build the checkpoint in memory", path);
-    st = write_file(a.tmp, image, size);
-    free(image);
-    if (st == NND_OK) {
-        if (nnd_guard_fault("slowckpt", 0, 0)) sleep(5); /* a window for the kill tests */
-        st = nnd_atomic_commit(&a);
-    }
-    nnd_atomic_abort(&a);
+    return NND_OK;
+}
+
+nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *o,
+                         const nnd_ckpt_meta *meta)
+{
+    nnd_ckpt_image img = {0};
+    nnd_status st = nnd_ckpt_build(&img, path, m, o, meta);
+    if (!st) st = nnd_ckpt_image_write(&img, path);
+    nnd_ckpt_image_free(&img);
     return st;
 }
 

@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static char g_msg[NND_ERR_MSG_MAX];
+/* Per thread: a background checkpoint write (ckpt_writer.h) reports its own failures. */
+static _Thread_local char g_msg[NND_ERR_MSG_MAX];
 
 static const int g_codes[] = {
 #define NND_X_CODE(name, code, text) code,

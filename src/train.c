@@ -14,6 +14,7 @@
 #include "nndist/atomic_file.h"
 #include "nndist/ckpt.h"
 #include "nndist/ckpt_dir.h"
+#include "nndist/ckpt_writer.h"
 #include "nndist/eval.h"
 #include "nndist/guard.h"
 #include "nndist/isa.h"
@@ -42,11 +43,15 @@ typedef struct {
     nnd_ckpt_dir dir;                  /* rank 0: --checkpoint-dir, locked */
     char run_id[NND_CKPT_RUN_ID_SIZE]; /* run_identity.h */
     char definition[NND_CKPT_DEFINITION_SIZE];
-    int resumed; /* the run continues a checkpoint */
+    int resumed;            /* the run continues a checkpoint */
+    nnd_ckpt_writer writer; /* rank 0: builds every file in memory, writes in the background */
+    uint64_t checkpoints;   /* checkpoints written */
+    double ckpt_stall_s;    /* seconds the steps waited for them */
 } run;
 
 static void run_free(run *r)
 {
+    nnd_ckpt_writer_free(&r->writer);
     nnd_trace_free(&r->trace);
     nnd_trainer_free(&r->t);
     nnd_metrics_close(&r->metrics); /* on an error path: the error reported is the first */
@@ -204,6 +209,17 @@ static void report_memory(const run *r)
         r->c->size, r->c->size == 1 ? "" : "s");
 }
 
+/* Rank 0 says what the checkpoints cost the steps, and what went on beside them. */
+static void report_checkpoints(const run *r)
+{
+    if (r->c->rank != 0) return;
+    say(r, "checkpoints: %" PRIu64 " written; the steps waited %.2f s for them", r->checkpoints,
+        r->ckpt_stall_s);
+    if (r->writer.written > 0)
+        say(r, " (%llu written in the background in %.2f s)", r->writer.written, r->writer.write_s);
+    say(r, "\n");
+}
+
 /* Rank 0 says which SLURM job this is (a requeued job runs again with its restart count). */
 static void log_slurm(const run *r)
 {
@@ -217,32 +233,61 @@ static void log_slurm(const run *r)
         restarts ? restarts : "0", r->c->size, cpus ? cpus : "(unset)", nodes ? nodes : "?");
 }
 
-/* Collective: rank 0 writes the model and optimizer to path (a checkpoint when retain is set,
- * pruning older ones); all ranks agree that it landed. */
-static nnd_status save(run *r, const char *path, int retain)
+/* Collective: the background write in flight (rank 0's) lands, and the older checkpoints
+ * of the run are pruned; every rank learns the outcome. */
+static nnd_status finish_background_write(run *r)
 {
-    nnd_status st = nnd_trainer_sync_state(&r->t);
+    nnd_status st = NND_OK;
+    if (r->c->rank == 0 && nnd_ckpt_writer_busy(&r->writer)) {
+        nnd_guard_phase("waiting for the previous checkpoint's write", NND_GUARD_SLOW_FLOOR_S);
+        st = nnd_ckpt_writer_wait(&r->writer);
+        if (!st) nnd_ckpt_retain(r->cfg->ckpt_dir, r->cfg->keep, r->run_id);
+    }
+    return nnd_comm_agree(r->c, st);
+}
+
+/* Collective: rank 0 writes the model and optimizer to path (a checkpoint when retain is set,
+ * pruning older ones); all ranks agree on the outcome. The file is built in memory on the
+ * training path; with background set, a thread writes it while the steps go on, and its
+ * outcome is agreed at the next checkpoint (finish_background_write). */
+static nnd_status save(run *r, const char *path, int retain, int background)
+{
+    nnd_status st = finish_background_write(r);
+    if (st) return st;
+    st = nnd_trainer_sync_state(&r->t);
     if (!st && r->c->rank == 0) {
         while (!retain && nnd_guard_fault("hangsave", 0, 0)) pause(); /* tests: a stalled write */
         nnd_ckpt_meta meta;
         fill_meta(r, &meta);
-        st = nnd_ckpt_save(path, &r->t.model, nnd_trainer_state_io(&r->t), &meta);
-        if (!st && retain) nnd_ckpt_retain(r->cfg->ckpt_dir, r->cfg->keep, r->run_id);
+        st = nnd_ckpt_build(&r->writer.img, path, &r->t.model, nnd_trainer_state_io(&r->t), &meta);
     }
     nnd_trainer_release_state(&r->t);
+    if (!st && r->c->rank == 0) {
+        if (background) {
+            st = nnd_ckpt_writer_start(&r->writer, path);
+        } else {
+            st = nnd_ckpt_image_write(&r->writer.img, path);
+            if (!st && retain) nnd_ckpt_retain(r->cfg->ckpt_dir, r->cfg->keep, r->run_id);
+        }
+    }
     return nnd_comm_agree(r->c, st);
 }
 
-static nnd_status checkpoint(run *r)
+/* A checkpoint into --checkpoint-dir; background: written while the steps go on (the periodic
+ * ones, unless --sync-checkpoints), otherwise on disk before this returns (the last one, and
+ * the one a signal asks for before the job exits). */
+static nnd_status checkpoint(run *r, int background)
 {
     double t0 = MPI_Wtime();
     char path[NND_PATH_MAX];
     nnd_ckpt_path(path, sizeof path, r->cfg->ckpt_dir, r->t.step);
     nnd_guard_phase("writing a checkpoint", NND_GUARD_SLOW_FLOOR_S);
-    nnd_status st = save(r, path, 1);
+    nnd_status st = save(r, path, 1, background && !r->cfg->ckpt_sync);
     nnd_guard_idle();
     nnd_trace_add(r->t.trace, NND_TRACE_CHECKPOINT, t0, MPI_Wtime());
     r->epoch.io += MPI_Wtime() - t0;
+    r->ckpt_stall_s += MPI_Wtime() - t0;
+    r->checkpoints++;
     return st;
 }
 
@@ -317,7 +362,7 @@ static nnd_status checkpoint_on_signal(void *ctx, char *path, size_t size)
 {
     run *r = ctx;
     nnd_ckpt_path(path, size, r->cfg->ckpt_dir, r->t.step);
-    return checkpoint(r);
+    return checkpoint(r, 0);
 }
 
 static nnd_status train_loop(run *r)
@@ -358,7 +403,7 @@ static nnd_status train_loop(run *r)
         }
         if (r->cfg->ckpt_dir && r->cfg->ckpt_every && t->step % r->cfg->ckpt_every == 0 &&
             t->step < r->total_steps) {
-            if ((st = checkpoint(r))) return st;
+            if ((st = checkpoint(r, 1))) return st;
         }
         if (in_epoch == 0 || t->step == r->total_steps) end_of_epoch(r, e, lr);
     }
@@ -393,6 +438,8 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         goto out;
     }
     r.total_steps = cfg->steps ? cfg->steps : cfg->epochs * t->spe;
+    /* Periodic checkpoints keep rank 0's copy of a sharded optimizer state between them. */
+    t->keep_io = cfg->ckpt_dir && cfg->ckpt_every;
     nnd_schedule_init(&r.sched, &cfg->sched, cfg->optim.lr, t->batch, r.total_steps);
     nnd_run_definition(r.definition, sizeof r.definition, cfg, &t->train.shape, t->batch,
                        t->order.version);
@@ -435,10 +482,13 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     if ((st = train_loop(&r))) goto out;
     nnd_guard_phase("reporting memory", NND_GUARD_SLOW_FLOOR_S);
     report_memory(&r);
-    if (cfg->ckpt_dir && (st = checkpoint(&r))) goto out;
+    if (cfg->ckpt_dir) {
+        if ((st = checkpoint(&r, 0))) goto out;
+        report_checkpoints(&r);
+    }
     if (cfg->save) {
         nnd_guard_phase("writing the model (--save)", NND_GUARD_SLOW_FLOOR_S);
-        if ((st = save(&r, cfg->save, 0))) goto out;
+        if ((st = save(&r, cfg->save, 0, 0))) goto out;
         say(&r, "saved the model to %s\n", cfg->save);
     }
     nnd_guard_phase("closing --metrics", NND_GUARD_SLOW_FLOOR_S);
@@ -450,6 +500,10 @@ out:
         nnd_status wst = nnd_trace_write(&r.trace, c, cfg->trace);
         if (!st) st = wst;
         if (!wst) say(&r, "trace: %s (open it in https://ui.perfetto.dev)\n", cfg->trace);
+    }
+    if (nnd_ckpt_writer_busy(&r.writer)) { /* an error path: let the file land, watched */
+        nnd_guard_phase("finishing a checkpoint's write", NND_GUARD_SLOW_FLOOR_S);
+        nnd_ckpt_writer_wait(&r.writer);
     }
     /* The last collective is behind us: nothing left to wait for. */
     nnd_guard_watchdog_stop();

@@ -173,7 +173,7 @@ nnd_status nnd_trainer_open_state(nnd_trainer *t)
 
 void nnd_trainer_release_state(nnd_trainer *t)
 {
-    if (!t->has_io) return;
+    if (!t->has_io || t->keep_io) return;
     nnd_optim_free(&t->io);
     t->has_io = 0;
 }
@@ -327,6 +327,7 @@ nnd_status nnd_trainer_init_subset(nnd_trainer *t, const nnd_train_config *cfg, 
 
 void nnd_trainer_free(nnd_trainer *t)
 {
+    t->keep_io = 0; /* the copy kept between checkpoints goes too */
     nnd_trainer_release_state(t);
     nnd_model_free(&t->model);
     nnd_optim_free(&t->optim);

@@ -26,7 +26,8 @@ static nnd_budget small_budget(void)
                            .val_rows = 2,
                            .ranks_on_node = 2,
                            .sharded = 1,
-                           .state_shards = 2};
+                           .state_shards = 2,
+                           .writes_files = 1};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     return b;
@@ -47,8 +48,10 @@ static void test_parts_by_hand(void **state)
     /* 2 ranks' gradients and one copy of the weights */
     assert_true(b.part[NND_BUDGET_SHARED] == 3 * 23 * 4);
     assert_true(b.rank_need == 92 + 124 + 92 + 360 + 240);
-    /* and rank 0's whole copy of the state while it writes a checkpoint, once on the node */
-    assert_true(b.node_need == 2 * 908 + 276 + 184);
+    /* and rank 0's whole copy of the state for checkpoints, and the file it builds in memory
+     * (the weights and the state), once on the node */
+    assert_true(b.ckpt_image == 3 * 23 * 4);
+    assert_true(b.node_need == 2 * 908 + 276 + 184 + 276);
     /* On the node: activations 720 bytes beat data 480, shared 276, optimizer 184. */
     assert_int_equal(nnd_budget_largest(&b), NND_BUDGET_ACTIVATIONS);
 }
@@ -59,15 +62,15 @@ static void test_verdict(void **state)
     nnd_budget b = small_budget();
     int warn = -1;
     strcpy(b.limit_from, "test");
-    b.node_limit = 2275; /* one byte short */
+    b.node_limit = 2551; /* one byte short */
     assert_int_equal(nnd_budget_check(&b, &warn), NND_ERR_USAGE);
     assert_non_null(strstr(nnd_err_msg(), "the largest part is the activations"));
     assert_non_null(strstr(nnd_err_msg(), "smaller --batch"));
     nnd_err_clear();
-    b.node_limit = 2276; /* exactly enough, and above 90% */
+    b.node_limit = 2552; /* exactly enough, and above 90% */
     assert_int_equal(nnd_budget_check(&b, &warn), NND_OK);
     assert_int_equal(warn, 1);
-    b.node_limit = 2276 / 0.9 + 1; /* below 90% */
+    b.node_limit = 2552 / 0.9 + 1; /* below 90% */
     assert_int_equal(nnd_budget_check(&b, &warn), NND_OK);
     assert_int_equal(warn, 0);
     b.node_limit = 0; /* unknown: nothing to check against */

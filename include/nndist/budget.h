@@ -12,7 +12,9 @@
  *   data         the rank's rows of --data and --val, d + k floats each
  * and per node, with the sharded update, the node-shared windows: (ranks + 1) x P floats
  * (every rank's gradient and one copy of the weights), on top of the private copies the
- * session allocates first. */
+ * session allocates first; with the optimizer state sharded, rank 0's whole copy of it
+ * (S x P floats, for checkpoints); and when the run writes checkpoints or --save, the file
+ * rank 0 builds in memory: (1 + S) x P floats (ckpt_image.h). */
 #ifndef NNDIST_BUDGET_H
 #define NNDIST_BUDGET_H
 
@@ -44,12 +46,15 @@ typedef struct {
     int sharded;           /* the update is sharded through node-shared memory */
     int state_shards;      /* ranks the optimizer state is cut across (sharded update); 0 or 1:
                             * every rank holds it whole */
+    int writes_files;      /* the run writes checkpoints or --save */
 } nnd_budget_input;
 
 typedef struct {
     double part[NND_BUDGET_PARTS]; /* bytes: per rank, and per node for NND_BUDGET_SHARED */
     double rank_need;              /* bytes one rank needs (the shared windows excluded) */
-    double node_need;              /* ranks_on_node x rank_need + the shared windows */
+    double node_need;              /* ranks_on_node x rank_need + the shared windows + rank 0's
+                                    * whole state and checkpoint file */
+    double ckpt_image;             /* bytes of the checkpoint file rank 0 builds in memory */
     int ranks_on_node;
     double node_limit;    /* bytes the node lets the job use; 0: unknown */
     char limit_from[128]; /* what set node_limit: "MemAvailable", "cgroup memory.max", ... */

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nndist/ckpt_image.h"
 #include "nndist/error.h"
 #include "nndist/model.h"
 #include "nndist/optim.h"
@@ -57,6 +58,11 @@ typedef struct {
  * write non-finite weights. */
 nnd_status nnd_ckpt_save(const char *path, const nnd_model *m, const nnd_optim *o,
                          const nnd_ckpt_meta *meta);
+/* nnd_ckpt_save in two halves: the file built in img's buffer (the same checks; path only
+ * names the file in messages), then written by nnd_ckpt_image_write (ckpt_image.h), perhaps on
+ * another thread. img's buffer is reused from one call to the next. */
+nnd_status nnd_ckpt_build(nnd_ckpt_image *img, const char *path, const nnd_model *m,
+                          const nnd_optim *o, const nnd_ckpt_meta *meta);
 
 /* Reads the layer sizes from the shapes under /model, and the activation attribute when the file
  * has one (act_found = 0 otherwise). */

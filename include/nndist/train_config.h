@@ -30,7 +30,8 @@ typedef struct {
     const char *ckpt_dir;
     uint64_t ckpt_every; /* steps; 0 = only at the end */
     uint64_t keep;
-    double lock_wait; /* seconds to wait for the directory's lock held by this SLURM job */
+    int ckpt_sync;          /* write each checkpoint before the next step (no background writes) */
+    double lock_wait;       /* seconds to wait for the directory's lock held by this SLURM job */
     const char *resume;     /* NULL, "auto" or a checkpoint file */
     const char *metrics;    /* CSV file, or NULL */
     int threads;            /* 0 = default */

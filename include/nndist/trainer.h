@@ -48,6 +48,8 @@ typedef struct {
      * (optim keeps the rank's shard only). */
     nnd_optim io;
     int has_io;
+    int keep_io; /* keep io from one checkpoint to the next (a run that checkpoints often: its
+                  * pages are touched once, not at every checkpoint) */
 } nnd_trainer;
 
 /* The global sums of one step, identical on every rank. */
@@ -82,7 +84,7 @@ nnd_status nnd_trainer_use_order(nnd_trainer *t, int version);
 /* Checkpoints of a sharded session go through rank 0, which holds the whole optimizer state only
  * while a checkpoint is read or written:
  * - writing: nnd_trainer_sync_state gathers the state; rank 0 writes nnd_trainer_state_io(t);
- *   nnd_trainer_release_state frees the copy;
+ *   nnd_trainer_release_state frees the copy (unless t->keep_io);
  * - reading: nnd_trainer_open_state makes room; rank 0 reads into nnd_trainer_state_io(t);
  *   nnd_trainer_share_state hands every rank its part and frees the copy.
  * Unsharded, the state io is t->optim itself and these move nothing but the shares. */

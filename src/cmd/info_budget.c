@@ -104,7 +104,8 @@ nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
                            .val_rows = (vshape.n + ranks - 1) / ranks,
                            .ranks_on_node = per_node,
                            .sharded = sharded,
-                           .state_shards = state_sharded ? (int)ranks : 1};
+                           .state_shards = state_sharded ? (int)ranks : 1,
+                           .writes_files = 1}; /* counted: most runs checkpoint or --save */
     nnd_budget b;
     nnd_budget_need(&b, &in);
     nnd_budget_read_limit(&b);
@@ -126,6 +127,9 @@ nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
     print_bytes("total per rank", b.rank_need);
     printf("  per node (%d rank%s):\n", per_node, per_node == 1 ? "" : "s");
     if (sharded) print_bytes(nnd_budget_part_name(NND_BUDGET_SHARED), b.part[NND_BUDGET_SHARED]);
+    if (state_sharded)
+        print_bytes("rank 0's whole optimizer state", in.n_state * b.part[NND_BUDGET_WEIGHTS]);
+    if (b.ckpt_image > 0) print_bytes("checkpoint file (rank 0)", b.ckpt_image);
     print_bytes("total per node", b.node_need);
     char text[256];
     nnd_budget_summary(&b, text, sizeof text);

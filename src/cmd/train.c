@@ -83,6 +83,10 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
         {"checkpoint-every", NND_OPT_COUNT, &cfg.ckpt_every, "N",
          "checkpoint every N steps (default: at the end only)", NULL},
         {"keep", NND_OPT_COUNT, &cfg.keep, "K", "keep the newest K checkpoints (default 3)", NULL},
+        {"sync-checkpoints", NND_OPT_FLAG, &cfg.ckpt_sync, NULL,
+         "write each checkpoint before the next step (default: the steps go on while a thread "
+         "writes it)",
+         NULL},
         {"lock-wait", NND_OPT_NONNEG, &cfg.lock_wait, "SECONDS",
          "a requeued SLURM job waits this long for its old instance to release "
          "--checkpoint-dir (default 60)",
