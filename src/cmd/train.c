@@ -11,8 +11,10 @@
 static const char *const g_usage = "nndist train --data FILE --layers N0,N1,...,NL [options]";
 static const char *const g_description =
     "Trains a multi-layer perceptron with data parallelism: every rank reads its part of\n"
-    "--data, gradients are averaged with one MPI_Allreduce per step, and every rank applies\n"
-    "the same update. Run it under mpirun with the same command line on every rank.";
+    "--data and computes the gradient of its samples; the gradients are summed over the\n"
+    "ranks, and with several ranks each rank updates its shard of the weights and keeps its\n"
+    "shard of the optimizer state (NNDIST_UPDATE=replicated: every rank updates all). Run it\n"
+    "under mpirun with the same command line on every rank.";
 
 /* ---- train's own options ---- */
 
