@@ -51,16 +51,95 @@ static double time_sharded(const nnd_comm *c, float *buf, float *shard, const nn
     return samples[iters / 2];
 }
 
+/* Counts and displacements of n floats cut into k near-equal parts. */
+static void cut(size_t n, int k, int *count, int *displ)
+{
+    for (int i = 0; i < k; i++) {
+        size_t lo = n * (size_t)i / (size_t)k, hi = n * (size_t)(i + 1) / (size_t)k;
+        count[i] = (int)(hi - lo);
+        displ[i] = (int)lo;
+    }
+}
+
+/* The same floats summed within each node first, then across the nodes: a reduce-scatter over
+ * the node's ranks gives each its part of the node's sum, a reduce-scatter over the ranks of the
+ * same place on every node cuts that part into the rank's shard of the whole sum, and two
+ * allgathers (across, then within the node) bring every rank the whole. Only the across step
+ * crosses the network, with 1/L of the floats per rank (L ranks per node). Returns -1 unless
+ * there are 2 or more nodes with the same 2 or more ranks each, -2 when the sum came out wrong. */
+static double time_hierarchical(const nnd_comm *c, float *buf, size_t n, int iters, double *samples)
+{
+    MPI_Comm node, across;
+    MPI_Comm_split_type(c->world, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
+    int L, lr, N;
+    MPI_Comm_size(node, &L);
+    MPI_Comm_rank(node, &lr);
+    int lmin = L, lmax = L;
+    MPI_Allreduce(MPI_IN_PLACE, &lmin, 1, MPI_INT, MPI_MIN, c->world);
+    MPI_Allreduce(MPI_IN_PLACE, &lmax, 1, MPI_INT, MPI_MAX, c->world);
+    MPI_Comm_split(c->world, lr, c->rank, &across);
+    MPI_Comm_size(across, &N);
+    double t = -1.0;
+    int *cn = malloc(2 * (size_t)L * sizeof *cn), *cx = malloc(2 * (size_t)N * sizeof *cx);
+    float *part = nnd_alloc_floats(n / (size_t)L + 1);
+    int ok = lmin == lmax && L >= 2 && N >= 2 && cn && cx && part, all_ok;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, c->world);
+    if (all_ok) {
+        cut(n, L, cn, cn + L);
+        const int m = cn[lr];
+        cut((size_t)m, N, cx, cx + N);
+        int xr;
+        MPI_Comm_rank(across, &xr);
+        /* The first round sums each rank's number + 1 (exact in float): every rank must end
+         * with P(P+1)/2 everywhere, or the timing would be of a wrong sum. */
+        for (size_t k = 0; k < n; k++) buf[k] = (float)(c->rank + 1);
+        for (int i = -4; i < iters; i++) {
+            MPI_Barrier(c->world);
+            double t0 = MPI_Wtime();
+            MPI_Reduce_scatter(buf, part, cn, MPI_FLOAT, MPI_SUM, node);
+            MPI_Reduce_scatter(MPI_IN_PLACE, part, cx, MPI_FLOAT, MPI_SUM, across);
+            /* in place: the rank's shard goes to its place in the node's part */
+            memmove(part + cx[N + xr], part, (size_t)cx[xr] * sizeof *part);
+            MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, part, cx, cx + N, MPI_FLOAT, across);
+            memcpy(buf + cn[L + lr], part, (size_t)m * sizeof *buf);
+            MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf, cn, cn + L, MPI_FLOAT, node);
+            double dt = MPI_Wtime() - t0;
+            if (i == -4) {
+                const float want = (float)c->size * (float)(c->size + 1) / 2.0f;
+                int bad = 0;
+                for (size_t k = 0; k < n; k++) bad |= buf[k] != want;
+                MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, c->world);
+                if (bad) break; /* t stays -2: a wrong sum */
+            }
+            MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, c->world);
+            if (i >= 0) samples[i] = dt;
+            if (i == iters - 1) t = 0.0;
+        }
+        if (t == 0.0) {
+            qsort(samples, (size_t)iters, sizeof *samples, cmp_double);
+            t = samples[iters / 2];
+        } else {
+            t = -2.0;
+        }
+    }
+    free(cn);
+    free(cx);
+    free(part);
+    MPI_Comm_free(&across);
+    MPI_Comm_free(&node);
+    return t;
+}
+
 static const char *const g_usage =
     "nndist bench-comm [--layers N0,...,NL | --floats N] [--iters N] [--json]";
 static const char *const g_description =
     "Measures MPI_Allreduce between the ranks of this job: the latency of a 1-float\n"
     "allreduce and the time at the model's gradient size, and fits the ring model\n"
     "t(n) = 2(p-1) alpha + 2(p-1)/p n beta (n in bytes). Then times the sharded update's\n"
-    "reduce-scatter + allgather of the same floats, against the allreduce. Feed alpha and\n"
-    "beta to\n"
-    "scripts/scaling-model to project larger runs. Run it with the ranks and\n"
-    "placement of the real job.";
+    "reduce-scatter + allgather of the same floats, against the allreduce, and on 2 or more\n"
+    "nodes of 2 or more ranks the same summed within each node first, then across the nodes.\n"
+    "Feed alpha and beta to scripts/scaling-model to project larger runs. Run it with the\n"
+    "ranks and placement of the real job.";
 
 nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c)
 {
@@ -105,6 +184,7 @@ nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c)
     double t_small = time_allreduce(c, buf, 1, (int)iters, samples);
     double t_big = time_allreduce(c, buf, n, (int)iters, samples);
     double t_sharded = time_sharded(c, buf, shard, &shards, (int)iters, samples);
+    double t_hier = time_hierarchical(c, buf, n, (int)iters, samples);
     double bytes = (double)n * sizeof(float);
     double alpha = 0, beta = 0, bus = 0;
     if (p > 1) {
@@ -117,15 +197,21 @@ nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c)
     if (c->rank == 0) {
         if (json) {
             printf("{\"ranks\": %d, \"floats\": %zu, \"latency_s\": %.9g, \"allreduce_s\": %.9g, "
-                   "\"reduce_scatter_allgather_s\": %.9g, \"alpha_s\": %.9g, "
-                   "\"beta_s_per_byte\": %.9g, \"bus_bandwidth_Bps\": %.6g}\n",
-                   p, n, t_small, t_big, t_sharded, alpha, beta, bus);
+                   "\"reduce_scatter_allgather_s\": %.9g, \"hierarchical_s\": %.9g, "
+                   "\"alpha_s\": %.9g, \"beta_s_per_byte\": %.9g, \"bus_bandwidth_Bps\": %.6g}\n",
+                   p, n, t_small, t_big, t_sharded, t_hier, alpha, beta, bus);
         } else {
             printf("ranks %d, allreduce of 1 float: %.1f us; of %zu floats (%.2f MB): %.3f ms "
                    "(median of %llu, slowest rank)\n",
                    p, t_small * 1e6, n, bytes / 1e6, t_big * 1e3, (unsigned long long)iters);
             printf("reduce-scatter + allgather of the same: %.3f ms (%.2f x the allreduce)\n",
                    t_sharded * 1e3, t_big > 0 ? t_sharded / t_big : 0.0);
+            if (t_hier == -2.0)
+                printf("the same within each node first: WRONG SUM (a bug: please report)\n");
+            if (t_hier >= 0)
+                printf("the same within each node first, then across nodes: %.3f ms (%.2f x "
+                       "reduce-scatter + allgather)\n",
+                       t_hier * 1e3, t_sharded > 0 ? t_hier / t_sharded : 0.0);
             if (p > 1)
                 printf("ring model: alpha = %.3g s, beta = %.3g s/byte (%.2f GB/s bus "
                        "bandwidth)\nproject: scripts/scaling-model --alpha %.3g --beta %.3g ...\n",
