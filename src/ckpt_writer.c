@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "nndist/guard.h"
 
 static double now(void)
 {
@@ -26,6 +29,8 @@ static void write_now(nnd_ckpt_writer *w)
 
 static void *writer_main(void *arg)
 {
+    /* tests: a write that never ends (the next checkpoint's wait is watched) */
+    while (nnd_guard_fault("hangwrite", 0, 0)) sleep(1000);
     write_now(arg);
     return NULL;
 }

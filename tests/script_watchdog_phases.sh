@@ -1,6 +1,7 @@
 # The watchdog covers every phase that waits, not only the steps: start-up (a rank that never
 # reaches MPI_Init), resuming (rank 0 stalls while loading the checkpoint), --save (rank 0 stalls
-# while writing the model) and an agreement that one rank never reaches (the rank is stopped,
+# while writing the model), a checkpoint written in the background that never lands, and an
+# agreement that one rank never reaches (the rank is stopped,
 # watchdog thread and all). Each job ends within seconds with one message naming the phase and the
 # rank that did not arrive. --watchdog 3 keeps every case short.
 source "$(dirname "$0")/lib.sh"
@@ -35,6 +36,11 @@ stalled resume hangresume@0:0 \
 stalled save hangsave@0:0 "rank 0 (has been in|did not reach the end of) 'writing the model" \
     "${common[@]}" --steps 5 --save "$WORK/model.h5"
 [ ! -e "$WORK/model.h5" ] || fail "save: a model was written by the stalled job"
+
+# Rank 0's background write of a checkpoint never ends: the next checkpoint waits for it, watched.
+stalled write hangwrite@0:0 \
+    "rank 0 (has been in|did not reach the end of) 'waiting for the previous checkpoint's write'" \
+    "${common[@]}" --steps 40 --checkpoint-every 2 --checkpoint-dir "$WORK/hung"
 
 # Rank 1 stops (SIGSTOP, its watchdog with it) on its way into the first agreement: rank 0 names
 # it. The same in lr-find and sweep, whose agreements are the same code.

@@ -88,6 +88,7 @@ double nnd_guard_limit(void);
  *   hanginit@1:0 rank 1 (the launcher's rank) stops before MPI_Init, before its watchdog starts
  *   hangresume@0:0, hangsave@0:0  rank 0 stops while loading the checkpoint to resume from,
  *                while writing --save
+ *   hangwrite@0:0 rank 0's background checkpoint writes never end (ckpt_writer.h)
  *   stopagree@1:0 rank 1 stops itself (SIGSTOP) on its way into an agreement (nnd_comm_agree)
  *   order1@*:0   a fresh run uses batch order 1 (order.h), as runs did before orders had
  *                versions, so that resuming such a run can be tested
