@@ -1,8 +1,6 @@
 #include "nndist/ckpt.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
 #include <inttypes.h>
 #include <math.h>
@@ -10,10 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "nndist/atomic_file.h"
-#include "nndist/guard.h"
 #include "nndist/h5util.h"
 #include "nndist/version.h"
 
