@@ -35,7 +35,8 @@ void nnd_budget_need(nnd_budget *b, const nnd_budget_input *in)
     if (in->sharded) b->part[NND_BUDGET_SHARED] = ((double)b->ranks_on_node + 1.0) * params * f;
     for (int p = 0; p < NND_BUDGET_SHARED; p++) b->rank_need += b->part[p];
     b->node_need = (double)b->ranks_on_node * b->rank_need + b->part[NND_BUDGET_SHARED];
-    if (shards > 1.0) b->node_need += state;
+    b->whole_state = shards > 1.0 ? state : 0.0;
+    b->node_need += b->whole_state;
     /* Rank 0 builds each checkpoint (and --save) in memory, and keeps the buffer for the next. */
     b->ckpt_image = in->writes_files ? params * f + state : 0.0;
     b->node_need += b->ckpt_image;

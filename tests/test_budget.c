@@ -50,6 +50,7 @@ static void test_parts_by_hand(void **state)
     assert_true(b.rank_need == 92 + 124 + 92 + 360 + 240);
     /* and rank 0's whole copy of the state for checkpoints, and the file it builds in memory
      * (the weights and the state), once on the node */
+    assert_true(b.whole_state == 2 * 23 * 4);
     assert_true(b.ckpt_image == 3 * 23 * 4);
     assert_true(b.node_need == 2 * 908 + 276 + 184 + 276);
     /* On the node: activations 720 bytes beat data 480, shared 276, optimizer 184. */

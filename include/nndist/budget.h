@@ -54,6 +54,7 @@ typedef struct {
     double rank_need;              /* bytes one rank needs (the shared windows excluded) */
     double node_need;              /* ranks_on_node x rank_need + the shared windows + rank 0's
                                     * whole state and checkpoint file */
+    double whole_state;            /* bytes of rank 0's whole copy of a sharded optimizer state */
     double ckpt_image;             /* bytes of the checkpoint file rank 0 builds in memory */
     int ranks_on_node;
     double node_limit;    /* bytes the node lets the job use; 0: unknown */

@@ -127,8 +127,7 @@ nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
     print_bytes("total per rank", b.rank_need);
     printf("  per node (%d rank%s):\n", per_node, per_node == 1 ? "" : "s");
     if (sharded) print_bytes(nnd_budget_part_name(NND_BUDGET_SHARED), b.part[NND_BUDGET_SHARED]);
-    if (state_sharded)
-        print_bytes("rank 0's whole optimizer state", in.n_state * b.part[NND_BUDGET_WEIGHTS]);
+    if (b.whole_state > 0) print_bytes("rank 0's whole optimizer state", b.whole_state);
     if (b.ckpt_image > 0) print_bytes("checkpoint file (rank 0)", b.ckpt_image);
     print_bytes("total per node", b.node_need);
     char text[256];
