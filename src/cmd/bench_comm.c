@@ -88,7 +88,7 @@ static double time_hierarchical(const nnd_comm *c, float *buf, size_t n, int ite
         cut(n, L, cn, cn + L);
         const int m = cn[lr];
         cut((size_t)m, N, cx, cx + N);
-        int xr;
+        int xr, wrong = 0;
         MPI_Comm_rank(across, &xr);
         /* The first round sums each rank's number + 1 (exact in float): every rank must end
          * with P(P+1)/2 everywhere, or the timing would be of a wrong sum. */
@@ -104,23 +104,17 @@ static double time_hierarchical(const nnd_comm *c, float *buf, size_t n, int ite
             memcpy(buf + cn[L + lr], part, (size_t)m * sizeof *buf);
             MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf, cn, cn + L, MPI_FLOAT, node);
             double dt = MPI_Wtime() - t0;
-            if (i == -4) {
+            if (i == -4) { /* the verdict is every rank's, so every rank leaves alike */
                 const float want = (float)c->size * (float)(c->size + 1) / 2.0f;
-                int bad = 0;
-                for (size_t k = 0; k < n; k++) bad |= buf[k] != want;
-                MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, c->world);
-                if (bad) break; /* t stays -2: a wrong sum */
+                for (size_t k = 0; k < n; k++) wrong |= buf[k] != want;
+                MPI_Allreduce(MPI_IN_PLACE, &wrong, 1, MPI_INT, MPI_MAX, c->world);
+                if (wrong) break;
             }
             MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, c->world);
             if (i >= 0) samples[i] = dt;
-            if (i == iters - 1) t = 0.0;
         }
-        if (t == 0.0) {
-            qsort(samples, (size_t)iters, sizeof *samples, cmp_double);
-            t = samples[iters / 2];
-        } else {
-            t = -2.0;
-        }
+        if (!wrong) qsort(samples, (size_t)iters, sizeof *samples, cmp_double);
+        t = wrong ? -2.0 : samples[iters / 2];
     }
     free(cn);
     free(cx);
