@@ -284,9 +284,10 @@ static nnd_status checkpoint(run *r, int background)
     nnd_guard_phase("writing a checkpoint", NND_GUARD_SLOW_FLOOR_S);
     nnd_status st = save(r, path, 1, background && !r->cfg->ckpt_sync);
     nnd_guard_idle();
-    nnd_trace_add(r->t.trace, NND_TRACE_CHECKPOINT, t0, MPI_Wtime());
-    r->epoch.io += MPI_Wtime() - t0;
-    r->ckpt_stall_s += MPI_Wtime() - t0;
+    double t1 = MPI_Wtime();
+    nnd_trace_add(r->t.trace, NND_TRACE_CHECKPOINT, t0, t1);
+    r->epoch.io += t1 - t0;
+    r->ckpt_stall_s += t1 - t0;
     r->checkpoints++;
     return st;
 }
