@@ -11,6 +11,13 @@ trap 'rm -rf "$WORK"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# until_exists GLOB [SECONDS]: wait (default 30 s) for a file matching GLOB; 1 on a timeout.
+until_exists() {
+    local tenths=$((${2:-30} * 10))
+    for _ in $(seq "$tenths"); do compgen -G "$1" > /dev/null && return 0; sleep 0.1; done
+    compgen -G "$1" > /dev/null
+}
+
 # run NP ARGS...: nndist under mpirun with NP ranks (a 120 s bound turns a hang into a failure).
 run() {
     local np=$1; shift

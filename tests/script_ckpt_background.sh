@@ -37,11 +37,7 @@ PY
 NNDIST_FAULT='slowckpt@0:0' run 2 "${common[@]}" --checkpoint-dir "$WORK/signal" \
     > "$WORK/signal.log" 2>&1 &
 pid=$!
-for _ in $(seq 300); do
-    compgen -G "$WORK/signal/ckpt-000000000100.h5.*.tmp" > /dev/null && break
-    sleep 0.1
-done
-compgen -G "$WORK/signal/ckpt-000000000100.h5.*.tmp" > /dev/null ||
+until_exists "$WORK/signal/ckpt-000000000100.h5.*.tmp" ||
     fail "the write of checkpoint 100 never started"
 kill -USR1 "$(pgrep -f "^[^ ]*mpi(run|exec) -np 2 .*$WORK/signal" | head -n 1)"
 set +e

@@ -6,12 +6,6 @@
 source "$(dirname "$0")/lib.sh"
 interrupted_run_fixture
 
-# until_exists PATTERN: wait (at most 30 s) for a file matching a glob to appear.
-until_exists() {
-    for _ in $(seq 300); do compgen -G "$1" > /dev/null && return 0; sleep 0.1; done
-    fail "timed out waiting for $1"
-}
-
 # kill_case NAME FAULT TARGET SIGNAL: run with NNDIST_FAULT=FAULT (a pause that gives a window),
 # send SIGNAL to TARGET (rank0, rank1 or mpirun) once the checkpoint at step 200 exists (or the
 # .<pid>.tmp of step 300 for the mid-write case), check the job ends, then resume and compare.
@@ -20,7 +14,7 @@ kill_case() {
     NNDIST_FAULT=$fault run 2 "${common[@]}" --checkpoint-dir "$WORK/$name" \
         > "$WORK/$name.log" 2>&1 &
     pid=$!
-    until_exists "$WORK/$name/$wait_for"
+    until_exists "$WORK/$name/$wait_for" || fail "$name: timed out waiting for $wait_for"
     case $target in
     mpirun) victim=$(pgrep -f "^[^ ]*mpi(run|exec) -np 2 .*$WORK/$name" | head -n 1 || true) ;;
     rank0) victim=$(pgrep -f "^$NNDIST train .*$WORK/$name" | head -n 1 || true) ;;

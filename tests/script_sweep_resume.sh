@@ -32,11 +32,7 @@ start() {
     NNDIST_FAULT='pause@*:30' run 2 "${common[@]}" --out "$WORK/$name" --checkpoint-every 20 \
         > "$WORK/$name.log" 2>&1 &
     pid=$!
-    for _ in $(seq 600); do
-        compgen -G "$WORK/$name/state/$glob" > /dev/null && break
-        sleep 0.1
-    done
-    compgen -G "$WORK/$name/state/$glob" > /dev/null ||
+    until_exists "$WORK/$name/state/$glob" 60 ||
         fail "$name: $glob did not appear: $(cat "$WORK/$name.log")"
 }
 
