@@ -421,6 +421,17 @@ for l in "${notes[@]}"; do
     note="$note\\n{/*0.85 $l}"
 done
 colors=("#1f77b4" "#d62728" "#2ca02c" "#ff7f0e" "#9467bd" "#8c564b" "#e377c2" "#17becf")
+# series_lines COLUMN: one gnuplot line per series of COLUMN of its .dat file, comma separated.
+series_lines() {
+    local i=0 s
+    for s in "${series[@]}"; do
+        [ "$i" = 0 ] || printf ', '
+        printf '"%s" using 1:%s with linespoints lw 2 pt 7 ps 1.2 lc rgb "%s" title "%s"' \
+            "$pd/$s.dat" "$1" "${colors[i % ${#colors[@]}]}" \
+            "${s%-t*} scaling, ${s##*-t} thread(s)/rank"
+        i=$((i + 1))
+    done
+}
 
 {
     echo 'set terminal pngcairo size 960,620 font "DejaVu Sans,11"'
@@ -446,24 +457,13 @@ colors=("#1f77b4" "#d62728" "#2ca02c" "#ff7f0e" "#9467bd" "#8c564b" "#e377c2" "#
     printf 'set title "Parallel efficiency = speedup x smallest rank count / ranks%s"\n' "$note"
     echo 'unset logscale y; set format y "%g"; set yrange [0:1.2<*]; set ylabel "efficiency"'
     printf 'plot '
-    i=0
-    for s in "${series[@]}"; do
-        printf '"%s" using 1:3 with linespoints lw 2 pt 7 ps 1.2 lc rgb "%s" title "%s", ' \
-            "$pd/$s.dat" "${colors[i % ${#colors[@]}]}" "${s%-t*} scaling, ${s##*-t} thread(s)/rank"
-        i=$((i + 1))
-    done
-    echo '1 with lines dt 2 lw 1.5 lc rgb "gray40" title "ideal"'
+    series_lines 3
+    echo ', 1 with lines dt 2 lw 1.5 lc rgb "gray40" title "ideal"'
     echo "set output '$out/memory.png'"
     printf 'set title "Peak memory per rank (the largest rank'"'"'s resident set)%s"\n' "$note"
     echo 'set yrange [0:*]; set ylabel "MB per rank"'
     printf 'plot '
-    i=0
-    for s in "${series[@]}"; do
-        printf '"%s" using 1:5 with linespoints lw 2 pt 7 ps 1.2 lc rgb "%s" title "%s"' \
-            "$pd/$s.dat" "${colors[i % ${#colors[@]}]}" "${s%-t*} scaling, ${s##*-t} thread(s)/rank"
-        i=$((i + 1))
-        [ "$i" = "${#series[@]}" ] || printf ', '
-    done
+    series_lines 5
     echo
     echo "set output '$out/breakdown.png'"
     printf 'set title "Time of one step by phase (ranks x threads per rank, /Nn: on N nodes)%s"\n' "$note"
