@@ -47,6 +47,38 @@ static size_t tail_stripe(const nnd_order *o, size_t m)
 nnd_status nnd_order_init(nnd_order *o, size_t n, size_t batch, int shuffle, uint64_t seed,
                           int version, int rank, int size)
 {
+    return nnd_order_init_units(o, n, batch, shuffle, seed, version, 0, rank, size);
+}
+
+/* The smallest power of two >= size, at most cap. */
+static size_t units_for(int size, size_t cap)
+{
+    size_t u = 1;
+    while (u < (size_t)size && u < cap) u *= 2;
+    return u;
+}
+
+/* The refusals of a unit count (0: the mode is off, nothing to check). */
+static nnd_status check_units(const nnd_order *o, size_t units, int size)
+{
+    if (units == 0) return NND_OK;
+    if ((units & (units - 1)) != 0 || units > o->n_stripes)
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--units %zu: expected a power of two between 1 and %zu (the stripes "
+                           "of these %zu samples)",
+                           units, o->n_stripes, o->n);
+    if (units < (size_t)size)
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--deterministic with %zu units of samples on %d ranks: every rank "
+                           "must own a unit; pass --units %zu or more (a power of two up to %zu), "
+                           "the same in every run whose bits you compare",
+                           units, size, units_for(size, o->n_stripes), o->n_stripes);
+    return NND_OK;
+}
+
+nnd_status nnd_order_init_units(nnd_order *o, size_t n, size_t batch, int shuffle, uint64_t seed,
+                                int version, size_t units, int rank, int size)
+{
     memset(o, 0, sizeof *o);
     if (n == 0 || batch == 0)
         return nnd_err_set(NND_ERR_INTERNAL, "batch order needs n > 0 and batch > 0");
@@ -71,8 +103,20 @@ nnd_status nnd_order_init(nnd_order *o, size_t n, size_t batch, int shuffle, uin
     o->start[0] = 0;
     for (size_t j = 0; j < o->n_stripes; j++)
         o->start[j + 1] = (uint32_t)(o->start[j] + o->stripe_len + (size_t)stripe_is_long(o, j));
-    o->s_lo = (size_t)rank * o->n_stripes / (size_t)size;
-    o->s_hi = (size_t)(rank + 1) * o->n_stripes / (size_t)size;
+    nnd_status st = check_units(o, units, size);
+    if (st) return st;
+    if (units) { /* whole units per rank: S / units stripes each */
+        o->n_units = units;
+        o->u_lo = (size_t)rank * units / (size_t)size;
+        o->u_hi = (size_t)(rank + 1) * units / (size_t)size;
+        o->s_lo = o->u_lo * (o->n_stripes / units);
+        o->s_hi = o->u_hi * (o->n_stripes / units);
+        o->unit_tmp = malloc(batch * sizeof *o->unit_tmp);
+        if (!o->unit_tmp) return nnd_err_set(NND_ERR_NOMEM, "cannot allocate a batch's units");
+    } else {
+        o->s_lo = (size_t)rank * o->n_stripes / (size_t)size;
+        o->s_hi = (size_t)(rank + 1) * o->n_stripes / (size_t)size;
+    }
     o->lo = o->start[o->s_lo];
     o->hi = o->start[o->s_hi];
     o->perm = malloc((o->hi - o->lo + 1) * sizeof *o->perm);
@@ -84,6 +128,7 @@ nnd_status nnd_order_init(nnd_order *o, size_t n, size_t batch, int shuffle, uin
 
 void nnd_order_free(nnd_order *o)
 {
+    free(o->unit_tmp);
     free(o->perm);
     free(o->phi);
     free(o->start);
@@ -257,4 +302,24 @@ nnd_status nnd_order_measure_balance(size_t n, size_t batch, int shuffle, uint64
     free(touched);
     nnd_order_free(&o);
     return NND_OK;
+}
+
+size_t nnd_order_local_units(nnd_order *o, uint64_t step, uint32_t *idx, size_t *unit_end)
+{
+    /* The positions' order, then a stable counting sort by unit. */
+    size_t n = nnd_order_local_batch(o, step, o->unit_tmp);
+    const size_t owned = o->u_hi - o->u_lo, per_unit = o->n_stripes / o->n_units;
+    for (size_t u = 0; u < owned; u++) unit_end[u] = 0;
+    for (size_t i = 0; i < n; i++)
+        unit_end[(stripe_of_sample(o, o->lo + o->unit_tmp[i]) - o->s_lo) / per_unit]++;
+    size_t end = 0;
+    for (size_t u = 0; u < owned; u++) {
+        end += unit_end[u];
+        unit_end[u] = end - unit_end[u]; /* the unit's first row, for now */
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t u = (stripe_of_sample(o, o->lo + o->unit_tmp[i]) - o->s_lo) / per_unit;
+        idx[unit_end[u]++] = o->unit_tmp[i];
+    }
+    return n;
 }

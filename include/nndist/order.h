@@ -53,6 +53,10 @@ typedef struct {
     uint32_t *perm;
     uint64_t perm_epoch;
     int perm_valid;
+    /* Units (the deterministic mode; 0 when off): U units of S/U consecutive stripes each; the
+     * rank owns units [u_lo, u_hi) and the stripes in them. */
+    size_t n_units, u_lo, u_hi;
+    uint32_t *unit_tmp; /* room for a batch of indices, for grouping them by unit */
 } nnd_order;
 
 /* The stripe count for n samples in order `version` (see above). */
@@ -65,6 +69,13 @@ int nnd_order_stripe_owner(const nnd_order *o, size_t j, int size);
 /* Sets up order `version` for rank `rank` of `size`. */
 nnd_status nnd_order_init(nnd_order *o, size_t n, size_t batch, int shuffle, uint64_t seed,
                           int version, int rank, int size);
+/* The same in units (docs/design.md, "Deterministic mode"): the stripes are grouped into
+ * `units` units of S/units consecutive stripes (units a power of two, 1 <= units <= S), and rank
+ * `rank` of `size` owns units [rank*units/size, (rank+1)*units/size) with their stripes, so that
+ * every unit lies on one rank whatever the rank count. Refused (NND_ERR_USAGE, naming what would
+ * work) when units is not such a power of two or is below the rank count. */
+nnd_status nnd_order_init_units(nnd_order *o, size_t n, size_t batch, int shuffle, uint64_t seed,
+                                int version, size_t units, int rank, int size);
 void nnd_order_free(nnd_order *o);
 uint64_t nnd_order_steps_per_epoch(const nnd_order *o);
 /* Samples in global step `step` (all ranks together). */
@@ -72,6 +83,11 @@ size_t nnd_order_global_count(const nnd_order *o, uint64_t step);
 /* Writes the indices (relative to lo) of this rank's samples of global step `step` into idx
  * (room for `batch` entries) and returns how many. */
 size_t nnd_order_local_batch(nnd_order *o, uint64_t step, uint32_t *idx);
+/* nnd_order_local_batch grouped by unit (an order made by nnd_order_init_units): the rank's
+ * units in order, each unit's samples in the order of their positions; unit_end[i] (room for
+ * u_hi - u_lo entries) receives the end of local unit i's rows. Which samples form a unit's
+ * part of a step, and their order, depend on neither the rank nor the rank count. */
+size_t nnd_order_local_units(nnd_order *o, uint64_t step, uint32_t *idx, size_t *unit_end);
 
 /* How evenly the steps of an epoch fall on `size` ranks: over the full steps (those of B
  * samples) of the first epoch, the largest max - min of the ranks' sample counts in one step,
