@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../src/kernels/elementwise.h"
+#include "nndist/fixed_sum.h"
 #include "nndist/rng.h"
 
 static float *random_floats(size_t n, uint64_t stream)
@@ -155,11 +156,69 @@ static void test_checks_and_sums(void **state)
     free(ref);
 }
 
+/* The fixed-point passes against fixed_sum.c's reference loops, bitwise: values over 60 binades
+ * scaled up to just below 2^62, exact halves (ties go to even), both signs; the largest
+ * magnitude, with a NaN and an infinity flagged. */
+static void test_fixed_point(void **state)
+{
+    (void)state;
+    const size_t n = 70001; /* above the parallel threshold, a remainder after the vectors */
+    float *x = malloc(n * sizeof *x), *out = malloc(n * sizeof *out),
+          *ref_out = malloc(n * sizeof *out);
+    int64_t *acc = malloc(n * sizeof *acc), *ref = malloc(n * sizeof *ref),
+            *enc = malloc(n * sizeof *enc);
+    assert_true(x && out && ref_out && acc && ref && enc);
+    for (size_t i = 0; i < n; i++) {
+        float u = nnd_rng_uniform(5, NND_RNG_SYNTHETIC, 1, i);
+        float v = nnd_rng_uniform(5, NND_RNG_SYNTHETIC, 2, i);
+        x[i] = (u < 0.5f ? -1.0f : 1.0f) * ldexpf(0.5f + 0.5f * v, (int)(60.0f * u) - 30);
+        if (i % 7 == 0) x[i] = (float)((int)(i % 1000) - 500) + 0.5f; /* ties at scale 1 */
+    }
+    x[3] = 0x1.fffffep29f; /* with s = 32: just below 2^62 */
+    for (int s = 0; s <= 32; s += 32) {
+        const double scale = ldexp(1.0, s);
+        nnd_fixed_encode(x, n, s, ref);
+        nnd_fixed_encode(x + 1, n - 1, s, enc);
+        nnd_fixed_add(ref, enc, n - 1);
+        nnd_fixed_decode(ref, n, s, ref_out);
+        for (int v = 0; v < 3; v++) {
+            if (!runs_here(v)) continue;
+            variants[v]->fixed_encode_add(acc, x, n, scale, 0);
+            variants[v]->fixed_encode_add(acc, x + 1, n - 1, scale, 1);
+            if (memcmp(acc, ref, n * sizeof *acc) != 0)
+                fail_msg("%s: fixed_encode_add differs from the reference at scale 2^%d", names[v],
+                         s);
+            variants[v]->fixed_decode(out, acc, n, 1.0 / scale);
+            assert_memory_equal(out, ref_out, n * sizeof *out);
+            assert_true(variants[v]->max_abs(x, n) == nnd_fixed_max_abs(x, n));
+        }
+    }
+    for (int v = 0; v < 3; v++) {
+        if (!runs_here(v)) continue;
+        float tie[4] = {2.5f, -2.5f, 3.5f, 0.0f};
+        variants[v]->fixed_encode_add(acc, tie, 4, 1.0, 0);
+        assert_true(acc[0] == 2 && acc[1] == -2 && acc[2] == 4 && acc[3] == 0);
+        assert_true(variants[v]->max_abs(x, n) == 0x1.fffffep29f);
+        x[n / 2] = NAN;
+        assert_true(isinf(variants[v]->max_abs(x, n)));
+        x[n / 2] = -INFINITY;
+        assert_true(isinf(variants[v]->max_abs(x, n)));
+        x[n / 2] = 1.0f;
+    }
+    free(x);
+    free(out);
+    free(ref_out);
+    free(acc);
+    free(ref);
+    free(enc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward_backward_passes),
         cmocka_unit_test(test_checks_and_sums),
+        cmocka_unit_test(test_fixed_point),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

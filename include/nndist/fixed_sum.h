@@ -27,10 +27,21 @@
 /* The exponent e of the largest magnitude in x, with 2^(e-1) <= max|x| < 2^e (frexp's); the
  * agreed exponent of a sum is the largest over all its terms (an MPI_MAX of ints). */
 int nnd_fixed_exponent(const float *x, size_t n);
+/* The largest magnitude among x[0..n) as a double; +inf when one is NaN or infinite (so that an
+ * MPI_MAX of it flags a NaN anywhere). A maximum does not depend on the order it is taken in. */
+double nnd_fixed_max_abs(const float *x, size_t n);
 /* The scale exponent s for a sum of at most `terms` vectors whose agreed exponent is e (terms
  * >= 1, e finite); a vector of zeros (e = NND_FIXED_ZERO) gets 0. */
 int nnd_fixed_shift(int e, uint64_t terms);
-/* out[i] = x[i] * 2^s rounded to the nearest integer (ties to even). */
+/* The scale exponent s for a sum whose terms add up, in magnitude, to at most `bound` (a bound
+ * known before the terms are: bound * 2^s < 2^62, so the sum cannot overflow an int64 however
+ * the terms round): 0 for bound 0, at most 962 (so that 2^s is a finite double; a bound below
+ * 2^-900 has no float terms to lose), NND_FIXED_NONFINITE when bound is not finite or not below
+ * 2^127 (the total could not be turned back into a finite float). */
+int nnd_fixed_shift_bound(double bound);
+/* out[i] = x[i] * 2^s rounded to the nearest integer (ties to even). These loops are the
+ * reference; the training step uses the vectorized variants of kernels/elementwise.h, which give
+ * the same bits. */
 void nnd_fixed_encode(const float *x, size_t n, int s, int64_t *out);
 /* out[i] += in[i]: the exact sum (no overflow within the terms nnd_fixed_shift was given). */
 void nnd_fixed_add(int64_t *out, const int64_t *in, size_t n);

@@ -88,7 +88,64 @@ static int sum_ranks(float *out, const float *const *seg, int P, size_t lo, size
     return bad != 0;
 }
 
+/* The integer nearest to r (ties to even), for |r| < 2^51: adding 1.5 * 2^52 leaves units in the
+ * last place of the sum, whose bits then differ from the constant's by the integer. Plain
+ * arithmetic, so it vectorizes where a conversion to int64 does not (AVX2). */
+static inline int64_t round_small(double r)
+{
+    const double magic = 0x1.8p52;
+    double b = r + magic;
+    int64_t bits, magic_bits;
+    memcpy(&bits, &b, sizeof bits);
+    memcpy(&magic_bits, &magic, sizeof magic_bits);
+    return bits - magic_bits;
+}
+
+/* acc[i] += round(x[i] * scale) for |x[i] * scale| < 2^62: v = h 2^31 + r with h the integer
+ * nearest to v / 2^31 and r = v - h 2^31 exact (|r| <= 2^30: when h != 0, |v| >= 2^30 and its
+ * last place is at least 2^-22), so round(v) = h 2^31 + round(r), ties to even included. */
+static void fixed_encode_add(int64_t *restrict acc, const float *restrict x, size_t n, double scale,
+                             int add)
+{
+    const int64_t keep = add ? -1 : 0; /* a mask, so that one loop serves both */
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)x[i] * scale;
+        double h = (v * 0x1p-31 + 0x1.8p52) - 0x1.8p52;
+        double r = v - h * 0x1p31;
+        acc[i] = (acc[i] & keep) + round_small(h) * ((int64_t)1 << 31) + round_small(r);
+    }
+}
+
+/* The largest magnitude, on the bits: without the sign, the order of non-negative floats is the
+ * order of their bits as unsigned integers (an integer maximum vectorizes, a float one does not
+ * without -ffast-math), and NaN and infinities are the bits from 0x7f800000 up. */
+static double max_abs(const float *x, size_t n)
+{
+    uint32_t big = 0;
+#pragma omp parallel for reduction(max : big) schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        bits &= 0x7fffffffu;
+        big = bits > big ? bits : big;
+    }
+    if (big >= 0x7f800000u) return (double)INFINITY;
+    float f;
+    memcpy(&f, &big, sizeof f);
+    return (double)f;
+}
+
+static void fixed_decode(float *restrict out, const int64_t *restrict in, size_t n, double scale)
+{
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = (float)((double)in[i] * scale);
+}
+
 const nnd_ew_kernels NND_ISA_NAME(nnd_ew_) = {
+    .max_abs = max_abs,
+    .fixed_encode_add = fixed_encode_add,
+    .fixed_decode = fixed_decode,
     .sum_ranks = sum_ranks,
     .bias_act = bias_act,
     .act_backward = act_backward,

@@ -3,6 +3,7 @@
 #define NNDIST_ELEMENTWISE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nndist/activation.h"
 
@@ -19,6 +20,14 @@ typedef struct {
     /* out (n) = the sum over r = 0..P-1, in that order, of seg[r][lo .. lo+n); 1 when a sum
      * is not finite */
     int (*sum_ranks)(float *out, const float *const *seg, int P, size_t lo, size_t n);
+    /* the largest |x[i]| as a double, +inf when one is NaN or infinite: nnd_fixed_max_abs */
+    double (*max_abs)(const float *x, size_t n);
+    /* acc[i] (+)= x[i] * scale rounded to the nearest integer, ties to even (scale a power of two,
+     * |x[i] * scale| < 2^62), added to acc (add) or stored: nnd_fixed_encode then nnd_fixed_add
+     * (fixed_sum.h), bitwise */
+    void (*fixed_encode_add)(int64_t *acc, const float *x, size_t n, double scale, int add);
+    /* out[i] = (float)(in[i] * scale): nnd_fixed_decode, bitwise */
+    void (*fixed_decode)(float *out, const int64_t *in, size_t n, double scale);
 } nnd_ew_kernels;
 
 extern const nnd_ew_kernels nnd_ew_portable, nnd_ew_avx2, nnd_ew_avx512;
