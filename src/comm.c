@@ -214,7 +214,10 @@ void nnd_comm_bcast_floats(const nnd_comm *c, float *buf, size_t n)
     }
 }
 
-nnd_status nnd_shards_init(nnd_shards *s, const nnd_comm *c, size_t n)
+/* The shard table from each rank's first element: start(r, ctx) for r = 0..size-1 (start(0) = 0,
+ * non-decreasing, at most n). */
+static nnd_status shards_from_starts(nnd_shards *s, const nnd_comm *c, size_t n,
+                                     size_t (*start)(int r, const void *ctx), const void *ctx)
 {
     memset(s, 0, sizeof *s);
     if (n > INT_MAX) return nnd_err_set(NND_ERR_INTERNAL, "%zu elements are too many to shard", n);
@@ -224,11 +227,8 @@ nnd_status nnd_shards_init(nnd_shards *s, const nnd_comm *c, size_t n)
         nnd_shards_free(s);
         return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the shard table of %d ranks", c->size);
     }
-    size_t per = (n + (size_t)c->size - 1) / (size_t)c->size;
-    per = (per + 15) / 16 * 16;
     for (int r = 0; r < c->size; r++) {
-        size_t lo = per * (size_t)r < n ? per * (size_t)r : n;
-        size_t hi = lo + per < n ? lo + per : n;
+        size_t lo = start(r, ctx), hi = r + 1 < c->size ? start(r + 1, ctx) : n;
         s->count[r] = (int)(hi - lo);
         s->displ[r] = (int)lo;
         if (r == c->rank) {
@@ -237,6 +237,52 @@ nnd_status nnd_shards_init(nnd_shards *s, const nnd_comm *c, size_t n)
         }
     }
     return NND_OK;
+}
+
+typedef struct {
+    size_t n, per;
+} even_cut;
+
+static size_t even_start(int r, const void *ctx)
+{
+    const even_cut *e = ctx;
+    return e->per * (size_t)r < e->n ? e->per * (size_t)r : e->n;
+}
+
+nnd_status nnd_shards_init(nnd_shards *s, const nnd_comm *c, size_t n)
+{
+    even_cut e = {.n = n, .per = (n + (size_t)c->size - 1) / (size_t)c->size};
+    e.per = (e.per + 15) / 16 * 16;
+    return shards_from_starts(s, c, n, even_start, &e);
+}
+
+typedef struct {
+    size_t n, size;
+    const size_t *cuts;
+    size_t n_cuts;
+} listed_cut;
+
+/* The cut nearest to r n / P (the lower one of a tie). */
+static size_t listed_start(int r, const void *ctx)
+{
+    const listed_cut *l = ctx;
+    size_t ideal = l->n * (size_t)r / l->size, lo = 0, hi = l->n_cuts; /* cuts[lo] <= ideal */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->cuts[mid] <= ideal)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (lo + 1 < l->n_cuts && l->cuts[lo + 1] - ideal < ideal - l->cuts[lo]) lo++;
+    return l->cuts[lo];
+}
+
+nnd_status nnd_shards_init_at(nnd_shards *s, const nnd_comm *c, size_t n, const size_t *cuts,
+                              size_t n_cuts)
+{
+    listed_cut l = {.n = n, .size = (size_t)c->size, .cuts = cuts, .n_cuts = n_cuts};
+    return shards_from_starts(s, c, n, listed_start, &l);
 }
 
 void nnd_shards_free(nnd_shards *s)

@@ -46,6 +46,10 @@ typedef struct {
 
 /* n must fit an int (callers fall back to whole-buffer collectives otherwise). */
 nnd_status nnd_shards_init(nnd_shards *s, const nnd_comm *c, size_t n);
+/* The same with every shard starting at one of cuts (n_cuts ascending values, cuts[0] = 0): rank
+ * r's at the cut nearest to r n / P. For sums whose blocks must each lie on one rank. */
+nnd_status nnd_shards_init_at(nnd_shards *s, const nnd_comm *c, size_t n, const size_t *cuts,
+                              size_t n_cuts);
 void nnd_shards_free(nnd_shards *s);
 /* Buffers in node-shared memory, one per rank of a comm whose ranks are all on one node: each
  * rank writes its own and, between two nnd_shm_barrier calls, may read everyone's. */
