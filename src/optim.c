@@ -314,12 +314,19 @@ nnd_status nnd_optim_init_shard(nnd_optim *o, const nnd_optim_config *cfg, const
     }
     o->n_tensors = n_tensors;
     o->tensor_off = malloc(((size_t)n_tensors + 1) * sizeof *o->tensor_off);
+    o->block0 = malloc(((size_t)n_tensors + 1) * sizeof *o->block0);
     /* Two partial sums per block: lars and lamb need two norms per tensor. */
     size_t blocks = o->n / NORM_BLOCK + 1;
     o->partial = malloc(2 * blocks * sizeof *o->partial);
-    if (!o->tensor_off || !o->partial)
+    if (!o->tensor_off || !o->block0 || !o->partial)
         return nnd_err_set(NND_ERR_NOMEM, "cannot allocate optimizer state");
     memcpy(o->tensor_off, tensor_off, ((size_t)n_tensors + 1) * sizeof *o->tensor_off);
+    o->block0[0] = 0;
+    for (int k = 0; k < n_tensors; k++)
+        o->block0[k + 1] =
+            o->block0[k] + (tensor_off[k + 1] - tensor_off[k] + NORM_BLOCK - 1) / NORM_BLOCK;
+    o->grid = malloc(2 * (o->block0[n_tensors] + 1) * sizeof *o->grid);
+    if (!o->grid) return nnd_err_set(NND_ERR_NOMEM, "cannot allocate optimizer state");
     return NND_OK;
 }
 
@@ -362,6 +369,8 @@ void nnd_optim_free(nnd_optim *o)
 {
     for (int s = 0; s < NND_OPTIM_MAX_STATE; s++) free(o->state[s]);
     free(o->tensor_off);
+    free(o->block0);
+    free(o->grid);
     free(o->partial);
     memset(o, 0, sizeof *o);
 }
@@ -371,6 +380,28 @@ void nnd_optim_free(nnd_optim *o)
 double nnd_optim_nadam_mu_product(const nnd_optim_config *cfg, uint64_t steps)
 {
     return nnd_nadam_mu_product(cfg, steps);
+}
+
+void nnd_optim_set_exact_norms(nnd_optim *o, int on)
+{
+    o->exact_norms = on;
+}
+
+size_t nnd_optim_model_cuts(const nnd_model *m, size_t *cuts)
+{
+    size_t count = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const size_t ends[2][2] = {{m->w_off[l], m->b_off[l]},
+                                   {m->b_off[l], m->b_off[l] + m->sizes[l + 1]}};
+        for (int t = 0; t < 2; t++)
+            for (size_t at = ends[t][0]; at < ends[t][1]; at += NORM_BLOCK)
+                if (cuts)
+                    cuts[count++] = at;
+                else
+                    count++;
+    }
+    if (cuts) cuts[count] = m->n_params;
+    return count + 1;
 }
 
 int nnd_optim_config_needs_norms(const nnd_optim_config *cfg)

@@ -229,10 +229,13 @@ static void *step_rank(void *arg)
  * inside tensors) whose norms come from the hook; returns the largest difference of the
  * weights, relative to the largest weight, after three steps with an allgather after each, and
  * in *of_update the same relative to how far the steps moved the weights. */
-static double sharded_norms_difference(const nnd_optim_config *cfg, int skip_sum, double *of_update)
+static double sharded_norms_difference(const nnd_optim_config *cfg, int skip_sum, int exact,
+                                       double *of_update)
 {
-    const size_t n = 70013, cut[NORM_RANKS + 1] = {0, 23456, 50011, n, n};
-    const size_t off[4] = {0, 50000, 50007, n};
+    const size_t n = 70013, off[4] = {0, 50000, 50007, n};
+    /* exact norms: the cuts at blocks of 4096 from a tensor's start (one inside tensor 0) */
+    const size_t cuts[2][NORM_RANKS + 1] = {{0, 23456, 50011, n, n}, {0, 5 * 4096, 50007, n, n}};
+    const size_t *cut = cuts[exact];
     float *G = malloc(n * sizeof *G), *w = malloc(n * sizeof *w), *w0 = malloc(n * sizeof *w);
     float *ws[NORM_RANKS];
     assert_non_null(G);
@@ -243,6 +246,7 @@ static double sharded_norms_difference(const nnd_optim_config *cfg, int skip_sum
     nnd_optim whole, part[NORM_RANKS];
     norm_rank ranks[NORM_RANKS];
     assert_int_equal(nnd_optim_init(&whole, cfg, off, 3), NND_OK);
+    nnd_optim_set_exact_norms(&whole, exact);
     /* weights that grow along the buffer: a shard's norms are not the whole's scaled down */
     for (size_t i = 0; i < n; i++)
         w[i] = (nnd_rng_uniform(13, NND_RNG_SYNTHETIC, 0, i) - 0.5f) * (1.0f + 4.0f * (float)i / n);
@@ -257,6 +261,7 @@ static double sharded_norms_difference(const nnd_optim_config *cfg, int skip_sum
                                .lo = cut[r],
                                .hi = cut[r + 1]};
         nnd_optim_set_norm_sum(&part[r], sum_at_barrier, &ranks[r]);
+        nnd_optim_set_exact_norms(&part[r], exact);
         assert_non_null(ws[r] = malloc(n * sizeof *w));
         memcpy(ws[r], w, n * sizeof *w);
         ranks[r].w = ws[r];
@@ -317,13 +322,36 @@ static void test_shards_norms(void **state)
         if (cfg.kind != NND_OPTIM_LARS && cfg.kind != NND_OPTIM_LAMB) cfg.clip_norm = 0.5;
         assert_true(nnd_optim_config_needs_norms(&cfg));
         double of_update, broken;
-        double d = sharded_norms_difference(&cfg, 0, &of_update);
+        double d = sharded_norms_difference(&cfg, 0, 0, &of_update);
         printf("%s%s: sharded norms against the whole range: %.3g of the weights\n", names[c],
                cfg.clip_norm > 0.0 ? " --clip-norm" : "", d);
         if (!(d <= 1e-6)) fail_msg("%s: the sharded update differs by %g", names[c], d);
         if (cfg.kind == NND_OPTIM_ADAM) continue; /* its step does not see the gradient's scale */
-        sharded_norms_difference(&cfg, 1, &broken);
+        sharded_norms_difference(&cfg, 1, 0, &broken);
         printf("  without the sum over the shards: %.3g of the update\n", broken);
+        if (!(broken > 1e-2))
+            fail_msg("%s: a rank that skips the sum changes the update by only %g", names[c],
+                     broken);
+    }
+}
+
+/* The deterministic mode's norms (nnd_optim_set_exact_norms): with shards cut at the norms'
+ * blocks, the sharded update is bitwise the update over the whole range, for lars, lamb and
+ * --clip-norm; a rank that skips the sum still breaks it. */
+static void test_shards_exact_norms(void **state)
+{
+    (void)state;
+    const char *names[] = {"lars", "lamb", "momentum", "lamb"};
+    for (size_t c = 0; c < sizeof names / sizeof names[0]; c++) {
+        nnd_optim_config cfg = defaults_of(names[c]);
+        cfg.weight_decay = 0.01;
+        if (cfg.kind == NND_OPTIM_SGD || c == 3) cfg.clip_norm = 0.5;
+        double of_update, broken;
+        double d = sharded_norms_difference(&cfg, 0, 1, &of_update);
+        printf("%s%s: exact norms, sharded against the whole range: %.3g of the weights\n",
+               names[c], cfg.clip_norm > 0.0 ? " --clip-norm" : "", d);
+        if (d != 0.0) fail_msg("%s: the sharded update differs by %g", names[c], d);
+        sharded_norms_difference(&cfg, 1, 1, &broken);
         if (!(broken > 1e-2))
             fail_msg("%s: a rank that skips the sum changes the update by only %g", names[c],
                      broken);
@@ -399,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_isa_variants_bitwise),
         cmocka_unit_test(test_shards_bitwise),
         cmocka_unit_test(test_shards_norms),
+        cmocka_unit_test(test_shards_exact_norms),
         cmocka_unit_test(test_checkpoint_resume_bitwise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -132,6 +132,12 @@ typedef struct {
     int n_tensors;                     /* parameter tensors (W_0, b_0, W_1, ...) */
     size_t *tensor_off;                /* n_tensors + 1 offsets; the last is n; owned */
     double *partial;                   /* per-block partial sums of the norms; owned */
+    /* Exact norms (nnd_optim_set_exact_norms): tensor k's blocks of NORM_BLOCK elements, from
+     * its start, are blocks block0[k] .. block0[k+1]-1 of all tensors; grid holds two partial
+     * sums per block. */
+    int exact_norms;
+    size_t *block0; /* n_tensors + 1 entries; owned */
+    double *grid;   /* owned */
     /* nadam: mu_product = prod_{i <= mu_product_step} mu_i. A pure function of the step:
      * recomputed when mu_product_step != step (e.g. on a rank that received the step by
      * broadcast), with the same sequence of products, so bitwise equal. */
@@ -189,6 +195,16 @@ void nnd_optim_step(nnd_optim *o, float *params, const float *grads, float grad_
  * allreduce). Every rank calls it the same number of times per step, empty shards included:
  * once for --clip-norm, once for lars or lamb. Set after init; init clears it. */
 void nnd_optim_set_norm_sum(nnd_optim *o, void (*sum)(double *sums, int n, void *ctx), void *ctx);
+/* The deterministic mode's norms: every norm is the sum, in block order, of partial sums over
+ * fixed blocks (4096 elements of one tensor, from the tensor's start), the same blocks and the
+ * same order on any shard layout; a shard's blocks go through the hook at their own places of a
+ * vector of all blocks (zeros elsewhere, so the ranks' sum of each is exact). --clip-norm's norm
+ * is then the sum of the tensors' in tensor order. The shards must start at blocks:
+ * nnd_optim_model_cuts lists the starts. */
+void nnd_optim_set_exact_norms(nnd_optim *o, int on);
+/* The blocks' starts of m's tensors, then n_params, into cuts (NULL: count only); returns how
+ * many (for nnd_shards_init_at). */
+size_t nnd_optim_model_cuts(const nnd_model *m, size_t *cuts);
 /* 1 when cfg's update needs such sums (the optimizer is not elementwise). */
 int nnd_optim_config_needs_norms(const nnd_optim_config *cfg);
 /* The state tensors cfg's optimizer keeps (one float per parameter each): what it adds to a

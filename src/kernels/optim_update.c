@@ -286,19 +286,71 @@ static void sum_over_shards(const nnd_optim *o, double *sums, int n)
     if (o->norm_sum) o->norm_sum(sums, n, o->norm_sum_ctx);
 }
 
+/* Exact norms: global block index of element `at` of tensor k. */
+static size_t block_of(const nnd_optim *o, int k, size_t at)
+{
+    return o->block0[k] + (at - o->tensor_off[k]) / NORM_BLOCK;
+}
+
+/* Exact norms: the squares of tensor k's part of the span [lo, lo + n_span) (of a, scaled by sa,
+ * and of b by sb when given), block by block at the blocks' places in o->grid. */
+static void grid_squares(nnd_optim *o, int k, size_t lo, size_t n_span, const float *a, double sa,
+                         const float *b, double sb)
+{
+    size_t off, n = tensor_part(o, k, lo, n_span, &off);
+    if (n == 0) return;
+    double *g = o->grid + 2 * block_of(o, k, lo + off);
+    const size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t j = 0; j < blocks; j++) {
+        size_t i0 = j * NORM_BLOCK, i1 = i0 + NORM_BLOCK < n ? i0 + NORM_BLOCK : n;
+        g[2 * j] = block_squares(a + off, sa, i0, i1);
+        g[2 * j + 1] = b ? block_squares(b + off, sb, i0, i1) : 0.0;
+    }
+}
+
+/* Exact norms: the grid over every shard, then sums[2k], sums[2k + 1] = tensor k's blocks added
+ * in order. */
+static void grid_totals(nnd_optim *o, double *sums)
+{
+    const size_t blocks = o->block0[o->n_tensors];
+    sum_over_shards(o, o->grid, (int)(2 * blocks));
+    for (int k = 0; k < o->n_tensors; k++) {
+        double x = 0.0, y = 0.0;
+        for (size_t g = o->block0[k]; g < o->block0[k + 1]; g++) {
+            x += o->grid[2 * g];
+            y += o->grid[2 * g + 1];
+        }
+        sums[2 * k] = x;
+        sums[2 * k + 1] = y;
+    }
+}
+
+/* Exact norms: the grid's blocks all zero (a shard fills its own). */
+static void grid_clear(nnd_optim *o)
+{
+    memset(o->grid, 0, 2 * o->block0[o->n_tensors] * sizeof *o->grid);
+}
+
 /* lars and lamb: sums[2k] = ||w_k||^2 and sums[2k + 1] = ||g_k||^2 or ||u_k||^2 of tensor k over
  * the span, then over all shards; one sum for all tensors. */
 static void lars_step(nnd_optim *o, const span *x, size_t lo, double s, double lr)
 {
     const double wd = o->cfg.weight_decay, mu = o->cfg.momentum, eta = o->cfg.trust_coefficient;
     double sums[2 * NND_OPTIM_MAX_TENSORS] = {0.0};
-    for (int k = 0; k < o->n_tensors; k++) {
-        size_t off, n = tensor_part(o, k, lo, x->n, &off);
-        if (n > 0)
-            sum_squares(o->partial, x->w + off, 1.0, x->G + off, s, n, &sums[2 * k],
-                        &sums[2 * k + 1]);
+    if (o->exact_norms) {
+        grid_clear(o);
+        for (int k = 0; k < o->n_tensors; k++) grid_squares(o, k, lo, x->n, x->w, 1.0, x->G, s);
+        grid_totals(o, sums);
+    } else {
+        for (int k = 0; k < o->n_tensors; k++) {
+            size_t off, n = tensor_part(o, k, lo, x->n, &off);
+            if (n > 0)
+                sum_squares(o->partial, x->w + off, 1.0, x->G + off, s, n, &sums[2 * k],
+                            &sums[2 * k + 1]);
+        }
+        sum_over_shards(o, sums, 2 * o->n_tensors);
     }
-    sum_over_shards(o, sums, 2 * o->n_tensors);
     for (int k = 0; k < o->n_tensors; k++) {
         size_t off, n = tensor_part(o, k, lo, x->n, &off);
         const double wn = sqrt(sums[2 * k]), denom = sqrt(sums[2 * k + 1]) + wd * wn;
@@ -319,13 +371,12 @@ static void lars_step(nnd_optim *o, const span *x, size_t lo, double s, double l
 }
 
 /* lamb's pass 1 over n elements of one tensor: the moments, then ||w||^2 and ||u||^2 (u = r +
- * wd*w) summed per block in lanes, the blocks in order. */
-static void lamb_moments(nnd_optim *o, float *wk, float *mk, float *vk, const float *Gk, size_t n,
-                         double s, double inv_bc1, double inv_bc2, double *ww_out, double *uu_out)
+ * wd*w) summed per block in lanes, into partial (two per block). */
+static void lamb_moments(const nnd_optim *o, float *wk, float *mk, float *vk, const float *Gk,
+                         size_t n, double s, double inv_bc1, double inv_bc2, double *partial)
 {
     const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
     const size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
-    double *partial = o->partial;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t b = 0; b < blocks; b++) {
         size_t i0 = b * NORM_BLOCK, i1 = i0 + NORM_BLOCK < n ? i0 + NORM_BLOCK : n;
@@ -351,13 +402,6 @@ static void lamb_moments(nnd_optim *o, float *wk, float *mk, float *vk, const fl
         partial[2 * b] = lanes_total(ww);
         partial[2 * b + 1] = lanes_total(uu);
     }
-    double ww = 0.0, uu = 0.0;
-    for (size_t b = 0; b < blocks; b++) {
-        ww += partial[2 * b];
-        uu += partial[2 * b + 1];
-    }
-    *ww_out = ww;
-    *uu_out = uu;
 }
 
 static void lamb_step(nnd_optim *o, const span *x, size_t lo, double s, double lr)
@@ -370,13 +414,23 @@ static void lamb_step(nnd_optim *o, const span *x, size_t lo, double s, double l
     double sums[2 * NND_OPTIM_MAX_TENSORS] = {0.0};
     /* Pass 1 over every tensor, so that one sum over the shards serves them all; a tensor's
      * norms read only its own elements, so this order gives the bits of tensor by tensor. */
+    if (o->exact_norms) grid_clear(o);
     for (int k = 0; k < o->n_tensors; k++) {
         size_t off, n = tensor_part(o, k, lo, x->n, &off);
-        if (n > 0)
-            lamb_moments(o, x->w + off, x->state[0] + off, x->state[1] + off, x->G + off, n, s,
-                         inv_bc1, inv_bc2, &sums[2 * k], &sums[2 * k + 1]);
+        if (n == 0) continue;
+        double *partial = o->exact_norms ? o->grid + 2 * block_of(o, k, lo + off) : o->partial;
+        lamb_moments(o, x->w + off, x->state[0] + off, x->state[1] + off, x->G + off, n, s, inv_bc1,
+                     inv_bc2, partial);
+        if (o->exact_norms) continue;
+        for (size_t b = 0; b < (n + NORM_BLOCK - 1) / NORM_BLOCK; b++) {
+            sums[2 * k] += partial[2 * b];
+            sums[2 * k + 1] += partial[2 * b + 1];
+        }
     }
-    sum_over_shards(o, sums, 2 * o->n_tensors);
+    if (o->exact_norms)
+        grid_totals(o, sums);
+    else
+        sum_over_shards(o, sums, 2 * o->n_tensors);
     /* Pass 2: the same u from the stored moments, scaled by the trust ratio. */
     for (int k = 0; k < o->n_tensors; k++) {
         size_t off, n = tensor_part(o, k, lo, x->n, &off);
@@ -399,9 +453,17 @@ void NND_ISA_NAME(nnd_optim_update_)(nnd_optim *o, float *params, const float *g
     for (int k = 0; k < o->n_state; k++) x.state[k] = o->state[k] + (lo - o->state_lo);
     double s = grad_scale;
     if (o->cfg.clip_norm > 0.0) {
-        double gg;
-        sum_squares(o->partial, grads, s, NULL, 0.0, x.n, &gg, NULL);
-        sum_over_shards(o, &gg, 1);
+        double gg = 0.0;
+        if (o->exact_norms) { /* the tensors' norms, added in tensor order */
+            double sums[2 * NND_OPTIM_MAX_TENSORS];
+            grid_clear(o);
+            for (int k = 0; k < o->n_tensors; k++) grid_squares(o, k, lo, x.n, grads, s, NULL, 0.0);
+            grid_totals(o, sums);
+            for (int k = 0; k < o->n_tensors; k++) gg += sums[2 * k];
+        } else {
+            sum_squares(o->partial, grads, s, NULL, 0.0, x.n, &gg, NULL);
+            sum_over_shards(o, &gg, 1);
+        }
         o->last_grad_norm = sqrt(gg);
         /* torch.nn.utils.clip_grad_norm_: g *= min(1, c / (||g|| + 1e-6)) */
         double coef = o->cfg.clip_norm / (o->last_grad_norm + 1e-6);
