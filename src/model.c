@@ -51,6 +51,7 @@ void nnd_model_free(nnd_model *m)
     for (int l = 0; l <= NND_MAX_LAYERS; l++) free(m->acts[l]);
     free(m->delta[0]);
     free(m->delta[1]);
+    for (int l = 0; l < NND_MAX_LAYERS; l++) free(m->dz[l]);
     memset(m, 0, sizeof *m);
 }
 
@@ -150,6 +151,64 @@ void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t
         }
         dZ = dA;
     }
+}
+
+nnd_status nnd_model_reserve_deltas(nnd_model *m)
+{
+    for (int l = 0; l + 1 < m->n_layers; l++) {
+        free(m->dz[l]);
+        m->dz[l] = nnd_alloc_floats(m->max_batch * m->sizes[l + 1]);
+        if (!m->dz[l])
+            return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the gradients of %zu samples",
+                               m->max_batch);
+    }
+    return NND_OK;
+}
+
+const float *nnd_model_layer_input(const nnd_model *m, const float *X, int l)
+{
+    return l == 0 ? X : m->acts[l];
+}
+
+const float *nnd_model_layer_dz(const nnd_model *m, int l)
+{
+    return l + 1 == m->n_layers ? m->dz_top : m->dz[l];
+}
+
+void nnd_model_backward_deltas(nnd_model *m, float *dout, size_t n)
+{
+    m->dz_top = dout;
+    for (int l = m->n_layers - 1; l > 0 && n > 0; l--) {
+        size_t nin = m->sizes[l], nout = m->sizes[l + 1];
+        const float *dZ = nnd_model_layer_dz(m, l), *W = m->params + m->w_off[l];
+        float *dA = m->dz[l - 1];
+        /* dA_prev (n, in) = dZ (n, out) * W (out, in), then through the activation: row by row
+         * (the GEMM's result for a row does not depend on the other rows). */
+        if (m->act == NND_ACT_RELU) {
+            const nnd_gemm_epilogue ep = {.relu_mask = m->acts[l], .ld_mask = nin};
+            nnd_sgemm_fused(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin, &ep);
+        } else {
+            nnd_sgemm(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin);
+            nnd_ew()->act_backward(dA, m->acts[l], n * nin, m->act);
+        }
+    }
+}
+
+void nnd_model_weight_grad(const nnd_model *m, const float *X, int l, size_t r0, size_t r1,
+                           size_t o0, size_t o1, float *dW)
+{
+    size_t nin = m->sizes[l], nout = m->sizes[l + 1];
+    const float *dZ = nnd_model_layer_dz(m, l) + r0 * nout + o0;
+    const float *A = nnd_model_layer_input(m, X, l) + r0 * nin;
+    /* dW rows (o1 - o0, in) = dZ[:, o0:o1]^T * A: the sum over the rows is the GEMM's K, whose
+     * order depends on K alone. */
+    nnd_sgemm(1, 0, o1 - o0, nin, r1 - r0, 1.0f, dZ, nout, A, nin, 0.0f, dW, nin);
+}
+
+void nnd_model_bias_grad(const nnd_model *m, int l, size_t r0, size_t r1, float *db)
+{
+    size_t nout = m->sizes[l + 1];
+    nnd_ew()->column_sums(db, nnd_model_layer_dz(m, l) + r0 * nout, r1 - r0, nout);
 }
 
 int nnd_model_params_finite(const nnd_model *m)

@@ -36,6 +36,11 @@ typedef struct {
     size_t max_batch;
     float *acts[NND_MAX_LAYERS + 1]; /* acts[l+1] = A_l (max_batch, sizes[l+1]); acts[0] unused */
     float *delta[2];                 /* ping-pong dZ buffers (max_batch, widest layer) */
+    /* The deterministic mode's backward keeps every layer's dZ (nnd_model_reserve_deltas):
+     * dz[l] (max_batch, sizes[l+1]) for the hidden layers, owned; dz_top is the loss gradient
+     * of the last nnd_model_backward_deltas (borrowed). */
+    float *dz[NND_MAX_LAYERS];
+    float *dz_top;
 } nnd_model;
 
 /* Sets up the shapes and allocates params and grads (zeroed). sizes has n_layers + 1 entries.
@@ -61,6 +66,24 @@ void nnd_model_backward(nnd_model *m, const float *X, float *dout, size_t n);
  * from the last layer down to layer 0 (for reductions that overlap the rest of the pass). */
 void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t n,
                                void (*layer_done)(void *ctx, int layer), void *ctx);
+
+/* The deterministic mode's backward, in two halves (docs/design.md, "Deterministic mode").
+ * nnd_model_reserve_deltas allocates dz for batches of max_batch samples (after
+ * nnd_model_reserve). nnd_model_backward_deltas, after nnd_model_forward on the same n samples,
+ * computes every layer's dZ into dz (dout becomes dz_top; each sample's row depends on that
+ * sample alone). nnd_model_weight_grad then writes rows [o0, o1) of layer l's dW summed over
+ * rows [r0, r1) of the batch into dW ((o1 - o0, in)), and nnd_model_bias_grad its db (out) over
+ * the same rows, the rows added in their order whatever the thread count: a unit's gradient,
+ * a block of W at a time. */
+nnd_status nnd_model_reserve_deltas(nnd_model *m);
+void nnd_model_backward_deltas(nnd_model *m, float *dout, size_t n);
+void nnd_model_weight_grad(const nnd_model *m, const float *X, int l, size_t r0, size_t r1,
+                           size_t o0, size_t o1, float *dW);
+void nnd_model_bias_grad(const nnd_model *m, int l, size_t r0, size_t r1, float *db);
+/* The activation that enters layer l (X for layer 0) and the dZ of layer l, of the last
+ * batch (for their largest magnitudes). */
+const float *nnd_model_layer_input(const nnd_model *m, const float *X, int l);
+const float *nnd_model_layer_dz(const nnd_model *m, int l);
 
 /* True when every parameter is finite. */
 int nnd_model_params_finite(const nnd_model *m);
