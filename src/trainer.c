@@ -161,7 +161,7 @@ nnd_optim *nnd_trainer_state_io(nnd_trainer *t)
 nnd_status nnd_trainer_open_state(nnd_trainer *t)
 {
     nnd_status st = NND_OK;
-    if (!nnd_optim_state_whole(&t->optim) && t->c->rank == 0 && !t->has_io) {
+    if (t->sharded && t->c->rank == 0 && !t->has_io) {
         st = nnd_optim_init_model(&t->io, &t->optim.cfg, &t->model);
         if (st)
             nnd_optim_free(&t->io);
@@ -181,7 +181,7 @@ void nnd_trainer_release_state(nnd_trainer *t)
 nnd_status nnd_trainer_sync_state(nnd_trainer *t)
 {
     nnd_status st = nnd_trainer_open_state(t);
-    if (st || nnd_optim_state_whole(&t->optim)) return st;
+    if (st || !t->sharded) return st;
     const nnd_shards *s = &t->shards;
     for (int k = 0; k < t->optim.n_state; k++)
         MPI_Gatherv(t->optim.state[k], (int)(s->hi - s->lo), MPI_FLOAT,
@@ -194,7 +194,7 @@ nnd_status nnd_trainer_sync_state(nnd_trainer *t)
 void nnd_trainer_share_state(nnd_trainer *t)
 {
     share_params(t);
-    if (nnd_optim_state_whole(&t->optim)) {
+    if (!t->sharded) {
         for (int s = 0; s < t->optim.n_state; s++)
             nnd_comm_bcast_floats(t->c, t->optim.state[s], t->optim.n);
     } else {
