@@ -87,6 +87,7 @@ static int write_root_attrs(hid_t f, const nnd_model *m, const nnd_ckpt_meta *me
         rc |= nnd_h5_attr_write_i64(root, "world_size", meta->world_size);
         if (meta->batch_order > 1) /* order 1 files stay as they were before orders had versions */
             rc |= nnd_h5_attr_write_i64(root, "batch_order", meta->batch_order);
+        if (meta->units) rc |= nnd_h5_attr_write_u64(root, "units", meta->units);
         rc |= nnd_h5_attr_write_str(root, "loss", meta->loss);
         if (meta->run_id[0]) rc |= nnd_h5_attr_write_str(root, "run_id", meta->run_id);
         if (meta->definition[0])
@@ -471,6 +472,7 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
         int64_t order = 1; /* written before orders had versions */
         nnd_h5_attr_read_i64(f, "batch_order", &order);
         meta->batch_order = order >= 1 && order <= 64 ? (int)order : 0;
+        nnd_h5_attr_read_u64(f, "units", &meta->units);
         nnd_h5_attr_read_str(f, "loss", meta->loss, sizeof meta->loss);
         nnd_h5_attr_read_str(f, "run_id", meta->run_id, sizeof meta->run_id);
         nnd_h5_attr_read_str(f, "run_definition", meta->definition, sizeof meta->definition);

@@ -1,6 +1,10 @@
 #include "nndist/eval.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "nndist/fixed_sum.h"
 
 #include "nndist/guard.h"
 
@@ -54,12 +58,43 @@ nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_n
     return nnd_comm_agree(c, st);
 }
 
-nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss, const nnd_comm *c,
-                        int stop_on_signal, nnd_eval_result *r)
+/* The loss of sample i alone (its row of out). */
+static double sample_loss(const float *out, const nnd_dataset *ds, nnd_loss_kind loss, size_t i,
+                          size_t row, size_t k)
+{
+    if (loss == NND_LOSS_SOFTMAX_CE)
+        return nnd_loss_softmax_ce(out + row * k, ds->labels + i, 1, k, NULL, NULL);
+    return nnd_loss_mse(out + row * k, ds->targets + i * k, 1, k, NULL, NULL);
+}
+
+/* The exact loss sum over every rank's samples (fixed_sum.h): each sample's loss at a scale
+ * agreed from the largest, summed as integers. */
+static double exact_loss_sum(const double *losses, size_t rows, const nnd_comm *c)
+{
+    double big = 0.0, total_rows = (double)rows;
+    for (size_t i = 0; i < rows; i++) big = fabs(losses[i]) > big ? fabs(losses[i]) : big;
+    for (size_t i = 0; i < rows; i++) big = isfinite(losses[i]) ? big : INFINITY;
+    MPI_Allreduce(MPI_IN_PLACE, &big, 1, MPI_DOUBLE, MPI_MAX, c->world);
+    MPI_Allreduce(MPI_IN_PLACE, &total_rows, 1, MPI_DOUBLE, MPI_SUM, c->world);
+    int s = nnd_fixed_shift_bound(total_rows * big);
+    if (s == NND_FIXED_NONFINITE) return NAN;
+    int64_t sum = 0;
+    for (size_t i = 0; i < rows; i++) sum += llrint(ldexp(losses[i], s));
+    MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_INT64_T, MPI_SUM, c->world);
+    return ldexp((double)sum, -s);
+}
+
+static nnd_status evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
+                           const nnd_comm *c, int stop_on_signal, int exact, nnd_eval_result *r)
 {
     size_t rows = ds->hi - ds->lo, d = ds->shape.d, k = m->sizes[m->n_layers];
     size_t chunk = m->max_batch;
     double sums[4] = {0.0, 0.0, (double)rows, 0.0}; /* loss, correct, samples, ranks stopped */
+    double *losses = exact ? malloc((rows + 1) * sizeof *losses) : NULL;
+    nnd_status st = nnd_comm_agree(
+        c,
+        exact && !losses ? nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu losses", rows) : NND_OK);
+    if (st) return st;
     for (size_t i = 0; i < rows && chunk > 0; i += chunk) {
         if (stop_on_signal && nnd_guard_signal_pending()) {
             sums[3] = 1.0;
@@ -72,8 +107,12 @@ nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
         else
             sums[0] += nnd_loss_mse(out, ds->targets + i * k, n, k, NULL, &correct);
         sums[1] += (double)correct;
+        for (size_t j = 0; exact && j < n; j++)
+            losses[i + j] = sample_loss(out, ds, loss, i + j, j, k);
     }
     nnd_comm_allreduce_sum_d(c, sums, 4);
+    if (exact && sums[3] == 0) sums[0] = exact_loss_sum(losses, rows, c);
+    free(losses);
     r->samples = (uint64_t)sums[2];
     r->loss = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
     r->accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
@@ -84,4 +123,16 @@ nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
                            sig ? nnd_guard_signal_name(sig) : "a signal received by another rank");
     }
     return NND_OK;
+}
+
+nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss, const nnd_comm *c,
+                        int stop_on_signal, nnd_eval_result *r)
+{
+    return evaluate(m, ds, loss, c, stop_on_signal, 0, r);
+}
+
+nnd_status nnd_evaluate_exact(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
+                              const nnd_comm *c, nnd_eval_result *r)
+{
+    return evaluate(m, ds, loss, c, 0, 1, r);
 }

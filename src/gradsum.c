@@ -88,6 +88,7 @@ nnd_status nnd_trainer_plan_update(nnd_trainer *t)
     int mode;
     nnd_status st = read_update_mode(t->c, &mode);
     if (st) return st;
+    if (t->cfg->units) return nnd_trainer_plan_exact(t, mode == UPDATE_REPLICATED);
     if (t->c->size < 2 || m->n_params > INT_MAX / 2) return NND_OK;
     if (t->cfg->overlap) { /* the user's choice: per-layer sums, every rank updating all */
         t->overlap = 1;

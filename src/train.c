@@ -149,6 +149,17 @@ static nnd_status resume(run *r)
                            "; this run has --seed %" PRIu64 " and %" PRIu64
                            " (use the same, or start from its weights with --init)",
                            path, meta.seed, meta.batch, cfg->seed, t->batch);
+    /* The deterministic mode's bits follow from its units: a resumed run keeps them. */
+    if (meta.units != cfg->units) {
+        char made[64] = "without --deterministic", ours[64] = "no --deterministic";
+        if (meta.units)
+            snprintf(made, sizeof made, "with --deterministic --units %" PRIu64, meta.units);
+        if (cfg->units) snprintf(ours, sizeof ours, "--deterministic --units %zu", cfg->units);
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: made %s; this run has %s (use the same, or start from its "
+                           "weights with --init)",
+                           path, made, ours);
+    }
     if ((st = keep_batch_order(r, path, meta.batch_order))) return st;
     snprintf(r->run_id, sizeof r->run_id, "%s", meta.run_id); /* this run continues that one */
     r->resumed = 1;
@@ -190,6 +201,7 @@ static void fill_meta(const run *r, nnd_ckpt_meta *meta)
     meta->batch = r->t.batch;
     meta->world_size = r->c->size;
     meta->batch_order = r->t.order.version;
+    meta->units = r->cfg->units;
     snprintf(meta->loss, sizeof meta->loss, "%s", nnd_loss_name(r->cfg->loss));
     snprintf(meta->run_id, sizeof meta->run_id, "%s", r->run_id);
     snprintf(meta->definition, sizeof meta->definition, "%s", r->definition);
@@ -320,7 +332,10 @@ static void end_of_epoch(run *r, epoch_stats *e, double lr)
     if (t->has_val) {
         double e0 = MPI_Wtime();
         nnd_guard_phase("evaluating --val", NND_GUARD_SLOW_FLOOR_S);
-        nnd_evaluate(&t->model, &t->val, r->cfg->loss, r->c, 0, &v);
+        if (t->exact)
+            nnd_evaluate_exact(&t->model, &t->val, r->cfg->loss, r->c, &v);
+        else
+            nnd_evaluate(&t->model, &t->val, r->cfg->loss, r->c, 0, &v);
         nnd_trace_add(t->trace, NND_TRACE_EVAL, e0, MPI_Wtime());
     }
     /* Rank 0 prints and writes --metrics: a full pipe or a stalled file system blocks here. */
@@ -463,7 +478,7 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
 
     int threads = omp_get_max_threads();
     char balance[64] = "";
-    if (c->rank == 0 && c->size > 1)
+    if (c->rank == 0 && c->size > 1 && !t->exact)
         nnd_order_balance_text(&t->order, c->size, balance, sizeof balance);
     say(&r,
         "nndist: %zu samples (%zu on rank 0), %d rank%s x %d thread%s, global batch %" PRIu64
@@ -476,6 +491,14 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         : t->shm    ? " (update sharded across the ranks, in node-shared memory)"
                     : " (update sharded across the ranks, by reduce-scatter and allgather)",
         nnd_isa_name(nnd_isa_current()));
+    if (t->exact) {
+        size_t U = t->order.n_units, least = U / (size_t)c->size;
+        say(&r,
+            "deterministic: %zu units of about %" PRIu64 " samples per step, %zu%s per rank: "
+            "the same bits on 1 to %zu ranks, any threads and nodes (with --units %zu and the "
+            "GEMM kernel avx2-fma or avx512)\n",
+            U, t->batch / U, least, U % (size_t)c->size ? " or more" : "", U, U);
+    }
     if (t->step >= r.total_steps)
         say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n", t->step,
             r.total_steps);

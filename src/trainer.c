@@ -39,8 +39,8 @@ static nnd_status load_shard(nnd_trainer *t, const nnd_data_shape *shape, int ve
 {
     const nnd_train_config *cfg = t->cfg;
     const nnd_comm *c = t->c;
-    nnd_status st = nnd_order_init(&t->order, shape->n, t->batch, cfg->shuffle, cfg->seed, version,
-                                   c->rank, c->size);
+    nnd_status st = nnd_order_init_units(&t->order, shape->n, t->batch, cfg->shuffle, cfg->seed,
+                                         version, cfg->units, c->rank, c->size);
     if (!st)
         st = nnd_data_load(
             &t->train, cfg->data, cfg->x_name, cfg->y_name, shape, t->order.lo, t->order.hi,
@@ -137,10 +137,12 @@ nnd_status nnd_trainer_load(nnd_trainer *t, const char *path, int with_optim, nn
     return NND_OK;
 }
 
-/* Copies this rank's samples of the step into the contiguous batch buffers. */
+/* Copies this rank's samples of the step into the contiguous batch buffers (in the deterministic
+ * mode grouped by unit). */
 static size_t gather_batch(nnd_trainer *t)
 {
-    size_t n = nnd_order_local_batch(&t->order, t->step, t->idx);
+    size_t n = t->exact ? nnd_order_local_units(&t->order, t->step, t->idx, t->unit_end)
+                        : nnd_order_local_batch(&t->order, t->step, t->idx);
     size_t d = t->model.sizes[0], k = t->model.sizes[t->model.n_layers];
     for (size_t i = 0; i < n; i++) {
         size_t s = t->idx[i];
@@ -224,8 +226,8 @@ static nnd_status subset_data(nnd_trainer *t, const nnd_data_subset *train,
     if ((st = nnd_comm_agree(c, st))) return st;
     t->batch = cfg->batch ? cfg->batch : cfg->batch_per_rank * (uint64_t)c->size;
     if (t->batch > shape.n) t->batch = shape.n; /* as load_data does, without its note */
-    st = nnd_order_init(&t->order, shape.n, t->batch, cfg->shuffle, cfg->seed, NND_ORDER_CURRENT,
-                        c->rank, c->size);
+    st = nnd_order_init_units(&t->order, shape.n, t->batch, cfg->shuffle, cfg->seed,
+                              NND_ORDER_CURRENT, cfg->units, c->rank, c->size);
     if (!st)
         st =
             nnd_data_gather(&t->train, train->src, train->rows, train->n, t->order.lo, t->order.hi);
@@ -270,6 +272,7 @@ static nnd_status init_weights(nnd_trainer *t)
                     : nnd_optim_init_model(&t->optim, &t->cfg->optim, &t->model);
     if ((st = nnd_comm_agree(t->c, st))) return st;
     if (t->sharded) nnd_optim_set_norm_sum(&t->optim, sum_norms_over_ranks, (void *)t->c);
+    nnd_optim_set_exact_norms(&t->optim, t->exact);
     if (!t->shm || t->c->rank == 0) nnd_model_init_params(&t->model, t->cfg->seed);
     if (t->shm) share_params(t); /* the others wait for rank 0's initialisation */
     if (t->cfg->init && (st = nnd_trainer_load(t, t->cfg->init, 0, NULL))) return st;
@@ -339,6 +342,11 @@ void nnd_trainer_free(nnd_trainer *t)
     free(t->yb);
     free(t->tb);
     free(t->gshard);
+    free(t->unit_end);
+    free(t->unit_loss);
+    free(t->isum);
+    free(t->ishard);
+    free(t->float_units);
     nnd_shards_free(&t->shards);
     /* after nnd_model_free, which leaves the shared weights and gradient alone */
     nnd_shm_free(&t->gshm);
@@ -346,48 +354,69 @@ void nnd_trainer_free(nnd_trainer *t)
     memset(t, 0, sizeof *t);
 }
 
+/* The loss of the batch's n samples (their outputs out) and its gradient into dout; in the
+ * deterministic mode also each unit's loss sum, over the unit's rows in order. */
+static double batch_loss(nnd_trainer *t, const float *out, size_t n, float *dout, size_t *correct)
+{
+    const size_t k = t->model.sizes[t->model.n_layers];
+    const size_t units = t->exact ? t->order.u_hi - t->order.u_lo : 1;
+    double total = 0.0;
+    for (size_t u = 0, r0 = 0; u < units; u++) {
+        size_t r1 = t->exact ? t->unit_end[u] : n, hits = 0;
+        double sum = 0.0;
+        if (r1 > r0 && t->cfg->loss == NND_LOSS_SOFTMAX_CE)
+            sum = nnd_loss_softmax_ce(out + r0 * k, t->yb + r0, r1 - r0, k, dout + r0 * k, &hits);
+        else if (r1 > r0)
+            sum = nnd_loss_mse(out + r0 * k, t->tb + r0 * k, r1 - r0, k, dout + r0 * k, &hits);
+        if (t->exact) t->unit_loss[u] = sum;
+        total += sum;
+        *correct += hits;
+        r0 = r1;
+    }
+    return total;
+}
+
 nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
 {
     nnd_model *m = &t->model;
-    const size_t k = m->sizes[m->n_layers], np = m->n_params;
+    const size_t np = m->n_params;
     const int rank = t->c->rank;
     float *tail = m->grads + np;
     float *dout = m->delta[1]; /* nnd_model_backward may take delta[1] as its input */
     double t0 = MPI_Wtime();
     nnd_guard_phase("computing a step", 0.0);
     size_t n = gather_batch(t), correct = 0;
-    double loss_sum = 0.0;
-    if (n > 0) {
-        const float *out = nnd_model_forward(m, t->xb, n);
-        if (t->cfg->loss == NND_LOSS_SOFTMAX_CE)
-            loss_sum = nnd_loss_softmax_ce(out, t->yb, n, k, dout, &correct);
-        else
-            loss_sum = nnd_loss_mse(out, t->tb, n, k, dout, &correct);
-    }
+    double loss_sum = n > 0 ? batch_loss(t, nnd_model_forward(m, t->xb, n), n, dout, &correct) : 0;
     s->forward_s = MPI_Wtime() - t0;
     /* An injected NaN (tests) poisons this rank's whole gradient through the loss gradient. */
     if (nnd_guard_fault("nan", rank, t->step + 1) && n > 0) dout[0] = NAN;
-    /* The statistics ride in the gradient's reduction: counts, sums, and the flags every rank
-     * must act on alike (a pending signal, a non-finite gradient anywhere). */
-    memset(tail, 0, NND_GRAD_TAIL * sizeof *tail);
-    tail[TAIL_SAMPLES] = (float)n;
-    tail[TAIL_LOSS_SUM] = (float)loss_sum;
-    tail[TAIL_CORRECT] = (float)correct;
     double t1, t2, t3, t4;
     float summed_tail[NND_GRAD_TAIL];
-    const float *sums = nnd_trainer_backward_and_sum(t, dout, n, summed_tail, &t1);
+    const float *sums;
+    if (t->exact) {
+        sums = nnd_trainer_exact_sum(t, dout, n, correct, summed_tail, &t1);
+        s->loss_sum = t->exact_loss;
+    } else {
+        /* The statistics ride in the gradient's reduction: counts, sums, and the flags every
+         * rank must act on alike (a pending signal, a non-finite gradient anywhere). */
+        memset(tail, 0, NND_GRAD_TAIL * sizeof *tail);
+        tail[TAIL_SAMPLES] = (float)n;
+        tail[TAIL_LOSS_SUM] = (float)loss_sum;
+        tail[TAIL_CORRECT] = (float)correct;
+        sums = nnd_trainer_backward_and_sum(t, dout, n, summed_tail, &t1);
+        s->loss_sum = sums[TAIL_LOSS_SUM];
+    }
     t2 = MPI_Wtime();
     nnd_guard_phase("update", 0.0);
     s->samples = sums[TAIL_SAMPLES];
-    s->loss_sum = sums[TAIL_LOSS_SUM];
     s->correct = sums[TAIL_CORRECT];
     s->signal = sums[TAIL_SIGNAL] > 0.0f;
     t->step++;
     nnd_status st = NND_OK;
-    if (!isfinite(sums[TAIL_LOSS_SUM]) || sums[TAIL_NONFINITE] != 0.0f) {
+    if (!isfinite(s->loss_sum) || sums[TAIL_NONFINITE] != 0.0f) {
         /* Every rank sees the same sums, so every rank skips alike; the weights stay. */
         st = nnd_err_set(NND_ERR_NUMERIC, "step %" PRIu64 ": the %s is not finite", t->step,
-                         isfinite(sums[TAIL_LOSS_SUM]) ? "gradient" : "loss");
+                         isfinite(s->loss_sum) ? "gradient" : "loss");
         t3 = t4 = MPI_Wtime();
     } else if (t->sharded) {
         nnd_optim_step_shard(&t->optim, m->params, t->gshard, 1.0f / sums[TAIL_SAMPLES], lr,

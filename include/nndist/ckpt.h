@@ -7,7 +7,8 @@
  *                                           torch.optim's (momentum_buffer, exp_avg, ...)
  * Every tensor carries a `checksum` attribute (FNV-1a 64 of its float32 bytes), verified on load
  * when present. Root attributes: format = "nndist-checkpoint", format_version, nndist_version,
- * step, epoch, seed, layers (int64 array), activation, loss, batch, world_size, run_id,
+ * step, epoch, seed, layers (int64 array), activation, loss, batch, world_size, units (only
+ * when made with --deterministic), run_id,
  * run_definition, meta_checksum (over every attribute of the root and /optimizer but itself).
  * /optimizer has name, step and every hyperparameter of that optimizer under torch.optim's argument
  * name (lr, momentum, weight_decay, betas as beta1/beta2, eps, amsgrad, ...: optim.h's table, plus
@@ -40,6 +41,7 @@ typedef struct {
     uint64_t batch; /* global batch size */
     int world_size;
     int batch_order; /* the batch order (order.h) of the run; 1 in files that do not say */
+    uint64_t units;  /* --deterministic's units of samples; 0 (absent) when the mode was off */
     char loss[16];
     char run_id[NND_CKPT_RUN_ID_SIZE];         /* the run this checkpoint belongs to */
     char definition[NND_CKPT_DEFINITION_SIZE]; /* that run's settings (run_identity.h) */

@@ -25,6 +25,11 @@ typedef struct {
 nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss, const nnd_comm *c,
                         int stop_on_signal, nnd_eval_result *r);
 
+/* The same, without stopping on a signal, with the loss summed exactly (fixed_sum.h): the same
+ * bits however the samples are split across the ranks (the deterministic mode's evaluation). */
+nnd_status nnd_evaluate_exact(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
+                              const nnd_comm *c, nnd_eval_result *r);
+
 /* Rank r's part [lo, hi) of n samples split evenly across size ranks (for evaluation). */
 void nnd_even_split(size_t n, int rank, int size, size_t *lo, size_t *hi);
 

@@ -92,6 +92,8 @@ double nnd_guard_limit(void);
  *   stopagree@1:0 rank 1 stops itself (SIGSTOP) on its way into an agreement (nnd_comm_agree)
  *   order1@*:0   a fresh run uses batch order 1 (order.h), as runs did before orders had
  *                versions, so that resuming such a run can be tested
+ *   floatsum@*:0 --deterministic adds each rank's units in float before the exact sum, as a
+ *                plain data-parallel sum would: the mutation the mode's test must catch
  * Returns 1 when the fault applies to (rank, step). Unset in normal use. */
 int nnd_guard_fault(const char *kind, int rank, uint64_t step);
 

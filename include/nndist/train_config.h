@@ -36,6 +36,7 @@ typedef struct {
     const char *metrics;    /* CSV file, or NULL */
     int threads;            /* 0 = default */
     int overlap;            /* per-layer non-blocking gradient sums during backward */
+    size_t units;           /* --deterministic: units of samples (0: the mode is off) */
     int progress;           /* -1 auto (a terminal), 0 off, 1 on */
     double watchdog;        /* seconds a step may take before the job is aborted; 0 = auto */
     uint64_t max_bad_steps; /* consecutive non-finite steps skipped before the run stops */

@@ -48,6 +48,17 @@ typedef struct {
      * (optim keeps the rank's shard only). */
     nnd_optim io;
     int has_io;
+    /* The deterministic mode (cfg->units > 0; docs/design.md, "Deterministic mode"): the batch's
+     * rows grouped by unit (unit_end), each unit's loss sum, the fixed-point gradient with its
+     * tail (isum) and, sharded by reduce-scatter, the rank's shard of it (ishard); shift holds
+     * the step's scale of each tensor (W_0, b_0, W_1, ...). */
+    int exact;
+    size_t *unit_end;
+    double *unit_loss;
+    int64_t *isum, *ishard;
+    int shift[2 * NND_MAX_LAYERS];
+    double exact_loss;  /* the step's loss sum over all ranks */
+    float *float_units; /* NNDIST_FAULT=floatsum (tests): the rank's units added in float */
     int keep_io; /* keep io from one checkpoint to the next (a run that checkpoints often: its
                   * pages are touched once, not at every checkpoint) */
 } nnd_trainer;

@@ -155,7 +155,10 @@ static nnd_status run_fold(sweep *s, size_t c, int rung, unsigned f, sweep_resul
     if (!st && !diverged) {
         nnd_eval_result ev;
         nnd_guard_phase("evaluating a fold", NND_GUARD_SLOW_FLOOR_S);
-        nnd_evaluate(&t.model, &t.val, cfg.loss, &s->group, 0, &ev);
+        if (t.exact)
+            nnd_evaluate_exact(&t.model, &t.val, cfg.loss, &s->group, &ev);
+        else
+            nnd_evaluate(&t.model, &t.val, cfg.loss, &s->group, 0, &ev);
         nnd_guard_idle();
         r->acc[f] = ev.accuracy;
         r->loss[f] = ev.loss;

@@ -82,6 +82,14 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
          "sum each layer's gradient (MPI_Iallreduce) while backward computes the layers below, "
          "instead of the default one sum after backward",
          NULL},
+        {"deterministic", NND_OPT_FLAG, &f->deterministic, NULL,
+         "the same bits on any number of ranks (up to --units), threads and nodes: exact "
+         "integer sums over fixed units of samples",
+         NULL},
+        {"units", NND_OPT_COUNT, &f->units, "U",
+         "--deterministic's units of samples: a power of two, at least the rank count, the same "
+         "in every run compared (default 8)",
+         &f->units_given},
     };
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++) opts[n++] = tail[i];
     return n;
@@ -122,6 +130,23 @@ static nnd_status finish_optimizer(nnd_train_flags *f)
     return nnd_optim_validate(oc);
 }
 
+static nnd_status finish_deterministic(nnd_train_flags *f)
+{
+    if (f->units_given && !f->deterministic)
+        return nnd_err_set(NND_ERR_USAGE, "--units applies to --deterministic only");
+    if (!f->deterministic) return NND_OK;
+    uint64_t u = f->units_given ? f->units : NND_DEFAULT_UNITS;
+    if ((u & (u - 1)) != 0 || u > 65536)
+        return nnd_err_set(NND_ERR_USAGE, "--units %llu: expected a power of two up to 65536",
+                           (unsigned long long)u);
+    if (f->cfg->overlap)
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--overlap and --deterministic exclude each other (the deterministic "
+                           "sum needs every layer's scale before it starts)");
+    f->cfg->units = (size_t)u;
+    return NND_OK;
+}
+
 nnd_status nnd_train_flags_finish(nnd_train_flags *f)
 {
     nnd_train_config *cfg = f->cfg;
@@ -154,7 +179,7 @@ nnd_status nnd_train_flags_finish(nnd_train_flags *f)
         cfg->threads = (int)f->threads;
     }
     cfg->shuffle = !f->no_shuffle;
-    return NND_OK;
+    return finish_deterministic(f);
 }
 
 nnd_status nnd_train_flags_parse(nnd_train_flags *f, const nnd_opt *own, size_t n_own, int argc,

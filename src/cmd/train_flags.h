@@ -10,6 +10,8 @@
 #include "nndist/train_config.h"
 
 #define NND_TRAIN_FLAGS_MAX_HYPER 32
+/* --deterministic's unit count when --units is not given. */
+#define NND_DEFAULT_UNITS 8
 /* Entries nnd_train_flags_add appends at most (the caller's table needs room for them). */
 #define NND_TRAIN_FLAGS_MAX_OPTS (NND_TRAIN_FLAGS_MAX_HYPER + 16)
 
@@ -20,8 +22,8 @@ typedef struct {
     double hyper[NND_TRAIN_FLAGS_MAX_HYPER];    /* optim.h's table; NAN = not given */
     int hyper_on[NND_TRAIN_FLAGS_MAX_HYPER];    /* its switches (--nesterov, ...) */
     int hyper_given[NND_TRAIN_FLAGS_MAX_HYPER]; /* set by the parser */
-    uint64_t threads;
-    int batch_given, bpr_given, threads_given, no_shuffle;
+    uint64_t threads, units;
+    int batch_given, bpr_given, threads_given, no_shuffle, deterministic, units_given;
     int data_optional; /* set before parsing: --data may be absent (info's budget) */
 } nnd_train_flags;
 
