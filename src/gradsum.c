@@ -31,10 +31,21 @@ static int shm_space_fits(size_t bytes)
     return (double)v.f_bavail * (double)v.f_frsize >= 1.25 * (double)bytes + (double)(16 << 20);
 }
 
-/* The shards of the update and the rank's room for its shard of the summed gradient. */
+/* The shards of the update (in the deterministic mode starting at the norms' blocks) and the
+ * rank's room for its shard of the summed gradient. */
 static nnd_status make_shards(nnd_trainer *t)
 {
-    nnd_status st = nnd_shards_init(&t->shards, t->c, t->model.n_params);
+    nnd_status st = NND_OK;
+    if (t->cfg->units) {
+        size_t n_cuts = nnd_trainer_exact_cuts(t, NULL);
+        size_t *cuts = malloc(n_cuts * sizeof *cuts);
+        if (!cuts) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the shards");
+        if (!st) nnd_trainer_exact_cuts(t, cuts);
+        if (!st) st = nnd_shards_init_at(&t->shards, t->c, t->model.n_params, cuts, n_cuts);
+        free(cuts);
+    } else {
+        st = nnd_shards_init(&t->shards, t->c, t->model.n_params);
+    }
     if (!st) {
         t->gshard = nnd_alloc_floats(t->shards.hi - t->shards.lo);
         if (!t->gshard) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the gradient's shard");
@@ -82,13 +93,23 @@ static nnd_status shard_by_reduce_scatter(nnd_trainer *t)
  * NNDIST_UPDATE=reduce-scatter) the shards travel by reduce-scatter and allgather.
  * NNDIST_UPDATE=replicated keeps the allreduce and every rank updating all the weights;
  * --overlap replaces the allreduce by per-layer non-blocking sums (every rank updating all). */
+static nnd_status choose_path(nnd_trainer *t);
+
 nnd_status nnd_trainer_plan_update(nnd_trainer *t)
+{
+    nnd_status st = choose_path(t);
+    return !st && t->cfg->units ? nnd_trainer_exact_buffers(t) : st;
+}
+
+/* The path of nnd_trainer_plan_update. The deterministic mode takes the same paths but
+ * --overlap (refused with it), with a sum of int64 (twice the floats) in place of the
+ * gradient's. */
+static nnd_status choose_path(nnd_trainer *t)
 {
     nnd_model *m = &t->model;
     int mode;
     nnd_status st = read_update_mode(t->c, &mode);
     if (st) return st;
-    if (t->cfg->units) return nnd_trainer_plan_exact(t, mode == UPDATE_REPLICATED);
     if (t->c->size < 2 || m->n_params > INT_MAX / 2) return NND_OK;
     if (t->cfg->overlap) { /* the user's choice: per-layer sums, every rank updating all */
         t->overlap = 1;
@@ -99,8 +120,8 @@ nnd_status nnd_trainer_plan_update(nnd_trainer *t)
         return shard_by_reduce_scatter(t);
     /* Open MPI aborts the job when its backing files do not fit (a container's small /dev/shm,
      * a large model): look first, and go by reduce-scatter when they would not. */
-    size_t bytes =
-        ((size_t)t->c->size * (m->n_params + NND_GRAD_TAIL) + m->n_params) * sizeof(float);
+    const size_t grad_floats = (t->cfg->units ? 2 : 1) * (m->n_params + NND_GRAD_TAIL);
+    size_t bytes = ((size_t)t->c->size * grad_floats + m->n_params) * sizeof(float);
     int fits = t->c->rank == 0 ? shm_space_fits(bytes) : 1;
     MPI_Bcast(&fits, 1, MPI_INT, 0, t->c->world);
     if (!fits) {
@@ -113,7 +134,7 @@ nnd_status nnd_trainer_plan_update(nnd_trainer *t)
                     shm_dir(), bytes >> 20);
         return shard_by_reduce_scatter(t);
     }
-    st = nnd_shm_init(&t->gshm, t->c, m->n_params + NND_GRAD_TAIL);
+    st = nnd_shm_init(&t->gshm, t->c, grad_floats);
     if (!st) st = nnd_shm_init(&t->pshm, t->c, t->c->rank == 0 ? m->n_params : 0);
     if (st) { /* every rank saw it (nnd_shm_init agrees): reduce-scatter still works */
         if (t->c->rank == 0)
@@ -126,10 +147,15 @@ nnd_status nnd_trainer_plan_update(nnd_trainer *t)
     }
     if ((st = make_shards(t))) return st;
     /* (the weights are not initialised yet: that comes next, into the shared copies) */
-    free(m->grads);
     free(m->params);
-    m->grads = t->gshm.seg[t->c->rank];
     m->params = t->pshm.seg[0];
+    if (t->cfg->units) { /* the int64 sum is shared; the float gradient stays the rank's own */
+        t->isum = (int64_t *)t->gshm.seg[t->c->rank];
+        t->own_grads = m->grads;
+    } else {
+        free(m->grads);
+        m->grads = t->gshm.seg[t->c->rank];
+    }
     m->shared = 1;
     t->sharded = 1;
     t->shm = 1;

@@ -20,40 +20,27 @@
  * largest unit loss, the signal flag. */
 enum { MAX_LOSS = 2 * NND_MAX_LAYERS, MAX_SIGNAL, MAX_COUNT };
 
-nnd_status nnd_trainer_plan_exact(nnd_trainer *t, int replicated)
+nnd_status nnd_trainer_exact_buffers(nnd_trainer *t)
 {
     nnd_model *m = &t->model;
     const size_t units = t->order.u_hi - t->order.u_lo;
+    const int mutant = nnd_guard_fault("floatsum", t->c->rank, 0);
     nnd_status st = nnd_model_reserve_deltas(m);
     t->unit_end = malloc((units + 1) * sizeof *t->unit_end);
     t->unit_loss = malloc((units + 1) * sizeof *t->unit_loss);
-    t->isum = malloc((m->n_params + NND_GRAD_TAIL) * sizeof *t->isum);
-    if (!st && nnd_guard_fault("floatsum", t->c->rank, 0))
-        t->float_units = nnd_alloc_floats(m->n_params);
-    if (!st && (!t->unit_end || !t->unit_loss || !t->isum ||
-                (nnd_guard_fault("floatsum", t->c->rank, 0) && !t->float_units)))
+    if (!t->shm) t->isum = malloc((m->n_params + NND_GRAD_TAIL) * sizeof *t->isum);
+    if (t->sharded) t->ishard = malloc((t->shards.hi - t->shards.lo + 1) * sizeof *t->ishard);
+    if (mutant) t->float_units = nnd_alloc_floats(m->n_params);
+    if (!st && (!t->unit_end || !t->unit_loss || !t->isum || (t->sharded && !t->ishard) ||
+                (mutant && !t->float_units)))
         st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the fixed-point gradient");
     t->exact = 1;
-    if (st || replicated || t->c->size < 2 || m->n_params > INT_MAX / 2)
-        return nnd_comm_agree(t->c, st);
-    /* Sharded by reduce-scatter, each shard starting at a block of the norms (optim.h). */
-    size_t n_cuts = nnd_optim_model_cuts(m, NULL);
-    size_t *cuts = malloc(n_cuts * sizeof *cuts);
-    if (!cuts) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the shards");
-    if (!st) {
-        nnd_optim_model_cuts(m, cuts);
-        st = nnd_shards_init_at(&t->shards, t->c, m->n_params, cuts, n_cuts);
-    }
-    free(cuts);
-    if (!st) {
-        size_t len = t->shards.hi - t->shards.lo + 1;
-        t->gshard = malloc(len * sizeof *t->gshard);
-        t->ishard = malloc(len * sizeof *t->ishard);
-        if (!t->gshard || !t->ishard)
-            st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the gradient's shard");
-    }
-    if (!st) t->sharded = 1;
     return nnd_comm_agree(t->c, st);
+}
+
+size_t nnd_trainer_exact_cuts(const nnd_trainer *t, size_t *cuts)
+{
+    return nnd_optim_model_cuts(&t->model, cuts);
 }
 
 /* Each tensor's scale from the agreed maxima, for a step of `samples` samples in all: a unit's
@@ -143,6 +130,22 @@ static void decode(const nnd_model *m, const int64_t *in, size_t lo, size_t hi, 
     }
 }
 
+/* The rank's shard of every rank's sum in shared memory (t->ishard), and the tails' sum. */
+static void sum_shared(nnd_trainer *t, int64_t *tail)
+{
+    const size_t np = t->model.n_params, lo = t->shards.lo, n = t->shards.hi - lo;
+    int64_t *const *seg = (int64_t *const *)t->gshm.seg;
+    for (int k = 0; k < NND_GRAD_TAIL; k++) tail[k] = 0;
+    for (int r = 0; r < t->gshm.size; r++) {
+        const int64_t *in = seg[r] + lo;
+        if (r == 0)
+            memcpy(t->ishard, in, n * sizeof *in);
+        else
+            for (size_t i = 0; i < n; i++) t->ishard[i] += in[i];
+        for (int k = 0; k < NND_GRAD_TAIL; k++) tail[k] += seg[r][np + k];
+    }
+}
+
 const float *nnd_trainer_exact_sum(nnd_trainer *t, float *dout, size_t n, size_t correct,
                                    float *summed_tail, double *t1)
 {
@@ -183,6 +186,13 @@ const float *nnd_trainer_exact_sum(nnd_trainer *t, float *dout, size_t n, size_t
                       t->c->world);
         decode(m, t->isum, 0, np, t->shift, m->grads);
         memcpy(tail, t->isum + np, sizeof tail);
+    } else if (t->shm) {
+        /* Every rank's sum in node-shared memory: after the barrier each rank adds its shard
+         * and the tails over the ranks. No rank writes its sum again before the next step's
+         * maxima, an allreduce that every rank enters after reading. */
+        nnd_shm_barrier(&t->gshm);
+        sum_shared(t, tail);
+        decode(m, t->ishard, t->shards.lo, t->shards.hi, t->shift, t->gshard);
     } else {
         MPI_Reduce_scatter(t->isum, t->ishard, t->shards.count, MPI_INT64_T, MPI_SUM, t->c->world);
         decode(m, t->ishard, t->shards.lo, t->shards.hi, t->shift, t->gshard);

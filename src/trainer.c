@@ -344,13 +344,14 @@ void nnd_trainer_free(nnd_trainer *t)
     free(t->gshard);
     free(t->unit_end);
     free(t->unit_loss);
-    free(t->isum);
+    if (!t->shm) free(t->isum); /* on the shm path it lies in gshm */
     free(t->ishard);
     free(t->float_units);
     nnd_shards_free(&t->shards);
     /* after nnd_model_free, which leaves the shared weights and gradient alone */
     nnd_shm_free(&t->gshm);
     nnd_shm_free(&t->pshm);
+    free(t->own_grads);
     memset(t, 0, sizeof *t);
 }
 

@@ -59,6 +59,8 @@ typedef struct {
     int shift[2 * NND_MAX_LAYERS];
     double exact_loss;  /* the step's loss sum over all ranks */
     float *float_units; /* NNDIST_FAULT=floatsum (tests): the rank's units added in float */
+    float *own_grads;   /* the shm path: model.grads, the rank's own (the model, once its
+                         * weights are shared, frees neither buffer) */
     int keep_io; /* keep io from one checkpoint to the next (a run that checkpoints often: its
                   * pages are touched once, not at every checkpoint) */
 } nnd_trainer;
