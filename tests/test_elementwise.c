@@ -37,8 +37,8 @@ static int runs_here(int v)
 #if defined(__x86_64__)
     if (v == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (v == 2)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
-               __builtin_cpu_supports("fma");
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     return 1;
 #else
     return v == 0;

@@ -17,7 +17,8 @@ int nnd_isa_supported(nnd_isa isa)
     __builtin_cpu_init();
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (isa == NND_ISA_AVX2) return avx2;
-    if (isa == NND_ISA_AVX512) return avx2 && __builtin_cpu_supports("avx512f");
+    if (isa == NND_ISA_AVX512) /* (the variants of kernels/ use AVX-512DQ too) */
+        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
 #endif
     return 0;
 }
