@@ -32,7 +32,16 @@ void nnd_budget_need(nnd_budget *b, const nnd_budget_input *in)
     b->part[NND_BUDGET_ACTIVATIONS] = (double)in->batch * (acts + 2.0 * widest + d + k + 2.0) * f;
     b->part[NND_BUDGET_DATA] = ((double)in->rows + (double)in->val_rows) * (d + k) * f;
     b->ranks_on_node = in->ranks_on_node > 0 ? in->ranks_on_node : 1;
-    if (in->sharded) b->part[NND_BUDGET_SHARED] = ((double)b->ranks_on_node + 1.0) * params * f;
+    /* The shared window holds every rank's gradient (its int64 sum when --deterministic). */
+    const double grad_copies = in->exact ? 2.0 : 1.0;
+    if (in->sharded)
+        b->part[NND_BUDGET_SHARED] = (grad_copies * (double)b->ranks_on_node + 1.0) * params * f;
+    if (in->exact) { /* the int64 sum (unless shared), its shard, the hidden layers' dZ */
+        b->part[NND_BUDGET_GRADIENTS] += (in->sharded ? 0.0 : 2.0 * (params + NND_GRAD_TAIL) * f) +
+                                         (shards > 1.0 ? 2.0 * params / shards * f : 0.0);
+        b->part[NND_BUDGET_ACTIVATIONS] +=
+            (double)in->batch * (acts - (double)in->sizes[in->n_layers]) * f;
+    }
     for (int p = 0; p < NND_BUDGET_SHARED; p++) b->rank_need += b->part[p];
     b->node_need = (double)b->ranks_on_node * b->rank_need + b->part[NND_BUDGET_SHARED];
     b->whole_state = shards > 1.0 ? state : 0.0;
@@ -239,7 +248,8 @@ nnd_status nnd_budget_check_run(const nnd_train_config *cfg, const nnd_comm *c, 
                            .ranks_on_node = c->local_size,
                            .sharded = shm,
                            .state_shards = state_shards,
-                           .writes_files = cfg->ckpt_dir || cfg->save};
+                           .writes_files = cfg->ckpt_dir || cfg->save,
+                           .exact = cfg->units > 0};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     nnd_budget_read_limit(&b);

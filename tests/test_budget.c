@@ -57,6 +57,37 @@ static void test_parts_by_hand(void **state)
     assert_int_equal(nnd_budget_largest(&b), NND_BUDGET_ACTIVATIONS);
 }
 
+/* --deterministic: the int64 sum in the shared window (2 floats a gradient), the rank's shard of
+ * it, the hidden layers' dZ; unshared, the sum is the rank's own. */
+static void test_deterministic_parts(void **state)
+{
+    (void)state;
+    nnd_budget_input in = {.sizes = g_sizes,
+                           .n_layers = 2,
+                           .n_state = 2,
+                           .batch = 5,
+                           .rows = 10,
+                           .val_rows = 2,
+                           .ranks_on_node = 2,
+                           .sharded = 1,
+                           .state_shards = 2,
+                           .writes_files = 1,
+                           .exact = 1};
+    nnd_budget b;
+    nnd_budget_need(&b, &in);
+    /* the float gradient, and the shard of the int64 sum: 23 / 2 parameters x 8 bytes */
+    assert_true(b.part[NND_BUDGET_GRADIENTS] == (23 + NND_GRAD_TAIL) * 4 + 23 * 8 / 2.0);
+    /* 5 samples x 3 floats of the hidden layer's dZ on top of the 18 */
+    assert_true(b.part[NND_BUDGET_ACTIVATIONS] == 5 * (18 + 3) * 4);
+    /* 2 ranks' int64 sums and one copy of the weights */
+    assert_true(b.part[NND_BUDGET_SHARED] == (2 * 2 + 1) * 23 * 4);
+    in.sharded = 0;
+    in.state_shards = 1;
+    nnd_budget_need(&b, &in);
+    assert_true(b.part[NND_BUDGET_GRADIENTS] == 3 * (23 + NND_GRAD_TAIL) * 4);
+    assert_true(b.part[NND_BUDGET_SHARED] == 0);
+}
+
 static void test_verdict(void **state)
 {
     (void)state;
@@ -119,6 +150,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parts_by_hand),
+        cmocka_unit_test(test_deterministic_parts),
         cmocka_unit_test(test_verdict),
         cmocka_unit_test(test_huge_model),
         cmocka_unit_test(test_slurm_limits),

@@ -14,7 +14,10 @@
  * (every rank's gradient and one copy of the weights), on top of the private copies the
  * session allocates first; with the optimizer state sharded, rank 0's whole copy of it
  * (S x P floats, for checkpoints); and when the run writes checkpoints or --save, the file
- * rank 0 builds in memory: (1 + S) x P floats (ckpt_image.h). */
+ * rank 0 builds in memory: (1 + S) x P floats (ckpt_image.h). --deterministic adds the int64 sum
+ * (2 x (P + NND_GRAD_TAIL) floats, in the shared window when sharded on the node, which then
+ * holds (2 x ranks + 1) x P), the rank's shard of it (2 x P / ranks, sharded) and every hidden
+ * layer's dZ (B x (sizes[1] + ... + sizes[L-1])). */
 #ifndef NNDIST_BUDGET_H
 #define NNDIST_BUDGET_H
 
@@ -47,6 +50,7 @@ typedef struct {
     int state_shards;      /* ranks the optimizer state is cut across (sharded update); 0 or 1:
                             * every rank holds it whole */
     int writes_files;      /* the run writes checkpoints or --save */
+    int exact;             /* --deterministic */
 } nnd_budget_input;
 
 typedef struct {
