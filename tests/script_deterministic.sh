@@ -48,11 +48,16 @@ for k in "${!optimizers[@]}"; do
     same "${optimizers[$k]}" "${files[@]}"
 done
 grep -q "deterministic: 8 units" "$WORK/opt0-3.log" || fail "no deterministic line at start"
-# The replicated update (every rank updates all the weights) gives the sharded update's bits.
-NNDIST_UPDATE=replicated run 3 train --data "$WORK/small.h5" --layers 12,16,8,4 --batch 100 \
-    --epochs 2 --optimizer lamb --lr 0.01 --clip-norm 0.5 --deterministic \
-    --save "$WORK/replicated.h5" > /dev/null || fail "replicated: train failed"
-same "replicated update" "$WORK/opt$((${#optimizers[@]} - 1))-1.h5" "$WORK/replicated.h5"
+# The update replicated (every rank updates all the weights) and sharded by reduce-scatter give
+# the bits of the sharded update in node-shared memory (the default on one node, above).
+for mode in replicated reduce-scatter; do
+    NNDIST_UPDATE=$mode run 3 train --data "$WORK/small.h5" --layers 12,16,8,4 --batch 100 \
+        --epochs 2 --optimizer lamb --lr 0.01 --clip-norm 0.5 --deterministic \
+        --save "$WORK/$mode.h5" > "$WORK/$mode.log" || fail "$mode: train failed"
+    same "$mode update" "$WORK/opt$((${#optimizers[@]} - 1))-1.h5" "$WORK/$mode.h5"
+done
+grep -q "in node-shared memory" "$WORK/opt0-3.log" || fail "3 ranks: not the shared-memory path"
+grep -q "by reduce-scatter" "$WORK/reduce-scatter.log" || fail "NNDIST_UPDATE=reduce-scatter ignored"
 
 # The mutation: units added in float on each rank first. 1 rank and 3 ranks then differ.
 for np in 1 3; do
@@ -105,6 +110,23 @@ if [ -n "$full" ]; then
     fi
     grep -q "made with --deterministic --units 8; this run has no --deterministic" \
         "$WORK/mismatch.log" || fail "mismatch message: $(cat "$WORK/mismatch.log")"
+
+    # lr-find and sweep take the mode: the same curve at 1 and 3 ranks, the same table (all but
+    # the seconds) at 1 rank and in one group of 2.
+    for np in 1 3; do
+        run $np lr-find --data "$WORK/small.h5" --layers 12,16,4 --batch 64 --steps 40 \
+            --deterministic --out-csv "$WORK/lr-$np.csv" > "$WORK/lr-$np.log" 2>&1 ||
+            fail "lr-find at $np ranks: $(tail -n 2 "$WORK/lr-$np.log")"
+    done
+    cmp -s "$WORK/lr-1.csv" "$WORK/lr-3.csv" || fail "lr-find: 1 and 3 ranks give other curves"
+    for np in 1 2; do
+        run $np sweep --data "$WORK/small.h5" --layers 12,16,4 --optimizers sgd,adam \
+            --lrs 1e-2,1e-1 --batch 64 --folds 2 --epochs 1 --group-size $np --deterministic \
+            --out "$WORK/sweep-$np" > "$WORK/sweep-$np.log" 2>&1 ||
+            fail "sweep at $np ranks: $(tail -n 2 "$WORK/sweep-$np.log")"
+    done
+    cmp -s <(cut -d, -f1-12 "$WORK/sweep-1/sweep.csv") <(cut -d, -f1-12 "$WORK/sweep-2/sweep.csv") ||
+        fail "sweep: 1 rank and a group of 2 give other tables"
 
     # Emulated nodes (2 nodes x 2 ranks, TCP between them) give 1 rank's bits.
     rc=0
