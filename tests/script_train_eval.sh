@@ -58,6 +58,7 @@ for rank in (0, 1):
 PYEOF
 # info describes a checkpoint and a dataset.
 run 1 info "$WORK/model.h5" > "$WORK/info.txt"
-grep -q 'nndist-checkpoint' "$WORK/info.txt" && grep -q 'layer_1/W .*float32 *(5, 32)' "$WORK/info.txt" ||
+grep -q 'nndist-checkpoint' "$WORK/info.txt" &&
+    grep -qE 'layer_1/W .*float32 *\(5, 32\)  checksum [0-9a-f]{16}$' "$WORK/info.txt" ||
     fail "info: $(cat "$WORK/info.txt")"
 echo "1 passed, 0 failed"

@@ -52,9 +52,12 @@ static herr_t print_object(hid_t loc, const char *name, const H5O_info_t *info, 
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
     if (d < 0) return 0;
     hid_t sp = H5Dget_space(d), t = H5Dget_type(d);
-    char shape[128], tt[32];
-    printf("  /%-40s %-8s (%s)\n", name, type_text(t, tt, sizeof tt),
-           shape_text(sp, shape, sizeof shape));
+    char shape[128], tt[32], sum[40] = "";
+    uint64_t checksum; /* the tensor's FNV-1a (ckpt.h): equal tensors, equal checksums */
+    if (H5Aexists(d, "checksum") > 0 && nnd_h5_attr_read_u64(d, "checksum", &checksum) == 0)
+        snprintf(sum, sizeof sum, "  checksum %016" PRIx64, checksum);
+    printf("  /%-40s %-8s (%s)%s\n", name, type_text(t, tt, sizeof tt),
+           shape_text(sp, shape, sizeof shape), sum);
     H5Tclose(t);
     H5Sclose(sp);
     H5Dclose(d);
@@ -70,6 +73,10 @@ static void print_attr_value(hid_t loc, const char *name, hid_t a)
     if (cls == H5T_STRING) {
         char buf[2048]; /* a run_definition is up to 1 KB */
         if (nnd_h5_attr_read_str(loc, name, buf, sizeof buf) == 0) printf("%s", buf);
+    } else if (cls == H5T_INTEGER && n >= 1 && n <= 64 && H5Tget_sign(t) == H5T_SGN_NONE) {
+        uint64_t v[64]; /* (read as int64, a checksum above 2^63 would clamp) */
+        H5Aread(a, H5T_NATIVE_UINT64, v);
+        for (hssize_t i = 0; i < n; i++) printf("%s%" PRIu64, i ? "," : "", v[i]);
     } else if (cls == H5T_INTEGER && n >= 1 && n <= 64) {
         int64_t v[64];
         H5Aread(a, H5T_NATIVE_INT64, v);
