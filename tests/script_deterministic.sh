@@ -48,6 +48,17 @@ for k in "${!optimizers[@]}"; do
     same "${optimizers[$k]}" "${files[@]}"
 done
 grep -q "deterministic: 8 units" "$WORK/opt0-3.log" || fail "no deterministic line at start"
+# Every optimizer, under a schedule with warmup, at 1 and 3 ranks.
+if [ -n "$full" ]; then
+    for name in sgd momentum nesterov rmsprop adam adamw adamax nadam adagrad adadelta lars lamb; do
+        for np in 1 3; do
+            run $np train --data "$WORK/small.h5" --layers 12,16,8,4 --batch 100 --steps 30 \
+                --optimizer $name --lr 0.01 --lr-schedule cosine --warmup-steps 5 --deterministic \
+                --no-progress --save "$WORK/all-$name-$np.h5" > /dev/null || fail "$name at $np ranks"
+        done
+        same "$name, cosine with warmup" "$WORK/all-$name-1.h5" "$WORK/all-$name-3.h5"
+    done
+fi
 # The update replicated (every rank updates all the weights) and sharded by reduce-scatter give
 # the bits of the sharded update in node-shared memory (the default on one node, above).
 for mode in replicated reduce-scatter; do
