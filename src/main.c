@@ -17,7 +17,7 @@ static const char *const g_help =
     "  lr-find   learning-rate range test: sweep the lr, plot the loss, suggest an lr\n"
     "  sweep     k-fold cross-validation of optimizers x learning rates, across rank groups\n"
     "  eval      accuracy and loss of a model on a dataset\n"
-    "  convert   convert a CSV file or MNIST IDX files to HDF5 (convert csv / idx ...)\n"
+    "  convert   convert a CSV file, .npy arrays or MNIST IDX files to HDF5 (convert csv / npy / idx)\n"
     "  info      show what a dataset, model or checkpoint file holds\n"
     "  bench-comm  allreduce latency and bandwidth at the model's gradient size\n"
     "\n"

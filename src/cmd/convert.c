@@ -6,13 +6,15 @@
 #include "nndist/commands.h"
 #include "nndist/csv.h"
 #include "nndist/idx.h"
+#include "nndist/npy.h"
 
 static const char *const g_usage =
     "nndist convert idx --images F --labels F --out F.h5\n"
     "       nndist convert csv --input F.csv --out F.h5 [--label-column NAME|INDEX | "
     "--target-columns LIST | --no-label] [--no-header] [--delimiter C]";
 static const char *const g_description =
-    "Converts MNIST/Fashion-MNIST IDX files, or a CSV file, to an nndist HDF5 dataset "
+    "Converts MNIST/Fashion-MNIST IDX files, a CSV file or NumPy .npy files to an nndist HDF5 "
+    "dataset "
     "(docs/file-formats.md).";
 
 /* This process's peak resident memory in MB (Linux reports kB). */
@@ -76,9 +78,42 @@ static nnd_status convert_csv(int argc, char **argv, const nnd_comm *c)
     return NND_OK;
 }
 
+static nnd_status convert_npy(int argc, char **argv, const nnd_comm *c)
+{
+    nnd_npy_options o = {0};
+    int help = 0;
+    const nnd_opt opts[] = {
+        {"x", NND_OPT_STRING, &o.x, "FILE", "the features: a .npy array (N, D) or (N,)", NULL},
+        {"y", NND_OPT_STRING, &o.y, "FILE",
+         "the labels (N,) of an integer or bool dtype, or float regression targets (N,) or "
+         "(N, K); without it, no /y",
+         NULL},
+        {"out", NND_OPT_STRING, &o.out, "FILE", "HDF5 file to write: /X float32, /y", NULL},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    nnd_status st =
+        nnd_cli_parse_command(opts, argc, argv, 2, g_usage, g_description, c->rank, &help);
+    if (st || help) return st;
+    if (!o.x || !o.out) return nnd_err_set(NND_ERR_USAGE, "convert npy needs --x and --out");
+    nnd_npy_result r;
+    st = c->rank == 0 ? nnd_npy_convert(&o, &r) : NND_OK;
+    if ((st = nnd_comm_agree(c, st))) return st;
+    if (c->rank != 0) return NND_OK;
+    printf("wrote %s: %zu samples, %zu features, ", o.out, r.rows, r.features);
+    if (r.targets)
+        printf("%zu regression targets", r.targets);
+    else if (o.y)
+        printf("class labels 0 to %d", (int)r.classes - 1);
+    else
+        printf("no labels");
+    printf(" (peak memory %.1f MB)\n", peak_mb());
+    return NND_OK;
+}
+
 nnd_status nnd_cmd_convert(int argc, char **argv, const nnd_comm *c)
 {
     if (argc >= 2 && strcmp(argv[1], "csv") == 0) return convert_csv(argc, argv, c);
+    if (argc >= 2 && strcmp(argv[1], "npy") == 0) return convert_npy(argc, argv, c);
     const char *images = NULL, *labels = NULL, *out = NULL;
     int help = 0;
     const nnd_opt opts[] = {
@@ -91,7 +126,7 @@ nnd_status nnd_cmd_convert(int argc, char **argv, const nnd_comm *c)
     /* The format word comes first; before it only a lone --help is understood. */
     int idx = argc >= 2 && strcmp(argv[1], "idx") == 0;
     if (!idx && !(argc >= 2 && nnd_cli_is_help(argv[1])))
-        return nnd_err_set(NND_ERR_USAGE, "convert: expected a format, 'idx' or 'csv' (%s)",
+        return nnd_err_set(NND_ERR_USAGE, "convert: expected a format, 'idx', 'csv' or 'npy' (%s)",
                            g_usage);
     nnd_status st = nnd_cli_parse_command(opts, argc, argv, idx ? 2 : 1, g_usage, g_description,
                                           c->rank, &help);
