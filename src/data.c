@@ -79,7 +79,13 @@ nnd_status nnd_data_probe(const char *path, const char *x_name, const char *y_na
     int xr = 0, yr = 0;
     hsize_t xd[2] = {0, 0}, yd[2] = {0, 0};
     if ((st = inspect(f, path, x_name, &xc, &xr, xd, "--x-name"))) goto out;
-    if ((st = inspect(f, path, y_name, &yc, &yr, yd, "--y-name"))) goto out;
+    if (!y_name) { /* features only: /y's checks pass as for integer labels of every row */
+        yc = H5T_INTEGER;
+        yr = 1;
+        yd[0] = xd[0];
+    } else if ((st = inspect(f, path, y_name, &yc, &yr, yd, "--y-name"))) {
+        goto out;
+    }
     if (xr != 2) {
         st = nnd_err_set(NND_ERR_INPUT, "%s: '%s' has %d dimension(s); expected 2 (N, D)", path,
                          x_name, xr);
@@ -283,9 +289,9 @@ nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name, 
     size_t rows = hi - lo, d = shape->d, k = shape->k_targets;
     if (k)
         ds->targets = nnd_alloc_floats_uninit(rows * k);
-    else
+    else if (y_name)
         ds->labels = malloc((rows ? rows : 1) * sizeof *ds->labels);
-    if (k ? !ds->targets : !ds->labels)
+    if (y_name && (k ? !ds->targets : !ds->labels))
         return nnd_err_set(NND_ERR_NOMEM, "%s: cannot allocate %zu samples", path, rows);
 
     if (rows == 0) {
@@ -306,9 +312,9 @@ nnd_status nnd_data_load(nnd_dataset *ds, const char *path, const char *x_name, 
         }
         if ((st = read_rows(f, path, x_name, H5T_NATIVE_FLOAT, lo, hi, d, 2, ds->x))) goto out;
     }
-    if (k)
+    if (y_name && k)
         st = read_rows(f, path, y_name, H5T_NATIVE_FLOAT, lo, hi, k, 2, ds->targets);
-    else
+    else if (y_name)
         st = read_labels(f, path, y_name, lo, hi, n_classes, ds->labels);
     if (st) goto out;
 

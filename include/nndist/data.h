@@ -27,7 +27,8 @@ typedef struct {
 } nnd_dataset;
 
 /* Reads and validates the shapes of x_name and y_name in path. The file must be HDF5, X 2-D of
- * a numeric type, y 1-D integer or 2-D numeric, with the same N >= 1. */
+ * a numeric type, y 1-D integer or 2-D numeric, with the same N >= 1. y_name NULL: the features
+ * alone (data to predict on; shape->k_targets = 0, and nnd_data_load reads no labels). */
 nnd_status nnd_data_probe(const char *path, const char *x_name, const char *y_name,
                           nnd_data_shape *shape);
 
