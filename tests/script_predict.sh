@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# nndist predict: the same predictions on 1 and 3 ranks, in input order; the classes agree with
-# eval's accuracy and the probabilities sum to 1; data without labels; a regression model's
-# outputs equal a NumPy forward pass of its weights; HDF5 output; refusals.
+# nndist predict and eval's report: the same predictions on 1 and 3 ranks, in input order; the
+# classes agree with eval's accuracy and the probabilities sum to 1; data without labels; a
+# regression model's outputs equal a NumPy forward pass of its weights; HDF5 output; refusals;
+# eval's per-class figures, confusion matrix, PNG and regression errors against NumPy's.
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -75,3 +76,45 @@ for case in "--out p.txt|expected a name ending in .csv or .h5" \
     [ "$rc" -eq 2 ] || fail "$args: exit $rc"
     grep -q -- "$want" refused.log || fail "$args: $(cat refused.log)"
 done
+
+# eval's report: per-class precision and recall and the confusion matrix against the same
+# figures computed by NumPy from predict's classes; the PNG; top-k when asked.
+# (a model trained briefly, so that the matrix is not diagonal)
+run 1 train --data train.h5 --layers 12,16,4 --lr 0.003 --steps 3 --no-progress --save weak.h5 \
+    > /dev/null || fail "weak train failed"
+run 3 predict --model weak.h5 --data train.h5 --out weak.csv > /dev/null || fail "predict weak"
+run 2 eval --model weak.h5 --data train.h5 --top-k 2 --confusion-png conf.png > report.txt ||
+    fail "eval report failed"
+grep -q "^top-2 accuracy " report.txt || fail "no top-2 accuracy: $(cat report.txt)"
+head -c 8 conf.png | od -An -c | grep -q 'P   N   G' || fail "conf.png is not a PNG"
+"$PY" - << 'PYEOF' || fail "eval's per-class figures or confusion matrix differ from NumPy's"
+import numpy as np, h5py, sys
+p = np.loadtxt("weak.csv", delimiter=",", skiprows=1)[:, 0].astype(int)
+y = h5py.File("train.h5", "r")["y"][()]
+lines = open("report.txt").read().splitlines()
+first = lines.index(next(l for l in lines if l.startswith("class  precision")))
+last = lines.index(next(l for l in lines if l.startswith("macro F1")))
+rows = [l.split() for l in lines[first + 1:last]]
+conf_start = lines.index(next(l for l in lines if l.startswith("confusion matrix")))
+conf = np.array([[int(v) for v in l.split()[1:]] for l in lines[conf_start + 2:conf_start + 6]])
+want = np.zeros((4, 4), int)
+np.add.at(want, (y, p), 1)
+ok = np.array_equal(conf, want)
+for c, prec, rec, f1, sup in rows:
+    c = int(c)
+    tp = want[c, c]
+    ok &= abs(float(prec) - (tp / want[:, c].sum() if want[:, c].sum() else 0)) < 6e-5
+    ok &= abs(float(rec) - tp / want[c].sum()) < 6e-5 and int(sup) == want[c].sum()
+sys.exit(not (ok and len(rows) == 4 and np.trace(want) < 1000))
+PYEOF
+run 2 eval --model reg_model.h5 --data reg.h5 --json > reg.json || fail "eval of the mse model"
+"$PY" - << 'PYEOF' || fail "eval's MSE, MAE or R^2 differ from NumPy's: $(cat reg.json)"
+import json, numpy as np, h5py, sys
+r = json.load(open("reg.json"))
+p = np.loadtxt("r.csv", delimiter=",", skiprows=1)
+t = h5py.File("reg.h5", "r")["y"][()].astype(np.float64)
+mse = ((p - t) ** 2).mean(axis=0); mae = np.abs(p - t).mean(axis=0)
+r2 = 1 - ((p - t) ** 2).sum(axis=0) / ((t - t.mean(axis=0)) ** 2).sum(axis=0)
+sys.exit(not (np.isclose(r["mse"], mse.mean(), rtol=1e-4) and np.isclose(r["mae"], mae.mean(), rtol=1e-4)
+              and abs(r["r2"] - r2.mean()) < 1e-4 and "accuracy" not in r))
+PYEOF

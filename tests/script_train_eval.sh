@@ -15,7 +15,7 @@ head -n 1 "$WORK/m.csv" | grep -q '^step,epoch,lr,train_loss,train_acc,val_loss,
 val_acc=$(tail -n 1 "$WORK/m.csv" | cut -d, -f7)
 for np in 1 3; do
     run $np eval --model "$WORK/model.h5" --data "$WORK/test.h5" --json > "$WORK/eval.json"
-    grep -qE '^\{"accuracy": [0-9.]+, "loss": [0-9.]+, "samples": 500\}$' "$WORK/eval.json" ||
+    grep -qE '^\{"accuracy": [0-9.]+, "loss": [0-9.]+, "samples": 500, "macro_f1": [0-9.]+\}$' "$WORK/eval.json" ||
         fail "eval --json: $(cat "$WORK/eval.json")"
     acc=$(sed -E 's/.*"accuracy": ([0-9.]+).*/\1/' "$WORK/eval.json")
     awk -v a="$acc" -v b="$val_acc" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }' ||

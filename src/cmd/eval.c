@@ -5,17 +5,21 @@
 #include "nndist/cli.h"
 #include "nndist/commands.h"
 #include "nndist/eval.h"
+#include "nndist/eval_report.h"
+#include "nndist/plot.h"
 
 static const char *const g_usage = "nndist eval --model FILE --data FILE [options]";
 static const char *const g_description =
-    "Evaluates a model on a dataset: accuracy, mean loss and sample count.\n"
-    "Layer sizes come from the model file; any number of ranks.";
+    "Evaluates a model on a dataset. A classifier: accuracy, mean loss, top-k accuracy,\n"
+    "precision, recall and F1 per class and the confusion matrix; a regression model (trained\n"
+    "with --loss mse): MSE, MAE and R^2, per output too. Layer sizes, the activation and the\n"
+    "loss come from the model file; any number of ranks.";
 
 typedef struct {
-    const char *model, *data, *act_name, *x_name, *y_name;
-    uint64_t batch;
-    int json;
-    nnd_loss_kind loss;
+    const char *model, *data, *act_name, *x_name, *y_name, *png;
+    uint64_t batch, topk;
+    int json, topk_given, loss_given;
+    nnd_loss_kind loss; /* --loss's, used when the model file records none */
     nnd_activation act; /* --activation's, used when the model file records none */
 } eval_opts;
 
@@ -23,19 +27,30 @@ typedef struct {
 static nnd_status parse_options(eval_opts *o, int argc, char **argv, const nnd_comm *c, int *help)
 {
     const char *loss_name = "softmax-ce";
-    *o = (eval_opts){NULL, NULL, NULL, "/X", "/y", 1024, 0, NND_LOSS_SOFTMAX_CE, NND_ACT_RELU};
+    *o = (eval_opts){.x_name = "/X",
+                     .y_name = "/y",
+                     .batch = 1024,
+                     .topk = 5,
+                     .loss = NND_LOSS_SOFTMAX_CE,
+                     .act = NND_ACT_RELU};
     const nnd_opt opts[] = {
         {"model", NND_OPT_STRING, &o->model, "FILE", "checkpoint or model file (/model/...)", NULL},
         {"data", NND_OPT_STRING, &o->data, "FILE", "dataset to evaluate (HDF5 with /X and /y)",
          NULL},
         {"activation", NND_OPT_STRING, &o->act_name, "A",
          "hidden activation when the file does not record one (default relu)", NULL},
-        {"loss", NND_OPT_STRING, &loss_name, "L", "softmax-ce (default) or mse", NULL},
+        {"loss", NND_OPT_STRING, &loss_name, "L",
+         "softmax-ce (default) or mse, when the model file records no loss", &o->loss_given},
         {"x-name", NND_OPT_STRING, &o->x_name, "NAME", "features dataset (default /X)", NULL},
         {"y-name", NND_OPT_STRING, &o->y_name, "NAME", "labels dataset (default /y)", NULL},
         {"batch", NND_OPT_COUNT, &o->batch, "N", "samples per forward pass (default 1024)", NULL},
-        {"json", NND_OPT_FLAG, &o->json, NULL, "print one JSON object: accuracy, loss, samples",
-         NULL},
+        {"top-k", NND_OPT_COUNT, &o->topk, "K",
+         "also report the top-K accuracy (default 5, when there are more than 5 classes)",
+         &o->topk_given},
+        {"confusion-png", NND_OPT_STRING, &o->png, "FILE",
+         "draw the confusion matrix to a PNG (gnuplot)", NULL},
+        {"json", NND_OPT_FLAG, &o->json, NULL,
+         "print one JSON object: accuracy, loss, samples and the rest of the report", NULL},
         {NULL, 0, NULL, NULL, NULL, NULL},
     };
     nnd_status st =
@@ -51,6 +66,113 @@ static nnd_status parse_options(eval_opts *o, int argc, char **argv, const nnd_c
                            "--activation: unknown '%s'; expected relu, tanh or sigmoid",
                            o->act_name);
     return NND_OK;
+}
+
+/* The report on stdout: the first line as before (accuracy, loss, samples), then the rest. */
+static void print_report(const eval_opts *o, const nnd_eval_result *r, const nnd_eval_report *rep)
+{
+    const size_t k = rep->k;
+    double mf1 = 0.0, p, q, f, mse = 0.0, mae = 0.0, r2 = 0.0;
+    uint64_t sup;
+    for (size_t j = 0; j < k; j++) {
+        if (rep->classify) {
+            nnd_eval_report_class(rep, j, &p, &q, &f, &sup);
+            mf1 += f / (double)k;
+        } else {
+            nnd_eval_report_output(rep, j, &p, &q, &f);
+            mse += p / (double)k;
+            mae += q / (double)k;
+            r2 += f / (double)k;
+        }
+    }
+    const double topk_acc = rep->samples ? (double)rep->topk_hits / (double)rep->samples : 0.0;
+    if (o->json) {
+        if (rep->classify) {
+            printf("{\"accuracy\": %.6f, \"loss\": %.6f, \"samples\": %llu, \"macro_f1\": %.6f",
+                   r->accuracy, r->loss, (unsigned long long)r->samples, mf1);
+            if (rep->topk) printf(", \"top_k\": %d, \"top_k_accuracy\": %.6f", rep->topk, topk_acc);
+        } else {
+            printf("{\"mse\": %.6g, \"mae\": %.6g, \"r2\": %.6f, \"loss\": %.6f, \"samples\": %llu",
+                   mse, mae, r2, r->loss, (unsigned long long)r->samples);
+        }
+        printf("}\n");
+        return;
+    }
+    if (!rep->classify) {
+        printf("mse %.6g  mae %.6g  r2 %.4f  loss %.4f  samples %llu\n", mse, mae, r2, r->loss,
+               (unsigned long long)r->samples);
+        if (k > 1) {
+            printf("output        mse        mae      r2\n");
+            for (size_t j = 0; j < k; j++) {
+                nnd_eval_report_output(rep, j, &p, &q, &f);
+                printf("%6zu %10.4g %10.4g %7.4f\n", j, p, q, f);
+            }
+        }
+        return;
+    }
+    printf("accuracy %.4f  loss %.4f  samples %llu\n", r->accuracy, r->loss,
+           (unsigned long long)r->samples);
+    if (rep->topk) printf("top-%d accuracy %.4f\n", rep->topk, topk_acc);
+    printf("class  precision  recall      f1  support\n");
+    for (size_t j = 0; j < k; j++) {
+        nnd_eval_report_class(rep, j, &p, &q, &f, &sup);
+        printf("%5zu  %9.4f  %6.4f  %6.4f  %7llu\n", j, p, q, f, (unsigned long long)sup);
+    }
+    printf("macro F1 %.4f\n", mf1);
+    if (k > 20) {
+        printf("(the confusion matrix of %zu classes: see --confusion-png)\n", k);
+        return;
+    }
+    printf("confusion matrix (rows: true class, columns: predicted class)\n      ");
+    for (size_t j = 0; j < k; j++) printf(" %6zu", j);
+    printf("\n");
+    for (size_t i = 0; i < k; i++) {
+        printf("%5zu ", i);
+        for (size_t j = 0; j < k; j++)
+            printf(" %6llu", (unsigned long long)rep->confusion[i * k + j]);
+        printf("\n");
+    }
+}
+
+/* The confusion matrix as a PNG: each row (true class) coloured by its share of the class. */
+static void draw_confusion(const nnd_eval_report *rep, const char *png)
+{
+    const size_t k = rep->k;
+    nnd_plot p;
+    int side = 160 + 40 * (int)(k < 30 ? k : 30);
+    nnd_status st = rep->classify ? nnd_plot_open(&p, png, side + 120, side)
+                                  : nnd_err_set(NND_ERR_USAGE, "a regression model has none");
+    if (st) {
+        fprintf(stderr, "nndist: note: no confusion matrix: %s\n", nnd_err_msg());
+        return;
+    }
+    FILE *gp = p.out;
+    fprintf(gp, "$m << EOD\n");
+    for (size_t i = 0; i < k; i++) {
+        uint64_t row = 0;
+        for (size_t j = 0; j < k; j++) row += rep->confusion[i * k + j];
+        for (size_t j = 0; j < k; j++)
+            fprintf(gp, "%zu %zu %.6f %llu\n", j, i,
+                    row ? (double)rep->confusion[i * k + j] / (double)row : 0.0,
+                    (unsigned long long)rep->confusion[i * k + j]);
+    }
+    fprintf(gp, "EOD\n");
+    fprintf(gp, "set title 'confusion matrix (%llu samples): the share of each true class'\n",
+            (unsigned long long)rep->samples);
+    fprintf(gp,
+            "set xlabel 'predicted class'\nset ylabel 'true class'\nset yrange [%g:-0.5]\n"
+            "set xrange [-0.5:%g]\nset cbrange [0:1]\nset palette defined (0 'white', 1 "
+            "'#08306b')\nset size ratio -1\nset xtics 1\nset ytics 1\n",
+            (double)k - 0.5, (double)k - 0.5);
+    if (k <= 30)
+        fprintf(gp, "plot $m using 1:2:3 with image notitle, $m using 1:2:(sprintf('%%d', $4)):"
+                    "($3 > 0.5 ? 0xffffff : 0) with labels tc rgb variable notitle\n");
+    else
+        fprintf(gp, "plot $m using 1:2:3 with image notitle\n");
+    if (nnd_plot_close(&p) == NND_OK)
+        printf("wrote %s\n", png);
+    else
+        fprintf(stderr, "nndist: note: no confusion matrix: %s\n", nnd_err_msg());
 }
 
 nnd_status nnd_cmd_eval(int argc, char **argv, const nnd_comm *c)
@@ -76,20 +198,31 @@ nnd_status nnd_cmd_eval(int argc, char **argv, const nnd_comm *c)
     st = nnd_model_init(&m, sizes, n_layers, act);
     if (!st) st = nnd_model_reserve(&m, (size_t)o.batch);
     if ((st = nnd_comm_agree(c, st))) goto out;
-    st = c->rank == 0 ? nnd_ckpt_load(o.model, &m, NULL, NULL) : NND_OK;
+    nnd_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    st = c->rank == 0 ? nnd_ckpt_load(o.model, &m, NULL, &meta) : NND_OK;
     if ((st = nnd_comm_agree(c, st))) goto out;
     nnd_comm_bcast_floats(c, m.params, m.n_params);
-    if ((st = nnd_load_eval_data(&ds, o.data, o.x_name, o.y_name, &m, o.loss, c))) goto out;
+    MPI_Bcast(meta.loss, (int)sizeof meta.loss, MPI_CHAR, 0, c->world);
+    /* The model's own loss says whether it classifies; --loss serves files without one. */
+    nnd_loss_kind loss = o.loss;
+    if (meta.loss[0] && nnd_loss_parse(meta.loss, &loss) == 0 && o.loss_given && loss != o.loss &&
+        c->rank == 0)
+        fprintf(stderr, "nndist: note: %s was trained with --loss %s; using it\n", o.model,
+                meta.loss);
+    if ((st = nnd_load_eval_data(&ds, o.data, o.x_name, o.y_name, &m, loss, c))) goto out;
     nnd_eval_result r;
-    if ((st = nnd_evaluate(&m, &ds, o.loss, c, 1, &r))) goto out;
+    if ((st = nnd_evaluate(&m, &ds, loss, c, 1, &r))) goto out;
+    const int classify = loss == NND_LOSS_SOFTMAX_CE;
+    const size_t k = m.sizes[m.n_layers];
+    int topk = classify && (o.topk_given || k > 5) && o.topk < k ? (int)o.topk : 0;
+    nnd_eval_report rep;
+    if ((st = nnd_eval_report_compute(&m, &ds, classify, topk, c, &rep))) goto out;
     if (c->rank == 0) {
-        if (o.json)
-            printf("{\"accuracy\": %.6f, \"loss\": %.6f, \"samples\": %llu}\n", r.accuracy, r.loss,
-                   (unsigned long long)r.samples);
-        else
-            printf("accuracy %.4f  loss %.4f  samples %llu\n", r.accuracy, r.loss,
-                   (unsigned long long)r.samples);
+        print_report(&o, &r, &rep);
+        if (o.png) draw_confusion(&rep, o.png);
     }
+    nnd_eval_report_free(&rep);
 out:
     nnd_data_free(&ds);
     nnd_model_free(&m);
