@@ -1,6 +1,7 @@
 #include "nndist/eval.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,32 @@ nnd_status nnd_check_data_fits(const char *path, const nnd_data_shape *shape, co
                            "targets, found %s",
                            path, y_name, outputs,
                            shape->k_targets ? "another width" : "integer labels (N)");
+    return NND_OK;
+}
+
+nnd_status nnd_load_model_file(nnd_model *m, const char *path, nnd_activation act,
+                               const char *act_name, size_t max_batch, const nnd_comm *c,
+                               nnd_ckpt_meta *meta)
+{
+    size_t sizes[NND_MAX_LAYERS + 2];
+    int n_layers = 0, act_found = 0;
+    nnd_activation file_act = NND_ACT_RELU;
+    memset(m, 0, sizeof *m);
+    nnd_status st = nnd_ckpt_probe(path, sizes, &n_layers, &file_act, &act_found);
+    if ((st = nnd_comm_agree(c, st))) return st;
+    if (act_found && act_name && act != file_act && c->rank == 0)
+        fprintf(stderr, "nndist: note: %s records --activation %s; using it, not %s\n", path,
+                nnd_activation_name(file_act), act_name);
+    st = nnd_model_init(m, sizes, n_layers, act_found ? file_act : act);
+    if (!st) st = nnd_model_reserve(m, max_batch);
+    if ((st = nnd_comm_agree(c, st))) return st;
+    nnd_ckpt_meta own;
+    if (!meta) meta = &own;
+    memset(meta, 0, sizeof *meta);
+    st = c->rank == 0 ? nnd_ckpt_load(path, m, NULL, meta) : NND_OK;
+    if ((st = nnd_comm_agree(c, st))) return st;
+    nnd_comm_bcast_floats(c, m->params, m->n_params);
+    MPI_Bcast(meta, (int)sizeof *meta, MPI_BYTE, 0, c->world);
     return NND_OK;
 }
 

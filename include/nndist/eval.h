@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nndist/ckpt.h"
 #include "nndist/comm.h"
 #include "nndist/data.h"
 #include "nndist/error.h"
@@ -29,6 +30,14 @@ nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
  * bits however the samples are split across the ranks (the deterministic mode's evaluation). */
 nnd_status nnd_evaluate_exact(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
                               const nnd_comm *c, nnd_eval_result *r);
+
+/* Collective: the model of a checkpoint or model file on every rank: the layer sizes from its
+ * shapes, its activation attribute (act when it records none; a note on rank 0 when act_name
+ * names another), workspace for batches of max_batch, rank 0's read shared with the others.
+ * meta (may be NULL) receives the file's attributes on every rank (its loss included). */
+nnd_status nnd_load_model_file(nnd_model *m, const char *path, nnd_activation act,
+                               const char *act_name, size_t max_batch, const nnd_comm *c,
+                               nnd_ckpt_meta *meta);
 
 /* Rank r's part [lo, hi) of n samples split evenly across size ranks (for evaluation). */
 void nnd_even_split(size_t n, int rank, int size, size_t *lo, size_t *hi);

@@ -1,7 +1,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nndist/ckpt.h"
 #include "nndist/cli.h"
 #include "nndist/commands.h"
 #include "nndist/eval.h"
@@ -182,28 +181,12 @@ nnd_status nnd_cmd_eval(int argc, char **argv, const nnd_comm *c)
     nnd_status st = parse_options(&o, argc, argv, c, &help);
     if (st || help) return st;
 
-    size_t sizes[NND_MAX_LAYERS + 2];
-    int n_layers = 0, act_found = 0;
-    nnd_activation file_act = NND_ACT_RELU;
-    st = nnd_ckpt_probe(o.model, sizes, &n_layers, &file_act, &act_found);
-    if ((st = nnd_comm_agree(c, st))) return st;
-    nnd_activation act = act_found ? file_act : o.act;
-    if (act_found && o.act_name && o.act != file_act && c->rank == 0)
-        fprintf(stderr, "nndist: note: %s records --activation %s; using it, not %s\n", o.model,
-                nnd_activation_name(file_act), o.act_name);
-
     nnd_model m;
     nnd_dataset ds;
     memset(&ds, 0, sizeof ds);
-    st = nnd_model_init(&m, sizes, n_layers, act);
-    if (!st) st = nnd_model_reserve(&m, (size_t)o.batch);
-    if ((st = nnd_comm_agree(c, st))) goto out;
     nnd_ckpt_meta meta;
-    memset(&meta, 0, sizeof meta);
-    st = c->rank == 0 ? nnd_ckpt_load(o.model, &m, NULL, &meta) : NND_OK;
-    if ((st = nnd_comm_agree(c, st))) goto out;
-    nnd_comm_bcast_floats(c, m.params, m.n_params);
-    MPI_Bcast(meta.loss, (int)sizeof meta.loss, MPI_CHAR, 0, c->world);
+    st = nnd_load_model_file(&m, o.model, o.act, o.act_name, (size_t)o.batch, c, &meta);
+    if (st) goto out;
     /* The model's own loss says whether it classifies; --loss serves files without one. */
     nnd_loss_kind loss = o.loss;
     if (meta.loss[0] && nnd_loss_parse(meta.loss, &loss) == 0 && o.loss_given && loss != o.loss &&

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "nndist/atomic_file.h"
-#include "nndist/ckpt.h"
 #include "nndist/cli.h"
 #include "nndist/commands.h"
 #include "nndist/data.h"
@@ -185,8 +184,8 @@ static void predict_rows(nnd_model *m, const nnd_dataset *ds, size_t chunk, int 
 }
 
 /* Rank 0 writes every rank's rows in rank order, receiving each into its own buffers (every
- * rank's have room for the largest share, ceil(n / ranks)). It receives them all even after a failed write, so that no rank waits forever; the
- * outcome is agreed. */
+ * rank's have room for the largest share, ceil(n / ranks)). It receives them all even after a
+ * failed write, so that no rank waits forever; the outcome is agreed. */
 static nnd_status write_in_order(const predict_opts *o, const nnd_comm *c, int classify, size_t n,
                                  size_t k, size_t rows, int32_t *cls, float *vals)
 {
@@ -220,25 +219,14 @@ nnd_status nnd_cmd_predict(int argc, char **argv, const nnd_comm *c)
     int help = 0;
     nnd_status st = parse_options(&o, argc, argv, c, &help);
     if ((st = nnd_comm_agree(c, st)) || help) return st;
-    size_t sizes[NND_MAX_LAYERS + 2];
-    int n_layers = 0, act_found = 0;
-    nnd_activation file_act = NND_ACT_RELU;
-    st = nnd_ckpt_probe(o.model, sizes, &n_layers, &file_act, &act_found);
-    if ((st = nnd_comm_agree(c, st))) return st;
     nnd_model m;
     nnd_dataset ds;
     memset(&ds, 0, sizeof ds);
     int32_t *cls = NULL;
     float *vals = NULL;
-    st = nnd_model_init(&m, sizes, n_layers, act_found ? file_act : o.act);
-    if (!st) st = nnd_model_reserve(&m, (size_t)o.batch);
-    if ((st = nnd_comm_agree(c, st))) goto out;
     nnd_ckpt_meta meta;
-    memset(&meta, 0, sizeof meta);
-    st = c->rank == 0 ? nnd_ckpt_load(o.model, &m, NULL, &meta) : NND_OK;
-    if ((st = nnd_comm_agree(c, st))) goto out;
-    nnd_comm_bcast_floats(c, m.params, m.n_params);
-    MPI_Bcast(meta.loss, (int)sizeof meta.loss, MPI_CHAR, 0, c->world);
+    st = nnd_load_model_file(&m, o.model, o.act, o.act_name, (size_t)o.batch, c, &meta);
+    if (st) goto out;
     /* The model's own loss decides what a prediction is; --loss only for files without one. */
     nnd_loss_kind loss = NND_LOSS_SOFTMAX_CE;
     if (meta.loss[0])
