@@ -37,10 +37,10 @@ static nnd_status make_shards(nnd_trainer *t)
 {
     nnd_status st = NND_OK;
     if (t->cfg->units) {
-        size_t n_cuts = nnd_trainer_exact_cuts(t, NULL);
+        size_t n_cuts = nnd_optim_model_cuts(&t->model, NULL);
         size_t *cuts = malloc(n_cuts * sizeof *cuts);
         if (!cuts) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the shards");
-        if (!st) nnd_trainer_exact_cuts(t, cuts);
+        if (!st) nnd_optim_model_cuts(&t->model, cuts);
         if (!st) st = nnd_shards_init_at(&t->shards, t->c, t->model.n_params, cuts, n_cuts);
         free(cuts);
     } else {

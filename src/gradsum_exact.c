@@ -5,7 +5,6 @@
  * how the units fall to ranks or threads. */
 #include "trainer_internal.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +35,6 @@ nnd_status nnd_trainer_exact_buffers(nnd_trainer *t)
         st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the fixed-point gradient");
     t->exact = 1;
     return nnd_comm_agree(t->c, st);
-}
-
-size_t nnd_trainer_exact_cuts(const nnd_trainer *t, size_t *cuts)
-{
-    return nnd_optim_model_cuts(&t->model, cuts);
 }
 
 /* Each tensor's scale from the agreed maxima, for a step of `samples` samples in all: a unit's

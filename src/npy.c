@@ -61,8 +61,8 @@ static nnd_status parse_header(nnd_npy *a, const char *h)
         char *end;
         unsigned long long v = strtoull(p, &end, 10);
         if (end == p) return bad(a, "an unreadable shape in the header");
-        if (nd == 3) break;
-        dims[nd++] = (size_t)v;
+        if (nd < 3) dims[nd] = (size_t)v;
+        nd++; /* (all counted, for the message) */
         p = end;
     }
     if (nd < 1 || nd > 2)

@@ -33,8 +33,6 @@ const float *nnd_trainer_backward_and_sum(nnd_trainer *t, float *dout, size_t n,
  * units' rows and losses, the fixed-point sum (in node-shared memory on the shm path) and, sharded,
  * the rank's shard of it. */
 nnd_status nnd_trainer_exact_buffers(nnd_trainer *t);
-/* The deterministic mode's shard cuts (the norms' blocks, optim.h): as nnd_optim_model_cuts. */
-size_t nnd_trainer_exact_cuts(const nnd_trainer *t, size_t *cuts);
 /* The deterministic mode's backward and sum (gradsum_exact.c): every layer's dZ, the agreed
  * maxima and scales, each unit's gradient in fixed point, their sum over the ranks, decoded into
  * model.grads (or, sharded, t->gshard). Returns the summed tail as nnd_trainer_backward_and_sum

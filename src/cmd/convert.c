@@ -24,6 +24,20 @@ static double peak_mb(void)
     return getrusage(RUSAGE_SELF, &u) == 0 ? (double)u.ru_maxrss / 1024.0 : 0.0;
 }
 
+/* The line a conversion ends with: what was written, and the converter's peak memory. */
+static void print_written(const char *out, size_t rows, size_t features, size_t targets,
+                          int labelled, int32_t classes)
+{
+    printf("wrote %s: %zu samples, %zu features, ", out, rows, features);
+    if (targets)
+        printf("%zu regression targets", targets);
+    else if (labelled)
+        printf("class labels 0 to %d", (int)classes - 1);
+    else
+        printf("no labels");
+    printf(" (peak memory %.1f MB)\n", peak_mb());
+}
+
 static nnd_status convert_csv(int argc, char **argv, const nnd_comm *c)
 {
     nnd_csv_options o = {.delim = ',', .header = 1};
@@ -67,14 +81,7 @@ static nnd_status convert_csv(int argc, char **argv, const nnd_comm *c)
     st = c->rank == 0 ? nnd_csv_convert(&o, &r) : NND_OK;
     if ((st = nnd_comm_agree(c, st))) return st;
     if (c->rank != 0) return NND_OK;
-    printf("wrote %s: %zu samples, %zu features, ", o.out, r.rows, r.features);
-    if (r.targets)
-        printf("%zu regression targets", r.targets);
-    else if (!o.no_label)
-        printf("class labels 0 to %d", (int)r.classes - 1);
-    else
-        printf("no labels");
-    printf(" (peak memory %.1f MB)\n", peak_mb());
+    print_written(o.out, r.rows, r.features, r.targets, !o.no_label, r.classes);
     return NND_OK;
 }
 
@@ -99,14 +106,7 @@ static nnd_status convert_npy(int argc, char **argv, const nnd_comm *c)
     st = c->rank == 0 ? nnd_npy_convert(&o, &r) : NND_OK;
     if ((st = nnd_comm_agree(c, st))) return st;
     if (c->rank != 0) return NND_OK;
-    printf("wrote %s: %zu samples, %zu features, ", o.out, r.rows, r.features);
-    if (r.targets)
-        printf("%zu regression targets", r.targets);
-    else if (o.y)
-        printf("class labels 0 to %d", (int)r.classes - 1);
-    else
-        printf("no labels");
-    printf(" (peak memory %.1f MB)\n", peak_mb());
+    print_written(o.out, r.rows, r.features, r.targets, o.y != NULL, r.classes);
     return NND_OK;
 }
 
