@@ -138,6 +138,17 @@ static int write_optimizer(hid_t f, const nnd_model *m, const nnd_optim *o)
     return rc;
 }
 
+/* /standardize/{mean,std}: the input standardization (model.h), when the model has one. */
+static int write_standardization(hid_t f, const nnd_model *m)
+{
+    hid_t g = make_groups(f, NND_CKPT_STANDARDIZE);
+    if (g < 0) return -1;
+    int rc = write_tensor(g, "mean", m->in_mean, m->sizes[0], 0);
+    if (rc == 0) rc = write_tensor(g, "std", m->in_std, m->sizes[0], 0);
+    H5Gclose(g);
+    return rc;
+}
+
 /* The checksum of the file's metadata: every attribute of the root and of /optimizer (the step,
  * the seed, the run's identity, the hyperparameters, ...) but the checksum itself, so that a
  * damaged step or setting is found as damage, like a damaged tensor. */
@@ -164,10 +175,12 @@ static int build_image(nnd_ckpt_image *img, const nnd_model *m, const nnd_optim 
 {
     /* The tensors, and room for the groups and attributes around them. */
     size_t tensors = m->n_params * (1 + (o ? (size_t)o->n_state : 0)) * sizeof(float);
+    if (m->in_mean) tensors += 2 * m->sizes[0] * sizeof(float);
     hid_t f = nnd_ckpt_image_create(img, tensors + (1 << 20));
     if (f < 0) return -1;
     int rc = write_root_attrs(f, m, meta);
     if (rc == 0) rc = write_layers(f, "/model", m, m->params);
+    if (rc == 0 && m->in_mean) rc = write_standardization(f, m);
     if (rc == 0 && o) rc = write_optimizer(f, m, o);
     uint64_t sum;
     if (rc == 0) rc = attrs_checksum(f, &sum);
@@ -342,6 +355,24 @@ static nnd_status read_layers(hid_t f, const char *path, const char *prefix, con
     return NND_OK;
 }
 
+/* The file's standardization into m (allocated); a file without one leaves m without. */
+static nnd_status read_standardization(hid_t f, const char *path, nnd_model *m)
+{
+    nnd_model_drop_standardization(m);
+    if (!nnd_h5_exists(f, NND_CKPT_STANDARDIZE)) return NND_OK;
+    nnd_status st = nnd_model_alloc_standardization(m);
+    if (!st) st = read_tensor(f, path, NND_CKPT_STANDARDIZE "/mean", m->in_mean, m->sizes[0], 0);
+    if (!st) st = read_tensor(f, path, NND_CKPT_STANDARDIZE "/std", m->in_std, m->sizes[0], 0);
+    for (size_t j = 0; !st && j < m->sizes[0]; j++)
+        if (!isfinite(m->in_mean[j]) || !(m->in_std[j] > 0.0f) || !isfinite(m->in_std[j]))
+            st = nnd_err_set(NND_ERR_INPUT,
+                             "%s: feature %zu's standardization (mean %g, std %g) is not usable; "
+                             "expected a finite mean and a finite std > 0",
+                             path, j, (double)m->in_mean[j], (double)m->in_std[j]);
+    if (st) nnd_model_drop_standardization(m);
+    return st;
+}
+
 static void layers_text(char *buf, size_t size, const size_t *sizes, int n)
 {
     size_t used = 0;
@@ -454,6 +485,7 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
         st = nnd_err_set(NND_ERR_INPUT, "%s: the model holds non-finite weights", path);
         goto out;
     }
+    if ((st = read_standardization(f, path, m))) goto out;
     if (o && (st = read_optimizer(f, path, m, o))) goto out;
     const char *bad = o ? nonfinite_state(o) : NULL;
     if (bad) {

@@ -8,6 +8,7 @@
 #include "nndist/fixed_sum.h"
 
 #include "nndist/guard.h"
+#include "nndist/standardize.h"
 
 void nnd_even_split(size_t n, int rank, int size, size_t *lo, size_t *hi)
 {
@@ -66,7 +67,7 @@ nnd_status nnd_load_model_file(nnd_model *m, const char *path, nnd_activation ac
     if ((st = nnd_comm_agree(c, st))) return st;
     nnd_comm_bcast_floats(c, m->params, m->n_params);
     MPI_Bcast(meta, (int)sizeof *meta, MPI_BYTE, 0, c->world);
-    return NND_OK;
+    return nnd_standardize_share(m, c);
 }
 
 nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_name,
@@ -82,6 +83,7 @@ nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_n
     nnd_even_split(shape.n, c->rank, c->size, &lo, &hi);
     st = nnd_data_load(ds, path, x_name, y_name, &shape, lo, hi,
                        loss == NND_LOSS_SOFTMAX_CE ? m->sizes[m->n_layers] : 0);
+    if (!st) st = nnd_standardize_dataset(m, ds);
     return nnd_comm_agree(c, st);
 }
 

@@ -52,7 +52,44 @@ void nnd_model_free(nnd_model *m)
     free(m->delta[0]);
     free(m->delta[1]);
     for (int l = 0; l < NND_MAX_LAYERS; l++) free(m->dz[l]);
+    nnd_model_drop_standardization(m);
     memset(m, 0, sizeof *m);
+}
+
+nnd_status nnd_model_alloc_standardization(nnd_model *m)
+{
+    if (m->in_mean) return NND_OK;
+    size_t d = m->sizes[0];
+    m->in_mean = nnd_alloc_floats(d);
+    m->in_std = nnd_alloc_floats(d);
+    if (!m->in_mean || !m->in_std) {
+        nnd_model_drop_standardization(m);
+        return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the standardization of %zu features", d);
+    }
+    for (size_t j = 0; j < d; j++) {
+        m->in_mean[j] = 0.0f;
+        m->in_std[j] = 1.0f;
+    }
+    return NND_OK;
+}
+
+void nnd_model_drop_standardization(nnd_model *m)
+{
+    free(m->in_mean);
+    free(m->in_std);
+    m->in_mean = m->in_std = NULL;
+}
+
+void nnd_model_standardize(const nnd_model *m, float *x, size_t n)
+{
+    if (!m->in_mean) return;
+    size_t d = m->sizes[0];
+    const float *mean = m->in_mean, *sd = m->in_std;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float *row = x + i * d;
+        for (size_t j = 0; j < d; j++) row[j] = (row[j] - mean[j]) / sd[j];
+    }
 }
 
 nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch)

@@ -4,6 +4,7 @@
 #include "nndist/budget.h"
 #include "nndist/eval.h"
 #include "nndist/guard.h"
+#include "nndist/standardize.h"
 
 #include "kernels/elementwise.h"
 
@@ -54,7 +55,9 @@ nnd_status nnd_trainer_use_order(nnd_trainer *t, int version)
     nnd_data_shape shape = t->train.shape;
     nnd_order_free(&t->order);
     nnd_data_free(&t->train);
-    return load_shard(t, &shape, version);
+    nnd_status st = load_shard(t, &shape, version);
+    if (!st) st = nnd_comm_agree(t->c, nnd_standardize_dataset(&t->model, &t->train));
+    return st;
 }
 
 /* Probes and loads the training shard and the validation part; all ranks agree on each. */
@@ -118,12 +121,52 @@ static void share_params(nnd_trainer *t)
         nnd_comm_bcast_floats(t->c, t->model.params, t->model.n_params);
 }
 
+/* Collective, after rank 0 loaded path into the model: the run keeps its own standardization
+ * (own_mean, own_std: fitted on its data, or NULL), which a resumed run's checkpoint must hold
+ * bit for bit; --init takes the weights only. */
+static nnd_status keep_own_standardization(nnd_trainer *t, const char *path, int with_optim,
+                                           float *own_mean, float *own_std)
+{
+    nnd_model *m = &t->model;
+    int file_has = m->in_mean != NULL, same = 0;
+    if (file_has && own_mean) {
+        size_t bytes = m->sizes[0] * sizeof(float);
+        same = memcmp(m->in_mean, own_mean, bytes) == 0 && memcmp(m->in_std, own_std, bytes) == 0;
+    }
+    int verdict[2] = {file_has, same};
+    MPI_Bcast(verdict, 2, MPI_INT, 0, t->c->world);
+    nnd_model_drop_standardization(m);
+    m->in_mean = own_mean;
+    m->in_std = own_std;
+    if (with_optim && verdict[0] != (own_mean != NULL))
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: made %s --standardize; this run has %s (use the same, or start "
+                           "from its weights with --init)",
+                           path, verdict[0] ? "with" : "without", own_mean ? "it" : "not");
+    if (with_optim && own_mean && !verdict[1])
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: its standardization differs from this run's, fitted on %s: the "
+                           "training data changed since (start from its weights with --init)",
+                           path, t->cfg->data);
+    if (!with_optim && verdict[0] && !own_mean && t->c->rank == 0)
+        fprintf(stderr,
+                "nndist: note: %s was trained on standardized features; this run gives its "
+                "weights unscaled ones (add --standardize)\n",
+                path);
+    return NND_OK;
+}
+
 nnd_status nnd_trainer_load(nnd_trainer *t, const char *path, int with_optim, nnd_ckpt_meta *meta)
 {
+    float *own_mean = t->model.in_mean, *own_std = t->model.in_std;
+    t->model.in_mean = t->model.in_std = NULL;
     nnd_status st = with_optim ? nnd_trainer_open_state(t) : NND_OK;
     if (!st && t->c->rank == 0)
         st = nnd_ckpt_load(path, &t->model, with_optim ? nnd_trainer_state_io(t) : NULL, meta);
-    if ((st = nnd_comm_agree(t->c, st))) {
+    st = nnd_comm_agree(t->c, st);
+    nnd_status kept = keep_own_standardization(t, path, with_optim, own_mean, own_std);
+    if (!st) st = nnd_comm_agree(t->c, kept);
+    if (st) {
         nnd_trainer_release_state(t);
         return st;
     }
@@ -294,6 +337,21 @@ static nnd_status check_memory(const nnd_train_config *cfg, const nnd_comm *c)
                                 (vshape.n + ranks - 1) / ranks, shape.k_targets);
 }
 
+/* Collective: --standardize fits the statistics on the training rows of every rank and applies
+ * them to the training and validation rows; otherwise unscaled features are pointed out. */
+static nnd_status prepare_inputs(nnd_trainer *t)
+{
+    const nnd_comm *c = t->c;
+    if (!t->cfg->standardize) {
+        nnd_standardize_warn_unscaled(&t->train, t->cfg->data, c);
+        return NND_OK;
+    }
+    nnd_status st = nnd_standardize_fit(&t->model, &t->train, c);
+    if (!st) st = nnd_comm_agree(c, nnd_standardize_dataset(&t->model, &t->train));
+    if (!st && t->has_val) st = nnd_comm_agree(c, nnd_standardize_dataset(&t->model, &t->val));
+    return st;
+}
+
 nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c)
 {
     nnd_guard_phase("checking memory", NND_GUARD_SLOW_FLOOR_S);
@@ -310,6 +368,10 @@ nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const n
         st = load_data(t);
     }
     if (!st) {
+        nnd_guard_phase("standardizing the features", NND_GUARD_SLOW_FLOOR_S);
+        st = prepare_inputs(t);
+    }
+    if (!st) {
         nnd_guard_phase("setting up the buffers and weights", NND_GUARD_SLOW_FLOOR_S);
         st = init_weights(t);
     }
@@ -323,6 +385,7 @@ nnd_status nnd_trainer_init_subset(nnd_trainer *t, const nnd_train_config *cfg, 
     nnd_guard_phase("setting up the model", NND_GUARD_SLOW_FLOOR_S);
     nnd_status st = init_model(t, cfg, c);
     if (!st) st = subset_data(t, train, val);
+    if (!st) st = prepare_inputs(t);
     if (!st) st = init_weights(t);
     nnd_guard_idle();
     return st;

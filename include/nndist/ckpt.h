@@ -5,6 +5,8 @@
  *   /model/layer_<i>/b   float32 (out)
  *   /optimizer/<state>/layer_<i>/{W,b}       optimizer state per parameter tensor, named like
  *                                           torch.optim's (momentum_buffer, exp_avg, ...)
+ *   /standardize/{mean,std} float32 (features)  the input standardization, when the model has
+ *                                           one (train --standardize; model.h)
  * Every tensor carries a `checksum` attribute (FNV-1a 64 of its float32 bytes), verified on load
  * when present. Root attributes: format = "nndist-checkpoint", format_version, nndist_version,
  * step, epoch, seed, layers (int64 array), activation, loss, batch, world_size, units (only
@@ -28,8 +30,9 @@
 #include "nndist/model.h"
 #include "nndist/optim.h"
 
-#define NND_CKPT_FORMAT  "nndist-checkpoint"
-#define NND_CKPT_VERSION 1
+#define NND_CKPT_FORMAT      "nndist-checkpoint"
+#define NND_CKPT_VERSION     1
+#define NND_CKPT_STANDARDIZE "/standardize"
 /* Room for a run id (16 hex digits and the terminator) and a run's definition (run_identity.h). */
 #define NND_CKPT_RUN_ID_SIZE     17
 #define NND_CKPT_DEFINITION_SIZE 1024

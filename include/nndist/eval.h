@@ -34,7 +34,8 @@ nnd_status nnd_evaluate_exact(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind
 /* Collective: the model of a checkpoint or model file on every rank: the layer sizes from its
  * shapes, its activation attribute (act when it records none; a note on rank 0 when act_name
  * names another), workspace for batches of max_batch, rank 0's read shared with the others.
- * meta (may be NULL) receives the file's attributes on every rank (its loss included). */
+ * meta (may be NULL) receives the file's attributes on every rank (its loss included); the
+ * file's standardization (if any) reaches every rank's model. */
 nnd_status nnd_load_model_file(nnd_model *m, const char *path, nnd_activation act,
                                const char *act_name, size_t max_batch, const nnd_comm *c,
                                nnd_ckpt_meta *meta);
@@ -43,7 +44,7 @@ nnd_status nnd_load_model_file(nnd_model *m, const char *path, nnd_activation ac
 void nnd_even_split(size_t n, int rank, int size, size_t *lo, size_t *hi);
 
 /* Collective: probes and loads this rank's even part of an evaluation file, checking it against
- * the model (features, classes). */
+ * the model (features, classes), and standardizes it as the model does (standardize.h). */
 nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_name,
                               const char *y_name, const nnd_model *m, nnd_loss_kind loss,
                               const nnd_comm *c);

@@ -41,6 +41,10 @@ typedef struct {
      * of the last nnd_model_backward_deltas (borrowed). */
     float *dz[NND_MAX_LAYERS];
     float *dz_top;
+    /* The input standardization (train --standardize; standardize.h): x' = (x - in_mean) /
+     * in_std per feature, in float32, applied to the data before it enters layer 0. Both NULL
+     * when the model has none; owned. */
+    float *in_mean, *in_std;
 } nnd_model;
 
 /* Sets up the shapes and allocates params and grads (zeroed). sizes has n_layers + 1 entries.
@@ -84,6 +88,14 @@ void nnd_model_bias_grad(const nnd_model *m, int l, size_t r0, size_t r1, float 
  * batch (for their largest magnitudes). */
 const float *nnd_model_layer_input(const nnd_model *m, const float *X, int l);
 const float *nnd_model_layer_dz(const nnd_model *m, int l);
+
+/* Allocates in_mean and in_std (sizes[0] floats each, mean 0 and std 1) unless present. */
+nnd_status nnd_model_alloc_standardization(nnd_model *m);
+void nnd_model_drop_standardization(nnd_model *m);
+/* Standardizes n samples x (n, sizes[0]) in place with the model's in_mean and in_std (nothing
+ * when the model has none): each element (x - mean) / std in float32, so that every program
+ * that applies the same two vectors (an ONNX Sub and Div) gets the same bits. */
+void nnd_model_standardize(const nnd_model *m, float *x, size_t n);
 
 /* True when every parameter is finite. */
 int nnd_model_params_finite(const nnd_model *m);

@@ -25,6 +25,7 @@ typedef struct {
     uint64_t epochs, steps; /* steps != 0 overrides epochs */
     uint64_t seed;
     int shuffle;
+    int standardize;  /* --standardize: features to mean 0, std 1 (standardize.h) */
     const char *init; /* weights to start from, or NULL */
     const char *save; /* final model file, or NULL */
     const char *ckpt_dir;

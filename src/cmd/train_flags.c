@@ -70,6 +70,10 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
         {"seed", NND_OPT_UINT, &cfg->seed, "S", "seed of initialisation and shuffling (default 1)",
          NULL},
         {"no-shuffle", NND_OPT_FLAG, &f->no_shuffle, NULL, "batches in file order", NULL},
+        {"standardize", NND_OPT_FLAG, &cfg->standardize, NULL,
+         "scale each feature to mean 0 and standard deviation 1 over the training set; stored "
+         "in the model, which eval, predict and export apply",
+         NULL},
         {"init", NND_OPT_STRING, &cfg->init, "FILE", "start from the /model weights of FILE", NULL},
         {"threads", NND_OPT_COUNT, &f->threads, "N",
          "OpenMP threads per rank (default: cores / ranks on the node)", &f->threads_given},
