@@ -100,3 +100,13 @@ void nnd_eval_report_output(const nnd_eval_report *r, size_t j, double *mse, dou
     double ss_tot = r->sum_sq[j] - r->sum[j] * r->sum[j] / n;
     *r2 = n > 0 && ss_tot > 0.0 ? 1.0 - r->sse[j] / ss_tot : NAN;
 }
+
+double nnd_eval_report_r2(const nnd_eval_report *r)
+{
+    double n = (double)r->samples, sse = 0.0, sst = 0.0;
+    for (size_t j = 0; j < r->k; j++) {
+        sse += r->sse[j];
+        sst += r->sum_sq[j] - r->sum[j] * r->sum[j] / n;
+    }
+    return n > 0 && sst > 0.0 ? 1.0 - sse / sst : NAN;
+}

@@ -337,16 +337,44 @@ static nnd_status check_memory(const nnd_train_config *cfg, const nnd_comm *c)
                                 (vshape.n + ranks - 1) / ranks, shape.k_targets);
 }
 
-/* Collective: --standardize fits the statistics on the training rows of every rank and applies
- * them to the training and validation rows; otherwise unscaled features are pointed out. */
+double nnd_r2(double mse, double target_var)
+{
+    return target_var > 0.0 ? 1.0 - mse / target_var : NAN;
+}
+
+/* Collective: the mean over the outputs of the variance of ds's targets over every rank's rows
+ * (the --val file is split evenly, the training set by stripes: either way every row once). */
+static nnd_status target_variance(const nnd_dataset *ds, const nnd_comm *c, double *out)
+{
+    size_t k = ds->shape.k_targets;
+    double *mean = malloc(k * sizeof *mean), *var = malloc(k * sizeof *var);
+    nnd_status st = nnd_comm_agree(
+        c, mean && var ? NND_OK : nnd_err_set(NND_ERR_NOMEM, "out of memory for %zu targets", k));
+    if (!st) st = nnd_colstats(ds->targets, ds->hi - ds->lo, k, c, mean, var);
+    *out = 0.0;
+    for (size_t j = 0; !st && j < k; j++) *out += var[j] / (double)k;
+    free(mean);
+    free(var);
+    return st;
+}
+
+/* Collective: for mse, the targets' variances (for R^2); --standardize fits the statistics on
+ * the training rows of every rank and applies them to the training and validation rows;
+ * otherwise unscaled features are pointed out. */
 static nnd_status prepare_inputs(nnd_trainer *t)
 {
     const nnd_comm *c = t->c;
+    nnd_status st = NND_OK;
+    if (t->cfg->loss == NND_LOSS_MSE) {
+        st = target_variance(&t->train, c, &t->train_target_var);
+        if (!st && t->has_val) st = target_variance(&t->val, c, &t->val_target_var);
+        if (st) return st;
+    }
     if (!t->cfg->standardize) {
         nnd_standardize_warn_unscaled(&t->train, t->cfg->data, c);
         return NND_OK;
     }
-    nnd_status st = nnd_standardize_fit(&t->model, &t->train, c);
+    st = nnd_standardize_fit(&t->model, &t->train, c);
     if (!st) st = nnd_comm_agree(c, nnd_standardize_dataset(&t->model, &t->train));
     if (!st && t->has_val) st = nnd_comm_agree(c, nnd_standardize_dataset(&t->model, &t->val));
     return st;

@@ -32,6 +32,10 @@ void nnd_eval_report_free(nnd_eval_report *r);
 /* Class j's precision, recall and F1 (0 where undefined: no prediction or no sample of j). */
 void nnd_eval_report_class(const nnd_eval_report *r, size_t j, double *precision, double *recall,
                            double *f1, uint64_t *support);
+/* R^2 over all the outputs, variance-weighted: 1 - sum_j SSE_j / sum_j SST_j (sklearn's
+ * multioutput='variance_weighted'; the usual R^2 with one output), the figure train's epoch
+ * lines print; NAN when the targets do not vary. */
+double nnd_eval_report_r2(const nnd_eval_report *r);
 /* Output j's MSE, MAE and R^2 (1 - SSE / the targets' sum of squares about their mean; NaN
  * when the targets are constant). */
 void nnd_eval_report_output(const nnd_eval_report *r, size_t j, double *mse, double *mae,

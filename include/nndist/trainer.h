@@ -23,6 +23,9 @@ typedef struct {
     nnd_order order;
     nnd_dataset train, val;
     int has_val;
+    /* --loss mse: the mean over the outputs of the targets' variance, over the training set and
+     * over --val (0 for classification); R^2 is measured against them (nnd_r2). */
+    double train_target_var, val_target_var;
     uint64_t batch;   /* global batch */
     uint64_t spe;     /* steps per epoch */
     uint64_t step;    /* optimizer steps done */
@@ -72,6 +75,12 @@ typedef struct {
     double compute_s, allreduce_s, update_s; /* this rank's seconds in the step's phases */
     double forward_s; /* of compute_s: the batch's gather, forward and loss (the rest: backward) */
 } nnd_step_stats;
+
+/* The coefficient of determination of a mean squared error (mse loss: the mean over samples
+ * and outputs) against the targets' variance averaged over the outputs:
+ * 1 - sum_j SSE_j / sum_j SST_j, sklearn's r2_score with multioutput='variance_weighted' (the
+ * usual R^2 with one output). NAN when the targets do not vary. */
+double nnd_r2(double mse, double target_var);
 
 /* Collective: sets the threads, builds model and optimizer, loads this rank's part of the data
  * (and of --val), allocates the step's buffers, initialises the weights from the seed or from

@@ -81,9 +81,9 @@ static void print_report(const eval_opts *o, const nnd_eval_result *r, const nnd
             nnd_eval_report_output(rep, j, &p, &q, &f);
             mse += p / (double)k;
             mae += q / (double)k;
-            r2 += f / (double)k;
         }
     }
+    if (!rep->classify) r2 = nnd_eval_report_r2(rep);
     const double topk_acc = rep->samples ? (double)rep->topk_hits / (double)rep->samples : 0.0;
     if (o->json) {
         if (rep->classify) {
