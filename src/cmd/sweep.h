@@ -31,7 +31,8 @@
  * max(1, floor(E / 3^(R-1-r))) epochs (E = --epochs; the last rung trains E). Every rung
  * trains from scratch, so a result at a budget is the same as a plain sweep at that budget; a
  * rung whose budget equals the previous one reuses its results. Survivors are ranked like the
- * table: converged before diverged, then mean accuracy (higher first), mean loss, list order.
+ * table: converged before diverged, then mean accuracy (higher first), mean loss, list order;
+ * for --loss mse, mean loss (lower first), then mean R^2.
  *
  * Progress (OUT/state/, locked by rank 0 like a checkpoint directory). sweep.txt holds the
  * sweep's definition (key=value words: the data, model, loss, seed, grid, folds, budgets, group
@@ -72,15 +73,16 @@ typedef struct {
     uint64_t batch_size;
 } sweep_config;
 
-/* One configuration trained for one budget: per-fold numbers (NAN after a divergence). */
+/* One configuration trained for one budget: per-fold numbers (NAN after a divergence). The
+ * score is the accuracy, or for --loss mse the R^2 (sweep_metric_name). */
 typedef struct {
     int32_t have;     /* filled */
     int32_t diverged; /* 0, or the 1-based fold that diverged */
     uint64_t epochs;
     double seconds; /* the group's wall time for all folds */
     int32_t group;  /* which group ran it (for the progress line only) */
-    double acc[NND_FOLDS_MAX], loss[NND_FOLDS_MAX], train_loss[NND_FOLDS_MAX],
-        train_acc[NND_FOLDS_MAX];
+    double score[NND_FOLDS_MAX], loss[NND_FOLDS_MAX], train_loss[NND_FOLDS_MAX],
+        train_score[NND_FOLDS_MAX];
 } sweep_result;
 
 /* A leader's request: the result of its last job (config < 0: none yet) and its status. */
@@ -133,9 +135,14 @@ typedef struct {
     int *waiting;                  /* rank 0: leaders waiting for the next rung */
 } sweep;
 
+/* "acc", or "r2" for --loss mse: the score's name in the table and the files. */
+const char *sweep_metric_name(const sweep *s);
+/* Ranked by the validation loss (mse) rather than the score. */
+int sweep_by_loss(const sweep *s);
+
 /* The mean and sample standard deviation over the folds of one result. */
 typedef struct {
-    double acc, acc_sd, loss, loss_sd, train_loss;
+    double score, score_sd, loss, loss_sd, train_loss;
     int ok; /* converged on every fold */
 } sweep_summary;
 

@@ -160,10 +160,13 @@ static nnd_status run_fold(sweep *s, size_t c, int rung, unsigned f, sweep_resul
         else
             nnd_evaluate(&t.model, &t.val, cfg.loss, &s->group, 0, &ev);
         nnd_guard_idle();
-        r->acc[f] = ev.accuracy;
+        int mse = cfg.loss == NND_LOSS_MSE;
+        r->score[f] = mse ? nnd_r2(ev.loss, t.val_target_var) : ev.accuracy;
         r->loss[f] = ev.loss;
         r->train_loss[f] = x.samples > 0 ? x.loss_sum / x.samples : NAN;
-        r->train_acc[f] = x.samples > 0 ? x.correct / x.samples : NAN;
+        r->train_score[f] = x.samples <= 0 ? NAN
+                            : mse          ? nnd_r2(r->train_loss[f], t.train_target_var)
+                                           : x.correct / x.samples;
         if (!isfinite(ev.loss)) r->diverged = (int32_t)f + 1;
     } else if (!st) {
         r->diverged = (int32_t)f + 1;
@@ -195,7 +198,7 @@ nnd_status sweep_run_job(sweep *s, size_t c, int rung, sweep_result *r, sweep_po
 {
     memset(r, 0, sizeof *r);
     r->epochs = s->rung_epochs[rung];
-    for (unsigned f = 0; f < s->folds; f++) r->acc[f] = r->loss[f] = NAN;
+    for (unsigned f = 0; f < s->folds; f++) r->score[f] = r->loss[f] = NAN;
     unsigned done = recorded_folds(s, c, rung, r);
     r->group = s->group_id;
     if (r->have) return NND_OK; /* completed earlier */

@@ -17,7 +17,8 @@ static const char *const g_description =
     "K-fold cross-validation of every (optimizer, lr, batch) configuration. The world splits\n"
     "into groups of --group-size ranks; each group trains one configuration at a time (all K\n"
     "folds, data-parallel like train), and configurations are dealt to groups as they free up.\n"
-    "Prints a ranked table (mean +- std over the folds of the validation accuracy and loss)\n"
+    "Prints a ranked table (mean +- std over the folds of the validation accuracy and loss;\n"
+    "for --loss mse the R^2 and loss, ranked by the loss)\n"
     "and the best configuration as a train command; writes DIR/sweep.csv, DIR/folds.csv,\n"
     "DIR/heatmap.png (gnuplot) and DIR/fold1-{train,val}.h5 (fold 1, to reproduce a number).";
 

@@ -32,7 +32,7 @@ sweep_summary sweep_summarize(const sweep *s, const sweep_result *r)
     sweep_summary m = {NAN, NAN, NAN, NAN, NAN, 0};
     size_t k = folds_done(r, s->folds);
     if (!r->have || k == 0) return m;
-    mean_std(r->acc, k, &m.acc, &m.acc_sd);
+    mean_std(r->score, k, &m.score, &m.score_sd);
     mean_std(r->loss, k, &m.loss, &m.loss_sd);
     double sd;
     mean_std(r->train_loss, k, &m.train_loss, &sd);
@@ -40,15 +40,28 @@ sweep_summary sweep_summarize(const sweep *s, const sweep_result *r)
     return m;
 }
 
+const char *sweep_metric_name(const sweep *s)
+{
+    return s->base.loss == NND_LOSS_MSE ? "r2" : "acc";
+}
+
+int sweep_by_loss(const sweep *s)
+{
+    return s->base.loss == NND_LOSS_MSE;
+}
+
 /* < 0 when configuration a ranks before b, comparing their results at rungs ra and rb: the
- * higher rung first, then converged, higher mean accuracy, lower mean loss, list order. */
+ * higher rung first, then converged, higher mean accuracy, lower mean loss, list order; for
+ * mse lower mean loss before higher mean R^2 (an accuracy of regression outputs means
+ * nothing, and R^2 is the same loss on another scale). */
 int sweep_rank_cmp(const sweep *s, size_t a, int ra, size_t b, int rb)
 {
     if (ra != rb) return ra > rb ? -1 : 1;
     sweep_summary x = sweep_summarize(s, sweep_result_at(s, a, ra)),
                   y = sweep_summarize(s, sweep_result_at(s, b, rb));
     if (x.ok != y.ok) return x.ok ? -1 : 1;
-    if (x.ok && x.acc != y.acc) return x.acc > y.acc ? -1 : 1;
+    if (x.ok && sweep_by_loss(s) && x.loss != y.loss) return x.loss < y.loss ? -1 : 1;
+    if (x.ok && x.score != y.score) return x.score > y.score ? -1 : 1;
     if (x.ok && x.loss != y.loss) return x.loss < y.loss ? -1 : 1;
     return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -74,7 +87,8 @@ void sweep_rank_sort(const sweep *s, size_t *idx, size_t n, int rung)
 static void print_table(const sweep *s, const size_t *order)
 {
     printf("\n%4s  %-10s %-8s %6s %6s%s  %-17s  %-17s %8s\n", "rank", "optimizer", "lr", "batch",
-           "epochs", s->n_rungs > 1 ? "  rung" : "", "val acc", "val loss", "seconds");
+           "epochs", s->n_rungs > 1 ? "  rung" : "", sweep_by_loss(s) ? "val r2" : "val acc",
+           "val loss", "seconds");
     for (size_t i = 0; i < s->n_cfg; i++) {
         size_t c = order[i];
         const sweep_config *cf = &s->cfg[c];
@@ -83,7 +97,7 @@ static void print_table(const sweep *s, const size_t *order)
         char rung[16] = "", acc[40], loss[40];
         if (s->n_rungs > 1) snprintf(rung, sizeof rung, "  %4d", s->last[c] + 1);
         if (m.ok) {
-            snprintf(acc, sizeof acc, "%.4f ± %.4f", m.acc, m.acc_sd);
+            snprintf(acc, sizeof acc, "%.4f ± %.4f", m.score, m.score_sd);
             snprintf(loss, sizeof loss, "%.4f ± %.4f", m.loss, m.loss_sd);
         } else {
             snprintf(acc, sizeof acc, "diverged (fold %d)", r->diverged);
@@ -103,8 +117,11 @@ static nnd_status write_csvs(const sweep *s, const size_t *order, const char *di
     FILE *f = fopen(path, "w");
     if (!f)
         return nnd_err_set(NND_ERR_IO, "--out %s: cannot write %s: %s", dir, path, strerror(errno));
-    fprintf(f, "rank,optimizer,lr,batch,epochs,rung,folds,val_acc_mean,val_acc_std,val_loss_mean,"
-               "val_loss_std,train_loss_mean,seconds,status\n");
+    const char *metric = sweep_metric_name(s);
+    fprintf(f,
+            "rank,optimizer,lr,batch,epochs,rung,folds,val_%s_mean,val_%s_std,val_loss_mean,"
+            "val_loss_std,train_loss_mean,seconds,status\n",
+            metric, metric);
     for (size_t i = 0; i < s->n_cfg; i++) {
         size_t c = order[i];
         const sweep_config *cf = &s->cfg[c];
@@ -115,7 +132,7 @@ static nnd_status write_csvs(const sweep *s, const size_t *order, const char *di
         fprintf(f, "%zu,%s,%s,%" PRIu64 ",%" PRIu64 ",%d,%" PRIu64 ",", i + 1, s->opt_text[cf->opt],
                 lr, cf->batch_size, r->epochs, s->last[c] + 1, s->folds);
         if (m.ok)
-            fprintf(f, "%.9g,%.9g,%.9g,%.9g,%.9g,%.3f,ok\n", m.acc, m.acc_sd, m.loss, m.loss_sd,
+            fprintf(f, "%.9g,%.9g,%.9g,%.9g,%.9g,%.3f,ok\n", m.score, m.score_sd, m.loss, m.loss_sd,
                     m.train_loss, r->seconds);
         else
             fprintf(f, ",,,,,%.3f,diverged\n", r->seconds);
@@ -128,7 +145,8 @@ static nnd_status write_csvs(const sweep *s, const size_t *order, const char *di
     snprintf(path, sizeof path, "%s/folds.csv", dir);
     if (!(f = fopen(path, "w")))
         return nnd_err_set(NND_ERR_IO, "--out %s: cannot write %s: %s", dir, path, strerror(errno));
-    fprintf(f, "optimizer,lr,batch,epochs,fold,val_acc,val_loss,train_loss,train_acc,status\n");
+    fprintf(f, "optimizer,lr,batch,epochs,fold,val_%s,val_loss,train_loss,train_%s,status\n",
+            sweep_metric_name(s), sweep_metric_name(s));
     for (size_t c = 0; c < s->n_cfg; c++)
         for (int rg = 0; rg <= s->last[c]; rg++) {
             if (rg > 0 && s->rung_epochs[rg] == s->rung_epochs[rg - 1]) continue;
@@ -142,26 +160,29 @@ static nnd_status write_csvs(const sweep *s, const size_t *order, const char *di
                 if (r->diverged && k + 1 >= (unsigned)r->diverged)
                     fprintf(f, ",,,,%s\n", k + 1 == (unsigned)r->diverged ? "diverged" : "skipped");
                 else
-                    fprintf(f, "%.6f,%.6f,%.6f,%.6f,ok\n", r->acc[k], r->loss[k], r->train_loss[k],
-                            r->train_acc[k]);
+                    fprintf(f, "%.6f,%.6f,%.6f,%.6f,ok\n", r->score[k], r->loss[k],
+                            r->train_loss[k], r->train_score[k]);
             }
         }
     if (fclose(f) != 0) return nnd_err_set(NND_ERR_IO, "%s: write failed", path);
     return NND_OK;
 }
 
-/* The heatmap: optimizer x lr, the mean accuracy at each configuration's last rung (the best
- * over the batch sizes when several), drawn by gnuplot into png. */
+/* The heatmap: optimizer x lr, the mean accuracy (for mse: the mean validation loss) at each
+ * configuration's last rung (the best over the batch sizes when several), drawn by gnuplot into
+ * png; the better, the brighter. */
 static nnd_status heatmap(const sweep *s, const char *png, nnd_plot *p)
 {
     double grid[SWEEP_MAX_ITEMS][SWEEP_MAX_ITEMS], lo = INFINITY, hi = -INFINITY;
+    const int by_loss = sweep_by_loss(s);
     for (size_t o = 0; o < s->n_opt; o++)
         for (size_t l = 0; l < s->n_lr; l++) {
             grid[o][l] = NAN;
             for (size_t b = 0; b < s->n_batch; b++) {
                 size_t c = (o * s->n_lr + l) * s->n_batch + b;
                 sweep_summary m = sweep_summarize(s, sweep_result_at(s, c, s->last[c]));
-                if (m.ok && !(m.acc <= grid[o][l])) grid[o][l] = m.acc;
+                double v = by_loss ? m.loss : m.score;
+                if (m.ok && !(by_loss ? v >= grid[o][l] : v <= grid[o][l])) grid[o][l] = v;
             }
             if (isfinite(grid[o][l])) {
                 lo = fmin(lo, grid[o][l]);
@@ -203,12 +224,14 @@ static nnd_status heatmap(const sweep *s, const char *png, nnd_plot *p)
     fprintf(gp,
             ")\nset xrange [-0.5:%zu.5]\nset yrange [%zu.5:-0.5]\nset cbrange [%.6f:%.6f]\n"
             "set palette defined (0 '#440154', 0.35 '#31688e', 0.65 '#35b779', 1 '#fde725')\n"
+            "%s"
             "set xlabel 'learning rate'\nset ylabel 'optimizer'\nset tics nomirror out\n"
             "set style textbox opaque noborder\nset style fill solid 1.0 noborder\n"
-            "set title \"nndist sweep: mean validation accuracy, %" PRIu64 "-fold, %" PRIu64
+            "set title \"nndist sweep: mean validation %s, %" PRIu64 "-fold, %" PRIu64
             " epoch%s%s%s\"\nplot ",
-            s->n_lr - 1, s->n_opt - 1, lo, hi, s->folds, s->epochs, s->epochs == 1 ? "" : "s",
-            s->n_batch > 1 ? " (best batch size)" : "",
+            s->n_lr - 1, s->n_opt - 1, lo, hi, by_loss ? "set palette negative\n" : "",
+            by_loss ? "loss (lower is better)" : "accuracy", s->folds, s->epochs,
+            s->epochs == 1 ? "" : "s", s->n_batch > 1 ? " (best batch size)" : "",
             s->n_rungs > 1 ? " (halving: each at its last rung)" : "");
     if (n_ok) fprintf(gp, "$cells using 1:2:(0.5):(0.5):3 with boxxyerror fc palette notitle, ");
     if (n_div) fprintf(gp, "$div using 1:2:(0.5):(0.5) with boxxyerror fc rgb '#bbbbbb' notitle, ");
@@ -268,18 +291,19 @@ nnd_status sweep_report(const sweep *s)
     char name[128], cmd[8192], train_path[NND_PATH_MAX], val_path[NND_PATH_MAX];
     if ((st = write_fold_files(s, train_path, val_path, sizeof train_path))) goto out;
     sweep_config_name(s, best, name, sizeof name);
-    printf("\nbest: %s, %" PRIu64 " epoch%s: val acc %.4f ± %.4f, loss %.4f ± %.4f over %" PRIu64
+    printf("\nbest: %s, %" PRIu64 " epoch%s: val %s %.4f ± %.4f, loss %.4f ± %.4f over %" PRIu64
            " folds\n",
-           name, r->epochs, r->epochs == 1 ? "" : "s", m.acc, m.acc_sd, m.loss, m.loss_sd,
-           s->folds);
+           name, r->epochs, r->epochs == 1 ? "" : "s", sweep_metric_name(s), m.score, m.score_sd,
+           m.loss, m.loss_sd, s->folds);
     sweep_train_command(s, best, r->epochs, s->world->size, s->base.data, NULL, 1, cmd, sizeof cmd);
     printf("train it on all of %s%s:\n  %s\n", s->base.data,
            s->subset ? " (the sweep used its first --subset samples)" : "", cmd);
     sweep_train_command(s, best, r->epochs, (int)s->group_size, train_path, val_path, 0, cmd,
                         sizeof cmd);
-    printf("reproduce its fold 1 (val acc %.6f, loss %.6f at the last epoch; bitwise with %d "
+    printf("reproduce its fold 1 (val %s %.6f, loss %.6f at the last epoch; bitwise with %d "
            "rank%s, as in the sweep's groups):\n  %s\n",
-           r->acc[0], r->loss[0], (int)s->group_size, s->group_size == 1 ? "" : "s", cmd);
+           sweep_metric_name(s), r->score[0], r->loss[0], (int)s->group_size,
+           s->group_size == 1 ? "" : "s", cmd);
 out:
     fflush(stdout);
     free(order);

@@ -39,7 +39,10 @@ static void best_so_far(const coord *co, char *buf, size_t size)
     }
     char name[128];
     sweep_config_name(s, (size_t)best, name, sizeof name);
-    snprintf(buf, size, "%s (%.4f)", name, m.acc);
+    if (sweep_by_loss(s))
+        snprintf(buf, size, "%s (loss %.4f)", name, m.loss);
+    else
+        snprintf(buf, size, "%s (%.4f)", name, m.score);
 }
 
 static void progress(coord *co, size_t c, const sweep_result *r)
@@ -53,8 +56,8 @@ static void progress(coord *co, size_t c, const sweep_result *r)
     sweep_summary m = sweep_summarize(s, r);
     char what[96];
     if (m.ok)
-        snprintf(what, sizeof what, "acc %.4f ± %.4f  loss %.4f ± %.4f", m.acc, m.acc_sd, m.loss,
-                 m.loss_sd);
+        snprintf(what, sizeof what, "%s %.4f ± %.4f  loss %.4f ± %.4f", sweep_metric_name(s),
+                 m.score, m.score_sd, m.loss, m.loss_sd);
     else
         snprintf(what, sizeof what, "diverged (fold %d)", r->diverged);
     /* "±" is two bytes and one column: widen the field by one per sign. */

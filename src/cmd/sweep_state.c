@@ -137,7 +137,7 @@ nnd_status sweep_job_write(const sweep *s, size_t c, int rung, const sweep_resul
                         r->seconds);
     for (unsigned f = 0; f < folds_done && used < (int)sizeof text; f++)
         used += snprintf(text + used, sizeof text - (size_t)used, "fold %u %a %a %a %a\n", f,
-                         r->acc[f], r->loss[f], r->train_loss[f], r->train_acc[f]);
+                         r->score[f], r->loss[f], r->train_loss[f], r->train_score[f]);
     return write_text(path, text);
 }
 
@@ -163,11 +163,11 @@ int sweep_job_read(const sweep *s, size_t c, int rung, sweep_result *r, unsigned
              (unsigned)diverged <= done && (have == 0 || have == 1) && isfinite(seconds);
     sweep_result got;
     memset(&got, 0, sizeof got);
-    for (unsigned k = 0; k < s->folds; k++) got.acc[k] = got.loss[k] = NAN;
+    for (unsigned k = 0; k < s->folds; k++) got.score[k] = got.loss[k] = NAN;
     for (unsigned k = 0; ok && k < done; k++) {
         unsigned fold;
-        ok = fscanf(f, " fold %u %la %la %la %la", &fold, &got.acc[k], &got.loss[k],
-                    &got.train_loss[k], &got.train_acc[k]) == 5 &&
+        ok = fscanf(f, " fold %u %la %la %la %la", &fold, &got.score[k], &got.loss[k],
+                    &got.train_loss[k], &got.train_score[k]) == 5 &&
              fold == k;
     }
     fclose(f);
