@@ -101,6 +101,16 @@ static int write_root_attrs(hid_t f, const nnd_model *m, const nnd_ckpt_meta *me
             rc |= nnd_h5_attr_write_f64(root, "epoch_correct", meta->epoch_correct);
             rc |= nnd_h5_attr_write_f64(root, "epoch_samples", meta->epoch_samples);
         }
+        if (meta->has_window_sums) {
+            rc |= nnd_h5_attr_write_f64(root, "window_loss_sum", meta->window_loss_sum);
+            rc |= nnd_h5_attr_write_f64(root, "window_correct", meta->window_correct);
+            rc |= nnd_h5_attr_write_f64(root, "window_samples", meta->window_samples);
+        }
+        if (meta->has_best) {
+            rc |= nnd_h5_attr_write_f64(root, "best_val", meta->best_val);
+            rc |= nnd_h5_attr_write_u64(root, "best_step", meta->best_step);
+            rc |= nnd_h5_attr_write_u64(root, "evals_since_best", meta->evals_since_best);
+        }
     }
     H5Gclose(root);
     return rc;
@@ -514,6 +524,13 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
             nnd_h5_attr_read_f64(f, "epoch_loss_sum", &meta->epoch_loss_sum) == 0 &&
             nnd_h5_attr_read_f64(f, "epoch_correct", &meta->epoch_correct) == 0 &&
             nnd_h5_attr_read_f64(f, "epoch_samples", &meta->epoch_samples) == 0;
+        meta->has_window_sums =
+            nnd_h5_attr_read_f64(f, "window_loss_sum", &meta->window_loss_sum) == 0 &&
+            nnd_h5_attr_read_f64(f, "window_correct", &meta->window_correct) == 0 &&
+            nnd_h5_attr_read_f64(f, "window_samples", &meta->window_samples) == 0;
+        meta->has_best = nnd_h5_attr_read_f64(f, "best_val", &meta->best_val) == 0 &&
+                         nnd_h5_attr_read_u64(f, "best_step", &meta->best_step) == 0 &&
+                         nnd_h5_attr_read_u64(f, "evals_since_best", &meta->evals_since_best) == 0;
     }
 out:
     nnd_h5_close(f, &q);

@@ -48,6 +48,7 @@ nnd_status nnd_stepper_step(nnd_stepper *sp, nnd_trainer *t, double lr, nnd_step
     nnd_status st = nnd_trainer_step(t, lr, s);
     *skipped = st == NND_ERR_NUMERIC;
     if (st && st != NND_ERR_NUMERIC) return st;
+    if (sp->record) sp->record(sp->ctx, s, *skipped);
     if (st == NND_ERR_NUMERIC) {
         /* Skipped alike on every rank: the verdict came with the step's reduction. */
         sp->bad_in_a_row++;

@@ -1,8 +1,6 @@
-#include "nndist/train.h"
-#include "nndist/trainer.h"
+#include "train_internal.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -23,49 +21,12 @@
 #include "nndist/run_identity.h"
 #include "nndist/stepper.h"
 
-/* A training run: the session plus what the run loop adds (logs, metrics, checkpoints). */
-typedef struct {
-    double loss_sum, correct, samples;
-    double compute, forward, allreduce, update, io, wall_start;
-} epoch_stats; /* sums over the current epoch, printed and reset at its end */
-
-typedef struct {
-    nnd_trainer t;
-    const nnd_train_config *cfg;
-    const nnd_comm *c;
-    uint64_t total_steps;
-    nnd_schedule sched;
-    nnd_metrics metrics; /* rank 0 */
-    int progress;
-    nnd_trace trace;
-    int tracing;
-    epoch_stats epoch;
-    nnd_ckpt_dir dir;                  /* rank 0: --checkpoint-dir, locked */
-    char run_id[NND_CKPT_RUN_ID_SIZE]; /* run_identity.h */
-    char definition[NND_CKPT_DEFINITION_SIZE];
-    int resumed;            /* the run continues a checkpoint */
-    nnd_ckpt_writer writer; /* rank 0: builds every file in memory, writes in the background */
-    uint64_t checkpoints;   /* checkpoints written */
-    double ckpt_stall_s;    /* seconds the steps waited for them */
-} run;
-
-static void run_free(run *r)
+static void run_free(train_run *r)
 {
     nnd_ckpt_writer_free(&r->writer);
     nnd_trace_free(&r->trace);
     nnd_trainer_free(&r->t);
     nnd_metrics_close(&r->metrics); /* on an error path: the error reported is the first */
-}
-
-static void say(const run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const run *r, const char *fmt, ...)
-{
-    if (r->c->rank != 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    fflush(stdout);
 }
 
 /* Is the parent's standard output a terminal? Open MPI gives every rank a pseudo-terminal of its
@@ -97,14 +58,14 @@ static int progress_wanted(void)
  * order (nnd_resume_accept_fn). */
 static nnd_status same_definition(void *ctx, const char *path, const nnd_ckpt_meta *meta)
 {
-    const run *r = ctx;
+    const train_run *r = ctx;
     char ours[NND_CKPT_DEFINITION_SIZE];
     nnd_run_definition(ours, sizeof ours, r->cfg, &r->t.train.shape, r->t.batch, meta->batch_order);
     return nnd_run_definition_check(path, meta->definition, ours);
 }
 
 /* A resumed run continues in its checkpoint's batch order, so that it resumes exactly. */
-static nnd_status keep_batch_order(run *r, const char *path, int order)
+static nnd_status keep_batch_order(train_run *r, const char *path, int order)
 {
     nnd_trainer *t = &r->t;
     if (order == t->order.version) return NND_OK;
@@ -113,18 +74,18 @@ static nnd_status keep_batch_order(run *r, const char *path, int order)
                            "%s: made with batch order %d, which this nndist does not know "
                            "(it has orders 1 and 2); resume it with the nndist that wrote it",
                            path, order);
-    say(r,
-        "note: %s was made with batch order %d (at most 64 stripes); the run continues in "
-        "that order so that it resumes exactly (a new run uses order %d, whose stripes grow "
-        "with the data so that every rank holds samples)\n",
-        path, order, NND_ORDER_CURRENT);
+    train_say(r,
+              "note: %s was made with batch order %d (at most 64 stripes); the run continues in "
+              "that order so that it resumes exactly (a new run uses order %d, whose stripes grow "
+              "with the data so that every rank holds samples)\n",
+              path, order, NND_ORDER_CURRENT);
     nnd_status st = nnd_trainer_use_order(t, order);
     nnd_run_definition(r->definition, sizeof r->definition, r->cfg, &t->train.shape, t->batch,
                        order);
     return st;
 }
 
-static nnd_status resume(run *r)
+static nnd_status resume(train_run *r)
 {
     const nnd_train_config *cfg = r->cfg;
     nnd_trainer *t = &r->t;
@@ -163,8 +124,10 @@ static nnd_status resume(run *r)
     if ((st = keep_batch_order(r, path, meta.batch_order))) return st;
     snprintf(r->run_id, sizeof r->run_id, "%s", meta.run_id); /* this run continues that one */
     r->resumed = 1;
-    say(r, "resuming from %s at step %" PRIu64 " (epoch %" PRIu64 ", saved by %d rank%s)\n", path,
-        meta.step, meta.step / t->spe + 1, meta.world_size, meta.world_size == 1 ? "" : "s");
+    train_log_start(r, &meta);
+    train_say(r, "resuming from %s at step %" PRIu64 " (epoch %" PRIu64 ", saved by %d rank%s)\n",
+              path, meta.step, meta.step / t->spe + 1, meta.world_size,
+              meta.world_size == 1 ? "" : "s");
     return NND_OK;
 }
 
@@ -173,14 +136,20 @@ static nnd_status check_outputs(const nnd_train_config *cfg)
 {
     nnd_status st = NND_OK;
     if (cfg->save) st = nnd_atomic_check_destination("--save", cfg->save);
+    if (!st && cfg->save_best) st = nnd_atomic_check_destination("--save-best", cfg->save_best);
     if (!st && cfg->trace) st = nnd_atomic_check_destination("--trace", cfg->trace);
     if (!st && cfg->metrics) st = nnd_atomic_check_destination("--metrics", cfg->metrics);
+    if (!st && cfg->metrics && cfg->log_every) {
+        char steps[NND_PATH_MAX];
+        nnd_metrics_steps_path(cfg->metrics, steps, sizeof steps);
+        st = nnd_atomic_check_destination("--log-every", steps);
+    }
     return st;
 }
 
 /* Collective: a fresh run gets a new id (rank 0's, shared); a resumed one kept its checkpoint's.
  * Either way the checkpoint directory must hold no other run's checkpoints. */
-static nnd_status adopt_run_id(run *r)
+static nnd_status adopt_run_id(train_run *r)
 {
     /* Resumed from a checkpoint written before run ids: its directory's files have none. */
     int legacy = r->resumed && !r->run_id[0];
@@ -192,7 +161,7 @@ static nnd_status adopt_run_id(run *r)
     return nnd_comm_agree(r->c, st);
 }
 
-static void fill_meta(const run *r, nnd_ckpt_meta *meta)
+static void fill_meta(const train_run *r, nnd_ckpt_meta *meta)
 {
     memset(meta, 0, sizeof *meta);
     meta->step = r->t.step;
@@ -208,32 +177,34 @@ static void fill_meta(const run *r, nnd_ckpt_meta *meta)
     const char *job = getenv("SLURM_JOB_ID"), *restarts = getenv("SLURM_RESTART_COUNT");
     if (job) snprintf(meta->slurm_job_id, sizeof meta->slurm_job_id, "%s", job);
     meta->slurm_restart_count = restarts ? atoll(restarts) : 0;
+    train_log_fill_meta(r, meta);
 }
 
 /* Collective: the largest peak resident set of any rank (each rank holds only its shard). */
-static void report_memory(const run *r)
+static void report_memory(const train_run *r)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     long kb = ru.ru_maxrss, max_kb = 0;
     MPI_Reduce(&kb, &max_kb, 1, MPI_LONG, MPI_MAX, 0, r->c->world);
-    say(r, "peak memory: %.1f MB per rank (the largest over %d rank%s)\n", (double)max_kb / 1024.0,
-        r->c->size, r->c->size == 1 ? "" : "s");
+    train_say(r, "peak memory: %.1f MB per rank (the largest over %d rank%s)\n",
+              (double)max_kb / 1024.0, r->c->size, r->c->size == 1 ? "" : "s");
 }
 
 /* Rank 0 says what the checkpoints cost the steps, and what went on beside them. */
-static void report_checkpoints(const run *r)
+static void report_checkpoints(const train_run *r)
 {
     if (r->c->rank != 0) return;
-    say(r, "checkpoints: %" PRIu64 " written; the steps waited %.2f s for them", r->checkpoints,
-        r->ckpt_stall_s);
+    train_say(r, "checkpoints: %" PRIu64 " written; the steps waited %.2f s for them",
+              r->checkpoints, r->ckpt_stall_s);
     if (r->writer.written > 0)
-        say(r, " (%llu written in the background in %.2f s)", r->writer.written, r->writer.write_s);
-    say(r, "\n");
+        train_say(r, " (%llu written in the background in %.2f s)", r->writer.written,
+                  r->writer.write_s);
+    train_say(r, "\n");
 }
 
 /* Rank 0 says which SLURM job this is (a requeued job runs again with its restart count). */
-static void log_slurm(const run *r)
+static void log_slurm(const train_run *r)
 {
     const char *job = getenv("SLURM_JOB_ID");
     if (!job) return;
@@ -241,13 +212,13 @@ static void log_slurm(const run *r)
      * job is shrunk to fewer nodes. */
     const char *restarts = getenv("SLURM_RESTART_COUNT");
     const char *cpus = getenv("SLURM_CPUS_PER_TASK"), *nodes = getenv("SLURM_JOB_NODELIST");
-    say(r, "slurm: job %s, restart %s, %d tasks, %s cpus per task, nodes %s\n", job,
-        restarts ? restarts : "0", r->c->size, cpus ? cpus : "(unset)", nodes ? nodes : "?");
+    train_say(r, "slurm: job %s, restart %s, %d tasks, %s cpus per task, nodes %s\n", job,
+              restarts ? restarts : "0", r->c->size, cpus ? cpus : "(unset)", nodes ? nodes : "?");
 }
 
 /* Collective: the background write in flight (rank 0's) lands, and the older checkpoints
  * of the run are pruned; every rank learns the outcome. */
-static nnd_status finish_background_write(run *r)
+static nnd_status finish_background_write(train_run *r)
 {
     nnd_status st = NND_OK;
     if (r->c->rank == 0 && nnd_ckpt_writer_busy(&r->writer)) {
@@ -262,7 +233,7 @@ static nnd_status finish_background_write(run *r)
  * pruning older ones); all ranks agree on the outcome. The file is built in memory on the
  * training path; with background set, a thread writes it while the steps go on, and its
  * outcome is agreed at the next checkpoint (finish_background_write). */
-static nnd_status save(run *r, const char *path, int retain, int background)
+nnd_status train_save(train_run *r, const char *path, int retain, int background)
 {
     nnd_status st = finish_background_write(r);
     if (st) return st;
@@ -288,13 +259,13 @@ static nnd_status save(run *r, const char *path, int retain, int background)
 /* A checkpoint into --checkpoint-dir; background: written while the steps go on (the periodic
  * ones, unless --sync-checkpoints), otherwise on disk before this returns (the last one, and
  * the one a signal asks for before the job exits). */
-static nnd_status checkpoint(run *r, int background)
+static nnd_status checkpoint(train_run *r, int background)
 {
     double t0 = MPI_Wtime();
     char path[NND_PATH_MAX];
     nnd_ckpt_path(path, sizeof path, r->cfg->ckpt_dir, r->t.step);
     nnd_guard_phase("writing a checkpoint", NND_GUARD_SLOW_FLOOR_S);
-    nnd_status st = save(r, path, 1, background && !r->cfg->ckpt_sync);
+    nnd_status st = train_save(r, path, 1, background && !r->cfg->ckpt_sync);
     nnd_guard_idle();
     double t1 = MPI_Wtime();
     nnd_trace_add(r->t.trace, NND_TRACE_CHECKPOINT, t0, t1);
@@ -304,89 +275,32 @@ static nnd_status checkpoint(run *r, int background)
     return st;
 }
 
-static void progress_bar(const run *r, uint64_t in_epoch, double loss)
-{
-    uint64_t spe = r->t.spe;
-    int width = 30, fill = (int)((double)width * (double)in_epoch / (double)spe);
-    char bar[64];
-    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-    bar[width] = '\0';
-    printf("\r  epoch %" PRIu64 " [%s] %3d%%  loss %.4f", r->t.step / spe + 1, bar,
-           (int)(100.0 * (double)in_epoch / (double)spe), loss);
-    fflush(stdout);
-}
-
-static nnd_status open_metrics(run *r)
+static nnd_status open_metrics(train_run *r)
 {
     nnd_status st = NND_OK;
     if (r->cfg->metrics && r->c->rank == 0)
-        st = nnd_metrics_open(&r->metrics, r->cfg->metrics, r->t.step);
+        st = nnd_metrics_open(&r->metrics, r->cfg->metrics, r->cfg->log_every > 0,
+                              r->cfg->loss == NND_LOSS_MSE, r->t.step, r->t.spe);
     return nnd_comm_agree(r->c, st);
-}
-
-static void end_of_epoch(run *r, epoch_stats *e, double lr)
-{
-    nnd_trainer *t = &r->t;
-    double wall = MPI_Wtime() - e->wall_start;
-    nnd_eval_result v = {0};
-    if (t->has_val) {
-        double e0 = MPI_Wtime();
-        nnd_guard_phase("evaluating --val", NND_GUARD_SLOW_FLOOR_S);
-        if (t->exact)
-            nnd_evaluate_exact(&t->model, &t->val, r->cfg->loss, r->c, &v);
-        else
-            nnd_evaluate(&t->model, &t->val, r->cfg->loss, r->c, 0, &v);
-        nnd_trace_add(t->trace, NND_TRACE_EVAL, e0, MPI_Wtime());
-    }
-    /* Rank 0 prints and writes --metrics: a full pipe or a stalled file system blocks here. */
-    nnd_guard_phase("logging the epoch (output, --metrics)", NND_GUARD_SLOW_FLOOR_S);
-    double loss = e->samples > 0 ? e->loss_sum / e->samples : 0.0;
-    double acc = e->samples > 0 ? e->correct / e->samples : 0.0;
-    double rate = wall > 0 ? e->samples / wall : 0.0;
-    uint64_t epoch = (t->step - 1) / t->spe + 1, epochs = (r->total_steps + t->spe - 1) / t->spe;
-    if (r->progress) say(r, "\r%*s\r", 70, "");
-    char val_text[64] = "";
-    if (t->has_val)
-        snprintf(val_text, sizeof val_text, "  val loss %.4f acc %.4f", v.loss, v.accuracy);
-    say(r,
-        "epoch %" PRIu64 "/%" PRIu64 "  step %" PRIu64 "  loss %.4f  acc %.4f%s  %.0f samples/s"
-        "  compute %.2fs  allreduce %.2fs  update %.2fs\n",
-        epoch, epochs, t->step, loss, acc, val_text, rate, e->compute, e->allreduce, e->update);
-    nnd_metrics_row row = {.step = t->step,
-                           .epoch = epoch,
-                           .lr = lr,
-                           .train_loss = loss,
-                           .train_acc = acc,
-                           .has_val = t->has_val,
-                           .val_loss = v.loss,
-                           .val_acc = v.accuracy,
-                           .samples = e->samples,
-                           .samples_per_s = rate,
-                           .compute_s = e->compute,
-                           .allreduce_s = e->allreduce,
-                           .update_s = e->update,
-                           .io_s = e->io,
-                           .forward_s = e->forward};
-    nnd_metrics_write(&r->metrics, &row);
-    nnd_guard_idle();
-    memset(e, 0, sizeof *e);
-    e->wall_start = MPI_Wtime();
 }
 
 /* The stepper's checkpoint when a signal stops the run (ctx: the run). */
 static nnd_status checkpoint_on_signal(void *ctx, char *path, size_t size)
 {
-    run *r = ctx;
+    train_run *r = ctx;
     nnd_ckpt_path(path, size, r->cfg->ckpt_dir, r->t.step);
     return checkpoint(r, 0);
 }
 
-static nnd_status train_loop(run *r)
+/* The stepper's record of each step (ctx: the run). */
+static void record_step(void *ctx, const nnd_step_stats *s, int skipped)
+{
+    train_log_step(ctx, s, skipped);
+}
+
+static nnd_status train_loop(train_run *r)
 {
     nnd_trainer *t = &r->t;
-    epoch_stats *e = &r->epoch;
-    memset(e, 0, sizeof *e);
-    e->wall_start = MPI_Wtime();
     /* MPI_Wtime counts from MPI_Init in Open MPI: 0 would hide the bar for the first 0.2 s. */
     double last_draw = -1.0;
     nnd_stepper sp = {.max_bad = r->cfg->max_bad_steps,
@@ -395,40 +309,36 @@ static nnd_status train_loop(run *r)
                       .warn_skips = 1,
                       .what = r->cfg->ckpt_dir ? "the run" : "the run (no --checkpoint-dir)",
                       .checkpoint = r->cfg->ckpt_dir ? checkpoint_on_signal : NULL,
+                      .record = record_step,
                       .ctx = r};
-    while (t->step < r->total_steps) {
+    while (t->step < r->total_steps && !train_should_stop(r)) {
         double lr = nnd_schedule_lr(&r->sched, t->step);
         nnd_step_stats s;
         int skipped;
         nnd_status st = nnd_stepper_step(&sp, t, lr, &s, &skipped);
         if (st) return st;
-        if (!skipped) {
-            e->loss_sum += s.loss_sum;
-            e->correct += s.correct;
-            e->samples += s.samples;
-        }
-        e->compute += s.compute_s;
-        e->forward += s.forward_s;
-        e->allreduce += s.allreduce_s;
-        e->update += s.update_s;
-        uint64_t in_epoch = t->step % t->spe;
-        double tnow = MPI_Wtime();
-        if (r->progress && tnow - last_draw > 0.2 && in_epoch != 0 && e->samples > 0) {
-            progress_bar(r, in_epoch, e->loss_sum / e->samples);
-            last_draw = tnow;
-        }
+        train_log_after_step(r, lr, &last_draw);
+        /* The epoch's row (and its evaluation) before a checkpoint at the same step, which then
+         * holds the early-stopping state that evaluation left. */
+        if ((t->step % t->spe == 0 || t->step == r->total_steps) &&
+            (st = train_end_of_epoch(r, lr)))
+            return st;
         if (r->cfg->ckpt_dir && r->cfg->ckpt_every && t->step % r->cfg->ckpt_every == 0 &&
-            t->step < r->total_steps) {
+            t->step < r->total_steps && !train_should_stop(r)) {
             if ((st = checkpoint(r, 1))) return st;
         }
-        if (in_epoch == 0 || t->step == r->total_steps) end_of_epoch(r, e, lr);
     }
+    if (train_should_stop(r))
+        train_say(r,
+                  "early stop: the validation %s has not improved for %" PRIu64
+                  " evaluations (--early-stop); the best was at step %" PRIu64 "\n",
+                  r->cfg->loss == NND_LOSS_MSE ? "loss" : "accuracy", r->best.since, r->best.step);
     return NND_OK;
 }
 
 nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
 {
-    run r;
+    train_run r;
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
     r.c = c;
@@ -468,6 +378,7 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
         t->trace = &r.trace;
     }
     log_slurm(&r);
+    train_log_start(&r, NULL);
     nnd_guard_phase("resuming from a checkpoint", NND_GUARD_SLOW_FLOOR_S);
     if (cfg->resume && (st = resume(&r))) goto out;
     nnd_guard_phase("checking --checkpoint-dir for other runs", NND_GUARD_SLOW_FLOOR_S);
@@ -480,28 +391,29 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     char balance[64] = "";
     if (c->rank == 0 && c->size > 1 && !t->exact)
         nnd_order_balance_text(&t->order, c->size, balance, sizeof balance);
-    say(&r,
-        "nndist: %zu samples (%zu on rank 0), %d rank%s x %d thread%s, global batch %" PRIu64
-        "%s%s%s, %" PRIu64 " steps/epoch, %" PRIu64
-        " steps total, optimizer %s lr %g%s, GEMM kernel %s\n",
-        t->order.n, t->order.hi - t->order.lo, c->size, c->size == 1 ? "" : "s", threads,
-        threads == 1 ? "" : "s", t->batch, balance[0] ? " (" : "", balance, balance[0] ? ")" : "",
-        t->spe, r.total_steps, cfg->optim.name, r.sched.base_lr,
-        !t->sharded ? ""
-        : t->shm    ? " (update sharded across the ranks, in node-shared memory)"
-                    : " (update sharded across the ranks, by reduce-scatter and allgather)",
-        nnd_isa_name(nnd_isa_current()));
+    train_say(&r,
+              "nndist: %zu samples (%zu on rank 0), %d rank%s x %d thread%s, global batch %" PRIu64
+              "%s%s%s, %" PRIu64 " steps/epoch, %" PRIu64
+              " steps total, optimizer %s lr %g%s, GEMM kernel %s\n",
+              t->order.n, t->order.hi - t->order.lo, c->size, c->size == 1 ? "" : "s", threads,
+              threads == 1 ? "" : "s", t->batch, balance[0] ? " (" : "", balance,
+              balance[0] ? ")" : "", t->spe, r.total_steps, cfg->optim.name, r.sched.base_lr,
+              !t->sharded ? ""
+              : t->shm    ? " (update sharded across the ranks, in node-shared memory)"
+                          : " (update sharded across the ranks, by reduce-scatter and allgather)",
+              nnd_isa_name(nnd_isa_current()));
     if (t->exact) {
         size_t U = t->order.n_units, least = U / (size_t)c->size;
-        say(&r,
+        train_say(
+            &r,
             "deterministic: %zu units of about %" PRIu64 " samples per step, %zu%s per rank: "
             "the same bits on 1 to %zu ranks, any threads and nodes (with --units %zu and the "
             "GEMM kernel avx2-fma or avx512)\n",
             U, t->batch / U, least, U % (size_t)c->size ? " or more" : "", U, U);
     }
     if (t->step >= r.total_steps)
-        say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n", t->step,
-            r.total_steps);
+        train_say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n",
+                  t->step, r.total_steps);
 
     if ((st = train_loop(&r))) goto out;
     if (cfg->ckpt_dir) {
@@ -510,12 +422,16 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
     }
     if (cfg->save) {
         nnd_guard_phase("writing the model (--save)", NND_GUARD_SLOW_FLOOR_S);
-        if ((st = save(&r, cfg->save, 0, 0))) goto out;
+        if ((st = train_save(&r, cfg->save, 0, 0))) goto out;
     }
     /* After the last files: building them in memory is part of the peak. */
     nnd_guard_phase("reporting memory", NND_GUARD_SLOW_FLOOR_S);
     report_memory(&r);
-    if (cfg->save) say(&r, "saved the model to %s\n", cfg->save);
+    if (cfg->save) train_say(&r, "saved the model to %s\n", cfg->save);
+    if (cfg->save_best && r.best.any)
+        train_say(&r, "the best model (step %" PRIu64 ", validation %s %.4f) is in %s\n",
+                  r.best.step, cfg->loss == NND_LOSS_MSE ? "loss" : "accuracy", r.best.val,
+                  cfg->save_best);
     nnd_guard_phase("closing --metrics", NND_GUARD_SLOW_FLOOR_S);
     st = nnd_comm_agree(c, c->rank == 0 ? nnd_metrics_close(&r.metrics) : NND_OK);
 out:
@@ -524,7 +440,7 @@ out:
         nnd_guard_phase("writing the trace", NND_GUARD_SLOW_FLOOR_S);
         nnd_status wst = nnd_trace_write(&r.trace, c, cfg->trace);
         if (!st) st = wst;
-        if (!wst) say(&r, "trace: %s (open it in https://ui.perfetto.dev)\n", cfg->trace);
+        if (!wst) train_say(&r, "trace: %s (open it in https://ui.perfetto.dev)\n", cfg->trace);
     }
     if (nnd_ckpt_writer_busy(&r.writer)) { /* an error path: let the file land, watched */
         nnd_guard_phase("finishing a checkpoint's write", NND_GUARD_SLOW_FLOOR_S);

@@ -10,7 +10,8 @@
  * Every tensor carries a `checksum` attribute (FNV-1a 64 of its float32 bytes), verified on load
  * when present. Root attributes: format = "nndist-checkpoint", format_version, nndist_version,
  * step, epoch, seed, layers (int64 array), activation, loss, batch, world_size, units (only
- * when made with --deterministic), run_id,
+ * when made with --deterministic), run_id, the sums of the epoch in progress and of the
+ * --log-every window, and the early-stopping state (best_val, best_step, evals_since_best),
  * run_definition, meta_checksum (over every attribute of the root and /optimizer but itself).
  * /optimizer has name, step and every hyperparameter of that optimizer under torch.optim's argument
  * name (lr, momentum, weight_decay, betas as beta1/beta2, eps, amsgrad, ...: optim.h's table, plus
@@ -55,6 +56,14 @@ typedef struct {
      * read when has_epoch_sums. */
     int has_epoch_sums;
     double epoch_loss_sum, epoch_correct, epoch_samples;
+    /* The same sums over the steps since the last --log-every row; when has_window_sums. */
+    int has_window_sums;
+    double window_loss_sum, window_correct, window_samples;
+    /* Early stopping and --save-best: the best validation metric so far (accuracy, or the
+     * loss for mse), the step it was reached at and the evaluations since; when has_best. */
+    int has_best;
+    double best_val;
+    uint64_t best_step, evals_since_best;
 } nnd_ckpt_meta;
 
 /* Writes path atomically (atomic_file.h: <path>.<pid>.tmp, fsync, rename over path, fsync the

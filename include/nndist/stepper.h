@@ -33,6 +33,9 @@ typedef struct {
     /* Collective: writes a checkpoint of the session and its path into path (size bytes); NULL
      * when the command keeps none. */
     nnd_status (*checkpoint)(void *ctx, char *path, size_t size);
+    /* Called after every step, before the policy acts (so before a signal's checkpoint, which
+     * then holds the step's statistics); NULL when the caller counts them itself. */
+    void (*record)(void *ctx, const nnd_step_stats *s, int skipped);
     void *ctx;
     double diverge;             /* the divergence rule's factor (0: off) */
     uint64_t bad_in_a_row;      /* state: the current run of skipped steps */

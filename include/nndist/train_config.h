@@ -34,7 +34,10 @@ typedef struct {
     int ckpt_sync;          /* write each checkpoint before the next step (no background writes) */
     double lock_wait;       /* seconds to wait for the directory's lock held by this SLURM job */
     const char *resume;     /* NULL, "auto" or a checkpoint file */
-    const char *metrics;    /* CSV file, or NULL */
+    const char *metrics;    /* CSV (or JSON lines) file, or NULL */
+    uint64_t log_every;     /* --log-every: a step row every N steps (0: none) */
+    uint64_t early_stop;    /* --early-stop: stop after N evaluations without improvement */
+    const char *save_best;  /* --save-best: the best validation model's file, or NULL */
     int threads;            /* 0 = default */
     int overlap;            /* per-layer non-blocking gradient sums during backward */
     size_t units;           /* --deterministic: units of samples (0: the mode is off) */

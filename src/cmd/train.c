@@ -34,6 +34,13 @@ static nnd_status finish_train(nnd_train_config *cfg, const train_only *o)
     if (cfg->ckpt_every && !cfg->ckpt_dir)
         return nnd_err_set(NND_ERR_USAGE, "--checkpoint-every needs --checkpoint-dir DIR");
     if (o->no_progress) cfg->progress = 0;
+    if (cfg->log_every && !cfg->metrics)
+        return nnd_err_set(NND_ERR_USAGE, "--log-every needs --metrics FILE (the step rows go "
+                                          "beside it)");
+    if (cfg->early_stop && !cfg->val)
+        return nnd_err_set(NND_ERR_USAGE, "--early-stop needs --val FILE to evaluate");
+    if (cfg->save_best && !cfg->val)
+        return nnd_err_set(NND_ERR_USAGE, "--save-best needs --val FILE to evaluate");
     if (cfg->diverge != 0.0 && cfg->diverge <= 1.0)
         return nnd_err_set(NND_ERR_USAGE, "--diverge: %g is out of range; expected 0 (off) or > 1",
                            cfg->diverge);
@@ -96,7 +103,16 @@ nnd_status nnd_cmd_train(int argc, char **argv, const nnd_comm *c)
         {"resume", NND_OPT_STRING, &cfg.resume, "auto|FILE",
          "continue from the newest valid checkpoint in --checkpoint-dir (auto) or from FILE", NULL},
         {"metrics", NND_OPT_STRING, &cfg.metrics, "FILE",
-         "one CSV row per epoch (a new file; a resumed run appends)", NULL},
+         "one row per epoch: CSV, or JSON lines for a name ending in .jsonl (a new file; a "
+         "resumed run continues it)",
+         NULL},
+        {"log-every", NND_OPT_COUNT, &cfg.log_every, "N",
+         "also a row every N steps, in --metrics' step file (m.csv: m.steps.csv)", NULL},
+        {"early-stop", NND_OPT_COUNT, &cfg.early_stop, "N",
+         "stop after N evaluations of --val without improvement (accuracy; for mse the loss)",
+         NULL},
+        {"save-best", NND_OPT_STRING, &cfg.save_best, "FILE",
+         "write the model of the best --val evaluation to FILE (atomically, as it improves)", NULL},
         {"no-progress", NND_OPT_FLAG, &o.no_progress, NULL, "no progress bar", NULL},
         {"max-bad-steps", NND_OPT_COUNT, &cfg.max_bad_steps, "N",
          "stop after N consecutive non-finite steps (skipped until then; default 5)", NULL},
