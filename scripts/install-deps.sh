@@ -4,7 +4,8 @@
 # Uses sudo when not root. apt-get runs only when something is missing.
 set -euo pipefail
 
-want=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev zlib1g-dev)
+want=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev zlib1g-dev
+      protobuf-c-compiler libprotobuf-c-dev)
 for purpose in "${@:-build}"; do
     case "$purpose" in
     build) ;;

@@ -11,6 +11,7 @@ nnd_status nnd_cmd_lrfind(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_sweep(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_eval(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_predict(int argc, char **argv, const nnd_comm *c);
+nnd_status nnd_cmd_export(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_convert(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_info(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c);

@@ -1,0 +1,258 @@
+/* A model as an ONNX graph (onnx_export.h): every message of the graph is a protobuf-c struct
+ * generated from src/onnx.proto, filled in place in one graph_parts; the structs point at each
+ * other and at the model's own weights, so nothing is copied until protobuf-c packs the model
+ * into one buffer. */
+#include "nndist/onnx_export.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nndist/version.h"
+#include "onnx.pb-c.h"
+
+/* A Gemm and an activation per layer, then Sub, Div and Softmax at most. */
+#define MAX_NODES (2 * NND_MAX_LAYERS + 3)
+/* W and b per layer, the standardization's mean and std. */
+#define MAX_INITS (2 * NND_MAX_LAYERS + 2)
+/* "layer31_sigmoid", "standardize_mean": every name the graph uses fits. */
+#define NAME_SIZE 32
+
+/* The graph's input or output: a float tensor (N, width), N symbolic. */
+typedef struct {
+    Onnx__ValueInfoProto info;
+    Onnx__TypeProto type;
+    Onnx__TypeProto__Tensor tensor;
+    Onnx__TensorShapeProto shape;
+    Onnx__TensorShapeProto__Dimension dim[2], *dim_ptr[2];
+} io_value;
+
+typedef struct {
+    Onnx__ModelProto model;
+    Onnx__OperatorSetIdProto opset, *opset_ptr;
+    Onnx__GraphProto graph;
+    Onnx__NodeProto node[MAX_NODES], *node_ptr[MAX_NODES];
+    Onnx__AttributeProto attr[MAX_NODES], *attr_ptr[MAX_NODES];
+    char *node_in[MAX_NODES][3], *node_out[MAX_NODES];
+    char node_name[MAX_NODES][NAME_SIZE], value_name[MAX_NODES][NAME_SIZE];
+    Onnx__TensorProto init[MAX_INITS], *init_ptr[MAX_INITS];
+    int64_t init_dims[MAX_INITS][2];
+    char init_name[MAX_INITS][NAME_SIZE];
+    io_value in, out;
+    Onnx__ValueInfoProto *in_ptr, *out_ptr;
+    size_t n_nodes, n_inits;
+    uint8_t *swapped; /* big-endian hosts only: the tensors as little-endian bytes */
+    size_t swapped_used;
+} graph_parts;
+
+/* raw_data is little-endian float32: the floats' own bytes on a little-endian host, a
+ * byte-swapped copy on a big-endian one. */
+static ProtobufCBinaryData float_bytes(graph_parts *g, const float *src, size_t n)
+{
+    ProtobufCBinaryData b = {.len = n * sizeof *src, .data = (uint8_t *)src};
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    uint8_t *dst = g->swapped + g->swapped_used;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, src + i, sizeof u);
+        for (int k = 0; k < 4; k++) dst[4 * i + (size_t)k] = (uint8_t)(u >> (8 * k));
+    }
+    g->swapped_used += b.len;
+    b.data = dst;
+#else
+    (void)g;
+#endif
+    return b;
+}
+
+/* A float32 initializer of shape dims[0] or (dims[0], dims[1]); returns its name. */
+static char *add_init(graph_parts *g, const char *name, const float *data, int n_dims, size_t d0,
+                      size_t d1)
+{
+    size_t i = g->n_inits++;
+    Onnx__TensorProto *t = &g->init[i];
+    onnx__tensor_proto__init(t);
+    snprintf(g->init_name[i], NAME_SIZE, "%s", name);
+    g->init_dims[i][0] = (int64_t)d0;
+    g->init_dims[i][1] = (int64_t)d1;
+    t->name = g->init_name[i];
+    t->n_dims = (size_t)n_dims;
+    t->dims = g->init_dims[i];
+    t->has_data_type = 1;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    t->has_raw_data = 1;
+    t->raw_data = float_bytes(g, data, n_dims == 2 ? d0 * d1 : d0);
+    g->init_ptr[i] = t;
+    return g->init_name[i];
+}
+
+/* A node of op_type op named name, reading in[0..n_in) and writing the value out; an integer
+ * attribute when attr_name is not NULL. Returns the output's name (the next node's input). */
+static char *add_node(graph_parts *g, const char *op, const char *name, char *const *in, int n_in,
+                      const char *out, const char *attr_name, int64_t attr_value)
+{
+    size_t i = g->n_nodes++;
+    Onnx__NodeProto *nd = &g->node[i];
+    onnx__node_proto__init(nd);
+    snprintf(g->node_name[i], NAME_SIZE, "%s", name);
+    snprintf(g->value_name[i], NAME_SIZE, "%s", out);
+    for (int k = 0; k < n_in; k++) g->node_in[i][k] = in[k];
+    g->node_out[i] = g->value_name[i];
+    nd->name = g->node_name[i];
+    nd->op_type = (char *)op;
+    nd->n_input = (size_t)n_in;
+    nd->input = g->node_in[i];
+    nd->n_output = 1;
+    nd->output = &g->node_out[i];
+    if (attr_name) {
+        Onnx__AttributeProto *a = &g->attr[i];
+        onnx__attribute_proto__init(a);
+        a->name = (char *)attr_name;
+        a->has_type = 1;
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+        a->has_i = 1;
+        a->i = attr_value;
+        g->attr_ptr[i] = a;
+        nd->n_attribute = 1;
+        nd->attribute = &g->attr_ptr[i];
+    }
+    g->node_ptr[i] = nd;
+    return g->value_name[i];
+}
+
+static void set_io(io_value *v, const char *name, size_t width)
+{
+    onnx__value_info_proto__init(&v->info);
+    onnx__type_proto__init(&v->type);
+    onnx__type_proto__tensor__init(&v->tensor);
+    onnx__tensor_shape_proto__init(&v->shape);
+    for (int k = 0; k < 2; k++) {
+        onnx__tensor_shape_proto__dimension__init(&v->dim[k]);
+        v->dim_ptr[k] = &v->dim[k];
+    }
+    /* (N, width): the batch is named, so one file serves any number of samples. */
+    v->dim[0].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+    v->dim[0].dim_param = (char *)"N";
+    v->dim[1].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    v->dim[1].dim_value = (int64_t)width;
+    v->shape.n_dim = 2;
+    v->shape.dim = v->dim_ptr;
+    v->tensor.has_elem_type = 1;
+    v->tensor.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    v->tensor.shape = &v->shape;
+    v->type.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    v->type.tensor_type = &v->tensor;
+    v->info.name = (char *)name;
+    v->info.type = &v->type;
+}
+
+static const char *const g_act_op[NND_ACT_COUNT] = {
+    [NND_ACT_RELU] = "Relu", [NND_ACT_TANH] = "Tanh", [NND_ACT_SIGMOID] = "Sigmoid"};
+
+/* The nodes and initializers of m, in the order the values flow. */
+static void build_graph(graph_parts *g, const nnd_model *m, const nnd_onnx_options *o)
+{
+    char name[NAME_SIZE], value[NAME_SIZE];
+    char *x = (char *)"input";
+    const size_t d = m->sizes[0];
+    if (o->mean && o->std) {
+        /* Div by std, not Mul by its reciprocal: the same float32 operations as nndist's, so the
+         * same bits. */
+        char *sub_in[2] = {x, add_init(g, "standardize_mean", o->mean, 1, d, 0)};
+        x = add_node(g, "Sub", "standardize_sub", sub_in, 2, "input_centered", NULL, 0);
+        char *div_in[2] = {x, add_init(g, "standardize_std", o->std, 1, d, 0)};
+        x = add_node(g, "Div", "standardize_div", div_in, 2, "input_standardized", NULL, 0);
+    }
+    for (int l = 0; l < m->n_layers; l++) {
+        const size_t nin = m->sizes[l], nout = m->sizes[l + 1];
+        const int last = l + 1 == m->n_layers;
+        char *gemm_in[3] = {x, NULL, NULL};
+        snprintf(name, sizeof name, "layer%d_W", l);
+        gemm_in[1] = add_init(g, name, m->params + m->w_off[l], 2, nout, nin);
+        snprintf(name, sizeof name, "layer%d_b", l);
+        gemm_in[2] = add_init(g, name, m->params + m->b_off[l], 1, nout, 0);
+        /* Z = x W^T + b with W stored (out, in), torch.nn.Linear's layout: transB. */
+        snprintf(name, sizeof name, "layer%d_gemm", l);
+        snprintf(value, sizeof value, "layer%d_z", l);
+        x = add_node(g, "Gemm", name, gemm_in, 3, last ? (o->softmax ? "logits" : "output") : value,
+                     "transB", 1);
+        if (last) break;
+        snprintf(name, sizeof name, "layer%d_%s", l, nnd_activation_name(m->act));
+        snprintf(value, sizeof value, "layer%d_a", l);
+        x = add_node(g, g_act_op[m->act], name, &x, 1, value, NULL, 0);
+    }
+    if (o->softmax) x = add_node(g, "Softmax", "softmax", &x, 1, "output", "axis", 1);
+
+    set_io(&g->in, "input", d);
+    set_io(&g->out, "output", m->sizes[m->n_layers]);
+    onnx__graph_proto__init(&g->graph);
+    g->graph.name = (char *)"nndist";
+    g->graph.doc_string = o->doc ? (char *)o->doc : NULL;
+    g->graph.n_node = g->n_nodes;
+    g->graph.node = g->node_ptr;
+    g->graph.n_initializer = g->n_inits;
+    g->graph.initializer = g->init_ptr;
+    g->graph.n_input = 1;
+    g->in_ptr = &g->in.info;
+    g->out_ptr = &g->out.info;
+    g->graph.input = &g->in_ptr;
+    g->graph.n_output = 1;
+    g->graph.output = &g->out_ptr;
+}
+
+nnd_status nnd_onnx_build(const nnd_model *m, const nnd_onnx_options *o, const char *name,
+                          uint8_t **bytes, size_t *len)
+{
+    *bytes = NULL;
+    *len = 0;
+    if (m->n_layers < 1 || m->n_layers > NND_MAX_LAYERS || m->act >= NND_ACT_COUNT)
+        return nnd_err_set(NND_ERR_INTERNAL, "%s: not a model to export", name);
+    graph_parts *g = calloc(1, sizeof *g);
+    if (!g) return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the ONNX graph of %s", name);
+    nnd_status st = NND_OK;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    g->swapped = malloc((m->n_params + 2 * m->sizes[0]) * sizeof(float));
+    if (!g->swapped) {
+        free(g);
+        return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the ONNX weights of %s", name);
+    }
+#endif
+    build_graph(g, m, o);
+    Onnx__ModelProto *mp = &g->model;
+    onnx__model_proto__init(mp);
+    onnx__operator_set_id_proto__init(&g->opset);
+    g->opset.has_version = 1;
+    g->opset.version = NND_ONNX_OPSET; /* the default domain (ai.onnx): no domain string */
+    g->opset_ptr = &g->opset;
+    mp->has_ir_version = 1;
+    mp->ir_version = NND_ONNX_IR_VERSION;
+    mp->producer_name = (char *)"nndist";
+    mp->producer_version = (char *)NNDIST_VERSION;
+    mp->graph = &g->graph;
+    mp->n_opset_import = 1;
+    mp->opset_import = &g->opset_ptr;
+    /* Readers parse one message of at most 2 GiB (protobuf's int32 sizes); larger models would
+     * need ONNX's external data, which this export does not write. */
+    size_t size = onnx__model_proto__get_packed_size(mp);
+    if (size > (size_t)INT32_MAX) {
+        st = nnd_err_set(NND_ERR_INPUT,
+                         "%s: its ONNX file would be %zu bytes (%zu parameters), over protobuf's "
+                         "2 GiB limit on one message",
+                         name, size, m->n_params);
+    } else if (!(*bytes = malloc(size + 1))) {
+        st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu bytes for the ONNX file of %s", size,
+                         name);
+    } else if (onnx__model_proto__pack(mp, *bytes) != size) {
+        free(*bytes);
+        *bytes = NULL;
+        st = nnd_err_set(NND_ERR_INTERNAL,
+                         "%s: the ONNX encoder wrote another size than it "
+                         "announced",
+                         name);
+    } else {
+        *len = size;
+    }
+    free(g->swapped);
+    free(g);
+    return st;
+}
