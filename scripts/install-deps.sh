@@ -9,7 +9,7 @@ want=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmp
 for purpose in "${@:-build}"; do
     case "$purpose" in
     build) ;;
-    test) want+=(libcmocka-dev python3-h5py python3-numpy gnuplot-nox procps iproute2) ;;
+    test) want+=(libcmocka-dev python3-h5py python3-numpy python3-onnx gnuplot-nox procps iproute2) ;;
     quickstart) want+=(dataset-fashion-mnist gnuplot-nox) ;;
     fuzz) want+=(clang libclang-rt-14-dev libomp-14-dev) ;;
     bench) want+=(dataset-fashion-mnist python3-torch python3-h5py python3-numpy libopenblas-dev) ;;
