@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # nndist export --format onnx: models trained with relu, tanh and sigmoid (exported with
-# --softmax and without) and a regression model pass ONNX's checker (full_check: shape inference
-# too), and the graphs, evaluated node by node with NumPy in float32, give nndist predict's
-# numbers; the same bytes from 1 and 2 ranks; refusals with one message and exit 2, an existing
-# file left as it was.
+# --softmax and without), a regression model and a model trained with --standardize (its graph
+# starts with Sub and Div) pass ONNX's checker (full_check: shape inference too), and the graphs,
+# evaluated node by node with NumPy in float32 on raw features, give nndist predict's numbers;
+# the same bytes from 1 and 2 ranks; refusals with one message and exit 2, an existing file left
+# as it was.
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -12,6 +13,15 @@ PY=/usr/bin/python3
 cd "$WORK"
 "$MAKE_DATASET" train.h5 600 10 4 3 > /dev/null
 "$MAKE_DATASET" reg.h5 600 10 3 5 targets > /dev/null
+# The same features at scales from 1 to 1e3, some offset: a model trained with --standardize.
+"$PY" - << 'PYEOF'
+import numpy as np, h5py
+f = h5py.File("train.h5", "r")
+scale = np.array([1e3, 1, 250, 0.01, 1, 40, 1, 3e2, 1, 7], np.float32)
+with h5py.File("scaled.h5", "w") as g:
+    g["X"] = (f["X"][()] * scale + np.float32(500)).astype(np.float32)
+    g["y"] = f["y"][()]
+PYEOF
 
 # name|train options|export options: each line a model, its export, and predict's CSV beside it.
 cases=(
@@ -20,11 +30,13 @@ cases=(
     "sigmoid|--layers 10,16,12,4 --activation sigmoid|--softmax"
     "logits|--layers 10,16,4 --activation tanh|"
     "reg|--layers 10,12,3 --loss mse|"
+    "std|--layers 10,16,4 --activation sigmoid --standardize|--softmax"
 )
 for c in "${cases[@]}"; do
     IFS='|' read -r name train_opts export_opts <<< "$c"
     data=train.h5
     [ "$name" = reg ] && data=reg.h5
+    [ "$name" = std ] && data=scaled.h5
     # shellcheck disable=SC2086
     run 2 train --data "$data" $train_opts --lr 0.1 --epochs 3 --no-progress --save "model_$name.h5" \
         > /dev/null || fail "$name: train failed"
@@ -97,15 +109,25 @@ def close(got, want, what):
     assert not bad.any(), f"{what}: {bad.sum()} values out of tolerance"
 
 ok = True
-x = {"train": h5py.File("train.h5", "r")["X"][()], "reg": h5py.File("reg.h5", "r")["X"][()]}
+x = {d: h5py.File(f"{d}.h5", "r")["X"][()] for d in ("train", "reg", "scaled")}
 for name, data, kind in [("relu", "train", "softmax"), ("tanh", "train", "softmax"),
                          ("sigmoid", "train", "softmax"), ("logits", "train", "logits"),
-                         ("reg", "reg", "outputs")]:
+                         ("reg", "reg", "outputs"), ("std", "scaled", "softmax")]:
     try:
         model = onnx.load(f"{name}.onnx")
         onnx.checker.check_model(model, full_check=True)
         ops = [n.op_type for n in model.graph.node]
         assert ops[-1] == ("Softmax" if kind == "softmax" else "Gemm"), ops
+        # A model trained with --standardize starts with Sub and Div by its stored vectors (the
+        # graph takes raw features, as predict does); the others start with the first Gemm.
+        stored = h5py.File(f"model_{name}.h5", "r")
+        if "standardize" in stored:
+            assert ops[:3] == ["Sub", "Div", "Gemm"], ops
+            init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+            for v in ("mean", "std"):
+                assert np.array_equal(init[f"standardize_{v}"], stored[f"standardize/{v}"][()]), v
+        else:
+            assert ops[0] == "Gemm", ops
         want = np.loadtxt(f"{name}.csv", delimiter=",", skiprows=1, ndmin=2)
         k = want.shape[1] - (kind != "outputs")
         check_header(model, name, x[data].shape[1], k)

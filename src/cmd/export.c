@@ -77,8 +77,9 @@ static void describe(char *buf, size_t size, const nnd_model *m, const char *mod
     for (int l = 0; l <= m->n_layers && n > 0 && (size_t)n < size; l++)
         n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "," : "", m->sizes[l]);
     if (n > 0 && (size_t)n < size)
-        snprintf(buf + n, size - (size_t)n, ", activation %s, loss %s, output %s",
+        snprintf(buf + n, size - (size_t)n, ", activation %s, loss %s, %sinput, output %s",
                  nnd_activation_name(m->act), loss[0] ? loss : "unrecorded",
+                 m->in_mean ? "standardized " : "raw ",
                  softmax ? "softmax probabilities" : "the last layer's values");
 }
 
@@ -107,7 +108,10 @@ nnd_status nnd_cmd_export(int argc, char **argv, const nnd_comm *c)
     if (!st && c->rank == 0) {
         char doc[NND_PATH_MAX + 512];
         describe(doc, sizeof doc, &m, o.model, meta.loss, o.softmax);
-        const nnd_onnx_options opts = {.softmax = o.softmax, .doc = doc};
+        /* The model's standardization (train --standardize) becomes the graph's first nodes,
+         * so that the file takes raw features as predict does. */
+        const nnd_onnx_options opts = {
+            .softmax = o.softmax, .mean = m.in_mean, .std = m.in_std, .doc = doc};
         uint8_t *bytes = NULL;
         st = nnd_onnx_build(&m, &opts, o.model, &bytes, &len);
         if (!st) st = write_file(o.out, bytes, len);
@@ -115,9 +119,10 @@ nnd_status nnd_cmd_export(int argc, char **argv, const nnd_comm *c)
     }
     st = nnd_comm_agree(c, st);
     if (!st && c->rank == 0)
-        printf("wrote %s: ONNX opset %d, %d Gemm layer%s, %zu -> %zu%s, %zu bytes\n", o.out,
-               NND_ONNX_OPSET, m.n_layers, m.n_layers == 1 ? "" : "s", m.sizes[0],
-               m.sizes[m.n_layers], o.softmax ? " with softmax" : "", len);
+        printf("wrote %s: ONNX opset %d, %s%d Gemm layer%s, %zu -> %zu%s, %zu bytes\n", o.out,
+               NND_ONNX_OPSET, m.in_mean ? "standardization, " : "", m.n_layers,
+               m.n_layers == 1 ? "" : "s", m.sizes[0], m.sizes[m.n_layers],
+               o.softmax ? " with softmax" : "", len);
     nnd_model_free(&m);
     return st;
 }
