@@ -19,6 +19,7 @@ static const char *const g_help =
     "  eval      accuracy and loss of a model on a dataset\n"
     "  predict   a model's predictions for every sample of a dataset, to CSV or HDF5\n"
     "  export    a model as an ONNX graph, for onnxruntime and other frameworks\n"
+    "  plot      draw a run's learning curves (the --metrics CSV) to a PNG\n"
     "  convert   convert a CSV file, .npy arrays or MNIST IDX files to HDF5 (convert csv / npy / "
     "idx)\n"
     "  info      show what a dataset, model or checkpoint file holds\n"
@@ -38,11 +39,11 @@ typedef struct {
 } command;
 
 static const command g_commands[] = {
-    {"train", nnd_cmd_train, 1},           {"lr-find", nnd_cmd_lrfind, 1},
-    {"sweep", nnd_cmd_sweep, 1},           {"eval", nnd_cmd_eval, 1},
-    {"predict", nnd_cmd_predict, 0},       {"export", nnd_cmd_export, 0},
-    {"convert", nnd_cmd_convert, 1},       {"info", nnd_cmd_info, 0},
-    {"bench-comm", nnd_cmd_bench_comm, 0},
+    {"train", nnd_cmd_train, 1},     {"lr-find", nnd_cmd_lrfind, 1},
+    {"sweep", nnd_cmd_sweep, 1},     {"eval", nnd_cmd_eval, 1},
+    {"predict", nnd_cmd_predict, 0}, {"export", nnd_cmd_export, 0},
+    {"plot", nnd_cmd_plot, 0},       {"convert", nnd_cmd_convert, 1},
+    {"info", nnd_cmd_info, 0},       {"bench-comm", nnd_cmd_bench_comm, 0},
 };
 
 static const command *find_command(const char *name)
@@ -92,8 +93,8 @@ int main(int argc, char **argv)
         else
             st = nnd_err_set(NND_ERR_USAGE,
                              "unknown command '%s'; expected train, lr-find, sweep, eval, "
-                             "predict, export, convert, info or bench-comm (see nndist "
-                             "--help)",
+                             "predict, export, plot, convert, info or bench-comm (see "
+                             "nndist --help)",
                              argv[1]);
     }
     if ((st == NND_EXIT_REQUEUE || st == NND_ERR_INTERRUPTED) && c.rank == 0)

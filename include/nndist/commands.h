@@ -15,5 +15,6 @@ nnd_status nnd_cmd_export(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_convert(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_info(int argc, char **argv, const nnd_comm *c);
 nnd_status nnd_cmd_bench_comm(int argc, char **argv, const nnd_comm *c);
+nnd_status nnd_cmd_plot(int argc, char **argv, const nnd_comm *c);
 
 #endif
