@@ -74,6 +74,11 @@ run 1 plot "$WORK/m.csv" --out "$WORK/other.png" --steps "$WORK/other.csv" --tit
 grep -q ", 10 steps from $WORK/other.csv$" "$WORK/plot.log" || fail "--steps: $(cat "$WORK/plot.log")"
 png_ok "$WORK/other.png" 1280 560
 rm "$WORK/m.steps.csv"
+# Another extension: train's step file of run.txt is run.steps.txt.
+cp "$WORK/m.csv" "$WORK/run.txt"
+cp "$WORK/other.csv" "$WORK/run.steps.txt"
+run 1 plot "$WORK/run.txt" --out "$WORK/txt.png" > "$WORK/plot.log" || fail "plot run.txt failed"
+grep -q ", 10 steps from $WORK/run.steps.txt$" "$WORK/plot.log" || fail "run.txt: $(cat "$WORK/plot.log")"
 
 # A regression run, written by hand: R^2 columns, no step file, a text column nobody reads, an
 # R^2 far below -1 at first, columns in another order.

@@ -294,12 +294,16 @@ static int same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
-/* Where train writes the per-step file: m.csv's is m.steps.csv (NAME's, NAME.steps.csv). */
+/* Where train writes the per-step file: m.csv's is m.steps.csv, NAME.EXT's NAME.steps.EXT, and
+ * that of a name without an extension (or a dot file) NAME.steps. */
 static void default_steps_path(const char *metrics, char *buf, size_t size)
 {
-    size_t len = strlen(metrics);
-    if (len > 4 && strcmp(metrics + len - 4, ".csv") == 0) len -= 4;
-    snprintf(buf, size, "%.*s.steps.csv", (int)len, metrics);
+    const char *slash = strrchr(metrics, '/'), *dot = strrchr(metrics, '.');
+    const char *base = slash ? slash + 1 : metrics;
+    if (!dot || dot <= base)
+        snprintf(buf, size, "%s.steps", metrics);
+    else
+        snprintf(buf, size, "%.*s.steps%s", (int)(dot - metrics), metrics, dot);
 }
 
 /* The first bytes of every PNG file. */
