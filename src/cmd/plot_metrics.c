@@ -15,6 +15,7 @@
 #include "nndist/atomic_file.h"
 #include "nndist/cli.h"
 #include "nndist/commands.h"
+#include "nndist/metrics.h"
 #include "nndist/metrics_read.h"
 #include "nndist/plot.h"
 
@@ -294,18 +295,6 @@ static int same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
-/* Where train writes the per-step file: m.csv's is m.steps.csv, NAME.EXT's NAME.steps.EXT, and
- * that of a name without an extension (or a dot file) NAME.steps. */
-static void default_steps_path(const char *metrics, char *buf, size_t size)
-{
-    const char *slash = strrchr(metrics, '/'), *dot = strrchr(metrics, '.');
-    const char *base = slash ? slash + 1 : metrics;
-    if (!dot || dot <= base)
-        snprintf(buf, size, "%s.steps", metrics);
-    else
-        snprintf(buf, size, "%.*s.steps%s", (int)(dot - metrics), metrics, dot);
-}
-
 /* The first bytes of every PNG file. */
 static int is_png(const char *path)
 {
@@ -329,7 +318,7 @@ static nnd_status read_inputs(const plot_opts *o, nnd_metrics_table *m, nnd_metr
     if (o->steps)
         snprintf(steps_path, size, "%s", o->steps);
     else
-        default_steps_path(o->metrics, steps_path, size);
+        nnd_metrics_steps_path(o->metrics, steps_path, size);
     *have_steps = o->steps || access(steps_path, F_OK) == 0;
     if (!*have_steps) return NND_OK;
     if ((st = nnd_metrics_read(steps_path, s))) {
