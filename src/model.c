@@ -115,18 +115,45 @@ nomem:
                        max_batch);
 }
 
-void nnd_model_init_params(nnd_model *m, uint64_t seed)
+static const char *const g_init_names[NND_INIT_COUNT] = {"torch", "he", "xavier"};
+
+const char *nnd_init_scheme_name(nnd_init_scheme s)
+{
+    return (unsigned)s < NND_INIT_COUNT ? g_init_names[s] : "?";
+}
+
+int nnd_init_scheme_parse(const char *name, nnd_init_scheme *out)
+{
+    for (int i = 0; i < NND_INIT_COUNT; i++)
+        if (strcmp(name, g_init_names[i]) == 0) {
+            *out = (nnd_init_scheme)i;
+            return 0;
+        }
+    return -1;
+}
+
+void nnd_model_init_scheme(nnd_model *m, uint64_t seed, nnd_init_scheme scheme)
 {
     for (int l = 0; l < m->n_layers; l++) {
         size_t in = m->sizes[l], out = m->sizes[l + 1];
-        float bound = 1.0f / sqrtf((float)in);
+        /* The bound of U(-bound, bound) for W; torch's draws b from the same range. */
+        float bound = scheme == NND_INIT_HE       ? sqrtf(6.0f / (float)in)
+                      : scheme == NND_INIT_XAVIER ? sqrtf(6.0f / (float)(in + out))
+                                                  : 1.0f / sqrtf((float)in);
+        float bias_bound = scheme == NND_INIT_TORCH ? bound : 0.0f;
         float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
         for (size_t i = 0; i < in * out; i++)
             W[i] =
                 (2.0f * nnd_rng_uniform(seed, NND_RNG_INIT_WEIGHT, (uint64_t)l, i) - 1.0f) * bound;
         for (size_t i = 0; i < out; i++)
-            b[i] = (2.0f * nnd_rng_uniform(seed, NND_RNG_INIT_BIAS, (uint64_t)l, i) - 1.0f) * bound;
+            b[i] = (2.0f * nnd_rng_uniform(seed, NND_RNG_INIT_BIAS, (uint64_t)l, i) - 1.0f) *
+                   bias_bound;
     }
+}
+
+void nnd_model_init_params(nnd_model *m, uint64_t seed)
+{
+    nnd_model_init_scheme(m, seed, NND_INIT_TORCH);
 }
 
 const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)

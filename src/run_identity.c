@@ -65,6 +65,8 @@ void nnd_run_definition(char *buf, size_t size, const nnd_train_config *cfg,
     add(buf, size, "shuffle", "%d", cfg->shuffle);
     if (cfg->units) add(buf, size, "deterministic-units", "%zu", cfg->units);
     if (cfg->standardize) add(buf, size, "standardize", "1");
+    if (cfg->init_scheme != NND_INIT_TORCH)
+        add(buf, size, "init", "%s", nnd_init_scheme_name(cfg->init_scheme));
     if (batch_order != 1) add(buf, size, "batch-order", "%d", batch_order);
     char layers[256] = "";
     for (int l = 0; l <= cfg->n_layers; l++)

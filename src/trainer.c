@@ -316,7 +316,8 @@ static nnd_status init_weights(nnd_trainer *t)
     if ((st = nnd_comm_agree(t->c, st))) return st;
     if (t->sharded) nnd_optim_set_norm_sum(&t->optim, sum_norms_over_ranks, (void *)t->c);
     nnd_optim_set_exact_norms(&t->optim, t->exact);
-    if (!t->shm || t->c->rank == 0) nnd_model_init_params(&t->model, t->cfg->seed);
+    if (!t->shm || t->c->rank == 0)
+        nnd_model_init_scheme(&t->model, t->cfg->seed, t->cfg->init_scheme);
     if (t->shm) share_params(t); /* the others wait for rank 0's initialisation */
     if (t->cfg->init && (st = nnd_trainer_load(t, t->cfg->init, 0, NULL))) return st;
     return NND_OK;

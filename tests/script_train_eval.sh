@@ -56,6 +56,19 @@ for rank in (0, 1):
     assert names.count("checkpoint") == 2 and names.count("evaluation") == 2, names
     assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in events if e["ph"] == "X")
 PYEOF
+# --init names a scheme (he, xavier: recorded in the run's definition) or a file, also one
+# named like a scheme (./he).
+for scheme in he xavier; do
+    run 2 train --data "$WORK/train.h5" --layers 16,32,5 --lr 1e-30 --steps 1 --init $scheme \
+        --save "$WORK/$scheme.h5" > /dev/null || fail "--init $scheme"
+    "$NNDIST" info "$WORK/$scheme.h5" | grep -q "init=$scheme" || fail "--init $scheme not in the definition"
+done
+cp "$WORK/model.h5" "$WORK/he"
+(cd "$WORK" && run 1 train --data train.h5 --layers 16,32,5 --lr 1e-9 --steps 1 --init ./he \
+    --save from_file.h5 > /dev/null) || fail "--init ./he (a file)"
+"$COMPARE_MODELS" "$WORK/model.h5" "$WORK/from_file.h5" 1e-6 > /dev/null ||
+    fail "--init ./he did not start from the file named he"
+
 # info describes a checkpoint and a dataset.
 run 1 info "$WORK/model.h5" > "$WORK/info.txt"
 grep -q 'nndist-checkpoint' "$WORK/info.txt" &&

@@ -54,8 +54,19 @@ void nnd_model_free(nnd_model *m);
 /* Allocates the activation workspace for batches of up to max_batch samples (idempotent). */
 nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch);
 
-/* torch.nn.Linear's default initialisation, W and b ~ U(-1/sqrt(in), 1/sqrt(in)), drawn from
- * the counter-based generator: a pure function of (seed, layer, element). */
+/* How the weights start (train --init), each drawn from the counter-based generator: a pure
+ * function of (seed, layer, element), so the same on any rank count.
+ *   torch   torch.nn.Linear's default: W and b ~ U(-1/sqrt(in), 1/sqrt(in))
+ *   he      torch.nn.init.kaiming_uniform_(W, nonlinearity='relu'):
+ *           W ~ U(-sqrt(6/in), sqrt(6/in)); b = 0
+ *   xavier  torch.nn.init.xavier_uniform_(W): W ~ U(-sqrt(6/(in+out)), sqrt(6/(in+out))); b = 0 */
+typedef enum { NND_INIT_TORCH, NND_INIT_HE, NND_INIT_XAVIER, NND_INIT_COUNT } nnd_init_scheme;
+
+const char *nnd_init_scheme_name(nnd_init_scheme s);
+/* Returns 0 and sets *out for "torch", "he" or "xavier"; -1 otherwise. */
+int nnd_init_scheme_parse(const char *name, nnd_init_scheme *out);
+void nnd_model_init_scheme(nnd_model *m, uint64_t seed, nnd_init_scheme scheme);
+/* nnd_model_init_scheme with NND_INIT_TORCH. */
 void nnd_model_init_params(nnd_model *m, uint64_t seed);
 
 /* Forward pass of n samples X (n, sizes[0]); returns the output (n, sizes[n_layers]) (borrowed,

@@ -25,9 +25,10 @@ typedef struct {
     uint64_t epochs, steps; /* steps != 0 overrides epochs */
     uint64_t seed;
     int shuffle;
-    int standardize;  /* --standardize: features to mean 0, std 1 (standardize.h) */
-    const char *init; /* weights to start from, or NULL */
-    const char *save; /* final model file, or NULL */
+    int standardize;             /* --standardize: features to mean 0, std 1 (standardize.h) */
+    const char *init;            /* weights to start from, or NULL */
+    nnd_init_scheme init_scheme; /* how they start without a file (--init he|xavier|torch) */
+    const char *save;            /* final model file, or NULL */
     const char *ckpt_dir;
     uint64_t ckpt_every; /* steps; 0 = only at the end */
     uint64_t keep;

@@ -88,6 +88,14 @@ void sweep_train_command(const sweep *s, size_t c, uint64_t epochs, int np, cons
     snprintf(num, sizeof num, "%" PRIu64, b->seed);
     cmd_flag(cmd, size, "--seed", num);
     if (!b->shuffle) cmd_flag(cmd, size, "--no-shuffle", NULL);
+    if (b->init_scheme != NND_INIT_TORCH)
+        cmd_flag(cmd, size, "--init", nnd_init_scheme_name(b->init_scheme));
+    if (b->standardize) cmd_flag(cmd, size, "--standardize", NULL);
+    if (b->units) {
+        cmd_flag(cmd, size, "--deterministic", NULL);
+        snprintf(num, sizeof num, "%zu", b->units);
+        cmd_flag(cmd, size, "--units", num);
+    }
     if (b->threads > 0) {
         snprintf(num, sizeof num, "%d", b->threads);
         cmd_flag(cmd, size, "--threads", num);

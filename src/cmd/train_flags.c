@@ -74,7 +74,11 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
          "scale each feature to mean 0 and standard deviation 1 over the training set; stored "
          "in the model, which eval, predict and export apply",
          NULL},
-        {"init", NND_OPT_STRING, &cfg->init, "FILE", "start from the /model weights of FILE", NULL},
+        {"init", NND_OPT_STRING, &cfg->init, "torch|he|xavier|FILE",
+         "the initial weights: torch.nn.Linear's default (torch, the default), "
+         "kaiming_uniform_ for ReLU (he) or xavier_uniform_ (xavier) with zero biases, or the "
+         "/model weights of FILE (./he for a file named he)",
+         NULL},
         {"threads", NND_OPT_COUNT, &f->threads, "N",
          "OpenMP threads per rank (default: cores / ranks on the node)", &f->threads_given},
         {"watchdog", NND_OPT_POSITIVE, &cfg->watchdog, "SECONDS",
@@ -183,6 +187,8 @@ nnd_status nnd_train_flags_finish(nnd_train_flags *f)
         cfg->threads = (int)f->threads;
     }
     cfg->shuffle = !f->no_shuffle;
+    /* --init names a scheme or a file; a file called like a scheme is reached as ./he. */
+    if (cfg->init && nnd_init_scheme_parse(cfg->init, &cfg->init_scheme) == 0) cfg->init = NULL;
     return finish_deterministic(f);
 }
 
