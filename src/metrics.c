@@ -16,7 +16,7 @@ static const char *const g_step_cols[] = {"step",       "epoch",        "lr",
 #define N_EPOCH_COLS (sizeof g_epoch_cols / sizeof g_epoch_cols[0])
 #define N_STEP_COLS  (sizeof g_step_cols / sizeof g_step_cols[0])
 
-static int is_json(const char *path)
+int nnd_metrics_is_json(const char *path)
 {
     size_t n = strlen(path);
     return n >= 6 && strcmp(path + n - 6, ".jsonl") == 0;
@@ -127,7 +127,7 @@ nnd_status nnd_metrics_open(nnd_metrics *m, const char *path, int log_steps, int
 {
     memset(m, 0, sizeof *m);
     m->path = path;
-    m->json = is_json(path);
+    m->json = nnd_metrics_is_json(path);
     m->regression = regression;
     nnd_metrics_steps_path(path, m->steps_path, sizeof m->steps_path);
     nnd_status st = open_one(m, &m->f, path, resume_step, steps_per_epoch, 0);

@@ -46,6 +46,9 @@ typedef struct {
     double samples_per_s;
 } nnd_metrics_step_row;
 
+/* Whether path names a JSON-lines metrics file: a name ending in .jsonl (else CSV). */
+int nnd_metrics_is_json(const char *path);
+
 /* The step file of path: ".steps" before its extension (m.csv: m.steps.csv). */
 void nnd_metrics_steps_path(const char *path, char *buf, size_t size);
 
