@@ -1,9 +1,11 @@
-# nndist plot: a run's learning curves from its metrics CSV. A 3-epoch run with --val, plotted at
-# 1 and 2 ranks, then with a step file found beside it and one named by --steps; a hand-written
-# regression file (train_r2, val_r2, a column no reader knows); each PNG checked (the magic
-# bytes, its dimensions, a sane size). Refusals: exit 2 with a message naming the file and line,
-# an existing PNG left as it was. gnuplot failing or missing: exit 1, the old PNG kept, no
-# temporary left. Skipped (77) without gnuplot, after the check that needs none.
+# nndist plot: a run's learning curves from its metrics file. A 3-epoch run with --val, plotted at
+# 1 and 2 ranks, then with a step file found beside it and one named by --steps; the run with
+# --log-every written as JSON lines (its step file found beside it) and as CSV, drawing the same
+# picture; a hand-written regression file (train_r2, val_r2, a column no reader knows); each PNG
+# checked (the magic bytes, its dimensions, a sane size). Refusals, CSV and JSON lines: exit 2
+# with a message naming the file and line, an existing PNG left as it was. gnuplot failing or
+# missing: exit 1, the old PNG kept, no temporary left. Skipped (77) without gnuplot, after the
+# check that needs none.
 source "$(dirname "$0")/lib.sh"
 
 "$MAKE_DATASET" "$WORK/train.h5" 300 12 4 1
@@ -80,6 +82,30 @@ cp "$WORK/other.csv" "$WORK/run.steps.txt"
 run 1 plot "$WORK/run.txt" --out "$WORK/txt.png" > "$WORK/plot.log" || fail "plot run.txt failed"
 grep -q ", 10 steps from $WORK/run.steps.txt$" "$WORK/plot.log" || fail "run.txt: $(cat "$WORK/plot.log")"
 
+# JSON lines: the run again with --log-every 2, its metrics in j.jsonl and its step file
+# j.steps.jsonl found beside it; and the identical run written as CSV draws the same picture
+# (the same size, and with one title the same bytes: the values are read alike).
+jrun=(train --data "$WORK/train.h5" --val "$WORK/val.h5" --layers 12,16,4 --batch 30 --lr 0.1
+      --epochs 3 --log-every 2 --no-progress)
+run 2 "${jrun[@]}" --metrics "$WORK/j.jsonl" > "$WORK/train.log" || fail "training to j.jsonl: $(cat "$WORK/train.log")"
+run 2 "${jrun[@]}" --metrics "$WORK/j.csv" > "$WORK/train.log" || fail "training to j.csv: $(cat "$WORK/train.log")"
+[ "$(wc -l < "$WORK/j.jsonl")" -eq 3 ] && [ "$(wc -l < "$WORK/j.steps.jsonl")" -eq 15 ] ||
+    fail "expected 3 epoch and 15 step objects: $(cat "$WORK/j.jsonl")"
+run 1 plot "$WORK/j.jsonl" --out "$WORK/j.png" > "$WORK/plot.log" || fail "plot j.jsonl: $(cat "$WORK/plot.log")"
+grep -qx "wrote $WORK/j.png: 3 epoch rows, loss and accuracy (train and validation), 15 steps from $WORK/j.steps.jsonl" \
+    "$WORK/plot.log" || fail "plot j.jsonl said: $(cat "$WORK/plot.log")"
+png_ok "$WORK/j.png" 1280 560
+run 1 plot "$WORK/j.csv" --out "$WORK/jcsv.png" > "$WORK/plot.log" || fail "plot j.csv: $(cat "$WORK/plot.log")"
+grep -q ", 15 steps from $WORK/j.steps.csv$" "$WORK/plot.log" || fail "plot j.csv said: $(cat "$WORK/plot.log")"
+png_ok "$WORK/jcsv.png" 1280 560
+run 1 plot "$WORK/j.jsonl" --out "$WORK/same1.png" --title run > /dev/null || fail "plot j.jsonl --title failed"
+run 1 plot "$WORK/j.csv" --out "$WORK/same2.png" --title run > /dev/null || fail "plot j.csv --title failed"
+cmp -s "$WORK/same1.png" "$WORK/same2.png" || fail "the CSV and JSON lines of one run drew different pictures"
+# A JSON-lines step file named by --steps beside a CSV: each file's kind goes by its own name.
+run 1 plot "$WORK/m.csv" --out "$WORK/mixed.png" --steps "$WORK/j.steps.jsonl" > "$WORK/plot.log" ||
+    fail "plot m.csv --steps j.steps.jsonl: $(cat "$WORK/plot.log")"
+grep -q ", 15 steps from $WORK/j.steps.jsonl$" "$WORK/plot.log" || fail "--steps jsonl: $(cat "$WORK/plot.log")"
+
 # A regression run, written by hand: R^2 columns, no step file, a text column nobody reads, an
 # R^2 far below -1 at first, columns in another order.
 {
@@ -113,6 +139,12 @@ printf '%s\n%s\n1,2,3\n' "$hdr" "$row" > "$WORK/short.csv"
 printf '%s\n%s\n' "$hdr" "$(echo "$row" | awk -F, -v OFS=, '{ $4 = "abc"; print }')" > "$WORK/text.csv"
 printf '%s\n%s\n' "$hdr" "$(echo "$row" | awk -F, -v OFS=, '{ $6 = "nan"; print }')" > "$WORK/nan.csv"
 printf '%s\n%s\n' "$hdr" "$(echo "$row" | awk -F, -v OFS=, '{ $2 = "inf"; print }')" > "$WORK/inf.csv"
+jrow1=$(head -n 1 "$WORK/j.jsonl")
+jrow2=$(sed -n 2p "$WORK/j.jsonl")
+: > "$WORK/empty.jsonl"
+printf '%s\n%s\n' "$jrow1" "${jrow2/\"train_loss\": /\"loss\": }" > "$WORK/jkey.jsonl"
+printf '%s\n%s\n' "$jrow1" "${jrow2%%, \"val_loss\"*}" > "$WORK/jcut.jsonl"
+printf '%s\n%s\n' "$jrow1" "${jrow2/\"epoch\": 2,/\"epoch\": \"2\",}" > "$WORK/jtext.jsonl"
 o=(--out "$WORK/keep.png")
 without_png 2 "$WORK/absent.csv: cannot open: No such file" plot "$WORK/absent.csv" "${o[@]}"
 without_png 2 "$WORK/empty.csv: the file is empty; expected a metrics CSV" plot "$WORK/empty.csv" "${o[@]}"
@@ -124,6 +156,17 @@ without_png 2 "$WORK/text.csv: line 2: train_loss is 'abc'; expected a finite nu
     plot "$WORK/text.csv" "${o[@]}"
 without_png 2 "$WORK/nan.csv: line 2: val_loss is 'nan'" plot "$WORK/nan.csv" "${o[@]}"
 without_png 2 "$WORK/inf.csv: line 2: epoch is 'inf'" plot "$WORK/inf.csv" "${o[@]}"
+without_png 2 "$WORK/empty.jsonl: the file is empty; expected JSON lines" plot "$WORK/empty.jsonl" "${o[@]}"
+without_png 2 "$WORK/jkey.jsonl: line 2: the key 'loss' where 'train_loss' was expected" \
+    plot "$WORK/jkey.jsonl" "${o[@]}"
+without_png 2 "$WORK/jcut.jsonl: line 2: malformed JSON at byte" plot "$WORK/jcut.jsonl" "${o[@]}"
+without_png 2 "$WORK/jtext.jsonl: line 2: epoch is '\"2\"'; expected a finite number" \
+    plot "$WORK/jtext.jsonl" "${o[@]}"
+cp "$WORK/j.steps.jsonl" "$WORK/j.steps.orig"
+sed -i '3s/"step": 6, //' "$WORK/j.steps.jsonl"
+without_png 2 "j.steps.jsonl: line 3: the key 'epoch' where 'step' was expected (every line has the keys of line 1, in its order) (the step file beside $WORK/j.jsonl; --steps names another)" \
+    plot "$WORK/j.jsonl" "${o[@]}"
+mv "$WORK/j.steps.orig" "$WORK/j.steps.jsonl"
 without_png 2 "--steps $WORK/hdr.csv: no rows to plot" plot "$WORK/m.csv" "${o[@]}" --steps "$WORK/hdr.csv"
 cp "$WORK/short.csv" "$WORK/m.steps.csv"
 without_png 2 "m.steps.csv: line 3: 3 fields; expected 15, as many as the header has (a line cut short, or a stray comma?) (the step file beside $WORK/m.csv; --steps names another)" plot "$WORK/m.csv" "${o[@]}"

@@ -1,5 +1,6 @@
-/* nndist plot: the learning curves of a training run, from its metrics CSV (and the per-step file
- * beside it), drawn by gnuplot to one PNG (docs/file-formats.md, "Plotting the metrics").
+/* nndist plot: the learning curves of a training run, from its metrics file, CSV or JSON lines
+ * (and the per-step file beside it), drawn by gnuplot to one PNG (docs/file-formats.md, "Plotting
+ * the metrics").
  *
  * Rank 0 does the work; under mpirun the other ranks only agree on the outcome. The PNG is drawn
  * into a temporary beside --out and renamed over it only once gnuplot has succeeded and the file
@@ -20,12 +21,13 @@
 #include "nndist/plot.h"
 
 static const char *const g_usage =
-    "nndist plot METRICS.csv --out curves.png [--steps STEPS.csv] [--title TEXT]";
+    "nndist plot METRICS.csv|METRICS.jsonl --out curves.png [--steps STEPS] [--title TEXT]";
 static const char *const g_description =
-    "Draws the learning curves of a training run (the CSV of train --metrics) to one PNG with\n"
-    "gnuplot: the loss per epoch, train and validation, with the training loss of every logged\n"
-    "step as a thin line when a step file is given or METRICS' <stem>.steps.csv exists; and the\n"
-    "accuracy (train and validation), or R^2 for a regression run. Rank 0 draws.";
+    "Draws the learning curves of a training run (the file of train --metrics: a CSV, or JSON\n"
+    "lines when its name ends in .jsonl) to one PNG with gnuplot: the loss per epoch, train and\n"
+    "validation, with the training loss of every logged step as a thin line when a step file is\n"
+    "given or METRICS' <stem>.steps.<ext> exists (m.steps.csv, m.steps.jsonl); and the accuracy\n"
+    "(train and validation), or R^2 for a regression run. Rank 0 draws.";
 
 typedef struct {
     const char *metrics, *out, *steps, *title;
@@ -67,7 +69,7 @@ static nnd_status parse_options(plot_opts *o, int argc, char **argv, const nnd_c
     const nnd_opt opts[] = {
         {"out", NND_OPT_STRING, &o->out, "FILE", "the PNG to write", NULL},
         {"steps", NND_OPT_STRING, &o->steps, "FILE",
-         "the per-step CSV (default: METRICS' <stem>.steps.csv when it exists)", NULL},
+         "the per-step file (default: METRICS' <stem>.steps.<ext>, if it exists)", NULL},
         {"title", NND_OPT_STRING, &o->title, "TEXT", "the plot's title (default: METRICS' name)",
          NULL},
         {NULL, 0, NULL, NULL, NULL, NULL},
