@@ -83,7 +83,6 @@ nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_n
     nnd_even_split(shape.n, c->rank, c->size, &lo, &hi);
     st = nnd_data_load(ds, path, x_name, y_name, &shape, lo, hi,
                        loss == NND_LOSS_SOFTMAX_CE ? m->sizes[m->n_layers] : 0);
-    if (!st) st = nnd_standardize_dataset(m, ds);
     return nnd_comm_agree(c, st);
 }
 

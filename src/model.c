@@ -48,11 +48,11 @@ void nnd_model_free(nnd_model *m)
         free(m->params);
         free(m->grads);
     }
-    for (int l = 0; l <= NND_MAX_LAYERS; l++) free(m->acts[l]);
+    nnd_model_drop_standardization(m); /* frees acts[0] too */
+    for (int l = 1; l <= NND_MAX_LAYERS; l++) free(m->acts[l]);
     free(m->delta[0]);
     free(m->delta[1]);
     for (int l = 0; l < NND_MAX_LAYERS; l++) free(m->dz[l]);
-    nnd_model_drop_standardization(m);
     memset(m, 0, sizeof *m);
 }
 
@@ -62,7 +62,8 @@ nnd_status nnd_model_alloc_standardization(nnd_model *m)
     size_t d = m->sizes[0];
     m->in_mean = nnd_alloc_floats(d);
     m->in_std = nnd_alloc_floats(d);
-    if (!m->in_mean || !m->in_std) {
+    if (m->max_batch) m->acts[0] = nnd_alloc_floats(m->max_batch * d);
+    if (!m->in_mean || !m->in_std || (m->max_batch && !m->acts[0])) {
         nnd_model_drop_standardization(m);
         return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the standardization of %zu features", d);
     }
@@ -73,23 +74,36 @@ nnd_status nnd_model_alloc_standardization(nnd_model *m)
     return NND_OK;
 }
 
+nnd_status nnd_model_set_standardization(nnd_model *m, float *mean, float *std)
+{
+    nnd_model_drop_standardization(m);
+    m->in_mean = mean;
+    m->in_std = std;
+    if (!mean || !m->max_batch) return NND_OK;
+    m->acts[0] = nnd_alloc_floats(m->max_batch * m->sizes[0]);
+    if (m->acts[0]) return NND_OK;
+    nnd_model_drop_standardization(m);
+    return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the standardized input of %zu samples",
+                       m->max_batch);
+}
+
 void nnd_model_drop_standardization(nnd_model *m)
 {
     free(m->in_mean);
     free(m->in_std);
+    free(m->acts[0]);
     m->in_mean = m->in_std = NULL;
+    m->acts[0] = NULL;
 }
 
-void nnd_model_standardize(const nnd_model *m, float *x, size_t n)
+void nnd_model_standardize(const nnd_model *m, const float *x, float *out, size_t n)
 {
     if (!m->in_mean) return;
     size_t d = m->sizes[0];
     const float *mean = m->in_mean, *sd = m->in_std;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float *row = x + i * d;
-        for (size_t j = 0; j < d; j++) row[j] = (row[j] - mean[j]) / sd[j];
-    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) out[i * d + j] = (x[i * d + j] - mean[j]) / sd[j];
 }
 
 nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch)
@@ -97,7 +111,7 @@ nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch)
     if (max_batch <= m->max_batch) return NND_OK;
     size_t widest = 0;
     for (int l = 1; l <= m->n_layers; l++) widest = m->sizes[l] > widest ? m->sizes[l] : widest;
-    for (int l = 1; l <= m->n_layers; l++) {
+    for (int l = m->in_mean ? 0 : 1; l <= m->n_layers; l++) {
         free(m->acts[l]);
         m->acts[l] = nnd_alloc_floats(max_batch * m->sizes[l]);
         if (!m->acts[l]) goto nomem;
@@ -159,6 +173,10 @@ void nnd_model_init_params(nnd_model *m, uint64_t seed)
 const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
 {
     const float *in = X;
+    if (m->in_mean) { /* the standardized input, which backward uses too */
+        nnd_model_standardize(m, X, m->acts[0], n);
+        in = m->acts[0];
+    }
     for (int l = 0; l < m->n_layers; l++) {
         size_t nin = m->sizes[l], nout = m->sizes[l + 1];
         float *Z = m->acts[l + 1];
@@ -195,7 +213,7 @@ void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t
     int ping = 0;
     for (int l = m->n_layers - 1; l >= 0; l--) {
         size_t nin = m->sizes[l], nout = m->sizes[l + 1];
-        const float *A_prev = l == 0 ? X : m->acts[l];
+        const float *A_prev = nnd_model_layer_input(m, X, l);
         /* dW (out, in) = dZ^T (out, n) * A_prev (n, in); db = sum over samples of dZ. */
         nnd_sgemm(1, 0, nout, nin, n, 1.0f, dZ, nout, A_prev, nin, 0.0f, m->grads + m->w_off[l],
                   nin);
@@ -231,7 +249,7 @@ nnd_status nnd_model_reserve_deltas(nnd_model *m)
 
 const float *nnd_model_layer_input(const nnd_model *m, const float *X, int l)
 {
-    return l == 0 ? X : m->acts[l];
+    return l > 0 || m->in_mean ? m->acts[l] : X;
 }
 
 const float *nnd_model_layer_dz(const nnd_model *m, int l)

@@ -55,9 +55,7 @@ nnd_status nnd_trainer_use_order(nnd_trainer *t, int version)
     nnd_data_shape shape = t->train.shape;
     nnd_order_free(&t->order);
     nnd_data_free(&t->train);
-    nnd_status st = load_shard(t, &shape, version);
-    if (!st) st = nnd_comm_agree(t->c, nnd_standardize_dataset(&t->model, &t->train));
-    return st;
+    return load_shard(t, &shape, version);
 }
 
 /* Probes and loads the training shard and the validation part; all ranks agree on each. */
@@ -135,9 +133,8 @@ static nnd_status keep_own_standardization(nnd_trainer *t, const char *path, int
     }
     int verdict[2] = {file_has, same};
     MPI_Bcast(verdict, 2, MPI_INT, 0, t->c->world);
-    nnd_model_drop_standardization(m);
-    m->in_mean = own_mean;
-    m->in_std = own_std;
+    nnd_status st = nnd_comm_agree(t->c, nnd_model_set_standardization(m, own_mean, own_std));
+    if (st) return st;
     if (with_optim && verdict[0] != (own_mean != NULL))
         return nnd_err_set(NND_ERR_MISMATCH,
                            "%s: made %s --standardize; this run has %s (use the same, or start "
@@ -360,7 +357,7 @@ static nnd_status target_variance(const nnd_dataset *ds, const nnd_comm *c, doub
 }
 
 /* Collective: for mse, the targets' variances (for R^2); --standardize fits the statistics on
- * the training rows of every rank and applies them to the training and validation rows;
+ * the training rows of every rank (the model applies them to every batch it is given);
  * otherwise unscaled features are pointed out. */
 static nnd_status prepare_inputs(nnd_trainer *t)
 {
@@ -375,10 +372,7 @@ static nnd_status prepare_inputs(nnd_trainer *t)
         nnd_standardize_warn_unscaled(&t->train, t->cfg->data, c);
         return NND_OK;
     }
-    st = nnd_standardize_fit(&t->model, &t->train, c);
-    if (!st) st = nnd_comm_agree(c, nnd_standardize_dataset(&t->model, &t->train));
-    if (!st && t->has_val) st = nnd_comm_agree(c, nnd_standardize_dataset(&t->model, &t->val));
-    return st;
+    return nnd_standardize_fit(&t->model, &t->train, c);
 }
 
 nnd_status nnd_trainer_init(nnd_trainer *t, const nnd_train_config *cfg, const nnd_comm *c)

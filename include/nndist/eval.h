@@ -44,7 +44,7 @@ nnd_status nnd_load_model_file(nnd_model *m, const char *path, nnd_activation ac
 void nnd_even_split(size_t n, int rank, int size, size_t *lo, size_t *hi);
 
 /* Collective: probes and loads this rank's even part of an evaluation file, checking it against
- * the model (features, classes), and standardizes it as the model does (standardize.h). */
+ * the model (features, classes). */
 nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_name,
                               const char *y_name, const nnd_model *m, nnd_loss_kind loss,
                               const nnd_comm *c);

@@ -34,7 +34,9 @@ typedef struct {
     int shared; /* params and grads live in node-shared memory (the trainer's), not freed here */
     /* Workspace for batches of up to max_batch samples (nnd_model_reserve). */
     size_t max_batch;
-    float *acts[NND_MAX_LAYERS + 1]; /* acts[l+1] = A_l (max_batch, sizes[l+1]); acts[0] unused */
+    float *acts[NND_MAX_LAYERS + 1]; /* acts[l+1] = A_l (max_batch, sizes[l+1]); acts[0] the
+                                        standardized input (max_batch, sizes[0]) when the model
+                                        standardizes, else unused */
     float *delta[2];                 /* ping-pong dZ buffers (max_batch, widest layer) */
     /* The deterministic mode's backward keeps every layer's dZ (nnd_model_reserve_deltas):
      * dz[l] (max_batch, sizes[l+1]) for the hidden layers, owned; dz_top is the loss gradient
@@ -42,8 +44,9 @@ typedef struct {
     float *dz[NND_MAX_LAYERS];
     float *dz_top;
     /* The input standardization (train --standardize; standardize.h): x' = (x - in_mean) /
-     * in_std per feature, in float32, applied to the data before it enters layer 0. Both NULL
-     * when the model has none; owned. */
+     * in_std per feature, in float32, applied by nnd_model_forward to the batch it is given (into
+     * acts[0], which the backward pass then reads as layer 0's input), so that every caller
+     * passes raw features. Both NULL when the model has none; owned. */
     float *in_mean, *in_std;
 } nnd_model;
 
@@ -100,13 +103,18 @@ void nnd_model_bias_grad(const nnd_model *m, int l, size_t r0, size_t r1, float 
 const float *nnd_model_layer_input(const nnd_model *m, const float *X, int l);
 const float *nnd_model_layer_dz(const nnd_model *m, int l);
 
-/* Allocates in_mean and in_std (sizes[0] floats each, mean 0 and std 1) unless present. */
+/* Allocates in_mean and in_std (sizes[0] floats each, mean 0 and std 1) unless present, and
+ * acts[0] for the reserved batch. */
 nnd_status nnd_model_alloc_standardization(nnd_model *m);
 void nnd_model_drop_standardization(nnd_model *m);
-/* Standardizes n samples x (n, sizes[0]) in place with the model's in_mean and in_std (nothing
- * when the model has none): each element (x - mean) / std in float32, so that every program
- * that applies the same two vectors (an ONNX Sub and Div) gets the same bits. */
-void nnd_model_standardize(const nnd_model *m, float *x, size_t n);
+/* Replaces the standardization with mean and std (sizes[0] floats from nnd_alloc_floats, owned
+ * from now on, even on failure; NULL: none). */
+nnd_status nnd_model_set_standardization(nnd_model *m, float *mean, float *std);
+/* Standardizes n samples x (n, sizes[0]) into out (x itself allowed) with the model's in_mean
+ * and in_std (a model without them: nothing happens): each element (x - mean) / std in float32,
+ * so that every program that applies the same two vectors (an ONNX Sub and Div) gets the same
+ * bits. */
+void nnd_model_standardize(const nnd_model *m, const float *x, float *out, size_t n);
 
 /* True when every parameter is finite. */
 int nnd_model_params_finite(const nnd_model *m);

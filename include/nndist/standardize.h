@@ -2,8 +2,8 @@
  * them (train --standardize; docs/design.md, "Standardization").
  *
  * The ranks hold disjoint rows that together make the whole set. Means and variances are summed
- * exactly (fixed_sum.h: each term rounded once to an int64 at a scale agreed from the column's
- * largest magnitude), so they are the same bits on any number of ranks and threads. */
+ * exactly (as in fixed_sum.h: each term turned once into an int64 at a scale agreed from the
+ * column's largest magnitude), so they are the same bits on any number of ranks and threads. */
 #ifndef NNDIST_STANDARDIZE_H
 #define NNDIST_STANDARDIZE_H
 
@@ -31,10 +31,6 @@ nnd_status nnd_standardize_fit(nnd_model *m, const nnd_dataset *train, const nnd
 
 /* Collective: rank 0's standardization (or its absence) to every rank. */
 nnd_status nnd_standardize_share(nnd_model *m, const nnd_comm *c);
-
-/* Applies the model's standardization (if any) to every row of ds in place. A dataset mapped
- * from its file becomes a private copy-on-write mapping: the file is never written. */
-nnd_status nnd_standardize_dataset(const nnd_model *m, nnd_dataset *ds);
 
 /* Collective: on data the model does not standardize, rank 0 prints one warning (once per
  * process) when a feature's largest |x| exceeds 1e3 or the features' scales (largest |x| of

@@ -11,7 +11,6 @@
 #include "nndist/commands.h"
 #include "nndist/data.h"
 #include "nndist/eval.h"
-#include "nndist/standardize.h"
 #include "nndist/h5util.h"
 
 static const char *const g_usage = "nndist predict --model FILE --data FILE --out P.csv|P.h5";
@@ -246,7 +245,6 @@ nnd_status nnd_cmd_predict(int argc, char **argv, const nnd_comm *c)
     size_t lo, hi;
     nnd_even_split(shape.n, c->rank, c->size, &lo, &hi);
     st = nnd_data_load(&ds, o.data, o.x_name, NULL, &shape, lo, hi, 0);
-    if (!st) st = nnd_standardize_dataset(&m, &ds);
     const size_t most = (shape.n + (size_t)c->size - 1) / (size_t)c->size; /* >= hi - lo */
     cls = malloc(most * sizeof *cls + 1);
     vals = malloc(most * k * sizeof *vals + 1);
