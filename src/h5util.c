@@ -115,16 +115,27 @@ int nnd_h5_attr_write_f64(hid_t obj, const char *name, double value)
     return attr_write_scalar(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
 }
 
-int nnd_h5_attr_write_i64s(hid_t obj, const char *name, const int64_t *values, size_t n)
+static int attr_write_array(hid_t obj, const char *name, hid_t file_type, hid_t mem_type,
+                            const void *values, size_t n)
 {
     hsize_t dims[1] = {n};
     hid_t s = H5Screate_simple(1, dims, NULL);
     if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 || H5Awrite(a, H5T_NATIVE_INT64, values) < 0 ? -1 : 0;
+    hid_t a = H5Acreate2(obj, name, file_type, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 || H5Awrite(a, mem_type, values) < 0 ? -1 : 0;
     if (a >= 0) H5Aclose(a);
     H5Sclose(s);
     return rc;
+}
+
+int nnd_h5_attr_write_i64s(hid_t obj, const char *name, const int64_t *values, size_t n)
+{
+    return attr_write_array(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, values, n);
+}
+
+int nnd_h5_attr_write_f64s(hid_t obj, const char *name, const double *values, size_t n)
+{
+    return attr_write_array(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values, n);
 }
 
 int nnd_h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t size)
@@ -169,6 +180,19 @@ static int attr_read_scalar(hid_t obj, const char *name, hid_t mem_type, H5T_cla
     int rc = -1;
     if (H5Tget_class(ft) == want && H5Sget_simple_extent_npoints(sp) == 1)
         rc = H5Aread(a, mem_type, value) < 0 ? -1 : 0;
+    H5Sclose(sp);
+    H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
+int nnd_h5_attr_read_f64s(hid_t obj, const char *name, double *values, size_t n)
+{
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), ft = H5Aget_type(a), sp = H5Aget_space(a);
+    int rc = -2;
+    if (H5Tget_class(ft) == H5T_FLOAT && H5Sget_simple_extent_npoints(sp) == (hssize_t)n)
+        rc = H5Aread(a, H5T_NATIVE_DOUBLE, values) < 0 ? -2 : 0;
     H5Sclose(sp);
     H5Tclose(ft);
     H5Aclose(a);

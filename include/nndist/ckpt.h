@@ -9,7 +9,8 @@
  *                                           one (train --standardize; model.h)
  * Every tensor carries a `checksum` attribute (FNV-1a 64 of its float32 bytes), verified on load
  * when present. Root attributes: format = "nndist-checkpoint", format_version, nndist_version,
- * step, epoch, seed, layers (int64 array), activation, loss, batch, world_size, units (only
+ * step, epoch, seed, layers (int64 array), activation, loss, class_weights (float64, one per
+ * output) and label_smoothing (only when the run used them), batch, world_size, units (only
  * when made with --deterministic), run_id, the sums of the epoch in progress and of the
  * --log-every window, and the early-stopping state (best_val, best_step, evals_since_best),
  * run_definition, meta_checksum (over every attribute of the root and /optimizer but itself).
@@ -47,6 +48,11 @@ typedef struct {
     int batch_order; /* the batch order (order.h) of the run; 1 in files that do not say */
     uint64_t units;  /* --deterministic's units of samples; 0 (absent) when the mode was off */
     char loss[16];
+    /* softmax-ce's options (loss.h): label_smoothing is written when not 0 and read back;
+     * class_weights (one per output) is written when not NULL and never read into meta (a load
+     * leaves it NULL): nnd_ckpt_read_class_weights reads them. */
+    double label_smoothing;
+    const double *class_weights;
     char run_id[NND_CKPT_RUN_ID_SIZE];         /* the run this checkpoint belongs to */
     char definition[NND_CKPT_DEFINITION_SIZE]; /* that run's settings (run_identity.h) */
     char slurm_job_id[32];       /* SLURM_JOB_ID of the run that wrote it; empty outside SLURM */
@@ -87,6 +93,10 @@ nnd_status nnd_ckpt_probe(const char *path, size_t *sizes, int *n_layers, nnd_ac
  * With o != NULL the optimizer state is loaded too: the file must hold state of the same
  * optimizer. meta (may be NULL) receives the root attributes (zeroed when absent). */
 nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_meta *meta);
+
+/* Reads the class_weights attribute (k float64, one per output) into out: *found = 1; a file
+ * without one: *found = 0, NND_OK. One that is not k positive finite numbers is refused. */
+nnd_status nnd_ckpt_read_class_weights(const char *path, size_t k, double *out, int *found);
 
 /* Reads the run_id attribute of the checkpoint at path into buf: 0; 1 when the file has none
  * (written before run ids); -1 when it cannot be read. buf is "" unless 0. */

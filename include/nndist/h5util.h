@@ -31,10 +31,14 @@ int nnd_h5_attr_write_i64(hid_t obj, const char *name, int64_t value);
 int nnd_h5_attr_write_u64(hid_t obj, const char *name, uint64_t value);
 int nnd_h5_attr_write_f64(hid_t obj, const char *name, double value);
 int nnd_h5_attr_write_i64s(hid_t obj, const char *name, const int64_t *values, size_t n);
+int nnd_h5_attr_write_f64s(hid_t obj, const char *name, const double *values, size_t n);
 int nnd_h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t size);
 int nnd_h5_attr_read_i64(hid_t obj, const char *name, int64_t *value);
 int nnd_h5_attr_read_u64(hid_t obj, const char *name, uint64_t *value);
 int nnd_h5_attr_read_f64(hid_t obj, const char *name, double *value);
+/* An array of exactly n floats, read as doubles: 0; -1 when absent; -2 when of another kind or
+ * length, or unreadable. */
+int nnd_h5_attr_read_f64s(hid_t obj, const char *name, double *values, size_t n);
 
 /* FNV-1a over bytes: the checksum stored with every tensor. */
 uint64_t nnd_fnv1a64(const void *data, size_t bytes);
