@@ -70,6 +70,34 @@ nnd_status nnd_load_model_file(nnd_model *m, const char *path, nnd_activation ac
     return nnd_standardize_share(m, c);
 }
 
+nnd_status nnd_load_loss_options(const char *path, const nnd_model *m, const nnd_ckpt_meta *meta,
+                                 const nnd_comm *c, double **weights, nnd_ce_opts *ce)
+{
+    const size_t k = m->sizes[m->n_layers];
+    *weights = NULL;
+    *ce = (nnd_ce_opts){NULL, meta->label_smoothing};
+    double *w = malloc(k * sizeof *w);
+    int found = 0;
+    nnd_status st = w ? NND_OK : nnd_err_set(NND_ERR_NOMEM, "out of memory for %zu weights", k);
+    if (!st && c->rank == 0) st = nnd_ckpt_read_class_weights(path, k, w, &found);
+    if (!st && !(ce->smoothing >= 0.0 && ce->smoothing < 1.0))
+        st = nnd_err_set(NND_ERR_INPUT, "%s: its label_smoothing %g is not in [0, 1)", path,
+                         ce->smoothing);
+    if ((st = nnd_comm_agree(c, st))) {
+        free(w);
+        return st;
+    }
+    MPI_Bcast(&found, 1, MPI_INT, 0, c->world);
+    if (!found) {
+        free(w);
+        return NND_OK;
+    }
+    MPI_Bcast(w, (int)k, MPI_DOUBLE, 0, c->world);
+    *weights = w;
+    ce->weights = w;
+    return NND_OK;
+}
+
 nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_name,
                               const char *y_name, const nnd_model *m, nnd_loss_kind loss,
                               const nnd_comm *c)
@@ -87,11 +115,11 @@ nnd_status nnd_load_eval_data(nnd_dataset *ds, const char *path, const char *x_n
 }
 
 /* The loss of sample i alone (its row of out). */
-static double sample_loss(const float *out, const nnd_dataset *ds, nnd_loss_kind loss, size_t i,
-                          size_t row, size_t k)
+static double sample_loss(const float *out, const nnd_dataset *ds, nnd_loss_kind loss,
+                          const nnd_ce_opts *ce, size_t i, size_t row, size_t k)
 {
     if (loss == NND_LOSS_SOFTMAX_CE)
-        return nnd_loss_softmax_ce(out + row * k, ds->labels + i, 1, k, NULL, NULL);
+        return nnd_loss_softmax_ce_opts(out + row * k, ds->labels + i, 1, k, ce, NULL, NULL, NULL);
     return nnd_loss_mse(out + row * k, ds->targets + i * k, 1, k, NULL, NULL);
 }
 
@@ -112,9 +140,29 @@ static double exact_loss_sum(const double *losses, size_t rows, const nnd_comm *
     return ldexp((double)sum, -s);
 }
 
-static nnd_status evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
-                           const nnd_comm *c, int stop_on_signal, int exact, nnd_eval_result *r)
+/* Collective: torch's denominator of a weighted mean over every rank's samples,
+ * sum_i w_{y_i} = sum_c w_c n_c from the class counts n_c summed over the ranks (exact integers),
+ * added in class order: the same bits however the samples are split. */
+static double weights_denominator(const nnd_dataset *ds, const double *w, size_t k,
+                                  const nnd_comm *c, nnd_status *st)
 {
+    uint64_t *count = calloc(k, sizeof *count);
+    *st = nnd_comm_agree(c, count ? NND_OK
+                                  : nnd_err_set(NND_ERR_NOMEM, "out of memory for %zu classes", k));
+    if (*st) return NAN;
+    for (size_t i = 0; i < ds->hi - ds->lo; i++) count[ds->labels[i]]++;
+    MPI_Allreduce(MPI_IN_PLACE, count, (int)k, MPI_UINT64_T, MPI_SUM, c->world);
+    double denom = 0.0;
+    for (size_t j = 0; j < k; j++) denom += w[j] * (double)count[j];
+    free(count);
+    return denom;
+}
+
+static nnd_status evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
+                           const nnd_ce_opts *ce, const nnd_comm *c, int stop_on_signal, int exact,
+                           nnd_eval_result *r)
+{
+    if (loss != NND_LOSS_SOFTMAX_CE) ce = NULL;
     size_t rows = ds->hi - ds->lo, d = ds->shape.d, k = m->sizes[m->n_layers];
     size_t chunk = m->max_batch;
     double sums[4] = {0.0, 0.0, (double)rows, 0.0}; /* loss, correct, samples, ranks stopped */
@@ -131,18 +179,25 @@ static nnd_status evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind lo
         size_t n = rows - i < chunk ? rows - i : chunk, correct = 0;
         const float *out = nnd_model_forward(m, ds->x + i * d, n);
         if (loss == NND_LOSS_SOFTMAX_CE)
-            sums[0] += nnd_loss_softmax_ce(out, ds->labels + i, n, k, NULL, &correct);
+            sums[0] +=
+                nnd_loss_softmax_ce_opts(out, ds->labels + i, n, k, ce, NULL, &correct, NULL);
         else
             sums[0] += nnd_loss_mse(out, ds->targets + i * k, n, k, NULL, &correct);
         sums[1] += (double)correct;
         for (size_t j = 0; exact && j < n; j++)
-            losses[i + j] = sample_loss(out, ds, loss, i + j, j, k);
+            losses[i + j] = sample_loss(out, ds, loss, ce, i + j, j, k);
     }
     nnd_comm_allreduce_sum_d(c, sums, 4);
     if (exact && sums[3] == 0) sums[0] = exact_loss_sum(losses, rows, c);
     free(losses);
+    /* torch's mean: over the samples, or with class weights over their weights' sum */
+    double denom = sums[2];
+    if (ce && ce->weights) {
+        denom = weights_denominator(ds, ce->weights, k, c, &st);
+        if (st) return st;
+    }
     r->samples = (uint64_t)sums[2];
-    r->loss = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
+    r->loss = sums[2] > 0 ? sums[0] / denom : 0.0;
     r->accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
     if (sums[3] > 0) {
         int sig = nnd_guard_signal_pending();
@@ -153,14 +208,15 @@ static nnd_status evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind lo
     return NND_OK;
 }
 
-nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss, const nnd_comm *c,
-                        int stop_on_signal, nnd_eval_result *r)
+nnd_status nnd_evaluate(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
+                        const nnd_ce_opts *ce, const nnd_comm *c, int stop_on_signal,
+                        nnd_eval_result *r)
 {
-    return evaluate(m, ds, loss, c, stop_on_signal, 0, r);
+    return evaluate(m, ds, loss, ce, c, stop_on_signal, 0, r);
 }
 
 nnd_status nnd_evaluate_exact(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind loss,
-                              const nnd_comm *c, nnd_eval_result *r)
+                              const nnd_ce_opts *ce, const nnd_comm *c, nnd_eval_result *r)
 {
-    return evaluate(m, ds, loss, c, 0, 1, r);
+    return evaluate(m, ds, loss, ce, c, 0, 1, r);
 }

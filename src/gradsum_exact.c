@@ -27,11 +27,12 @@ nnd_status nnd_trainer_exact_buffers(nnd_trainer *t)
     nnd_status st = nnd_model_reserve_deltas(m);
     t->unit_end = malloc((units + 1) * sizeof *t->unit_end);
     t->unit_loss = malloc((units + 1) * sizeof *t->unit_loss);
+    if (t->ce.weights) t->unit_denom = malloc((units + 1) * sizeof *t->unit_denom);
     if (!t->shm) t->isum = malloc((m->n_params + NND_GRAD_TAIL) * sizeof *t->isum);
     if (t->sharded) t->ishard = malloc((t->shards.hi - t->shards.lo + 1) * sizeof *t->ishard);
     if (mutant) t->float_units = nnd_alloc_floats(m->n_params);
-    if (!st && (!t->unit_end || !t->unit_loss || !t->isum || (t->sharded && !t->ishard) ||
-                (mutant && !t->float_units)))
+    if (!st && (!t->unit_end || !t->unit_loss || (t->ce.weights && !t->unit_denom) || !t->isum ||
+                (t->sharded && !t->ishard) || (mutant && !t->float_units)))
         st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the fixed-point gradient");
     t->exact = 1;
     return nnd_comm_agree(t->c, st);
@@ -86,8 +87,10 @@ static void encode_block(nnd_trainer *t, int l, size_t o0, size_t o1, int64_t *a
 }
 
 /* The rank's units' gradients added into t->isum at the agreed scales, block by block of each
- * W (m->grads serves as the scratch); the loss sums at shift_loss. */
-static void encode_units(nnd_trainer *t, size_t n, const int *shift, int shift_loss)
+ * W (m->grads serves as the scratch); the loss sums at shift_loss, with class weights the
+ * units' denominators at shift_denom. */
+static void encode_units(nnd_trainer *t, size_t n, const int *shift, int shift_loss,
+                         int shift_denom)
 {
     nnd_model *m = &t->model;
     const size_t np = m->n_params, units = t->order.u_hi - t->order.u_lo;
@@ -105,6 +108,8 @@ static void encode_units(nnd_trainer *t, size_t n, const int *shift, int shift_l
     memset(t->isum + np, 0, NND_GRAD_TAIL * sizeof *t->isum);
     for (size_t u = 0; u < units; u++)
         t->isum[np + TAIL_LOSS_SUM] += llrint(ldexp(t->unit_loss[u], shift_loss));
+    for (size_t u = 0; t->unit_denom && u < units; u++)
+        t->isum[np + TAIL_WEIGHTS] += llrint(ldexp(t->unit_denom[u], shift_denom));
     t->isum[np + TAIL_SAMPLES] = (int64_t)n;
 }
 
@@ -140,6 +145,15 @@ static void sum_shared(nnd_trainer *t, int64_t *tail)
     }
 }
 
+/* The largest class weight (the session's own, the same on every rank). */
+static double max_weight(const nnd_trainer *t)
+{
+    const size_t k = t->model.sizes[t->model.n_layers];
+    double w = 0.0;
+    for (size_t j = 0; j < k; j++) w = t->ce.weights[j] > w ? t->ce.weights[j] : w;
+    return w;
+}
+
 const float *nnd_trainer_exact_sum(nnd_trainer *t, float *dout, size_t n, size_t correct,
                                    float *summed_tail, double *t1)
 {
@@ -165,14 +179,20 @@ const float *nnd_trainer_exact_sum(nnd_trainer *t, float *dout, size_t n, size_t
     summed_tail[TAIL_SIGNAL] = (float)mx[MAX_SIGNAL];
     const double samples = (double)nnd_order_global_count(&t->order, t->step);
     int shift_loss = nnd_fixed_shift_bound((double)t->order.n_units * mx[MAX_LOSS]);
-    if (!scales(m, mx, samples, t->shift) || shift_loss == NND_FIXED_NONFINITE) {
+    /* The weights' sum is at most samples * max_c w_c, known to every rank before the sum: each
+     * unit's sum (over its rows in order) rounded once at that scale, so that the denominator,
+     * like the loss, is the same bits on any rank count. */
+    int shift_denom = t->ce.weights ? nnd_fixed_shift_bound(samples * max_weight(t)) : 0;
+    if (!scales(m, mx, samples, t->shift) || shift_loss == NND_FIXED_NONFINITE ||
+        shift_denom == NND_FIXED_NONFINITE) {
         /* Every rank holds the same maxima, so every rank skips alike, before any sum. */
         summed_tail[TAIL_SAMPLES] = (float)samples;
         summed_tail[TAIL_NONFINITE] = 1.0f;
+        t->exact_denom = samples;
         t->exact_loss = isfinite(mx[MAX_LOSS]) ? 0.0 : NAN;
         return summed_tail;
     }
-    encode_units(t, n, t->shift, shift_loss);
+    encode_units(t, n, t->shift, shift_loss, shift_denom);
     t->isum[np + TAIL_CORRECT] = (int64_t)correct;
     int64_t tail[NND_GRAD_TAIL];
     if (!t->sharded) {
@@ -195,5 +215,6 @@ const float *nnd_trainer_exact_sum(nnd_trainer *t, float *dout, size_t n, size_t
     summed_tail[TAIL_SAMPLES] = (float)tail[TAIL_SAMPLES];
     summed_tail[TAIL_CORRECT] = (float)tail[TAIL_CORRECT];
     t->exact_loss = ldexp((double)tail[TAIL_LOSS_SUM], -shift_loss);
+    t->exact_denom = t->ce.weights ? ldexp((double)tail[TAIL_WEIGHTS], -shift_denom) : samples;
     return summed_tail;
 }

@@ -1,6 +1,7 @@
 #include "nndist/run_identity.h"
 
 #include "nndist/ckpt_dir.h"
+#include "nndist/h5util.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -49,6 +50,31 @@ static const char *shortest(char *buf, size_t size, double v)
     return buf;
 }
 
+/* "class-weights=balanced", or the weights as their shortest texts ("0.5,2,1"); a list longer
+ * than a tenth of the definition's room as the FNV-1a of the doubles' bytes, so that the other
+ * words keep their place. */
+static void class_weights_word(char *buf, size_t size, const nnd_train_config *cfg)
+{
+    size_t k = cfg->sizes[cfg->n_layers];
+    double *w = strcmp(cfg->class_weights, "balanced") ? malloc(k * sizeof *w) : NULL;
+    if (!w || nnd_class_weights_parse(cfg->class_weights, k, w) != NND_OK) {
+        nnd_err_clear(); /* not a list: as given ('balanced') */
+        add(buf, size, "class-weights", "%s", cfg->class_weights);
+        free(w);
+        return;
+    }
+    char list[NND_CKPT_DEFINITION_SIZE / 10] = "", num[32];
+    size_t used = 0;
+    for (size_t j = 0; j < k && used < sizeof list; j++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", j ? "," : "",
+                                 shortest(num, sizeof num, w[j]));
+    if (used < sizeof list)
+        add(buf, size, "class-weights", "%s", list);
+    else
+        add(buf, size, "class-weights", "fnv1a-%016" PRIx64, nnd_fnv1a64(w, k * sizeof *w));
+    free(w);
+}
+
 void nnd_run_definition(char *buf, size_t size, const nnd_train_config *cfg,
                         const nnd_data_shape *shape, uint64_t global_batch, int batch_order)
 {
@@ -60,6 +86,10 @@ void nnd_run_definition(char *buf, size_t size, const nnd_train_config *cfg,
     add(buf, size, "x-name", "%s", cfg->x_name);
     add(buf, size, "y-name", "%s", cfg->y_name);
     add(buf, size, "loss", "%s", nnd_loss_name(cfg->loss));
+    if (cfg->class_weights) class_weights_word(buf, size, cfg);
+    char num[32];
+    if (cfg->label_smoothing != 0.0)
+        add(buf, size, "label-smoothing", "%s", shortest(num, sizeof num, cfg->label_smoothing));
     add(buf, size, "seed", "%" PRIu64, cfg->seed);
     add(buf, size, "batch", "%" PRIu64, global_batch);
     add(buf, size, "shuffle", "%d", cfg->shuffle);
@@ -77,7 +107,6 @@ void nnd_run_definition(char *buf, size_t size, const nnd_train_config *cfg,
     add(buf, size, "optimizer", "%s", cfg->optim.name);
     size_t np;
     const nnd_optim_param *params = nnd_optim_params(&np);
-    char num[32];
     for (size_t i = 0; i < np; i++)
         if (nnd_optim_param_applies(&params[i], cfg->optim.kind))
             add(buf, size, params[i].flag, "%s",

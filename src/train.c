@@ -172,12 +172,33 @@ static void fill_meta(const train_run *r, nnd_ckpt_meta *meta)
     meta->batch_order = r->t.order.version;
     meta->units = r->cfg->units;
     snprintf(meta->loss, sizeof meta->loss, "%s", nnd_loss_name(r->cfg->loss));
+    meta->class_weights = r->t.ce.weights;
+    meta->label_smoothing = r->t.ce.smoothing;
     snprintf(meta->run_id, sizeof meta->run_id, "%s", r->run_id);
     snprintf(meta->definition, sizeof meta->definition, "%s", r->definition);
     const char *job = getenv("SLURM_JOB_ID"), *restarts = getenv("SLURM_RESTART_COUNT");
     if (job) snprintf(meta->slurm_job_id, sizeof meta->slurm_job_id, "%s", job);
     meta->slurm_restart_count = restarts ? atoll(restarts) : 0;
     train_log_fill_meta(r, meta);
+}
+
+/* Rank 0 names softmax-ce's options: the class weights (balanced ones as computed) and the
+ * label smoothing. */
+static void say_loss_options(const train_run *r)
+{
+    const nnd_trainer *t = &r->t;
+    const size_t k = t->model.sizes[t->model.n_layers], shown = k < 16 ? k : 16;
+    train_say(r, "loss: softmax-ce");
+    if (t->ce.weights) {
+        train_say(r, " with class weights%s ",
+                  strcmp(r->cfg->class_weights, "balanced") == 0 ? " (balanced)" : "");
+        for (size_t j = 0; j < shown; j++) train_say(r, "%s%.6g", j ? "," : "", t->ce.weights[j]);
+        if (shown < k) train_say(r, ",... (%zu in all)", k);
+    }
+    if (t->ce.smoothing != 0.0)
+        train_say(r, "%s label smoothing %g", t->ce.weights ? " and" : " with", t->ce.smoothing);
+    train_say(r, "; the mean divides by %s\n",
+              t->ce.weights ? "the samples' weights summed" : "the sample count");
 }
 
 /* Collective: the largest peak resident set of any rank (each rank holds only its shard). */
@@ -411,6 +432,7 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
             "GEMM kernel avx2-fma or avx512)\n",
             U, t->batch / U, least, U % (size_t)c->size ? " or more" : "", U, U);
     }
+    if (nnd_ce_opts_active(&t->ce)) say_loss_options(&r);
     if (t->step >= r.total_steps)
         train_say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n",
                   t->step, r.total_steps);

@@ -119,9 +119,9 @@ nnd_status train_end_of_epoch(train_run *r, double lr)
         double e0 = MPI_Wtime();
         nnd_guard_phase("evaluating --val", NND_GUARD_SLOW_FLOOR_S);
         if (t->exact)
-            nnd_evaluate_exact(&t->model, &t->val, r->cfg->loss, r->c, &v);
+            nnd_evaluate_exact(&t->model, &t->val, r->cfg->loss, &t->ce, r->c, &v);
         else
-            nnd_evaluate(&t->model, &t->val, r->cfg->loss, r->c, 0, &v);
+            nnd_evaluate(&t->model, &t->val, r->cfg->loss, &t->ce, r->c, 0, &v);
         nnd_trace_add(t->trace, NND_TRACE_EVAL, e0, MPI_Wtime());
     }
     /* Rank 0 prints and writes --metrics: a full pipe or a stalled file system blocks here. */

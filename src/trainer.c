@@ -362,7 +362,8 @@ static nnd_status target_variance(const nnd_dataset *ds, const nnd_comm *c, doub
 static nnd_status prepare_inputs(nnd_trainer *t)
 {
     const nnd_comm *c = t->c;
-    nnd_status st = NND_OK;
+    nnd_status st = nnd_trainer_setup_loss(t);
+    if (st) return st;
     if (t->cfg->loss == NND_LOSS_MSE) {
         st = target_variance(&t->train, c, &t->train_target_var);
         if (!st && t->has_val) st = target_variance(&t->val, c, &t->val_target_var);
@@ -430,6 +431,8 @@ void nnd_trainer_free(nnd_trainer *t)
     free(t->gshard);
     free(t->unit_end);
     free(t->unit_loss);
+    free(t->unit_denom);
+    free(t->class_weights);
     if (!t->shm) free(t->isum); /* on the shm path it lies in gshm */
     free(t->ishard);
     free(t->float_units);
@@ -439,28 +442,6 @@ void nnd_trainer_free(nnd_trainer *t)
     nnd_shm_free(&t->pshm);
     free(t->own_grads);
     memset(t, 0, sizeof *t);
-}
-
-/* The loss of the batch's n samples (their outputs out) and its gradient into dout; in the
- * deterministic mode also each unit's loss sum, over the unit's rows in order. */
-static double batch_loss(nnd_trainer *t, const float *out, size_t n, float *dout, size_t *correct)
-{
-    const size_t k = t->model.sizes[t->model.n_layers];
-    const size_t units = t->exact ? t->order.u_hi - t->order.u_lo : 1;
-    double total = 0.0;
-    for (size_t u = 0, r0 = 0; u < units; u++) {
-        size_t r1 = t->exact ? t->unit_end[u] : n, hits = 0;
-        double sum = 0.0;
-        if (r1 > r0 && t->cfg->loss == NND_LOSS_SOFTMAX_CE)
-            sum = nnd_loss_softmax_ce(out + r0 * k, t->yb + r0, r1 - r0, k, dout + r0 * k, &hits);
-        else if (r1 > r0)
-            sum = nnd_loss_mse(out + r0 * k, t->tb + r0 * k, r1 - r0, k, dout + r0 * k, &hits);
-        if (t->exact) t->unit_loss[u] = sum;
-        total += sum;
-        *correct += hits;
-        r0 = r1;
-    }
-    return total;
 }
 
 nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
@@ -473,7 +454,10 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
     double t0 = MPI_Wtime();
     nnd_guard_phase("computing a step", 0.0);
     size_t n = gather_batch(t), correct = 0;
-    double loss_sum = n > 0 ? batch_loss(t, nnd_model_forward(m, t->xb, n), n, dout, &correct) : 0;
+    double denom = 0.0, loss_sum = 0.0;
+    if (n > 0)
+        loss_sum =
+            nnd_trainer_batch_loss(t, nnd_model_forward(m, t->xb, n), n, dout, &correct, &denom);
     s->forward_s = MPI_Wtime() - t0;
     /* An injected NaN (tests) poisons this rank's whole gradient through the loss gradient. */
     if (nnd_guard_fault("nan", rank, t->step + 1) && n > 0) dout[0] = NAN;
@@ -483,6 +467,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
     if (t->exact) {
         sums = nnd_trainer_exact_sum(t, dout, n, correct, summed_tail, &t1);
         s->loss_sum = t->exact_loss;
+        denom = t->exact_denom;
     } else {
         /* The statistics ride in the gradient's reduction: counts, sums, and the flags every
          * rank must act on alike (a pending signal, a non-finite gradient anywhere). */
@@ -490,14 +475,20 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
         tail[TAIL_SAMPLES] = (float)n;
         tail[TAIL_LOSS_SUM] = (float)loss_sum;
         tail[TAIL_CORRECT] = (float)correct;
+        tail[TAIL_WEIGHTS] = (float)denom;
         sums = nnd_trainer_backward_and_sum(t, dout, n, summed_tail, &t1);
         s->loss_sum = sums[TAIL_LOSS_SUM];
+        denom = t->ce.weights ? sums[TAIL_WEIGHTS] : sums[TAIL_SAMPLES];
     }
     t2 = MPI_Wtime();
     nnd_guard_phase("update", 0.0);
     s->samples = sums[TAIL_SAMPLES];
     s->correct = sums[TAIL_CORRECT];
     s->signal = sums[TAIL_SIGNAL] > 0.0f;
+    /* The summed loss and gradient over the global denominator (invariant 2): the sample count,
+     * or with class weights the samples' weights summed, as torch's 'mean' divides. */
+    const float scale = t->ce.weights ? (float)(1.0 / denom) : 1.0f / sums[TAIL_SAMPLES];
+    if (t->ce.weights && denom > 0.0) s->loss_sum *= s->samples / denom;
     t->step++;
     nnd_status st = NND_OK;
     if (!isfinite(s->loss_sum) || sums[TAIL_NONFINITE] != 0.0f) {
@@ -506,8 +497,8 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
                          isfinite(s->loss_sum) ? "gradient" : "loss");
         t3 = t4 = MPI_Wtime();
     } else if (t->sharded) {
-        nnd_optim_step_shard(&t->optim, m->params, t->gshard, 1.0f / sums[TAIL_SAMPLES], lr,
-                             t->shards.lo, t->shards.hi);
+        nnd_optim_step_shard(&t->optim, m->params, t->gshard, scale, lr, t->shards.lo,
+                             t->shards.hi);
         t3 = MPI_Wtime();
         nnd_guard_phase("allgather", 0.0);
         if (t->shm)
@@ -519,7 +510,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
             nnd_comm_allgather_shards(t->c, &t->shards, m->params);
         t4 = MPI_Wtime();
     } else {
-        nnd_optim_step(&t->optim, m->params, m->grads, 1.0f / sums[TAIL_SAMPLES], lr);
+        nnd_optim_step(&t->optim, m->params, m->grads, scale, lr);
         t3 = t4 = MPI_Wtime();
     }
     s->compute_s = t1 - t0;

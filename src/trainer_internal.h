@@ -13,9 +13,20 @@ enum {
     TAIL_CORRECT,   /* correct predictions among them */
     TAIL_SIGNAL,    /* > 0: a rank has a signal pending */
     TAIL_NONFINITE, /* > 0: a gradient (or, sharded, a shard of the sum) is not finite */
+    TAIL_WEIGHTS,   /* with class weights: the samples' weights summed, sum_i w_{y_i} */
     TAIL_USED
 };
 _Static_assert(TAIL_USED <= NND_GRAD_TAIL, "the gradient's tail has no room for the statistics");
+
+/* Collective, once the training rows are loaded: the loss's class weights (cfg->class_weights's
+ * list, or 'balanced' from the class counts over every rank's rows) into t->class_weights and
+ * t->ce; every rank agrees on a refusal (a class without samples). */
+nnd_status nnd_trainer_setup_loss(nnd_trainer *t);
+/* The loss of the batch's n samples (their outputs out) and its gradient into dout; *denom gets
+ * the batch's denominator (sum of the samples' class weights; n without). In the deterministic
+ * mode also each unit's loss and denominator, over the unit's rows in order. */
+double nnd_trainer_batch_loss(nnd_trainer *t, const float *out, size_t n, float *dout,
+                              size_t *correct, double *denom);
 
 /* Chooses the session's path for the gradient's sum and the update (collective): --overlap,
  * the node-shared sharded update, or one allreduce with every rank updating all the weights. */

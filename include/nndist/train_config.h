@@ -18,6 +18,10 @@ typedef struct {
     int n_layers;
     nnd_activation act;
     nnd_loss_kind loss;
+    /* softmax-ce's options (loss.h): --class-weights NULL, "balanced" or "w0,w1,..." (checked
+     * against the output layer's size), --label-smoothing eps in [0, 1) */
+    const char *class_weights;
+    double label_smoothing;
     nnd_optim_config optim;
     nnd_schedule_config sched; /* learning rate as a function of the step */
     uint64_t batch;            /* global batch; 0 = batch_per_rank * ranks */

@@ -34,6 +34,10 @@ typedef struct {
     int32_t *yb;      /* gathered labels (batch) */
     float *tb;        /* gathered targets (batch, k) */
     nnd_trace *trace; /* borrowed; NULL when not tracing */
+    /* softmax-ce's options (loss.h): the class weights (K, from --class-weights or 'balanced';
+     * NULL without) and the options pointing at them with --label-smoothing's eps. */
+    double *class_weights;
+    nnd_ce_opts ce;
     /* Sharded update (several ranks, an elementwise optimizer): each rank gets its shard of the
      * summed gradient and updates that shard of the weights (and of its optimizer state). On
      * one node (shm) the ranks' gradients and one copy of the weights live in node-shared
@@ -61,6 +65,8 @@ typedef struct {
     int64_t *isum, *ishard;
     int shift[2 * NND_MAX_LAYERS];
     double exact_loss;  /* the step's loss sum over all ranks */
+    double *unit_denom; /* with class weights: each unit's sum of its samples' weights */
+    double exact_denom; /* the step's denominator over all ranks (samples, or weights' sum) */
     float *float_units; /* NNDIST_FAULT=floatsum (tests): the rank's units added in float */
     float *own_grads;   /* the shm path: model.grads, the rank's own (the model, once its
                          * weights are shared, frees neither buffer) */
@@ -68,7 +74,9 @@ typedef struct {
                   * pages are touched once, not at every checkpoint) */
 } nnd_trainer;
 
-/* The global sums of one step, identical on every rank. */
+/* The global sums of one step, identical on every rank. loss_sum / samples is the batch's mean
+ * loss as torch's 'mean' defines it: with class weights, loss_sum is the weighted mean times the
+ * samples (docs/design.md, "Class weights and label smoothing"). */
 typedef struct {
     double loss_sum, correct, samples;
     int signal; /* a rank received SIGUSR1/SIGTERM/SIGINT before this step's allreduce */

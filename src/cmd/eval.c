@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nndist/cli.h"
@@ -12,7 +13,8 @@ static const char *const g_description =
     "Evaluates a model on a dataset. A classifier: accuracy, mean loss, top-k accuracy,\n"
     "precision, recall and F1 per class and the confusion matrix; a regression model (trained\n"
     "with --loss mse): MSE, MAE and R^2, per output too. Layer sizes, the activation and the\n"
-    "loss come from the model file; any number of ranks.";
+    "loss (with the class weights and label smoothing it was trained with, so that the loss is\n"
+    "training's validation loss) come from the model file; any number of ranks.";
 
 typedef struct {
     const char *model, *data, *act_name, *x_name, *y_name, *png;
@@ -67,8 +69,32 @@ static nnd_status parse_options(eval_opts *o, int argc, char **argv, const nnd_c
     return NND_OK;
 }
 
+/* The loss's options as JSON members (", \"class_weights\": [...]") or as a line. */
+static void print_loss_options(const nnd_ce_opts *ce, size_t k, int json)
+{
+    if (!nnd_ce_opts_active(ce)) return;
+    if (json) {
+        if (ce->weights) {
+            printf(", \"class_weights\": [");
+            for (size_t j = 0; j < k; j++) printf("%s%.17g", j ? ", " : "", ce->weights[j]);
+            printf("]");
+        }
+        if (ce->smoothing != 0.0) printf(", \"label_smoothing\": %.17g", ce->smoothing);
+        return;
+    }
+    printf("loss with the model's own");
+    if (ce->weights) {
+        printf(" class weights ");
+        for (size_t j = 0; j < k; j++) printf("%s%.6g", j ? "," : "", ce->weights[j]);
+    }
+    if (ce->smoothing != 0.0)
+        printf("%s label smoothing %.6g", ce->weights ? " and" : "", ce->smoothing);
+    printf(" (as trained)\n");
+}
+
 /* The report on stdout: the first line as before (accuracy, loss, samples), then the rest. */
-static void print_report(const eval_opts *o, const nnd_eval_result *r, const nnd_eval_report *rep)
+static void print_report(const eval_opts *o, const nnd_eval_result *r, const nnd_eval_report *rep,
+                         const nnd_ce_opts *ce)
 {
     const size_t k = rep->k;
     double mf1 = 0.0, p, q, f, mse = 0.0, mae = 0.0, r2 = 0.0;
@@ -90,6 +116,7 @@ static void print_report(const eval_opts *o, const nnd_eval_result *r, const nnd
             printf("{\"accuracy\": %.6f, \"loss\": %.6f, \"samples\": %llu, \"macro_f1\": %.6f",
                    r->accuracy, r->loss, (unsigned long long)r->samples, mf1);
             if (rep->topk) printf(", \"top_k\": %d, \"top_k_accuracy\": %.6f", rep->topk, topk_acc);
+            print_loss_options(ce, k, 1);
         } else {
             printf("{\"mse\": %.6g, \"mae\": %.6g, \"r2\": %.6f, \"loss\": %.6f, \"samples\": %llu",
                    mse, mae, r2, r->loss, (unsigned long long)r->samples);
@@ -111,6 +138,7 @@ static void print_report(const eval_opts *o, const nnd_eval_result *r, const nnd
     }
     printf("accuracy %.4f  loss %.4f  samples %llu\n", r->accuracy, r->loss,
            (unsigned long long)r->samples);
+    print_loss_options(ce, k, 0);
     if (rep->topk) printf("top-%d accuracy %.4f\n", rep->topk, topk_acc);
     printf("class  precision  recall      f1  support\n");
     for (size_t j = 0; j < k; j++) {
@@ -185,6 +213,7 @@ nnd_status nnd_cmd_eval(int argc, char **argv, const nnd_comm *c)
     nnd_dataset ds;
     memset(&ds, 0, sizeof ds);
     nnd_ckpt_meta meta;
+    double *weights = NULL;
     st = nnd_load_model_file(&m, o.model, o.act, o.act_name, (size_t)o.batch, c, &meta);
     if (st) goto out;
     /* The model's own loss says whether it classifies; --loss serves files without one. */
@@ -193,20 +222,25 @@ nnd_status nnd_cmd_eval(int argc, char **argv, const nnd_comm *c)
         c->rank == 0)
         fprintf(stderr, "nndist: note: %s was trained with --loss %s; using it\n", o.model,
                 meta.loss);
+    nnd_ce_opts ce = {NULL, 0.0};
+    if (loss == NND_LOSS_SOFTMAX_CE &&
+        (st = nnd_load_loss_options(o.model, &m, &meta, c, &weights, &ce)))
+        goto out;
     if ((st = nnd_load_eval_data(&ds, o.data, o.x_name, o.y_name, &m, loss, c))) goto out;
     nnd_eval_result r;
-    if ((st = nnd_evaluate(&m, &ds, loss, c, 1, &r))) goto out;
+    if ((st = nnd_evaluate(&m, &ds, loss, &ce, c, 1, &r))) goto out;
     const int classify = loss == NND_LOSS_SOFTMAX_CE;
     const size_t k = m.sizes[m.n_layers];
     int topk = classify && (o.topk_given || k > 5) && o.topk < k ? (int)o.topk : 0;
     nnd_eval_report rep;
     if ((st = nnd_eval_report_compute(&m, &ds, classify, topk, c, &rep))) goto out;
     if (c->rank == 0) {
-        print_report(&o, &r, &rep);
+        print_report(&o, &r, &rep, &ce);
         if (o.png) draw_confusion(&rep, o.png);
     }
     nnd_eval_report_free(&rep);
 out:
+    free(weights);
     nnd_data_free(&ds);
     nnd_model_free(&m);
     return st;

@@ -46,6 +46,8 @@ static nnd_status fold_checkpoint(fold_run *x, char *path, size_t size)
         meta.world_size = x->s->group.size;
         meta.batch_order = x->t->order.version;
         snprintf(meta.loss, sizeof meta.loss, "%s", nnd_loss_name(x->s->base.loss));
+        meta.class_weights = x->t->ce.weights;
+        meta.label_smoothing = x->t->ce.smoothing;
         /* The directory is the fold's alone: the id only lets retention know the files. */
         snprintf(meta.run_id, sizeof meta.run_id, "%08zx%04x%04x", x->c, (unsigned)x->rung, x->f);
         meta.has_epoch_sums = 1;
@@ -156,9 +158,9 @@ static nnd_status run_fold(sweep *s, size_t c, int rung, unsigned f, sweep_resul
         nnd_eval_result ev;
         nnd_guard_phase("evaluating a fold", NND_GUARD_SLOW_FLOOR_S);
         if (t.exact)
-            nnd_evaluate_exact(&t.model, &t.val, cfg.loss, &s->group, &ev);
+            nnd_evaluate_exact(&t.model, &t.val, cfg.loss, &t.ce, &s->group, &ev);
         else
-            nnd_evaluate(&t.model, &t.val, cfg.loss, &s->group, 0, &ev);
+            nnd_evaluate(&t.model, &t.val, cfg.loss, &t.ce, &s->group, 0, &ev);
         nnd_guard_idle();
         int mse = cfg.loss == NND_LOSS_MSE;
         r->score[f] = mse ? nnd_r2(ev.loss, t.val_target_var) : ev.accuracy;

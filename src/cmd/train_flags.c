@@ -42,6 +42,15 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
          "hidden activation: relu (default), tanh, sigmoid", NULL},
         {"loss", NND_OPT_STRING, &f->loss, "L",
          "softmax-ce (default; integer labels) or mse ((N, K) float targets)", NULL},
+        {"class-weights", NND_OPT_STRING, &cfg->class_weights, "W0,...|balanced",
+         "softmax-ce's class weights, torch's CrossEntropyLoss(weight=): one positive number per "
+         "output, or balanced (N / (K x the class's count) over the training set); the mean "
+         "loss divides by the samples' weights summed",
+         NULL},
+        {"label-smoothing", NND_OPT_NONNEG, &cfg->label_smoothing, "EPS",
+         "softmax-ce's label smoothing in [0, 1), torch's CrossEntropyLoss(label_smoothing=): "
+         "the target is (1 - EPS) one-hot + EPS / K (default 0)",
+         &f->smoothing_given},
         {"optimizer", NND_OPT_STRING, &f->optimizer, "NAME",
          "sgd (default), momentum, nesterov, rmsprop, adam, adamw, adamax, nadam, adagrad, "
          "adadelta, lars, lamb",
@@ -138,6 +147,26 @@ static nnd_status finish_optimizer(nnd_train_flags *f)
     return nnd_optim_validate(oc);
 }
 
+/* --class-weights and --label-smoothing: softmax-ce's, checked against the output layer. */
+static nnd_status finish_loss_options(nnd_train_flags *f)
+{
+    nnd_train_config *cfg = f->cfg;
+    const char *given = cfg->class_weights ? "--class-weights" : "--label-smoothing";
+    if (cfg->loss == NND_LOSS_MSE && (cfg->class_weights || f->smoothing_given))
+        return nnd_err_set(NND_ERR_USAGE,
+                           "%s applies to --loss softmax-ce only: class weights and label "
+                           "smoothing act on class labels, and mse's targets are (N, K) floats, "
+                           "not classes",
+                           given);
+    if (!(cfg->label_smoothing < 1.0))
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--label-smoothing %g: expected a value in [0, 1) (1 would leave no "
+                           "weight on the true class)",
+                           cfg->label_smoothing);
+    if (!cfg->class_weights || strcmp(cfg->class_weights, "balanced") == 0) return NND_OK;
+    return nnd_class_weights_parse(cfg->class_weights, cfg->sizes[cfg->n_layers], NULL);
+}
+
 static nnd_status finish_deterministic(nnd_train_flags *f)
 {
     if (f->units_given && !f->deterministic)
@@ -175,7 +204,8 @@ nnd_status nnd_train_flags_finish(nnd_train_flags *f)
     if (nnd_loss_parse(f->loss, &cfg->loss) != 0)
         return nnd_err_set(NND_ERR_USAGE, "--loss: unknown '%s'; expected softmax-ce or mse",
                            f->loss);
-    nnd_status st = finish_optimizer(f);
+    nnd_status st = finish_loss_options(f);
+    if (!st) st = finish_optimizer(f);
     if (st) return st;
     if (f->batch_given && f->bpr_given)
         return nnd_err_set(NND_ERR_USAGE, "--batch and --batch-per-rank exclude each other");

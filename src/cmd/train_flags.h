@@ -13,7 +13,7 @@
 /* --deterministic's unit count when --units is not given. */
 #define NND_DEFAULT_UNITS 8
 /* Entries nnd_train_flags_add appends at most (the caller's table needs room for them). */
-#define NND_TRAIN_FLAGS_MAX_OPTS (NND_TRAIN_FLAGS_MAX_HYPER + 16)
+#define NND_TRAIN_FLAGS_MAX_OPTS (NND_TRAIN_FLAGS_MAX_HYPER + 18)
 
 typedef struct {
     nnd_train_config *cfg; /* borrowed: receives the values */
@@ -24,6 +24,7 @@ typedef struct {
     int hyper_given[NND_TRAIN_FLAGS_MAX_HYPER]; /* set by the parser */
     uint64_t threads, units;
     int batch_given, bpr_given, threads_given, no_shuffle, deterministic, units_given;
+    int smoothing_given;
     int data_optional; /* set before parsing: --data may be absent (info's budget) */
 } nnd_train_flags;
 
