@@ -63,6 +63,11 @@ void sweep_train_command(const sweep *s, size_t c, uint64_t epochs, int np, cons
     cmd_flag(cmd, size, "--layers", layers);
     if (b->act != NND_ACT_RELU) cmd_flag(cmd, size, "--activation", nnd_activation_name(b->act));
     if (b->loss != NND_LOSS_SOFTMAX_CE) cmd_flag(cmd, size, "--loss", nnd_loss_name(b->loss));
+    if (b->class_weights) cmd_flag(cmd, size, "--class-weights", b->class_weights);
+    if (b->label_smoothing != 0.0) {
+        sweep_format_exact(num, sizeof num, b->label_smoothing);
+        cmd_flag(cmd, size, "--label-smoothing", num);
+    }
     cmd_flag(cmd, size, "--optimizer", s->opt_text[cf->opt]);
     sweep_format_exact(num, sizeof num, cf->optim.lr);
     cmd_flag(cmd, size, "--lr", num);
