@@ -7,7 +7,8 @@
 #  - eval's loss of the saved model is training's last validation loss (the model's own
 #    definition, read from the file), and info shows the attributes;
 #  - a resumed run with other options is refused by its run definition, the same options resume;
-#  - lr-find and sweep take both options;
+#  - the paths of the gradient's sum (--overlap, reduce-scatter, replicated) agree with 1 rank;
+#  - lr-find and sweep take both options; a sweep's fold is reproduced by its printed command;
 #  - refusals: a wrong count, a non-positive weight, eps outside [0, 1), either option with mse.
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -86,6 +87,20 @@ for np in 2 3; do
         fail "--deterministic: the epoch lines of 1 and $np ranks differ"
 done
 echo "--deterministic with balanced weights and smoothing: 1, 2, 3 ranks bitwise equal"
+# The other paths of the gradient's sum carry the weights' sum too.
+run 2 "${base[@]}" "${opts[@]}" --overlap --save "$WORK/path-overlap.h5" > /dev/null ||
+    fail "--overlap failed"
+NNDIST_UPDATE=reduce-scatter run 3 "${base[@]}" "${opts[@]}" \
+    --save "$WORK/path-reduce-scatter.h5" > /dev/null || fail "reduce-scatter failed"
+NNDIST_UPDATE=replicated run 2 "${base[@]}" "${opts[@]}" --save "$WORK/path-replicated.h5" \
+    > /dev/null || fail "replicated failed"
+for how in overlap reduce-scatter replicated; do
+    out=$("$COMPARE_MODELS" "$WORK/inv-1.h5" "$WORK/path-$how.h5" 1e-5) || fail "$how: $out"
+done
+NNDIST_UPDATE=reduce-scatter run 3 "${base[@]}" "${opts[@]}" --class-weights balanced \
+    --deterministic --save "$WORK/det-rs.h5" > /dev/null || fail "deterministic reduce-scatter"
+"$CKPT_DIGEST" "$WORK/det-rs.h5" | cmp -s - <("$CKPT_DIGEST" "$WORK/det-1.h5") ||
+    fail "--deterministic: reduce-scatter at 3 ranks differs from 1 rank"
 # Without the weights the model is another: the comparison can fail.
 run 1 "${base[@]}" "${opts[@]}" --class-weights 1,1,1,1 --save "$WORK/unweighted.h5" > /dev/null ||
     fail "unit weights failed"
@@ -132,9 +147,22 @@ grep -q "resuming from" "$WORK/same.log" || fail "the same options did not resum
 run 2 lr-find --data "$WORK/train.h5" --layers 12,16,4 --batch 64 --steps 30 \
     --class-weights balanced --label-smoothing 0.1 --out-csv "$WORK/lr.csv" \
     < /dev/null > "$WORK/lr.log" 2>&1 || fail "lr-find with both options: $(tail -n 3 "$WORK/lr.log")"
+# The sweep balances each fold over its own training rows; its printed command for fold 1
+# (that fold's files) reproduces the fold's validation loss.
 run 2 sweep --data "$WORK/train.h5" --layers 12,16,4 --optimizers sgd --lrs 0.1 --folds 2 \
-    --epochs 1 --class-weights 0.5,2,1.5,3 --label-smoothing 0.1 --out "$WORK/sw" \
+    --epochs 2 --class-weights balanced --label-smoothing 0.1 --out "$WORK/sw" \
     < /dev/null > "$WORK/sw.log" 2>&1 || fail "sweep with both options: $(tail -n 3 "$WORK/sw.log")"
+cmd=$(grep -A1 '^reproduce its fold 1' "$WORK/sw.log" | tail -n 1)
+case "$cmd" in *" --class-weights balanced --label-smoothing 0.1 "*) ;;
+*) fail "the sweep's command lacks the loss options: $cmd" ;; esac
+# shellcheck disable=SC2086
+run 2 ${cmd#*nndist } --metrics "$WORK/sw-m.csv" < /dev/null > "$WORK/sw-train.log" 2>&1 ||
+    fail "the sweep's command failed: $(tail -n 3 "$WORK/sw-train.log")"
+want=$(awk -F, '$5 == 1 { print $7 }' "$WORK/sw/folds.csv")
+got=$(tail -n 1 "$WORK/sw-m.csv" | cut -d, -f6)
+[ -n "$want" ] && [ "$want" = "$got" ] ||
+    fail "fold 1's validation loss: the sweep $want, its train command $got"
+echo "sweep fold 1 with balanced weights: validation loss $want, reproduced by train"
 
 # ---- refusals: one message, exit 2 ----
 refused() {
