@@ -37,6 +37,7 @@ static const size_t g_sizes[] = {5, 7, 6, 3};
 typedef struct {
     nnd_model m;
     nnd_loss_kind loss;
+    const nnd_ce_opts *ce; /* softmax-ce's class weights and label smoothing, or NULL */
     size_t n, d, k;
     float *X;        /* (n, d) */
     int32_t *labels; /* (n) */
@@ -104,7 +105,7 @@ static double eval_loss(grad_case *c, float *dl, unsigned char *pattern)
         assert_int_equal(p, c->n_hidden);
     }
     if (c->loss == NND_LOSS_SOFTMAX_CE)
-        return nnd_loss_softmax_ce(out, c->labels, c->n, c->k, dl, NULL);
+        return nnd_loss_softmax_ce_opts(out, c->labels, c->n, c->k, c->ce, dl, NULL, NULL);
     return nnd_loss_mse(out, c->targets, c->n, c->k, dl, NULL);
 }
 
@@ -170,10 +171,12 @@ static size_t compare_grads(const float *grad, const double *fd, const unsigned 
     return bad;
 }
 
-static void check_gradient(nnd_activation act, nnd_loss_kind loss, uint64_t seed)
+static void check_gradient_ce(nnd_activation act, nnd_loss_kind loss, uint64_t seed,
+                              const nnd_ce_opts *ce)
 {
     grad_case c;
     case_init(&c, act, loss, seed);
+    c.ce = ce;
     size_t np = c.m.n_params;
     assert_int_equal(np, 5 * 7 + 7 + 7 * 6 + 6 + 6 * 3 + 3);
     float *grad = malloc(np * sizeof *grad);
@@ -205,6 +208,35 @@ static void check_gradient(nnd_activation act, nnd_loss_kind loss, uint64_t seed
     free(fd);
     free(skip);
     case_free(&c);
+}
+
+static void check_gradient(nnd_activation act, nnd_loss_kind loss, uint64_t seed)
+{
+    check_gradient_ce(act, loss, seed, NULL);
+}
+
+/* Class weights and label smoothing (loss.h) through the whole network. */
+static const double g_class_weights[3] = {0.4, 2.5, 1.25};
+
+static void test_grad_tanh_softmax_ce_weights_smoothing(void **state)
+{
+    (void)state;
+    const nnd_ce_opts ce = {g_class_weights, 0.2};
+    check_gradient_ce(NND_ACT_TANH, NND_LOSS_SOFTMAX_CE, 17, &ce);
+}
+
+static void test_grad_relu_softmax_ce_smoothing(void **state)
+{
+    (void)state;
+    const nnd_ce_opts ce = {NULL, 0.3};
+    check_gradient_ce(NND_ACT_RELU, NND_LOSS_SOFTMAX_CE, 18, &ce);
+}
+
+static void test_grad_sigmoid_softmax_ce_weights(void **state)
+{
+    (void)state;
+    const nnd_ce_opts ce = {g_class_weights, 0.0};
+    check_gradient_ce(NND_ACT_SIGMOID, NND_LOSS_SOFTMAX_CE, 19, &ce);
 }
 
 static void test_grad_relu_softmax_ce(void **state)
@@ -425,6 +457,9 @@ int main(void)
         cmocka_unit_test(test_grad_tanh_mse),
         cmocka_unit_test(test_grad_sigmoid_softmax_ce),
         cmocka_unit_test(test_grad_sigmoid_mse),
+        cmocka_unit_test(test_grad_tanh_softmax_ce_weights_smoothing),
+        cmocka_unit_test(test_grad_relu_softmax_ce_smoothing),
+        cmocka_unit_test(test_grad_sigmoid_softmax_ce_weights),
         cmocka_unit_test(test_checker_detects_small_errors),
         cmocka_unit_test(test_backward_dout_aliasing_and_empty_batch),
         cmocka_unit_test(test_softmax_ce_two_equal_logits),
