@@ -18,7 +18,7 @@ run 2 train --data reg.h5 --val regv.h5 --loss mse --layers 6,12,3 --lr 0.05 --e
 grep -q "^epoch 3/3 .* loss [0-9.]*  r2 -\?[0-9.]*  val loss [0-9.]* r2 -\?[0-9.]* " reg.log ||
     fail "mse epoch line: $(cat reg.log)"
 ! grep -q " acc " reg.log || fail "an accuracy in an mse run: $(cat reg.log)"
-head -n 1 r.csv | grep -q "^step,epoch,lr,train_loss,train_r2,val_loss,val_r2," ||
+grep -q "^step,epoch,lr,train_loss,train_r2,val_loss,val_r2," <(head -n 1 r.csv) ||
     fail "mse metrics header: $(head -n 1 r.csv)"
 eval_r2=$(run 1 eval --model reg_model.h5 --data regv.h5 | sed -n 's/.*  r2 \(-\?[0-9.]*\) .*/\1/p')
 line_r2=$(sed -n 's/^epoch 3\/3 .* val loss [0-9.]* r2 \(-\?[0-9.]*\) .*/\1/p' reg.log)

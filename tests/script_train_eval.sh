@@ -61,7 +61,8 @@ PYEOF
 for scheme in he xavier; do
     run 2 train --data "$WORK/train.h5" --layers 16,32,5 --lr 1e-30 --steps 1 --init $scheme \
         --save "$WORK/$scheme.h5" > /dev/null || fail "--init $scheme"
-    "$NNDIST" info "$WORK/$scheme.h5" | grep -q "init=$scheme" || fail "--init $scheme not in the definition"
+    "$NNDIST" info "$WORK/$scheme.h5" > "$WORK/info_$scheme.txt"
+    grep -q "init=$scheme" "$WORK/info_$scheme.txt" || fail "--init $scheme not in the definition"
 done
 cp "$WORK/model.h5" "$WORK/he"
 (cd "$WORK" && run 1 train --data train.h5 --layers 16,32,5 --lr 1e-9 --steps 1 --init ./he \
