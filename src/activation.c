@@ -1,8 +1,15 @@
 #include "nndist/activation.h"
 
+#include <math.h>
+#include <stddef.h>
 #include <string.h>
 
-static const char *const g_act_names[NND_ACT_COUNT] = {"relu", "tanh", "sigmoid"};
+static const char *const g_act_names[NND_ACT_COUNT] = {
+    [NND_ACT_RELU] = "relu",           [NND_ACT_TANH] = "tanh",
+    [NND_ACT_SIGMOID] = "sigmoid",     [NND_ACT_GELU] = "gelu",
+    [NND_ACT_GELU_TANH] = "gelu-tanh", [NND_ACT_LEAKY_RELU] = "leaky-relu",
+    [NND_ACT_SILU] = "silu",           [NND_ACT_ELU] = "elu",
+};
 
 const char *nnd_activation_name(nnd_activation a)
 {
@@ -17,4 +24,40 @@ int nnd_activation_parse(const char *name, nnd_activation *out)
             return 0;
         }
     return -1;
+}
+
+const char *nnd_activation_names(void)
+{
+    return "relu, tanh, sigmoid, gelu, gelu-tanh, leaky-relu, silu, elu";
+}
+
+int nnd_activation_keeps_z(nnd_activation a)
+{
+    return a == NND_ACT_GELU || a == NND_ACT_GELU_TANH || a == NND_ACT_SILU;
+}
+
+const char *nnd_activation_param_flag(nnd_activation a)
+{
+    return a == NND_ACT_LEAKY_RELU ? "leaky-slope" : a == NND_ACT_ELU ? "elu-alpha" : NULL;
+}
+
+double nnd_activation_default_param(nnd_activation a)
+{
+    return a == NND_ACT_LEAKY_RELU ? 0.01 : a == NND_ACT_ELU ? 1.0 : 0.0;
+}
+
+const char *nnd_activation_param_problem(nnd_activation a, double p)
+{
+    if (!nnd_activation_param_flag(a)) return NULL;
+    if (!isfinite(p)) return "it must be a finite number";
+    if (a == NND_ACT_LEAKY_RELU && !(p >= 0.0))
+        return "a negative slope is not supported: backward tells the two sides of the kink "
+               "apart by the sign of the output (positive: slope 1, else the slope), and a "
+               "negative slope makes the output of negative inputs positive (0 is relu)";
+    /* the kernels compute in float32 with (float)p: an alpha that rounds to 0 is no alpha */
+    if (a == NND_ACT_ELU && !((float)p > 0.0f))
+        return "alpha must be > 0: backward tells the two sides apart by the sign of the "
+               "output, which alpha <= 0 no longer gives";
+    if ((float)p > 3.0e38f) return "it is too large for float32";
+    return NULL;
 }

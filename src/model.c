@@ -18,6 +18,7 @@ nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_a
                            n_layers);
     m->n_layers = n_layers;
     m->act = act;
+    m->act_param = nnd_activation_default_param(act);
     size_t off = 0;
     for (int l = 0; l <= n_layers; l++) {
         if (sizes[l] == 0 || sizes[l] > (1u << 24))
@@ -50,6 +51,7 @@ void nnd_model_free(nnd_model *m)
     }
     nnd_model_drop_standardization(m); /* frees acts[0] too */
     for (int l = 1; l <= NND_MAX_LAYERS; l++) free(m->acts[l]);
+    for (int l = 0; l < NND_MAX_LAYERS; l++) free(m->pre[l]);
     free(m->delta[0]);
     free(m->delta[1]);
     for (int l = 0; l < NND_MAX_LAYERS; l++) free(m->dz[l]);
@@ -116,6 +118,11 @@ nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch)
         m->acts[l] = nnd_alloc_floats(max_batch * m->sizes[l]);
         if (!m->acts[l]) goto nomem;
     }
+    for (int l = 0; l + 1 < m->n_layers && nnd_activation_keeps_z(m->act); l++) {
+        free(m->pre[l]);
+        m->pre[l] = nnd_alloc_floats(max_batch * m->sizes[l + 1]);
+        if (!m->pre[l]) goto nomem;
+    }
     for (int i = 0; i < 2; i++) {
         free(m->delta[i]);
         m->delta[i] = nnd_alloc_floats(max_batch * widest);
@@ -179,18 +186,19 @@ const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
     }
     for (int l = 0; l < m->n_layers; l++) {
         size_t nin = m->sizes[l], nout = m->sizes[l + 1];
-        float *Z = m->acts[l + 1];
+        float *A = m->acts[l + 1];
         const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
         const int hidden = l + 1 < m->n_layers;
         if (!hidden || m->act == NND_ACT_RELU) {
             /* bias (+ ReLU) in the GEMM's epilogue, tile by tile */
             const nnd_gemm_epilogue ep = {.bias = b, .relu = hidden};
-            nnd_sgemm_fused(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout, &ep);
-        } else { /* tanh, sigmoid: libm calls, in their own pass */
+            nnd_sgemm_fused(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, A, nout, &ep);
+        } else { /* the others in their own pass (most are libm calls); Z kept when needed */
+            float *Z = m->pre[l] ? m->pre[l] : A;
             nnd_sgemm(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout);
-            nnd_ew()->bias_act(Z, b, n, nout, m->act);
+            nnd_ew()->bias_act(Z, A, b, n, nout, m->act, (float)m->act_param);
         }
-        in = Z;
+        in = A;
     }
     return m->acts[m->n_layers];
 }
@@ -229,7 +237,7 @@ void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t
             nnd_sgemm_fused(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin, &ep);
         } else {
             nnd_sgemm(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin);
-            ew->act_backward(dA, A_prev, n * nin, m->act);
+            ew->act_backward(dA, A_prev, m->pre[l - 1], n * nin, m->act, (float)m->act_param);
         }
         dZ = dA;
     }
@@ -271,7 +279,8 @@ void nnd_model_backward_deltas(nnd_model *m, float *dout, size_t n)
             nnd_sgemm_fused(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin, &ep);
         } else {
             nnd_sgemm(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin);
-            nnd_ew()->act_backward(dA, m->acts[l], n * nin, m->act);
+            nnd_ew()->act_backward(dA, m->acts[l], m->pre[l - 1], n * nin, m->act,
+                                   (float)m->act_param);
         }
     }
 }

@@ -207,6 +207,9 @@ nnd_status nnd_onnx_build(const nnd_model *m, const nnd_onnx_options *o, const c
     *len = 0;
     if (m->n_layers < 1 || m->n_layers > NND_MAX_LAYERS || m->act >= NND_ACT_COUNT)
         return nnd_err_set(NND_ERR_INTERNAL, "%s: not a model to export", name);
+    if (m->n_layers > 1 && !g_act_op[m->act])
+        return nnd_err_set(NND_ERR_USAGE, "%s: the export has no graph for --activation %s", name,
+                           nnd_activation_name(m->act));
     graph_parts *g = calloc(1, sizeof *g);
     if (!g) return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the ONNX graph of %s", name);
     nnd_status st = NND_OK;

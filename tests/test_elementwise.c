@@ -1,6 +1,8 @@
 /* The elementwise passes of a step (src/kernels/elementwise.c) in every instruction-set variant
  * this CPU runs give bitwise the portable C's results, on lengths that leave remainders after the
- * vectors and above the parallel threshold; and each pass against its definition. */
+ * vectors and above the parallel threshold; and each pass against its definition: every hidden
+ * activation's forward and backward (activation.h), at the edges too (signed zeros, tiny and
+ * saturating inputs). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,53 +47,136 @@ static int runs_here(int v)
 #endif
 }
 
+/* The activations' definitions (activation.h) in float32, written out here in the order of
+ * operations the kernels promise (torch's), so that the portable variant must equal them
+ * bitwise. */
+static float act_def(nnd_activation act, float x, float p)
+{
+    switch (act) {
+    case NND_ACT_TANH:
+        return tanhf(x);
+    case NND_ACT_SIGMOID:
+        return 1.0f / (1.0f + expf(-x));
+    case NND_ACT_GELU:
+        return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));
+    case NND_ACT_GELU_TANH:
+        return 0.5f * x * (1.0f + tanhf(0.79788456080286535588f * (x + 0.044715f * (x * x * x))));
+    case NND_ACT_LEAKY_RELU:
+        return x > 0.0f ? x : x * p;
+    case NND_ACT_SILU:
+        return x / (1.0f + expf(-x));
+    case NND_ACT_ELU:
+        return x > 0.0f ? x : p * expm1f(x);
+    default:
+        return x > 0.0f ? x : 0.0f;
+    }
+}
+
+/* act'(x), from the output a for the activations that derive it from there, else from x. */
+static float act_grad_def(nnd_activation act, float x, float a, float p)
+{
+    switch (act) {
+    case NND_ACT_TANH:
+        return 1.0f - a * a;
+    case NND_ACT_SIGMOID:
+        return a * (1.0f - a);
+    case NND_ACT_LEAKY_RELU:
+        return a > 0.0f ? 1.0f : p;
+    case NND_ACT_ELU:
+        return a > 0.0f ? 1.0f : a + p;
+    case NND_ACT_GELU: {
+        float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752440f));
+        float pdf = expf(-0.5f * x * x) * 0.39894228040143267794f;
+        return cdf + x * pdf;
+    }
+    case NND_ACT_GELU_TANH: {
+        const float k = 0.79788456080286535588f, x_sq = x * x;
+        float t = tanhf(k * (x + 0.044715f * (x_sq * x)));
+        float right = 1.0f + t;
+        float right_grad = 0.5f * x * (1.0f - t * t) * (k * (1.0f + 3.0f * 0.044715f * x_sq));
+        return 0.5f * right + right_grad;
+    }
+    case NND_ACT_SILU: {
+        float s = 1.0f / (1.0f + expf(-x));
+        return s * (1.0f + x * (1.0f - s));
+    }
+    default:
+        return a > 0.0f ? 1.0f : 0.0f;
+    }
+}
+
+/* Every activation but ReLU (which rides in the GEMM's epilogue: test_gemm), with the
+ * parameters of leaky-relu and elu at their defaults and off them. */
+static const struct {
+    nnd_activation act;
+    float p;
+} g_acts[] = {{NND_ACT_TANH, 0.0f},       {NND_ACT_SIGMOID, 0.0f},     {NND_ACT_GELU, 0.0f},
+              {NND_ACT_GELU_TANH, 0.0f},  {NND_ACT_LEAKY_RELU, 0.01f}, {NND_ACT_LEAKY_RELU, 0.3f},
+              {NND_ACT_LEAKY_RELU, 0.0f}, {NND_ACT_SILU, 0.0f},        {NND_ACT_ELU, 1.0f},
+              {NND_ACT_ELU, 0.5f}};
+
 static void test_forward_backward_passes(void **state)
 {
     (void)state;
-    const size_t n = 133, out = 517; /* n * out above the parallel threshold, both odd */
-    float *Z0 = random_floats(n * out, 1), *b = random_floats(out, 2),
-          *dA0 = random_floats(n * out, 3);
-    float *Z = malloc(n * out * sizeof *Z), *ref = malloc(n * out * sizeof *ref);
-    float *db = malloc(out * sizeof *db), *db_ref = malloc(out * sizeof *db_ref);
-    assert_non_null(Z);
-    assert_non_null(ref);
-    assert_non_null(db);
-    assert_non_null(db_ref);
-    /* the activations these passes serve (ReLU rides in the GEMM's epilogue: test_gemm) */
-    const nnd_activation acts[] = {NND_ACT_TANH, NND_ACT_SIGMOID};
-    for (int k = 0; k < 2; k++) {
-        const nnd_activation act = acts[k];
-        /* forward: the portable variant against the definition */
-        memcpy(ref, Z0, n * out * sizeof *ref);
-        nnd_ew_portable.bias_act(ref, b, n, out, act);
-        for (size_t i = 0; i < n * out; i++) {
-            float v = Z0[i] + b[i % out];
-            float want = act == NND_ACT_TANH ? tanhf(v) : 1.0f / (1.0f + expf(-v));
-            if (ref[i] != want) fail_msg("act %d: element %zu", act, i);
-        }
-        for (int v = 1; v < 3; v++) {
-            if (!runs_here(v)) continue;
-            memcpy(Z, Z0, n * out * sizeof *Z);
-            variants[v]->bias_act(Z, b, n, out, act);
-            if (memcmp(Z, ref, n * out * sizeof *Z) != 0)
-                fail_msg("bias_act (act %d): %s differs from portable", act, names[v]);
-        }
+    const size_t n = 133, out = 517, count = n * out; /* above the parallel threshold, odd */
+    float *Z0 = random_floats(count, 1), *b = random_floats(out, 2), *dA0 = random_floats(count, 3);
+    /* pre-activations in [-12, 12), and the edges: zeros of both signs, tiny and large values */
+    for (size_t i = 0; i < count; i++) Z0[i] *= 3.0f;
+    const float edge[] = {0.0f,   -0.0f, 1e-30f, -1e-30f, 1e-7f,
+                          -1e-7f, 30.0f, -30.0f, 90.0f,   -90.0f};
+    for (size_t k = 0; k < sizeof edge / sizeof edge[0]; k++) {
+        Z0[k * out + k] = edge[k] - b[k]; /* (edge - b) + b is edge for these (or its neighbour) */
     }
-    for (int k = 0; k < 2; k++) {
-        const nnd_activation act = acts[k];
-        memcpy(ref, dA0, n * out * sizeof *ref);
-        nnd_ew_portable.act_backward(ref, Z0, n * out, act);
-        for (size_t i = 0; i < n * out; i++) {
-            float a = Z0[i];
-            float want = act == NND_ACT_TANH ? dA0[i] * (1.0f - a * a) : dA0[i] * (a * (1.0f - a));
-            if (ref[i] != want) fail_msg("act_backward %d: element %zu", act, i);
+    float *Z = malloc(count * sizeof *Z), *A = malloc(count * sizeof *A);
+    float *Zref = malloc(count * sizeof *Zref), *Aref = malloc(count * sizeof *Aref);
+    float *dA = malloc(count * sizeof *dA), *dAref = malloc(count * sizeof *dAref);
+    float *db = malloc(out * sizeof *db), *db_ref = malloc(out * sizeof *db_ref);
+    assert_true(Z && A && Zref && Aref && dA && dAref && db && db_ref);
+    for (size_t k = 0; k < sizeof g_acts / sizeof g_acts[0]; k++) {
+        const nnd_activation act = g_acts[k].act;
+        const float p = g_acts[k].p;
+        const char *name = nnd_activation_name(act);
+        const int keeps = nnd_activation_keeps_z(act);
+        /* forward: the portable variant against the definition; in place, or into A with Z
+         * kept (Z + b) for the activations that keep it */
+        memcpy(Zref, Z0, count * sizeof *Zref);
+        float *Aout = keeps ? Aref : Zref;
+        nnd_ew_portable.bias_act(Zref, Aout, b, n, out, act, p);
+        for (size_t i = 0; i < count; i++) {
+            float v = Z0[i] + b[i % out];
+            float want = act_def(act, v, p);
+            if (memcmp(&Aout[i], &want, sizeof want) != 0)
+                fail_msg("%s (p %g): element %zu: %a, the definition %a", name, (double)p, i,
+                         (double)Aout[i], (double)want);
+            if (keeps && Zref[i] != v) fail_msg("%s: Z %zu not kept", name, i);
+        }
+        if (!keeps) memcpy(Aref, Zref, count * sizeof *Aref);
+        for (int v = 1; v < 3; v++) {
+            if (!runs_here(v)) continue;
+            memcpy(Z, Z0, count * sizeof *Z);
+            variants[v]->bias_act(Z, keeps ? A : Z, b, n, out, act, p);
+            if (memcmp(keeps ? A : Z, Aref, count * sizeof *Z) != 0 ||
+                (keeps && memcmp(Z, Zref, count * sizeof *Z) != 0))
+                fail_msg("bias_act (%s, p %g): %s differs from portable", name, (double)p,
+                         names[v]);
+        }
+        /* backward from the output A and the kept Z (Z + b) of the forward above */
+        for (size_t i = 0; i < count; i++) Zref[i] = Z0[i] + b[i % out];
+        memcpy(dAref, dA0, count * sizeof *dAref);
+        nnd_ew_portable.act_backward(dAref, Aref, keeps ? Zref : NULL, count, act, p);
+        for (size_t i = 0; i < count; i++) {
+            float want = dA0[i] * act_grad_def(act, Zref[i], Aref[i], p);
+            if (memcmp(&dAref[i], &want, sizeof want) != 0)
+                fail_msg("act_backward %s (p %g): element %zu: %a, the definition %a", name,
+                         (double)p, i, (double)dAref[i], (double)want);
         }
         for (int v = 1; v < 3; v++) {
             if (!runs_here(v)) continue;
-            memcpy(Z, dA0, n * out * sizeof *Z);
-            variants[v]->act_backward(Z, Z0, n * out, act);
-            if (memcmp(Z, ref, n * out * sizeof *Z) != 0)
-                fail_msg("act_backward %d: %s differs from portable", act, names[v]);
+            memcpy(dA, dA0, count * sizeof *dA);
+            variants[v]->act_backward(dA, Aref, keeps ? Zref : NULL, count, act, p);
+            if (memcmp(dA, dAref, count * sizeof *dA) != 0)
+                fail_msg("act_backward %s (p %g): %s differs from portable", name, (double)p,
+                         names[v]);
         }
     }
     nnd_ew_portable.column_sums(db_ref, dA0, n, out);
@@ -110,7 +195,11 @@ static void test_forward_backward_passes(void **state)
     free(b);
     free(dA0);
     free(Z);
-    free(ref);
+    free(A);
+    free(Zref);
+    free(Aref);
+    free(dA);
+    free(dAref);
     free(db);
     free(db_ref);
 }

@@ -7,8 +7,10 @@
  * term). The tolerance, 1.5e-4 + 0.3% relative, stayed over 3x above the worst error seen over
  * 100 seeds and both GEMM kernels; a real bug (a missing activation derivative, a transposed
  * product, a mean instead of a sum) is off by far more, and a sanity test shows that a 1% error
- * in any single gradient entry above 0.05 is caught. ReLU parameters whose step moves a hidden
- * unit across its kink are skipped (at most a fifth of them). */
+ * in any single gradient entry above 0.05 is caught. Every hidden activation is checked with
+ * both losses, leaky-relu and elu at their default parameter and another. ReLU, leaky-relu and
+ * elu parameters whose step moves a hidden unit across the kink at 0 are skipped (at most a
+ * fifth of them); gelu, gelu-tanh, silu, tanh and sigmoid are smooth. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,10 +49,12 @@ typedef struct {
     unsigned char *pattern_plus, *pattern_minus, *pattern_base; /* (n_hidden) A > 0 */
 } grad_case;
 
-static void case_init(grad_case *c, nnd_activation act, nnd_loss_kind loss, uint64_t seed)
+static void case_init(grad_case *c, nnd_activation act, double param, nnd_loss_kind loss,
+                      uint64_t seed)
 {
     memset(c, 0, sizeof *c);
     assert_int_equal(nnd_model_init(&c->m, g_sizes, N_LAYERS, act), NND_OK);
+    if (nnd_activation_param_flag(act)) c->m.act_param = param;
     assert_int_equal(nnd_model_reserve(&c->m, N_SAMPLES), NND_OK);
     nnd_model_init_params(&c->m, seed);
     c->loss = loss;
@@ -118,8 +122,14 @@ static void analytic_grad(grad_case *c, float *grad)
     memcpy(grad, c->m.grads, c->m.n_params * sizeof *grad);
 }
 
-/* (f(w_i + h) - f(w_i - h)) / (2h); sets *kink when a ReLU changed sides within the step
- * (the difference quotient is then meaningless). */
+/* The activations with a kink at 0 (their derivative jumps there; A > 0 exactly when Z > 0). */
+static int has_kink(nnd_activation act)
+{
+    return act == NND_ACT_RELU || act == NND_ACT_LEAKY_RELU || act == NND_ACT_ELU;
+}
+
+/* (f(w_i + h) - f(w_i - h)) / (2h); sets *kink when a unit crossed a kink within the step (the
+ * difference quotient is then meaningless). */
 static double central_diff(grad_case *c, size_t i, float h, unsigned char *kink)
 {
     float w = c->m.params[i];
@@ -129,9 +139,8 @@ static double central_diff(grad_case *c, size_t i, float h, unsigned char *kink)
     c->m.params[i] = wm;
     double fm = eval_loss(c, c->scratch, c->pattern_minus);
     c->m.params[i] = w;
-    *kink |=
-        c->m.act == NND_ACT_RELU && (memcmp(c->pattern_plus, c->pattern_base, c->n_hidden) != 0 ||
-                                     memcmp(c->pattern_minus, c->pattern_base, c->n_hidden) != 0);
+    *kink |= has_kink(c->m.act) && (memcmp(c->pattern_plus, c->pattern_base, c->n_hidden) != 0 ||
+                                    memcmp(c->pattern_minus, c->pattern_base, c->n_hidden) != 0);
     /* Divide by the step actually taken in float, not the nominal 2h. */
     return (fp - fm) / ((double)wp - (double)wm);
 }
@@ -171,11 +180,11 @@ static size_t compare_grads(const float *grad, const double *fd, const unsigned 
     return bad;
 }
 
-static void check_gradient_ce(nnd_activation act, nnd_loss_kind loss, uint64_t seed,
+static void check_gradient_ce(nnd_activation act, double param, nnd_loss_kind loss, uint64_t seed,
                               const nnd_ce_opts *ce)
 {
     grad_case c;
-    case_init(&c, act, loss, seed);
+    case_init(&c, act, param, loss, seed);
     c.ce = ce;
     size_t np = c.m.n_params;
     assert_int_equal(np, 5 * 7 + 7 + 7 * 6 + 6 + 6 * 3 + 3);
@@ -188,16 +197,17 @@ static void check_gradient_ce(nnd_activation act, nnd_loss_kind loss, uint64_t s
 
     analytic_grad(&c, grad);
     size_t skipped = numeric_grad(&c, fd, skip);
-    /* Only the ReLU has kinks, and even there most parameters must be checked. */
+    /* Only relu, leaky-relu and elu have kinks, and even there most parameters must be
+     * checked. */
     assert_true(skipped * 5 < np);
 
     double worst;
     size_t worst_at;
     size_t bad = compare_grads(grad, fd, skip, np, &worst, &worst_at);
     if (bad)
-        fail_msg("%s + %s: %zu of %zu gradients off; worst param %zu: analytic %.6g, numeric "
-                 "%.6g (relative error %.3g)",
-                 nnd_activation_name(act), nnd_loss_name(loss), bad, np, worst_at,
+        fail_msg("%s (%g) + %s: %zu of %zu gradients off; worst param %zu: analytic %.6g, "
+                 "numeric %.6g (relative error %.3g)",
+                 nnd_activation_name(act), param, nnd_loss_name(loss), bad, np, worst_at,
                  (double)grad[worst_at], fd[worst_at], worst);
 
     /* Most entries must be well above the absolute tolerance, or the check would be 0 == 0. */
@@ -212,7 +222,7 @@ static void check_gradient_ce(nnd_activation act, nnd_loss_kind loss, uint64_t s
 
 static void check_gradient(nnd_activation act, nnd_loss_kind loss, uint64_t seed)
 {
-    check_gradient_ce(act, loss, seed, NULL);
+    check_gradient_ce(act, nnd_activation_default_param(act), loss, seed, NULL);
 }
 
 /* Class weights and label smoothing (loss.h) through the whole network. */
@@ -222,21 +232,21 @@ static void test_grad_tanh_softmax_ce_weights_smoothing(void **state)
 {
     (void)state;
     const nnd_ce_opts ce = {g_class_weights, 0.2};
-    check_gradient_ce(NND_ACT_TANH, NND_LOSS_SOFTMAX_CE, 17, &ce);
+    check_gradient_ce(NND_ACT_TANH, 0.0, NND_LOSS_SOFTMAX_CE, 17, &ce);
 }
 
 static void test_grad_relu_softmax_ce_smoothing(void **state)
 {
     (void)state;
     const nnd_ce_opts ce = {NULL, 0.3};
-    check_gradient_ce(NND_ACT_RELU, NND_LOSS_SOFTMAX_CE, 18, &ce);
+    check_gradient_ce(NND_ACT_RELU, 0.0, NND_LOSS_SOFTMAX_CE, 18, &ce);
 }
 
 static void test_grad_sigmoid_softmax_ce_weights(void **state)
 {
     (void)state;
     const nnd_ce_opts ce = {g_class_weights, 0.0};
-    check_gradient_ce(NND_ACT_SIGMOID, NND_LOSS_SOFTMAX_CE, 19, &ce);
+    check_gradient_ce(NND_ACT_SIGMOID, 0.0, NND_LOSS_SOFTMAX_CE, 19, &ce);
 }
 
 static void test_grad_relu_softmax_ce(void **state)
@@ -275,13 +285,55 @@ static void test_grad_sigmoid_mse(void **state)
     check_gradient(NND_ACT_SIGMOID, NND_LOSS_MSE, 16);
 }
 
+/* The activations of torch.nn's GELU (both), LeakyReLU, SiLU and ELU. */
+static void test_grad_gelu(void **state)
+{
+    (void)state;
+    check_gradient(NND_ACT_GELU, NND_LOSS_SOFTMAX_CE, 41);
+    check_gradient(NND_ACT_GELU, NND_LOSS_MSE, 42);
+}
+
+static void test_grad_gelu_tanh(void **state)
+{
+    (void)state;
+    check_gradient(NND_ACT_GELU_TANH, NND_LOSS_SOFTMAX_CE, 43);
+    check_gradient(NND_ACT_GELU_TANH, NND_LOSS_MSE, 44);
+}
+
+static void test_grad_silu(void **state)
+{
+    (void)state;
+    check_gradient(NND_ACT_SILU, NND_LOSS_SOFTMAX_CE, 45);
+    check_gradient(NND_ACT_SILU, NND_LOSS_MSE, 46);
+}
+
+static void test_grad_leaky_relu(void **state)
+{
+    (void)state;
+    check_gradient(NND_ACT_LEAKY_RELU, NND_LOSS_SOFTMAX_CE, 47);
+    check_gradient(NND_ACT_LEAKY_RELU, NND_LOSS_MSE, 48);
+    check_gradient_ce(NND_ACT_LEAKY_RELU, 0.3, NND_LOSS_SOFTMAX_CE, 49, NULL);
+    check_gradient_ce(NND_ACT_LEAKY_RELU, 0.3, NND_LOSS_MSE, 50, NULL);
+}
+
+static void test_grad_elu(void **state)
+{
+    (void)state;
+    check_gradient(NND_ACT_ELU, NND_LOSS_SOFTMAX_CE, 51);
+    check_gradient(NND_ACT_ELU, NND_LOSS_MSE, 52);
+    check_gradient_ce(NND_ACT_ELU, 0.4, NND_LOSS_SOFTMAX_CE, 53, NULL);
+    /* (a larger alpha curves more: at 2.5 the difference quotient's h^2 term reaches the
+     * tolerance, and a step of 3e-3 agrees again) */
+    check_gradient_ce(NND_ACT_ELU, 1.5, NND_LOSS_MSE, 54, NULL);
+}
+
 /* The checker itself: a 1% error in any one gradient entry (of those above the floor), or a
  * gradient of the mean instead of the sum, must be reported. */
 static void test_checker_detects_small_errors(void **state)
 {
     (void)state;
     grad_case c;
-    case_init(&c, NND_ACT_TANH, NND_LOSS_SOFTMAX_CE, 21);
+    case_init(&c, NND_ACT_TANH, 0.0, NND_LOSS_SOFTMAX_CE, 21);
     size_t np = c.m.n_params;
     float *grad = malloc(np * sizeof *grad);
     double *fd = malloc(np * sizeof *fd);
@@ -318,7 +370,7 @@ static void test_backward_dout_aliasing_and_empty_batch(void **state)
 {
     (void)state;
     grad_case c;
-    case_init(&c, NND_ACT_SIGMOID, NND_LOSS_MSE, 31);
+    case_init(&c, NND_ACT_SIGMOID, 0.0, NND_LOSS_MSE, 31);
     size_t np = c.m.n_params;
     float *aliased = malloc(np * sizeof *aliased);
     float *own = malloc(c.n * c.k * sizeof *own);
@@ -336,6 +388,39 @@ static void test_backward_dout_aliasing_and_empty_batch(void **state)
     free(aliased);
     free(own);
     case_free(&c);
+}
+
+/* The deterministic mode's backward (every layer's dZ kept, then each layer's dW and db over the
+ * batch's rows) gives bitwise the gradient of nnd_model_backward, for every activation: the
+ * same products on the same dZ, including through the kept pre-activations of gelu, gelu-tanh
+ * and silu. */
+static void test_backward_deltas_equal_backward(void **state)
+{
+    (void)state;
+    for (int a = 0; a < NND_ACT_COUNT; a++) {
+        grad_case c;
+        case_init(&c, (nnd_activation)a, nnd_activation_default_param((nnd_activation)a),
+                  NND_LOSS_SOFTMAX_CE, 61 + (uint64_t)a);
+        assert_int_equal(nnd_model_reserve_deltas(&c.m), NND_OK);
+        size_t np = c.m.n_params;
+        float *want = malloc(np * sizeof *want), *dout = malloc(c.n * c.k * sizeof *dout);
+        float *got = malloc(np * sizeof *got);
+        assert_true(want && dout && got);
+        analytic_grad(&c, want);
+        eval_loss(&c, dout, NULL);
+        nnd_model_backward_deltas(&c.m, dout, c.n);
+        for (int l = 0; l < N_LAYERS; l++) {
+            nnd_model_weight_grad(&c.m, c.X, l, 0, c.n, 0, g_sizes[l + 1], got + c.m.w_off[l]);
+            nnd_model_bias_grad(&c.m, l, 0, c.n, got + c.m.b_off[l]);
+        }
+        if (memcmp(got, want, np * sizeof *got) != 0)
+            fail_msg("%s: the deterministic backward differs from nnd_model_backward",
+                     nnd_activation_name((nnd_activation)a));
+        free(want);
+        free(dout);
+        free(got);
+        case_free(&c);
+    }
 }
 
 /* ---- losses by hand ---- */
@@ -460,8 +545,14 @@ int main(void)
         cmocka_unit_test(test_grad_tanh_softmax_ce_weights_smoothing),
         cmocka_unit_test(test_grad_relu_softmax_ce_smoothing),
         cmocka_unit_test(test_grad_sigmoid_softmax_ce_weights),
+        cmocka_unit_test(test_grad_gelu),
+        cmocka_unit_test(test_grad_gelu_tanh),
+        cmocka_unit_test(test_grad_silu),
+        cmocka_unit_test(test_grad_leaky_relu),
+        cmocka_unit_test(test_grad_elu),
         cmocka_unit_test(test_checker_detects_small_errors),
         cmocka_unit_test(test_backward_dout_aliasing_and_empty_batch),
+        cmocka_unit_test(test_backward_deltas_equal_backward),
         cmocka_unit_test(test_softmax_ce_two_equal_logits),
         cmocka_unit_test(test_softmax_ce_three_logits),
         cmocka_unit_test(test_softmax_ce_large_logits_do_not_overflow),

@@ -23,7 +23,8 @@
 typedef struct {
     int n_layers;                     /* dense layers; sizes has n_layers + 1 entries */
     size_t sizes[NND_MAX_LAYERS + 1]; /* sizes[0] = input features, sizes[n] = outputs */
-    nnd_activation act;               /* hidden-layer activation */
+    nnd_activation act;               /* hidden-layer activation (fixed from init on) */
+    double act_param;                 /* its parameter (activation.h), used as a float */
     size_t n_params;                  /* floats in params (and in grads) */
     size_t w_off[NND_MAX_LAYERS];     /* offset of W_l in params */
     size_t b_off[NND_MAX_LAYERS];     /* offset of b_l in params */
@@ -37,6 +38,9 @@ typedef struct {
     float *acts[NND_MAX_LAYERS + 1]; /* acts[l+1] = A_l (max_batch, sizes[l+1]); acts[0] the
                                         standardized input (max_batch, sizes[0]) when the model
                                         standardizes, else unused */
+    float *pre[NND_MAX_LAYERS];      /* pre[l] = Z_l (max_batch, sizes[l+1]) of the hidden layers
+                                        when the activation keeps it (nnd_activation_keeps_z:
+                                        backward needs it); NULL otherwise */
     float *delta[2];                 /* ping-pong dZ buffers (max_batch, widest layer) */
     /* The deterministic mode's backward keeps every layer's dZ (nnd_model_reserve_deltas):
      * dz[l] (max_batch, sizes[l+1]) for the hidden layers, owned; dz_top is the loss gradient
@@ -51,10 +55,12 @@ typedef struct {
 } nnd_model;
 
 /* Sets up the shapes and allocates params and grads (zeroed). sizes has n_layers + 1 entries.
- * nnd_model_free is safe after a failed init. */
+ * act_param is act's default (set it before the first forward for another). nnd_model_free is
+ * safe after a failed init. */
 nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_activation act);
 void nnd_model_free(nnd_model *m);
-/* Allocates the activation workspace for batches of up to max_batch samples (idempotent). */
+/* Allocates the activation workspace for batches of up to max_batch samples (idempotent): A of
+ * every layer, Z of the hidden layers too when the activation keeps it. */
 nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch);
 
 /* How the weights start (train --init), each drawn from the counter-based generator: a pure

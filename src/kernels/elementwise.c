@@ -1,6 +1,6 @@
-/* The elementwise passes of a training step (bias + tanh/sigmoid and their derivatives; ReLU
- * and the output layer's bias ride in the GEMM's epilogue instead), bias gradients, the
- * non-finite check and the shards' sum, compiled once per instruction set like
+/* The elementwise passes of a training step (bias + the hidden activations and their
+ * derivatives; ReLU and the output layer's bias ride in the GEMM's epilogue instead), bias
+ * gradients, the non-finite check and the shards' sum, compiled once per instruction set like
  * optim_update.c; model.c, data.c and trainer.c call the variant of the instruction set in use
  * through nnd_ew(). Every loop keeps the scalar order of its operations (vectors run across
  * independent elements, no reassociation), so the variants agree bitwise. */
@@ -20,29 +20,149 @@
 /* Elementwise loops go parallel above this many elements. */
 #define PAR_MIN 65536
 
-/* Z (n, out) += b, then A = act(Z) in place: a hidden layer's tanh or sigmoid. */
-static void bias_act(float *Z, const float *b, size_t n, size_t out, nnd_activation act)
+/* The activations and their derivatives in float32, torch's formulas in torch's order of
+ * operations (activation.h); the libm calls are the same scalar calls in every variant, so the
+ * variants agree bitwise (test_elementwise). */
+#define SQRT1_2    0.70710678118654752440f /* 1 / sqrt 2 */
+#define RSQRT_2PI  0.39894228040143267794f /* 1 / sqrt(2 pi) */
+#define SQRT_2_PI  0.79788456080286535588f /* sqrt(2 / pi) */
+#define GELU_KAPPA 0.044715f
+
+static inline float gelu(float x)
+{
+    return 0.5f * x * (1.0f + erff(x * SQRT1_2));
+}
+
+/* d gelu / dx = Phi(x) + x phi(x) */
+static inline float gelu_grad(float x)
+{
+    const float cdf = 0.5f * (1.0f + erff(x * SQRT1_2));
+    const float pdf = expf(-0.5f * x * x) * RSQRT_2PI;
+    return cdf + x * pdf;
+}
+
+static inline float gelu_tanh(float x)
+{
+    const float inner = SQRT_2_PI * (x + GELU_KAPPA * (x * x * x));
+    return 0.5f * x * (1.0f + tanhf(inner));
+}
+
+/* torch's GeluBackward for approximate='tanh': the product rule on 0.5 x and 1 + tanh(inner) */
+static inline float gelu_tanh_grad(float x)
+{
+    const float x_sq = x * x;
+    const float t = tanhf(SQRT_2_PI * (x + GELU_KAPPA * (x_sq * x)));
+    const float left = 0.5f * x, right = 1.0f + t;
+    const float right_grad =
+        left * (1.0f - t * t) * (SQRT_2_PI * (1.0f + 3.0f * GELU_KAPPA * x_sq));
+    return 0.5f * right + right_grad;
+}
+
+static inline float silu(float x)
+{
+    return x / (1.0f + expf(-x));
+}
+
+/* d silu / dx = s (1 + x (1 - s)), s = sigmoid(x) */
+static inline float silu_grad(float x)
+{
+    const float s = 1.0f / (1.0f + expf(-x));
+    return s * (1.0f + x * (1.0f - s));
+}
+
+/* Z (n, out) += b, then A = act(Z): in place (A == Z), or into A with Z kept for backward. One
+ * loop per activation over a row, no branch inside but the activation's own. */
+static void bias_act(float *Z, float *A, const float *b, size_t n, size_t out, nnd_activation act,
+                     float p)
 {
 #pragma omp parallel for schedule(static) if (n * out > PAR_MIN / 4)
     for (size_t i = 0; i < n; i++) {
-        float *z = Z + i * out;
-        if (act == NND_ACT_TANH)
-            for (size_t j = 0; j < out; j++) z[j] = tanhf(z[j] + b[j]);
-        else
-            for (size_t j = 0; j < out; j++) z[j] = 1.0f / (1.0f + expf(-(z[j] + b[j])));
+        float *z = Z + i * out, *a = A + i * out;
+        switch (act) {
+        case NND_ACT_TANH:
+            for (size_t j = 0; j < out; j++) a[j] = tanhf(z[j] + b[j]);
+            break;
+        case NND_ACT_SIGMOID:
+            for (size_t j = 0; j < out; j++) a[j] = 1.0f / (1.0f + expf(-(z[j] + b[j])));
+            break;
+        case NND_ACT_LEAKY_RELU:
+            for (size_t j = 0; j < out; j++) {
+                const float v = z[j] + b[j];
+                a[j] = v > 0.0f ? v : v * p;
+            }
+            break;
+        case NND_ACT_ELU:
+            for (size_t j = 0; j < out; j++) {
+                const float v = z[j] + b[j];
+                a[j] = v > 0.0f ? v : p * expm1f(v);
+            }
+            break;
+        case NND_ACT_GELU:
+            for (size_t j = 0; j < out; j++) {
+                z[j] += b[j];
+                a[j] = gelu(z[j]);
+            }
+            break;
+        case NND_ACT_GELU_TANH:
+            for (size_t j = 0; j < out; j++) {
+                z[j] += b[j];
+                a[j] = gelu_tanh(z[j]);
+            }
+            break;
+        case NND_ACT_SILU:
+            for (size_t j = 0; j < out; j++) {
+                z[j] += b[j];
+                a[j] = silu(z[j]);
+            }
+            break;
+        default: /* relu (the GEMM's epilogue does it in the step) */
+            for (size_t j = 0; j < out; j++) {
+                const float v = z[j] + b[j];
+                a[j] = v > 0.0f ? v : 0.0f;
+            }
+            break;
+        }
     }
 }
 
-/* dA (count) *= act'(Z) for tanh or sigmoid, expressed through the activation's output A; one
- * loop each, with no branch inside. */
-static void act_backward(float *dA, const float *A, size_t count, nnd_activation act)
+/* dA (count) *= act'(Z), through the output A where it determines the derivative, else through
+ * the kept Z; one loop each, vectorized where no libm call is in it. */
+static void act_backward(float *dA, const float *A, const float *Z, size_t count,
+                         nnd_activation act, float p)
 {
-    if (act == NND_ACT_TANH) {
+    switch (act) {
+    case NND_ACT_TANH:
 #pragma omp parallel for simd schedule(static) if (count > PAR_MIN)
         for (size_t i = 0; i < count; i++) dA[i] *= 1.0f - A[i] * A[i];
-    } else {
+        break;
+    case NND_ACT_SIGMOID:
 #pragma omp parallel for simd schedule(static) if (count > PAR_MIN)
         for (size_t i = 0; i < count; i++) dA[i] *= A[i] * (1.0f - A[i]);
+        break;
+    case NND_ACT_LEAKY_RELU: /* A > 0 exactly when Z > 0, as the slope is >= 0 */
+#pragma omp parallel for simd schedule(static) if (count > PAR_MIN)
+        for (size_t i = 0; i < count; i++) dA[i] *= A[i] > 0.0f ? 1.0f : p;
+        break;
+    case NND_ACT_ELU: /* alpha (exp(Z) - 1) + alpha = alpha exp(Z) for Z <= 0 */
+#pragma omp parallel for simd schedule(static) if (count > PAR_MIN)
+        for (size_t i = 0; i < count; i++) dA[i] *= A[i] > 0.0f ? 1.0f : A[i] + p;
+        break;
+    case NND_ACT_GELU:
+#pragma omp parallel for schedule(static) if (count > PAR_MIN / 4)
+        for (size_t i = 0; i < count; i++) dA[i] *= gelu_grad(Z[i]);
+        break;
+    case NND_ACT_GELU_TANH:
+#pragma omp parallel for schedule(static) if (count > PAR_MIN / 4)
+        for (size_t i = 0; i < count; i++) dA[i] *= gelu_tanh_grad(Z[i]);
+        break;
+    case NND_ACT_SILU:
+#pragma omp parallel for schedule(static) if (count > PAR_MIN / 4)
+        for (size_t i = 0; i < count; i++) dA[i] *= silu_grad(Z[i]);
+        break;
+    default: /* relu (the GEMM's epilogue does it in the step) */
+#pragma omp parallel for simd schedule(static) if (count > PAR_MIN)
+        for (size_t i = 0; i < count; i++) dA[i] *= A[i] > 0.0f ? 1.0f : 0.0f;
+        break;
     }
 }
 

@@ -8,11 +8,17 @@
 #include "nndist/activation.h"
 
 typedef struct {
-    /* A hidden layer's tanh or sigmoid (ReLU, and the output layer's bias, ride in the GEMM's
-     * epilogue): Z (n, out) += b, then A = act(Z) in place */
-    void (*bias_act)(float *Z, const float *b, size_t n, size_t out, nnd_activation act);
-    /* dA *= act'(Z) for tanh or sigmoid, from the activation's output A */
-    void (*act_backward)(float *dA, const float *A, size_t count, nnd_activation act);
+    /* A hidden layer's activation but ReLU (ReLU, and the output layer's bias, ride in the
+     * GEMM's epilogue): Z (n, out) += b, then A = act(Z). A == Z (in place) for the activations
+     * whose derivative comes from their output; a buffer of its own for those that keep Z
+     * (nnd_activation_keeps_z), where Z then holds the pre-activation. p: leaky-relu's slope,
+     * elu's alpha (activation.h). */
+    void (*bias_act)(float *Z, float *A, const float *b, size_t n, size_t out, nnd_activation act,
+                     float p);
+    /* dA (count) *= act'(Z): from the activation's output A (tanh, sigmoid, leaky-relu, elu) or
+     * from the pre-activation Z (gelu, gelu-tanh, silu; Z may be NULL for the others) */
+    void (*act_backward)(float *dA, const float *A, const float *Z, size_t count,
+                         nnd_activation act, float p);
     /* db (out) = column sums of dZ (n, out) */
     void (*column_sums)(float *db, const float *dZ, size_t n, size_t out);
     /* 1 when any value is NaN or infinite */
