@@ -51,13 +51,12 @@ const char *nnd_activation_param_problem(nnd_activation a, double p)
     if (!nnd_activation_param_flag(a)) return NULL;
     if (!isfinite(p)) return "it must be a finite number";
     if (a == NND_ACT_LEAKY_RELU && !(p >= 0.0))
-        return "a negative slope is not supported: backward tells the two sides of the kink "
-               "apart by the sign of the output (positive: slope 1, else the slope), and a "
-               "negative slope makes the output of negative inputs positive (0 is relu)";
+        return "a negative slope is not supported: backward tells the two sides apart by the "
+               "sign of the output, which a negative slope makes positive for negative inputs";
     /* the kernels compute in float32 with (float)p: an alpha that rounds to 0 is no alpha */
     if (a == NND_ACT_ELU && !((float)p > 0.0f))
         return "alpha must be > 0: backward tells the two sides apart by the sign of the "
-               "output, which alpha <= 0 no longer gives";
+               "output, which alpha <= 0 makes positive or 0 for negative inputs";
     if ((float)p > 3.0e38f) return "it is too large for float32";
     return NULL;
 }

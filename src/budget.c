@@ -30,6 +30,9 @@ void nnd_budget_need(nnd_budget *b, const nnd_budget_input *in)
     const double shards = in->state_shards > 1 ? (double)in->state_shards : 1.0;
     b->part[NND_BUDGET_OPTIMIZER] = state / shards;
     b->part[NND_BUDGET_ACTIVATIONS] = (double)in->batch * (acts + 2.0 * widest + d + k + 2.0) * f;
+    if (in->keeps_z) /* the hidden layers' Z, kept for backward (gelu, gelu-tanh, silu) */
+        b->part[NND_BUDGET_ACTIVATIONS] +=
+            (double)in->batch * (acts - (double)in->sizes[in->n_layers]) * f;
     b->part[NND_BUDGET_DATA] = ((double)in->rows + (double)in->val_rows) * (d + k) * f;
     b->ranks_on_node = in->ranks_on_node > 0 ? in->ranks_on_node : 1;
     /* The shared window holds every rank's gradient (its int64 sum when --deterministic). */
@@ -249,7 +252,8 @@ nnd_status nnd_budget_check_run(const nnd_train_config *cfg, const nnd_comm *c, 
                            .sharded = shm,
                            .state_shards = state_shards,
                            .writes_files = cfg->ckpt_dir || cfg->save,
-                           .exact = cfg->units > 0};
+                           .exact = cfg->units > 0,
+                           .keeps_z = nnd_activation_keeps_z(cfg->act)};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     nnd_budget_read_limit(&b);

@@ -222,7 +222,7 @@ static int tensor_shape(hid_t f, const char *name, hsize_t dims[2])
 }
 
 nnd_status nnd_ckpt_probe(const char *path, size_t *sizes, int *n_layers, nnd_activation *act,
-                          int *act_found)
+                          int *act_found, double *act_param)
 {
     nnd_h5_quiet q;
     hid_t f;
@@ -263,6 +263,17 @@ nnd_status nnd_ckpt_probe(const char *path, size_t *sizes, int *n_layers, nnd_ac
             goto out;
         }
         *act_found = 1;
+        /* the parameter of leaky-relu and elu; a file without one has the default */
+        double p = nnd_activation_default_param(*act);
+        const char *why = NULL;
+        if (nnd_activation_param_flag(*act) &&
+            nnd_h5_attr_read_f64(f, "activation_param", &p) == 0 &&
+            (why = nnd_activation_param_problem(*act, p))) {
+            st = nnd_err_set(NND_ERR_INPUT, "%s: activation_param %g of %s is not usable: %s", path,
+                             p, buf, why);
+            goto out;
+        }
+        if (act_param) *act_param = p;
     }
 out:
     nnd_h5_close(f, &q);
@@ -334,6 +345,16 @@ static nnd_status read_standardization(hid_t f, const char *path, nnd_model *m)
                              path, j, (double)m->in_mean[j], (double)m->in_std[j]);
     if (st) nnd_model_drop_standardization(m);
     return st;
+}
+
+/* The shortest %g text that reads back as v (0.2, not 0.20000000000000001). */
+static const char *shortest(char *buf, size_t size, double v)
+{
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, size, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
 }
 
 static void layers_text(char *buf, size_t size, const size_t *sizes, int n)
@@ -420,9 +441,10 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
     size_t sizes[NND_MAX_LAYERS + 2];
     int n = 0, act_found = 0;
     nnd_activation act;
+    double act_param = 0.0;
     /* First: a damaged attribute must read as damage, not as "another model". */
     nnd_status st = verify_metadata(path);
-    if (!st) st = nnd_ckpt_probe(path, sizes, &n, &act, &act_found);
+    if (!st) st = nnd_ckpt_probe(path, sizes, &n, &act, &act_found, &act_param);
     if (st) return st;
     int same = n == m->n_layers;
     for (int l = 0; same && l <= n; l++) same = sizes[l] == m->sizes[l];
@@ -440,6 +462,16 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
                            "%s: the model was trained with --activation %s, "
                            "this run asks for %s",
                            path, nnd_activation_name(act), nnd_activation_name(m->act));
+    const char *flag = nnd_activation_param_flag(act);
+    if (act_found && flag && act_param != m->act_param) {
+        char theirs[32], ours[32];
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: the model was trained with --activation %s --%s %s, this run "
+                           "asks for --%s %s",
+                           path, nnd_activation_name(act), flag,
+                           shortest(theirs, sizeof theirs, act_param), flag,
+                           shortest(ours, sizeof ours, m->act_param));
+    }
     nnd_h5_quiet q;
     hid_t f;
     if ((st = nnd_h5_open_read(path, &f, &q))) return st;

@@ -51,13 +51,15 @@ nnd_status nnd_load_model_file(nnd_model *m, const char *path, nnd_activation ac
     size_t sizes[NND_MAX_LAYERS + 2];
     int n_layers = 0, act_found = 0;
     nnd_activation file_act = NND_ACT_RELU;
+    double file_param = 0.0;
     memset(m, 0, sizeof *m);
-    nnd_status st = nnd_ckpt_probe(path, sizes, &n_layers, &file_act, &act_found);
+    nnd_status st = nnd_ckpt_probe(path, sizes, &n_layers, &file_act, &act_found, &file_param);
     if ((st = nnd_comm_agree(c, st))) return st;
     if (act_found && act_name && act != file_act && c->rank == 0)
         fprintf(stderr, "nndist: note: %s records --activation %s; using it, not %s\n", path,
                 nnd_activation_name(file_act), act_name);
     st = nnd_model_init(m, sizes, n_layers, act_found ? file_act : act);
+    if (act_found) m->act_param = file_param; /* else act's default */
     if (!st) st = nnd_model_reserve(m, max_batch);
     if ((st = nnd_comm_agree(c, st))) return st;
     nnd_ckpt_meta own;

@@ -291,6 +291,7 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
     t->c = c;
     setup_threads(t);
     nnd_status st = nnd_model_init(&t->model, cfg->sizes, cfg->n_layers, cfg->act);
+    if (nnd_activation_param_flag(cfg->act)) t->model.act_param = cfg->act_param;
     return nnd_comm_agree(c, st);
 }
 

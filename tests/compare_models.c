@@ -24,7 +24,9 @@ int main(int argc, char **argv)
     size_t sa[NND_MAX_LAYERS + 2], sb[NND_MAX_LAYERS + 2];
     int na = 0, nb = 0, fa = 0, fb = 0;
     nnd_activation aa, ab;
-    if (nnd_ckpt_probe(argv[1], sa, &na, &aa, &fa) || nnd_ckpt_probe(argv[2], sb, &nb, &ab, &fb)) {
+    double pa = 0.0, pb = 0.0;
+    if (nnd_ckpt_probe(argv[1], sa, &na, &aa, &fa, &pa) ||
+        nnd_ckpt_probe(argv[2], sb, &nb, &ab, &fb, &pb)) {
         fprintf(stderr, "compare: %s\n", nnd_err_msg());
         return 2;
     }
@@ -33,9 +35,13 @@ int main(int argc, char **argv)
         return 2;
     }
     nnd_model a, b;
-    if (nnd_model_init(&a, sa, na, fa ? aa : NND_ACT_RELU) ||
-        nnd_model_init(&b, sb, nb, fb ? ab : NND_ACT_RELU) ||
-        nnd_ckpt_load(argv[1], &a, NULL, NULL) || nnd_ckpt_load(argv[2], &b, NULL, NULL)) {
+    nnd_status st = nnd_model_init(&a, sa, na, fa ? aa : NND_ACT_RELU);
+    if (!st) st = nnd_model_init(&b, sb, nb, fb ? ab : NND_ACT_RELU);
+    if (fa) a.act_param = pa; /* each file's own activation, so that each loads */
+    if (fb) b.act_param = pb;
+    if (!st) st = nnd_ckpt_load(argv[1], &a, NULL, NULL);
+    if (!st) st = nnd_ckpt_load(argv[2], &b, NULL, NULL);
+    if (st) {
         fprintf(stderr, "compare: %s\n", nnd_err_msg());
         return 2;
     }

@@ -88,6 +88,27 @@ static void test_deterministic_parts(void **state)
     assert_true(b.part[NND_BUDGET_SHARED] == 0);
 }
 
+/* gelu, gelu-tanh and silu keep the hidden layers' Z for backward: B x 3 floats more, on top
+ * of the deterministic mode's dZ when both apply. */
+static void test_kept_preactivations(void **state)
+{
+    (void)state;
+    nnd_budget_input in = {.sizes = g_sizes,
+                           .n_layers = 2,
+                           .n_state = 2,
+                           .batch = 5,
+                           .rows = 10,
+                           .val_rows = 2,
+                           .ranks_on_node = 2,
+                           .keeps_z = 1};
+    nnd_budget b;
+    nnd_budget_need(&b, &in);
+    assert_true(b.part[NND_BUDGET_ACTIVATIONS] == 5 * (18 + 3) * 4);
+    in.exact = 1;
+    nnd_budget_need(&b, &in);
+    assert_true(b.part[NND_BUDGET_ACTIVATIONS] == 5 * (18 + 3 + 3) * 4);
+}
+
 static void test_verdict(void **state)
 {
     (void)state;
@@ -149,11 +170,9 @@ static void test_slurm_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parts_by_hand),
-        cmocka_unit_test(test_deterministic_parts),
-        cmocka_unit_test(test_verdict),
-        cmocka_unit_test(test_huge_model),
-        cmocka_unit_test(test_slurm_limits),
+        cmocka_unit_test(test_parts_by_hand),       cmocka_unit_test(test_deterministic_parts),
+        cmocka_unit_test(test_kept_preactivations), cmocka_unit_test(test_verdict),
+        cmocka_unit_test(test_huge_model),          cmocka_unit_test(test_slurm_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -379,7 +379,7 @@ static void test_probe(void **state)
     size_t got[NND_MAX_LAYERS + 2];
     int n = 0, found = -1;
     nnd_activation act = NND_ACT_RELU;
-    assert_int_equal(nnd_ckpt_probe(path, got, &n, &act, &found), NND_OK);
+    assert_int_equal(nnd_ckpt_probe(path, got, &n, &act, &found, NULL), NND_OK);
     assert_int_equal(n, 3);
     for (int l = 0; l <= 3; l++) assert_int_equal(got[l], sizes[l]);
     assert_int_equal(found, 1);
@@ -414,7 +414,7 @@ static void test_probe(void **state)
     H5Pclose(lcpl);
     H5Fclose(f);
     found = -1;
-    assert_int_equal(nnd_ckpt_probe(path, got, &n, &act, &found), NND_OK);
+    assert_int_equal(nnd_ckpt_probe(path, got, &n, &act, &found, NULL), NND_OK);
     assert_int_equal(n, 2);
     assert_int_equal(got[0], 3);
     assert_int_equal(got[1], 4);
@@ -435,7 +435,7 @@ static void test_probe(void **state)
     f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(f);
     nnd_err_clear();
-    assert_int_equal(nnd_ckpt_probe(path, got, &n, &act, &found), NND_ERR_INPUT);
+    assert_int_equal(nnd_ckpt_probe(path, got, &n, &act, &found, NULL), NND_ERR_INPUT);
     assert_msg_has(path);
 }
 

@@ -17,7 +17,9 @@
  * rank 0 builds in memory: (1 + S) x P floats (ckpt_image.h). --deterministic adds the int64 sum
  * (2 x (P + NND_GRAD_TAIL) floats, in the shared window when sharded on the node, which then
  * holds (2 x ranks + 1) x P), the rank's shard of it (2 x P / ranks, sharded) and every hidden
- * layer's dZ (B x (sizes[1] + ... + sizes[L-1])). */
+ * layer's dZ (B x (sizes[1] + ... + sizes[L-1])). An activation whose backward needs the
+ * pre-activation (gelu, gelu-tanh, silu: activation.h) adds every hidden layer's Z, B x (sizes[1]
+ * + ... + sizes[L-1]) floats, to the activations. */
 #ifndef NNDIST_BUDGET_H
 #define NNDIST_BUDGET_H
 
@@ -51,6 +53,7 @@ typedef struct {
                             * every rank holds it whole */
     int writes_files;      /* the run writes checkpoints or --save */
     int exact;             /* --deterministic */
+    int keeps_z;           /* the activation keeps the hidden layers' Z (nnd_activation_keeps_z) */
 } nnd_budget_input;
 
 typedef struct {

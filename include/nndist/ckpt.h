@@ -9,7 +9,8 @@
  *                                           one (train --standardize; model.h)
  * Every tensor carries a `checksum` attribute (FNV-1a 64 of its float32 bytes), verified on load
  * when present. Root attributes: format = "nndist-checkpoint", format_version, nndist_version,
- * step, epoch, seed, layers (int64 array), activation, loss, class_weights (float64, one per
+ * step, epoch, seed, layers (int64 array), activation, activation_param (float64, the
+ * parameter of leaky-relu and elu only: activation.h), loss, class_weights (float64, one per
  * output) and label_smoothing (only when the run used them), batch, world_size, units (only
  * when made with --deterministic), run_id, the sums of the epoch in progress and of the
  * --log-every window, and the early-stopping state (best_val, best_step, evals_since_best),
@@ -85,9 +86,11 @@ nnd_status nnd_ckpt_build(nnd_ckpt_image *img, const char *path, const nnd_model
                           const nnd_optim *o, const nnd_ckpt_meta *meta);
 
 /* Reads the layer sizes from the shapes under /model, and the activation attribute when the file
- * has one (act_found = 0 otherwise). */
+ * has one (act_found = 0 otherwise) with its parameter into *act_param (may be NULL): the
+ * file's activation_param, or the activation's default when the file has none (older files);
+ * a parameter the activation cannot use is refused. */
 nnd_status nnd_ckpt_probe(const char *path, size_t *sizes, int *n_layers, nnd_activation *act,
-                          int *act_found);
+                          int *act_found, double *act_param);
 
 /* Loads the weights into m, whose sizes must match the file's (the message says what differs).
  * With o != NULL the optimizer state is loaded too: the file must hold state of the same

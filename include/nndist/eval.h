@@ -34,10 +34,10 @@ nnd_status nnd_evaluate_exact(nnd_model *m, const nnd_dataset *ds, nnd_loss_kind
                               const nnd_ce_opts *ce, const nnd_comm *c, nnd_eval_result *r);
 
 /* Collective: the model of a checkpoint or model file on every rank: the layer sizes from its
- * shapes, its activation attribute (act when it records none; a note on rank 0 when act_name
- * names another), workspace for batches of max_batch, rank 0's read shared with the others.
- * meta (may be NULL) receives the file's attributes on every rank (its loss included); the
- * file's standardization (if any) reaches every rank's model. */
+ * shapes, its activation attribute and parameter (act with its default parameter when it
+ * records none; a note on rank 0 when act_name names another), workspace for batches of max_batch,
+ * rank 0's read shared with the others. meta (may be NULL) receives the file's attributes on every
+ * rank (its loss included); the file's standardization (if any) reaches every rank's model. */
 nnd_status nnd_load_model_file(nnd_model *m, const char *path, nnd_activation act,
                                const char *act_name, size_t max_batch, const nnd_comm *c,
                                nnd_ckpt_meta *meta);

@@ -17,6 +17,7 @@ typedef struct {
     size_t sizes[NND_MAX_LAYERS + 1];
     int n_layers;
     nnd_activation act;
+    double act_param; /* leaky-relu's slope, elu's alpha (activation.h); the default if not given */
     nnd_loss_kind loss;
     /* softmax-ce's options (loss.h): --class-weights NULL, "balanced" or "w0,w1,..." (checked
      * against the output layer's size), --label-smoothing eps in [0, 1) */

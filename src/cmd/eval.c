@@ -63,9 +63,8 @@ static nnd_status parse_options(eval_opts *o, int argc, char **argv, const nnd_c
         return nnd_err_set(NND_ERR_USAGE, "--loss: unknown '%s'; expected softmax-ce or mse",
                            loss_name);
     if (o->act_name && nnd_activation_parse(o->act_name, &o->act) != 0)
-        return nnd_err_set(NND_ERR_USAGE,
-                           "--activation: unknown '%s'; expected relu, tanh or sigmoid",
-                           o->act_name);
+        return nnd_err_set(NND_ERR_USAGE, "--activation: unknown '%s'; expected one of: %s",
+                           o->act_name, nnd_activation_names());
     return NND_OK;
 }
 

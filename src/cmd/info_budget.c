@@ -106,7 +106,8 @@ nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
                            .sharded = sharded,
                            .state_shards = state_sharded ? (int)ranks : 1,
                            .writes_files = 1, /* counted: most runs checkpoint or --save */
-                           .exact = cfg.units > 0};
+                           .exact = cfg.units > 0,
+                           .keeps_z = nnd_activation_keeps_z(cfg.act)};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     nnd_budget_read_limit(&b);

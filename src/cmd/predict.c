@@ -58,9 +58,8 @@ static nnd_status parse_options(predict_opts *o, int argc, char **argv, const nn
         return nnd_err_set(NND_ERR_USAGE, "--loss: unknown '%s'; expected softmax-ce or mse",
                            o->loss_name);
     if (o->act_name && nnd_activation_parse(o->act_name, &o->act) != 0)
-        return nnd_err_set(NND_ERR_USAGE,
-                           "--activation: unknown '%s'; expected relu, tanh or sigmoid",
-                           o->act_name);
+        return nnd_err_set(NND_ERR_USAGE, "--activation: unknown '%s'; expected one of: %s",
+                           o->act_name, nnd_activation_names());
     return nnd_atomic_check_destination("--out", o->out);
 }
 

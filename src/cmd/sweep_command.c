@@ -62,6 +62,12 @@ void sweep_train_command(const sweep *s, size_t c, uint64_t epochs, int np, cons
                  b->sizes[i]);
     cmd_flag(cmd, size, "--layers", layers);
     if (b->act != NND_ACT_RELU) cmd_flag(cmd, size, "--activation", nnd_activation_name(b->act));
+    if (nnd_activation_param_flag(b->act) && b->act_param != nnd_activation_default_param(b->act)) {
+        char flag[32];
+        snprintf(flag, sizeof flag, "--%s", nnd_activation_param_flag(b->act));
+        sweep_format_exact(num, sizeof num, b->act_param);
+        cmd_flag(cmd, size, flag, num);
+    }
     if (b->loss != NND_LOSS_SOFTMAX_CE) cmd_flag(cmd, size, "--loss", nnd_loss_name(b->loss));
     if (b->class_weights) cmd_flag(cmd, size, "--class-weights", b->class_weights);
     if (b->label_smoothing != 0.0) {

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void nnd_train_flags_init(nnd_train_flags *f, nnd_train_config *cfg)
@@ -39,7 +40,14 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
          NULL},
         {"layers", NND_OPT_SIZES, &f->layers, "N0,...,NL", "layer sizes, inputs first", NULL},
         {"activation", NND_OPT_STRING, &f->act, "A",
-         "hidden activation: relu (default), tanh, sigmoid", NULL},
+         "hidden activation (torch.nn's): relu (default), tanh, sigmoid, gelu (GELU(), with "
+         "erf), gelu-tanh (GELU(approximate='tanh')), leaky-relu (LeakyReLU, --leaky-slope), "
+         "silu (SiLU: x sigmoid(x)), elu (ELU, --elu-alpha)",
+         NULL},
+        {"leaky-slope", NND_OPT_STRING, &f->act_param[0], "S",
+         "leaky-relu's negative_slope: x < 0 gives S x; S >= 0 (default 0.01; 0 is relu)", NULL},
+        {"elu-alpha", NND_OPT_STRING, &f->act_param[1], "A",
+         "elu's alpha: x <= 0 gives A (exp(x) - 1); A > 0 (default 1)", NULL},
         {"loss", NND_OPT_STRING, &f->loss, "L",
          "softmax-ce (default; integer labels) or mse ((N, K) float targets)", NULL},
         {"class-weights", NND_OPT_STRING, &cfg->class_weights, "W0,...|balanced",
@@ -167,6 +175,32 @@ static nnd_status finish_loss_options(nnd_train_flags *f)
     return nnd_class_weights_parse(cfg->class_weights, cfg->sizes[cfg->n_layers], NULL);
 }
 
+/* --activation and its parameter: given only with the activation it belongs to, checked. */
+static nnd_status finish_activation(nnd_train_flags *f)
+{
+    nnd_train_config *cfg = f->cfg;
+    if (nnd_activation_parse(f->act, &cfg->act) != 0)
+        return nnd_err_set(NND_ERR_USAGE, "--activation: unknown '%s'; expected one of: %s", f->act,
+                           nnd_activation_names());
+    cfg->act_param = nnd_activation_default_param(cfg->act);
+    static const nnd_activation owner[2] = {NND_ACT_LEAKY_RELU, NND_ACT_ELU};
+    for (int i = 0; i < 2; i++) {
+        const char *text = f->act_param[i], *flag = nnd_activation_param_flag(owner[i]);
+        if (!text) continue;
+        if (cfg->act != owner[i])
+            return nnd_err_set(NND_ERR_USAGE, "--%s applies to --activation %s only", flag,
+                               nnd_activation_name(owner[i]));
+        char *end = NULL;
+        double v = strtod(text, &end);
+        if (end == text || *end != '\0')
+            return nnd_err_set(NND_ERR_USAGE, "--%s: '%s' is not a number", flag, text);
+        const char *why = nnd_activation_param_problem(owner[i], v);
+        if (why) return nnd_err_set(NND_ERR_USAGE, "--%s %s: %s", flag, text, why);
+        cfg->act_param = v;
+    }
+    return NND_OK;
+}
+
 static nnd_status finish_deterministic(nnd_train_flags *f)
 {
     if (f->units_given && !f->deterministic)
@@ -196,17 +230,13 @@ nnd_status nnd_train_flags_finish(nnd_train_flags *f)
         return nnd_err_set(NND_ERR_USAGE, "--layers: at most %d layers", NND_MAX_LAYERS);
     cfg->n_layers = f->layers.n - 1;
     for (int i = 0; i < f->layers.n; i++) cfg->sizes[i] = f->layers.v[i];
-    if (nnd_activation_parse(f->act, &cfg->act) != 0)
-        return nnd_err_set(NND_ERR_USAGE,
-                           "--activation: unknown '%s'; expected relu, tanh or "
-                           "sigmoid",
-                           f->act);
+    nnd_status st = finish_activation(f);
+    if (st) return st;
     if (nnd_loss_parse(f->loss, &cfg->loss) != 0)
         return nnd_err_set(NND_ERR_USAGE, "--loss: unknown '%s'; expected softmax-ce or mse",
                            f->loss);
-    nnd_status st = finish_loss_options(f);
-    if (!st) st = finish_optimizer(f);
-    if (st) return st;
+    if ((st = finish_loss_options(f))) return st;
+    if ((st = finish_optimizer(f))) return st;
     if (f->batch_given && f->bpr_given)
         return nnd_err_set(NND_ERR_USAGE, "--batch and --batch-per-rank exclude each other");
     if (f->bpr_given) cfg->batch = 0;

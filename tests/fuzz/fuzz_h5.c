@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nnd_status st = nnd_data_probe(g_path, "/X", "/y", &shape);
     if (st != NND_OK && nnd_err_msg()[0] == '\0') abort();
     /* Load at most a few thousand values so that a huge but valid header costs no time. */
-    if (st == NND_OK && shape.n * shape.d <= 1 << 16 && shape.n * (shape.k_targets + 1) <= 1 << 16) {
+    if (st == NND_OK && shape.n * shape.d <= 1 << 16 &&
+        shape.n * (shape.k_targets + 1) <= 1 << 16) {
         nnd_dataset ds;
         st = nnd_data_load(&ds, g_path, "/X", "/y", &shape, 0, shape.n, 10);
         if (st != NND_OK && nnd_err_msg()[0] == '\0') abort();
@@ -36,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t sizes[NND_MAX_LAYERS + 2];
     int n_layers = 0, act_found = 0;
     nnd_activation act = NND_ACT_RELU;
-    st = nnd_ckpt_probe(g_path, sizes, &n_layers, &act, &act_found);
+    double act_param = 0.0;
+    st = nnd_ckpt_probe(g_path, sizes, &n_layers, &act, &act_found, &act_param);
     if (st != NND_OK && nnd_err_msg()[0] == '\0') abort();
     if (st == NND_OK) {
         size_t params = 0;
@@ -44,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nnd_model m;
         memset(&m, 0, sizeof m);
         if (params <= 1 << 16 && nnd_model_init(&m, sizes, n_layers, act) == NND_OK) {
+            if (act_found) m.act_param = act_param;
             st = nnd_ckpt_load(g_path, &m, NULL, NULL);
             if (st != NND_OK && nnd_err_msg()[0] == '\0') abort();
         }
