@@ -11,11 +11,14 @@
 #include "nndist/version.h"
 #include "onnx.pb-c.h"
 
-/* A Gemm and an activation per layer, then Sub, Div and Softmax at most. */
-#define MAX_NODES (2 * NND_MAX_LAYERS + 3)
-/* W and b per layer, the standardization's mean and std. */
-#define MAX_INITS (2 * NND_MAX_LAYERS + 2)
-/* "layer31_sigmoid", "standardize_mean": every name the graph uses fits. */
+/* A Gemm and up to 9 activation nodes per layer (gelu-tanh's formula), then Sub, Div and
+ * Softmax at most. */
+#define MAX_NODES (10 * NND_MAX_LAYERS + 3)
+/* The scalar constants of the activations' formulas, each once (activation_graph). */
+#define MAX_CONSTS 5
+/* W and b per layer, the standardization's mean and std, the constants. */
+#define MAX_INITS (2 * NND_MAX_LAYERS + 2 + MAX_CONSTS)
+/* "layer31_gelu_tanh_inner", "standardize_mean": every name the graph uses fits. */
 #define NAME_SIZE 32
 
 /* The graph's input or output: a float tensor (N, width), N symbolic. */
@@ -65,7 +68,8 @@ static ProtobufCBinaryData float_bytes(graph_parts *g, const float *src, size_t 
     return b;
 }
 
-/* A float32 initializer of shape dims[0] or (dims[0], dims[1]); returns its name. */
+/* A float32 initializer of shape dims[0] or (dims[0], dims[1]), or a scalar (n_dims 0); returns
+ * its name. data must outlive the packing (the bytes are not copied). */
 static char *add_init(graph_parts *g, const char *name, const float *data, int n_dims, size_t d0,
                       size_t d1)
 {
@@ -81,7 +85,7 @@ static char *add_init(graph_parts *g, const char *name, const float *data, int n
     t->has_data_type = 1;
     t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
     t->has_raw_data = 1;
-    t->raw_data = float_bytes(g, data, n_dims == 2 ? d0 * d1 : d0);
+    t->raw_data = float_bytes(g, data, n_dims == 2 ? d0 * d1 : n_dims == 1 ? d0 : 1);
     g->init_ptr[i] = t;
     return g->init_name[i];
 }
@@ -146,8 +150,97 @@ static void set_io(io_value *v, const char *name, size_t width)
     v->info.type = &v->type;
 }
 
-static const char *const g_act_op[NND_ACT_COUNT] = {
-    [NND_ACT_RELU] = "Relu", [NND_ACT_TANH] = "Tanh", [NND_ACT_SIGMOID] = "Sigmoid"};
+/* A float attribute on the node just added. */
+static void set_float_attr(graph_parts *g, const char *attr_name, float value)
+{
+    size_t i = g->n_nodes - 1;
+    Onnx__AttributeProto *a = &g->attr[i];
+    onnx__attribute_proto__init(a);
+    a->name = (char *)attr_name;
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+    a->has_f = 1;
+    a->f = value;
+    g->attr_ptr[i] = a;
+    g->node[i].n_attribute = 1;
+    g->node[i].attribute = &g->attr_ptr[i];
+}
+
+/* The constants of the formulas below, in float32 as nndist's kernels use them
+ * (src/kernels/elementwise.c). */
+enum { K_HALF, K_ONE, K_SQRT2, K_KAPPA, K_SQRT_2_PI };
+static const float g_const[MAX_CONSTS] = {0.5f, 1.0f, 1.41421356237309504880f, 0.044715f,
+                                          0.79788456080286535588f};
+static const char *const g_const_name[MAX_CONSTS] = {"const_half", "const_one", "const_sqrt2",
+                                                     "const_gelu_kappa", "const_sqrt_2_over_pi"};
+
+/* The scalar initializer of constant k, added on first use. */
+static char *constant(graph_parts *g, int k)
+{
+    for (size_t i = 0; i < g->n_inits; i++)
+        if (strcmp(g->init_name[i], g_const_name[k]) == 0) return g->init_name[i];
+    return add_init(g, g_const_name[k], &g_const[k], 0, 0, 0);
+}
+
+/* One node of layer l's activation: op on (a, b) (b NULL: one input) into layer<l>_<what>. */
+static char *act_node(graph_parts *g, int l, const char *op, const char *what, char *a, char *b)
+{
+    char name[NAME_SIZE];
+    snprintf(name, sizeof name, "layer%d_%s", l, what);
+    char *in[2] = {a, b};
+    return add_node(g, op, name, in, b ? 2 : 1, name, NULL, 0);
+}
+
+/* Hidden layer l's activation on its z (torch.onnx's graphs of the same functions); the last
+ * node writes layer<l>_a. Opset 13 has no Gelu, SiLU or Swish: those are their formulas. */
+static char *activation_graph(graph_parts *g, const nnd_model *m, int l, char *z)
+{
+    char name[NAME_SIZE], out[NAME_SIZE];
+    snprintf(name, sizeof name, "layer%d_%s", l, nnd_activation_name(m->act));
+    snprintf(out, sizeof out, "layer%d_a", l);
+    char *x = z, *in[2];
+    switch (m->act) {
+    case NND_ACT_GELU: /* 0.5 x (1 + erf(x / sqrt 2)) */
+        x = act_node(g, l, "Div", "gelu_div", z, constant(g, K_SQRT2));
+        x = act_node(g, l, "Erf", "gelu_erf", x, NULL);
+        x = act_node(g, l, "Add", "gelu_add", x, constant(g, K_ONE));
+        x = act_node(g, l, "Mul", "gelu_mul", z, x);
+        in[0] = x;
+        in[1] = constant(g, K_HALF);
+        return add_node(g, "Mul", name, in, 2, out, NULL, 0);
+    case NND_ACT_GELU_TANH: /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+        x = act_node(g, l, "Mul", "gelu_tanh_sq", z, z);
+        x = act_node(g, l, "Mul", "gelu_tanh_cube", x, z);
+        x = act_node(g, l, "Mul", "gelu_tanh_kappa", x, constant(g, K_KAPPA));
+        x = act_node(g, l, "Add", "gelu_tanh_sum", z, x);
+        x = act_node(g, l, "Mul", "gelu_tanh_inner", x, constant(g, K_SQRT_2_PI));
+        x = act_node(g, l, "Tanh", "gelu_tanh_tanh", x, NULL);
+        x = act_node(g, l, "Add", "gelu_tanh_add", x, constant(g, K_ONE));
+        x = act_node(g, l, "Mul", "gelu_tanh_mul", z, x);
+        in[0] = x;
+        in[1] = constant(g, K_HALF);
+        return add_node(g, "Mul", name, in, 2, out, NULL, 0);
+    case NND_ACT_SILU: /* x sigmoid(x) */
+        x = act_node(g, l, "Sigmoid", "silu_sigmoid", z, NULL);
+        in[0] = z;
+        in[1] = x;
+        return add_node(g, "Mul", name, in, 2, out, NULL, 0);
+    case NND_ACT_LEAKY_RELU:
+        x = add_node(g, "LeakyRelu", name, &z, 1, out, NULL, 0);
+        set_float_attr(g, "alpha", (float)m->act_param);
+        return x;
+    case NND_ACT_ELU:
+        x = add_node(g, "Elu", name, &z, 1, out, NULL, 0);
+        set_float_attr(g, "alpha", (float)m->act_param);
+        return x;
+    case NND_ACT_TANH:
+        return add_node(g, "Tanh", name, &z, 1, out, NULL, 0);
+    case NND_ACT_SIGMOID:
+        return add_node(g, "Sigmoid", name, &z, 1, out, NULL, 0);
+    default:
+        return add_node(g, "Relu", name, &z, 1, out, NULL, 0);
+    }
+}
 
 /* The nodes and initializers of m, in the order the values flow. */
 static void build_graph(graph_parts *g, const nnd_model *m, const nnd_onnx_options *o)
@@ -177,9 +270,7 @@ static void build_graph(graph_parts *g, const nnd_model *m, const nnd_onnx_optio
         x = add_node(g, "Gemm", name, gemm_in, 3, last ? (o->softmax ? "logits" : "output") : value,
                      "transB", 1);
         if (last) break;
-        snprintf(name, sizeof name, "layer%d_%s", l, nnd_activation_name(m->act));
-        snprintf(value, sizeof value, "layer%d_a", l);
-        x = add_node(g, g_act_op[m->act], name, &x, 1, value, NULL, 0);
+        x = activation_graph(g, m, l, x);
     }
     if (o->softmax) x = add_node(g, "Softmax", "softmax", &x, 1, "output", "axis", 1);
 
@@ -207,14 +298,11 @@ nnd_status nnd_onnx_build(const nnd_model *m, const nnd_onnx_options *o, const c
     *len = 0;
     if (m->n_layers < 1 || m->n_layers > NND_MAX_LAYERS || m->act >= NND_ACT_COUNT)
         return nnd_err_set(NND_ERR_INTERNAL, "%s: not a model to export", name);
-    if (m->n_layers > 1 && !g_act_op[m->act])
-        return nnd_err_set(NND_ERR_USAGE, "%s: the export has no graph for --activation %s", name,
-                           nnd_activation_name(m->act));
     graph_parts *g = calloc(1, sizeof *g);
     if (!g) return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the ONNX graph of %s", name);
     nnd_status st = NND_OK;
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    g->swapped = malloc((m->n_params + 2 * m->sizes[0]) * sizeof(float));
+    g->swapped = malloc((m->n_params + 2 * m->sizes[0] + MAX_CONSTS) * sizeof(float));
     if (!g->swapped) {
         free(g);
         return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the ONNX weights of %s", name);

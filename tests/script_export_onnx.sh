@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# nndist export --format onnx: models trained with relu, tanh and sigmoid (exported with
+# nndist export --format onnx: models trained with every hidden activation (relu, tanh, sigmoid,
+# gelu, gelu-tanh, leaky-relu and elu with a parameter off the default, silu; exported with
 # --softmax and without), a regression model and a model trained with --standardize (its graph
 # starts with Sub and Div) pass ONNX's checker (full_check: shape inference too), and the graphs,
 # evaluated node by node with NumPy in float32 on raw features, give nndist predict's numbers;
@@ -31,6 +32,11 @@ cases=(
     "logits|--layers 10,16,4 --activation tanh|"
     "reg|--layers 10,12,3 --loss mse|"
     "std|--layers 10,16,4 --activation sigmoid --standardize|--softmax"
+    "gelu|--layers 10,16,12,4 --activation gelu|--softmax"
+    "gelu-tanh|--layers 10,16,12,4 --activation gelu-tanh|--softmax"
+    "leaky-relu|--layers 10,16,12,4 --activation leaky-relu --leaky-slope 0.2|--softmax"
+    "silu|--layers 10,16,12,4 --activation silu|"
+    "elu|--layers 10,16,12,4 --activation elu --elu-alpha 0.5|--softmax"
 )
 for c in "${cases[@]}"; do
     IFS='|' read -r name train_opts export_opts <<< "$c"
@@ -53,12 +59,14 @@ cmp -s relu.onnx relu1.onnx || fail "1 and 2 ranks export different bytes"
 
 version=$("$NNDIST" --version | sed 's/^nndist //')
 "$PY" - "$version" << 'PYEOF' || fail "an exported graph is refused by ONNX or differs from predict"
-import sys, numpy as np, h5py, onnx
+import math, sys, numpy as np, h5py, onnx
 from onnx import numpy_helper, helper
 
 # Tolerances. The graph's GEMMs sum in NumPy's order, nndist's in its kernel's (float32 both),
-# and tanh/sigmoid/exp come from different libraries: differences of a few float32 ulps that
-# grow a little through the layers. Probabilities and outputs: |a - b| <= ATOL + RTOL * |b|.
+# and tanh/sigmoid/exp/erf come from different libraries (erf here is Python's in float64,
+# rounded to float32): differences of a few float32 ulps that grow a little through the layers.
+# gelu's graph divides by sqrt 2 where nndist multiplies by its reciprocal (torch's graph and
+# torch's kernel): an ulp of the argument of erf at most. Probabilities and outputs: |a - b| <= ATOL + RTOL * |b|.
 RTOL, ATOL = 1e-5, 1e-6
 
 def evaluate(model, x):
@@ -86,6 +94,19 @@ def evaluate(model, x):
             y = a[0] - a[1]
         elif op == "Div":
             y = a[0] / a[1]
+        elif op == "Mul":
+            y = a[0] * a[1]
+        elif op == "Add":
+            y = a[0] + a[1]
+        elif op == "Erf":
+            y = np.vectorize(math.erf, otypes=[np.float64])(a[0].astype(np.float64))
+            y = y.astype(np.float32)
+        elif op == "LeakyRelu":
+            alpha = np.float32(attrs["alpha"])
+            y = np.where(a[0] < 0, a[0] * alpha, a[0])
+        elif op == "Elu":
+            alpha = np.float32(attrs["alpha"])
+            y = np.where(a[0] < 0, alpha * (np.exp(a[0]) - np.float32(1)), a[0])
         else:
             raise AssertionError(f"unexpected op {op}")
         assert y.dtype == np.float32, (op, y.dtype)
@@ -112,12 +133,25 @@ ok = True
 x = {d: h5py.File(f"{d}.h5", "r")["X"][()] for d in ("train", "reg", "scaled")}
 for name, data, kind in [("relu", "train", "softmax"), ("tanh", "train", "softmax"),
                          ("sigmoid", "train", "softmax"), ("logits", "train", "logits"),
-                         ("reg", "reg", "outputs"), ("std", "scaled", "softmax")]:
+                         ("reg", "reg", "outputs"), ("std", "scaled", "softmax"),
+                         ("gelu", "train", "softmax"), ("gelu-tanh", "train", "softmax"),
+                         ("leaky-relu", "train", "softmax"), ("silu", "train", "logits"),
+                         ("elu", "train", "softmax")]:
     try:
         model = onnx.load(f"{name}.onnx")
         onnx.checker.check_model(model, full_check=True)
         ops = [n.op_type for n in model.graph.node]
         assert ops[-1] == ("Softmax" if kind == "softmax" else "Gemm"), ops
+        # the activation's nodes: its own operator, or its formula where opset 13 has none
+        want_ops = {"gelu": "Erf", "gelu-tanh": "Tanh", "leaky-relu": "LeakyRelu",
+                    "silu": "Sigmoid", "elu": "Elu"}
+        if name in want_ops:
+            assert ops.count(want_ops[name]) == 2, ops  # two hidden layers
+        params = {"leaky-relu": 0.2, "elu": 0.5}
+        if name in params:
+            alphas = [helper.get_attribute_value(at) for n in model.graph.node
+                      for at in n.attribute if at.name == "alpha"]
+            assert alphas == [np.float32(params[name])] * 2, alphas
         # A model trained with --standardize starts with Sub and Div by its stored vectors (the
         # graph takes raw features, as predict does); the others start with the first Gemm.
         stored = h5py.File(f"model_{name}.h5", "r")

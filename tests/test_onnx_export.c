@@ -149,12 +149,24 @@ static void test_plain_relu(void **state)
 static void test_standardize_softmax(void **state)
 {
     (void)state;
-    const char *const ops[] = {"Relu", "Tanh", "Sigmoid"};
+    /* the activations of one node each (the others: test_activation_formulas) */
+    const struct {
+        nnd_activation act;
+        const char *op;
+        float alpha; /* the node's alpha attribute; 0: none */
+    } one_node[] = {{NND_ACT_RELU, "Relu", 0.0f},
+                    {NND_ACT_TANH, "Tanh", 0.0f},
+                    {NND_ACT_SIGMOID, "Sigmoid", 0.0f},
+                    {NND_ACT_LEAKY_RELU, "LeakyRelu", 0.2f},
+                    {NND_ACT_LEAKY_RELU, "LeakyRelu", 0.01f},
+                    {NND_ACT_ELU, "Elu", 1.0f},
+                    {NND_ACT_ELU, "Elu", 0.3f}};
     const float mean[3] = {0.5f, -1.0f, 2.0f}, std[3] = {1.5f, 0.25f, 3.0f};
-    for (int a = 0; a <= NND_ACT_SIGMOID; a++) {
+    for (size_t a = 0; a < sizeof one_node / sizeof one_node[0]; a++) {
         nnd_model m;
         const size_t sizes[] = {3, 6, 4};
-        make_model(&m, sizes, 2, (nnd_activation)a);
+        make_model(&m, sizes, 2, one_node[a].act);
+        if (one_node[a].alpha) m.act_param = one_node[a].alpha;
         const nnd_onnx_options o = {.softmax = 1, .mean = mean, .std = std, .doc = "from test"};
         Onnx__ModelProto *mp = export_and_decode(&m, &o);
         const Onnx__GraphProto *g = mp->graph;
@@ -167,7 +179,16 @@ static void test_standardize_softmax(void **state)
         check_node(g, 2, "Gemm",
                    (const char *[]){"input_standardized", "layer0_W", "layer0_b", NULL},
                    "layer0_z");
-        check_node(g, 3, ops[a], (const char *[]){"layer0_z", NULL}, "layer0_a");
+        check_node(g, 3, one_node[a].op, (const char *[]){"layer0_z", NULL}, "layer0_a");
+        if (one_node[a].alpha) {
+            const Onnx__NodeProto *nd = g->node[3];
+            assert_int_equal(nd->n_attribute, 1);
+            assert_string_equal(nd->attribute[0]->name, "alpha");
+            assert_int_equal(nd->attribute[0]->type, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+            assert_true(nd->attribute[0]->f == one_node[a].alpha);
+        } else {
+            assert_int_equal(g->node[3]->n_attribute, 0);
+        }
         check_node(g, 4, "Gemm", (const char *[]){"layer0_a", "layer1_W", "layer1_b", NULL},
                    "logits");
         check_node(g, 5, "Softmax", (const char *[]){"logits", NULL}, "output");
@@ -178,6 +199,99 @@ static void test_standardize_softmax(void **state)
         check_init(g, "layer1_W", m.params + m.w_off[1], 4, 6);
         check_io(g->input[0], "input", 3);
         check_io(g->output[0], "output", 4);
+        onnx__model_proto__free_unpacked(mp, NULL);
+        nnd_model_free(&m);
+    }
+}
+
+/* A scalar float32 initializer holding want. */
+static void check_const(const Onnx__GraphProto *g, const char *name, float want)
+{
+    const Onnx__TensorProto *t = find_init(g, name);
+    assert_int_equal(t->data_type, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    assert_int_equal(t->n_dims, 0);
+    assert_int_equal(t->raw_data.len, sizeof(float));
+    const uint8_t *b = t->raw_data.data;
+    uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    assert_true(f == want);
+}
+
+/* gelu, gelu-tanh and silu have no operator in opset 13: their formulas, node by node, for two
+ * hidden layers that share the constants. */
+static void test_activation_formulas(void **state)
+{
+    (void)state;
+    typedef struct {
+        const char *op, *in0, *in1, *out; /* names with %d for the layer; in1 NULL: one input */
+    } step;
+    static const step gelu[] = {{"Div", "layer%d_z", "const_sqrt2", "layer%d_gelu_div"},
+                                {"Erf", "layer%d_gelu_div", NULL, "layer%d_gelu_erf"},
+                                {"Add", "layer%d_gelu_erf", "const_one", "layer%d_gelu_add"},
+                                {"Mul", "layer%d_z", "layer%d_gelu_add", "layer%d_gelu_mul"},
+                                {"Mul", "layer%d_gelu_mul", "const_half", "layer%d_a"},
+                                {NULL, NULL, NULL, NULL}};
+    static const step gelu_tanh[] = {
+        {"Mul", "layer%d_z", "layer%d_z", "layer%d_gelu_tanh_sq"},
+        {"Mul", "layer%d_gelu_tanh_sq", "layer%d_z", "layer%d_gelu_tanh_cube"},
+        {"Mul", "layer%d_gelu_tanh_cube", "const_gelu_kappa", "layer%d_gelu_tanh_kappa"},
+        {"Add", "layer%d_z", "layer%d_gelu_tanh_kappa", "layer%d_gelu_tanh_sum"},
+        {"Mul", "layer%d_gelu_tanh_sum", "const_sqrt_2_over_pi", "layer%d_gelu_tanh_inner"},
+        {"Tanh", "layer%d_gelu_tanh_inner", NULL, "layer%d_gelu_tanh_tanh"},
+        {"Add", "layer%d_gelu_tanh_tanh", "const_one", "layer%d_gelu_tanh_add"},
+        {"Mul", "layer%d_z", "layer%d_gelu_tanh_add", "layer%d_gelu_tanh_mul"},
+        {"Mul", "layer%d_gelu_tanh_mul", "const_half", "layer%d_a"},
+        {NULL, NULL, NULL, NULL}};
+    static const step silu[] = {{"Sigmoid", "layer%d_z", NULL, "layer%d_silu_sigmoid"},
+                                {"Mul", "layer%d_z", "layer%d_silu_sigmoid", "layer%d_a"},
+                                {NULL, NULL, NULL, NULL}};
+    const struct {
+        nnd_activation act;
+        const step *steps;
+        size_t n_consts;
+    } cases[] = {
+        {NND_ACT_GELU, gelu, 3}, {NND_ACT_GELU_TANH, gelu_tanh, 4}, {NND_ACT_SILU, silu, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        nnd_model m;
+        const size_t sizes[] = {3, 6, 5, 2};
+        make_model(&m, sizes, 3, cases[c].act);
+        const nnd_onnx_options o = {0};
+        Onnx__ModelProto *mp = export_and_decode(&m, &o);
+        const Onnx__GraphProto *g = mp->graph;
+        size_t per_layer = 0;
+        while (cases[c].steps[per_layer].op) per_layer++;
+        assert_int_equal(g->n_node, 3 + 2 * per_layer);
+        size_t i = 0;
+        for (int l = 0; l < 2; l++) {
+            char in0[32], in1[32], out[32], prev[32];
+            snprintf(prev, sizeof prev, "%s", l ? "layer0_a" : "input");
+            char w[16], b[16], z[16];
+            snprintf(w, sizeof w, "layer%d_W", l);
+            snprintf(b, sizeof b, "layer%d_b", l);
+            snprintf(z, sizeof z, "layer%d_z", l);
+            check_node(g, i++, "Gemm", (const char *[]){prev, w, b, NULL}, z);
+            for (const step *s = cases[c].steps; s->op; s++) {
+                snprintf(in0, sizeof in0, s->in0, l);
+                if (s->in1) snprintf(in1, sizeof in1, s->in1, l);
+                snprintf(out, sizeof out, s->out, l);
+                check_node(g, i++, s->op, (const char *[]){in0, s->in1 ? in1 : NULL, NULL}, out);
+                assert_int_equal(g->node[i - 1]->n_attribute, 0);
+            }
+        }
+        check_node(g, i, "Gemm", (const char *[]){"layer1_a", "layer2_W", "layer2_b", NULL},
+                   "output");
+        /* each constant once, as nndist's kernels hold it in float32 */
+        assert_int_equal(g->n_initializer, 6 + cases[c].n_consts);
+        if (cases[c].n_consts) {
+            check_const(g, "const_half", 0.5f);
+            check_const(g, "const_one", 1.0f);
+        }
+        if (cases[c].act == NND_ACT_GELU) check_const(g, "const_sqrt2", 1.41421356237309504880f);
+        if (cases[c].act == NND_ACT_GELU_TANH) {
+            check_const(g, "const_gelu_kappa", 0.044715f);
+            check_const(g, "const_sqrt_2_over_pi", 0.79788456080286535588f);
+        }
         onnx__model_proto__free_unpacked(mp, NULL);
         nnd_model_free(&m);
     }
@@ -213,6 +327,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_relu),
         cmocka_unit_test(test_standardize_softmax),
+        cmocka_unit_test(test_activation_formulas),
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         cmocka_unit_test(test_over_2gib_refused),
 #endif

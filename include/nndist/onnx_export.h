@@ -2,10 +2,14 @@
  *
  * The graph computes what nnd_model_forward computes, in float32:
  *   input (N, D)  [-> Sub(mean) -> Div(std)]          when standardization is given
- *   -> Gemm(W_0, b_0, transB=1) -> Relu|Tanh|Sigmoid  each hidden layer
+ *   -> Gemm(W_0, b_0, transB=1) -> the activation     each hidden layer
  *   -> Gemm(W_L, b_L, transB=1)                       the last layer, linear
  *   [-> Softmax(axis=1)]                              when asked
  *   -> output (N, K)
+ * The activation is one node (Relu, Tanh, Sigmoid, LeakyRelu and Elu with alpha) or, where
+ * opset 13 has no operator, its formula: gelu Div(sqrt 2), Erf, Add(1), Mul(x), Mul(0.5);
+ * gelu-tanh Mul, Mul (x^3), Mul(0.044715), Add(x), Mul(sqrt(2/pi)), Tanh, Add(1), Mul(x),
+ * Mul(0.5); silu Sigmoid, Mul(x); the constants are scalar initializers named const_*.
  * N is a symbolic dimension (any batch). Weights are initializers of float32 little-endian
  * bytes, W_l in its stored (out, in) layout. Opset NND_ONNX_OPSET of the default domain, IR
  * version NND_ONNX_IR_VERSION. */
