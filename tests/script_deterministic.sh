@@ -2,9 +2,10 @@
 # The deterministic mode (docs/design.md, "Deterministic mode"): with --deterministic the saved
 # weights and optimizer state are bitwise the same on any rank count up to --units, any thread
 # count and on emulated nodes, for every optimizer path (elementwise, momentum, adam, lamb's
-# trust ratios, --clip-norm's norm), also after a resume on another rank count, and so are the
-# losses printed each epoch. The mutation NNDIST_FAULT=floatsum (each rank's units added in float
-# first) must break the equality, which shows the comparison can fail.
+# trust ratios, --clip-norm's norm) and every hidden activation, also after a resume on another
+# rank count, and so are the losses printed each epoch. The mutation NNDIST_FAULT=floatsum (each
+# rank's units added in float first) must break the equality, which shows the comparison can
+# fail.
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 "$MAKE_DATASET" "$WORK/small.h5" 2048 12 4 7
@@ -57,6 +58,19 @@ if [ -n "$full" ]; then
                 --no-progress --save "$WORK/all-$name-$np.h5" > /dev/null || fail "$name at $np ranks"
         done
         same "$name, cosine with warmup" "$WORK/all-$name-1.h5" "$WORK/all-$name-3.h5"
+    done
+fi
+# Every hidden activation (gelu, gelu-tanh and silu through the Z they keep), at 1 and 3 ranks.
+if [ -n "$full" ]; then
+    for act in sigmoid gelu gelu-tanh "leaky-relu --leaky-slope 0.2" silu "elu --elu-alpha 0.5"; do
+        name=${act%% *}
+        for np in 1 3; do
+            # shellcheck disable=SC2086 # the activation's words
+            run $np train --data "$WORK/small.h5" --layers 12,16,8,4 --batch 100 --steps 30 \
+                --activation $act --lr 0.1 --deterministic --no-progress \
+                --save "$WORK/act-$name-$np.h5" > /dev/null || fail "--activation $act at $np ranks"
+        done
+        same "--activation $act" "$WORK/act-$name-1.h5" "$WORK/act-$name-3.h5"
     done
 fi
 # The update replicated (every rank updates all the weights) and sharded by reduce-scatter give
