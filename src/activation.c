@@ -2,6 +2,8 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const g_act_names[NND_ACT_COUNT] = {
@@ -44,6 +46,17 @@ const char *nnd_activation_param_flag(nnd_activation a)
 double nnd_activation_default_param(nnd_activation a)
 {
     return a == NND_ACT_LEAKY_RELU ? 0.01 : a == NND_ACT_ELU ? 1.0 : 0.0;
+}
+
+void nnd_activation_text(char *buf, size_t size, nnd_activation a, double p)
+{
+    const char *flag = nnd_activation_param_flag(a);
+    int n = snprintf(buf, size, "%s", nnd_activation_name(a));
+    if (!flag || n < 0 || (size_t)n >= size) return;
+    for (int digits = 1; digits <= 17; digits++) { /* 0.2, not 0.20000000000000001 */
+        snprintf(buf + n, size - (size_t)n, " --%s %.*g", flag, digits, p);
+        if (strtod(strrchr(buf, ' ') + 1, NULL) == p) break;
+    }
 }
 
 const char *nnd_activation_param_problem(nnd_activation a, double p)

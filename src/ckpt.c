@@ -347,16 +347,6 @@ static nnd_status read_standardization(hid_t f, const char *path, nnd_model *m)
     return st;
 }
 
-/* The shortest %g text that reads back as v (0.2, not 0.20000000000000001). */
-static const char *shortest(char *buf, size_t size, double v)
-{
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(buf, size, "%.*g", digits, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    return buf;
-}
-
 static void layers_text(char *buf, size_t size, const size_t *sizes, int n)
 {
     size_t used = 0;
@@ -457,20 +447,14 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
                            "for --layers %s",
                            path, have, want);
     }
-    if (act_found && act != m->act)
+    if (act_found &&
+        (act != m->act || (nnd_activation_param_flag(act) && act_param != m->act_param))) {
+        char theirs[64], ours[64];
+        nnd_activation_text(theirs, sizeof theirs, act, act_param);
+        nnd_activation_text(ours, sizeof ours, m->act, m->act_param);
         return nnd_err_set(NND_ERR_MISMATCH,
-                           "%s: the model was trained with --activation %s, "
-                           "this run asks for %s",
-                           path, nnd_activation_name(act), nnd_activation_name(m->act));
-    const char *flag = nnd_activation_param_flag(act);
-    if (act_found && flag && act_param != m->act_param) {
-        char theirs[32], ours[32];
-        return nnd_err_set(NND_ERR_MISMATCH,
-                           "%s: the model was trained with --activation %s --%s %s, this run "
-                           "asks for --%s %s",
-                           path, nnd_activation_name(act), flag,
-                           shortest(theirs, sizeof theirs, act_param), flag,
-                           shortest(ours, sizeof ours, m->act_param));
+                           "%s: the model was trained with --activation %s, this run asks for %s",
+                           path, theirs, ours);
     }
     nnd_h5_quiet q;
     hid_t f;

@@ -68,6 +68,14 @@ static void test_params(void **state)
     assert_non_null(nnd_activation_param_problem(NND_ACT_LEAKY_RELU, 1e39));
     /* the others have none, so nothing to refuse */
     assert_null(nnd_activation_param_problem(NND_ACT_SILU, -5.0));
+    /* as options, for messages: the shortest number that reads back */
+    char text[64];
+    nnd_activation_text(text, sizeof text, NND_ACT_LEAKY_RELU, 0.2);
+    assert_string_equal(text, "leaky-relu --leaky-slope 0.2");
+    nnd_activation_text(text, sizeof text, NND_ACT_ELU, 1.0 / 3.0);
+    assert_string_equal(text, "elu --elu-alpha 0.3333333333333333");
+    nnd_activation_text(text, sizeof text, NND_ACT_GELU_TANH, 7.0);
+    assert_string_equal(text, "gelu-tanh");
 }
 
 static const size_t g_sizes[] = {4, 5, 3};

@@ -13,6 +13,8 @@
 #ifndef NNDIST_ACTIVATION_H
 #define NNDIST_ACTIVATION_H
 
+#include <stddef.h>
+
 typedef enum {
     NND_ACT_RELU,
     NND_ACT_TANH,
@@ -39,6 +41,9 @@ int nnd_activation_keeps_z(nnd_activation a);
 const char *nnd_activation_param_flag(nnd_activation a);
 /* The default (0.01, 1.0; 0 for an activation without a parameter). */
 double nnd_activation_default_param(nnd_activation a);
+/* "leaky-relu --leaky-slope 0.2", "gelu": the activation as its options, the parameter in the
+ * shortest text that reads back as it (for messages). */
+void nnd_activation_text(char *buf, size_t size, nnd_activation a, double p);
 /* NULL when p is a usable parameter of a, else why not (a phrase for a message). A negative
  * slope is refused: the output's sign then no longer tells the two sides apart, and backward
  * takes the derivative from it. */

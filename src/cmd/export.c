@@ -75,13 +75,10 @@ static void describe(char *buf, size_t size, const nnd_model *m, const char *mod
     int n = snprintf(buf, size, "nndist export of %s: layers ", model);
     for (int l = 0; l <= m->n_layers && n > 0 && (size_t)n < size; l++)
         n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "," : "", m->sizes[l]);
+    char act[64];
+    nnd_activation_text(act, sizeof act, m->act, m->act_param);
     if (n > 0 && (size_t)n < size)
-        n += snprintf(buf + n, size - (size_t)n, ", activation %s", nnd_activation_name(m->act));
-    if (n > 0 && (size_t)n < size && nnd_activation_param_flag(m->act))
-        n += snprintf(buf + n, size - (size_t)n, " (--%s %g)", nnd_activation_param_flag(m->act),
-                      m->act_param);
-    if (n > 0 && (size_t)n < size)
-        snprintf(buf + n, size - (size_t)n, ", loss %s, %sinput, output %s",
+        snprintf(buf + n, size - (size_t)n, ", activation %s, loss %s, %sinput, output %s", act,
                  loss[0] ? loss : "unrecorded", m->in_mean ? "standardized " : "raw ",
                  softmax ? "softmax probabilities" : "the last layer's values");
 }
