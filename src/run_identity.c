@@ -103,7 +103,6 @@ void nnd_run_definition(char *buf, size_t size, const nnd_train_config *cfg,
         snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%zu", l ? "," : "",
                  cfg->sizes[l]);
     add(buf, size, "layers", "%s", layers);
-    char num[32];
     add(buf, size, "activation", "%s", nnd_activation_name(cfg->act));
     if (nnd_activation_param_flag(cfg->act)) /* the words of runs without one stay as they were */
         add(buf, size, nnd_activation_param_flag(cfg->act), "%s",
