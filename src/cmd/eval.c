@@ -166,7 +166,9 @@ static void draw_confusion(const nnd_eval_report *rep, const char *png)
     const size_t k = rep->k;
     nnd_plot p;
     int side = 160 + 40 * (int)(k < 30 ? k : 30);
-    nnd_status st = rep->classify ? nnd_plot_open(&p, png, side + 120, side)
+    /* At least as wide as the title (cut off at 3 classes otherwise). */
+    int width = side + 120 < 560 ? 560 : side + 120;
+    nnd_status st = rep->classify ? nnd_plot_open(&p, png, width, side)
                                   : nnd_err_set(NND_ERR_USAGE, "a regression model has none");
     if (st) {
         fprintf(stderr, "nndist: note: no confusion matrix: %s\n", nnd_err_msg());
