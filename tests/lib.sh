@@ -34,3 +34,34 @@ interrupted_run_fixture() {
     run 2 "${common[@]}" --checkpoint-dir "$WORK/full" --save "$WORK/full.h5" > /dev/null ||
         fail "uninterrupted run failed"
 }
+
+# reference_cases REF DATA TOL [HOOK]: the PyTorch reference trajectories of REF/cases.txt (one
+# line per case: name, a tab, its nndist flags, optionally a tab and a value for HOOK; the line
+# named "common" holds the flags every case shares). Each case trains at 1 and 2 ranks from
+# DATA/data.h5 and DATA/init.h5 and its model is compared with REF/<name>.h5 to TOL relative
+# (max |a - b| / max |a|); HOOK NAME NP VALUE then runs with the model in $WORK/NAME-NP.h5, and
+# counts its own failures in ref_failed. Sets ref_cases and ref_failed.
+reference_cases() {
+    local ref=$1 data=$2 tol=$3 hook=${4:-} common name flags value np out
+    [ -f "$ref/cases.txt" ] || fail "$ref/cases.txt is missing"
+    common=$(awk -F'\t' '$1 == "common" { print $2 }' "$ref/cases.txt")
+    [ -n "$common" ] || fail "cases.txt has no common line"
+    ref_cases=0 ref_failed=0
+    while IFS=$'\t' read -r name flags value; do
+        case "$name" in '#'* | common | '') continue ;; esac
+        ref_cases=$((ref_cases + 1))
+        for np in 1 2; do
+            # shellcheck disable=SC2086 # the flags are words
+            run $np train --data "$data/data.h5" --init "$data/init.h5" $common $flags \
+                --no-progress --save "$WORK/$name-$np.h5" < /dev/null > "$WORK/$name-$np.log" 2>&1 ||
+                fail "$name at $np rank(s): training failed: $(tail -n 3 "$WORK/$name-$np.log")"
+            if out=$("$COMPARE_MODELS" "$ref/$name.h5" "$WORK/$name-$np.h5" "$tol"); then
+                printf '%-28s np=%d  %s\n' "$name" "$np" "${out#compare: }"
+            else
+                printf 'FAIL %-23s np=%d  %s\n' "$name" "$np" "${out#compare: }"
+                ref_failed=$((ref_failed + 1))
+            fi
+            [ -z "$hook" ] || "$hook" "$name" "$np" "$value"
+        done
+    done < "$ref/cases.txt"
+}
