@@ -204,6 +204,13 @@ static void inject_stalls(const nnd_trainer *t)
 {
     while (nnd_guard_fault("hang", t->c->rank, t->step + 1)) sleep(1000);
     if (nnd_guard_fault("pause", t->c->rank, t->step + 1)) sleep(3); /* ends early on a signal */
+    if (nnd_guard_fault("doublefree", t->c->rank, t->step + 1)) {
+        /* A block too large for glibc's per-thread cache: its second free is caught inside
+         * _int_free, with the arena's lock held, where abort() is raised. */
+        char *volatile block = malloc(64 * 1024);
+        free(block);
+        free(block);
+    }
 }
 
 /* --overlap: each layer's sum started from backward; sharded: this rank's shard summed from

@@ -62,6 +62,7 @@ int main(int argc, char **argv)
      * library set handlers of its own. */
     const command *cmd = argc >= 2 ? find_command(argv[1]) : NULL;
     if (cmd && cmd->stops_on_signal) nnd_guard_install_signals();
+    nnd_guard_install_crash_handlers(nnd_guard_launcher_rank());
     /* Tests: a slow MPI_Init (seconds on a large cluster), ended early by a signal; a rank that
      * never gets to MPI_Init (its watchdog not started, like a rank stuck loading the binary). */
     if (nnd_guard_fault("slowinit", -1, 0)) sleep(3);

@@ -23,6 +23,12 @@
 #include "nndist/error.h"
 
 void nnd_guard_install_signals(void);
+/* A crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) prints one line naming the signal and the
+ * rank (rank: the launcher's, or -1 when unknown) with write(2), then dies of the signal, so
+ * that mpirun ends the job within seconds. Installed before MPI_Init, which then keeps them:
+ * Open MPI's own handlers print a backtrace with calls that take malloc's lock, and a crash
+ * inside malloc (heap corruption, a double free) then hangs the rank and the job forever. */
+void nnd_guard_install_crash_handlers(int rank);
 /* The last signal received (SIGUSR1, SIGTERM, SIGINT), or 0. */
 int nnd_guard_signal_pending(void);
 const char *nnd_guard_signal_name(int sig);
@@ -92,6 +98,8 @@ double nnd_guard_limit(void);
  *   stopagree@1:0 rank 1 stops itself (SIGSTOP) on its way into an agreement (nnd_comm_agree)
  *   order1@*:0   a fresh run uses batch order 1 (order.h), as runs did before orders had
  *                versions, so that resuming such a run can be tested
+ *   doublefree@1:3  rank 1 frees a block twice at step 3: glibc aborts inside free() with the
+ *                arena locked (the crash handlers' test)
  *   floatsum@*:0 --deterministic adds each rank's units in float before the exact sum, as a
  *                plain data-parallel sum would: the mutation the mode's test must catch
  * Returns 1 when the fault applies to (rank, step). Unset in normal use. */
