@@ -19,7 +19,7 @@ static const char *const g_help =
     "  eval      accuracy and loss of a model on a dataset\n"
     "  predict   a model's predictions for every sample of a dataset, to CSV or HDF5\n"
     "  export    a model as an ONNX graph, for onnxruntime and other frameworks\n"
-    "  plot      draw a run's learning curves (the --metrics CSV) to a PNG\n"
+    "  plot      draw a run's learning curves (the --metrics file) to a PNG\n"
     "  convert   convert a CSV file, .npy arrays or MNIST IDX files to HDF5 (convert csv / npy / "
     "idx)\n"
     "  info      show what a dataset, model or checkpoint file holds\n"
