@@ -30,6 +30,17 @@ static size_t argmax(const float *v, size_t k)
     return best;
 }
 
+/* log sum_j exp(z_j) of one row of k logits, shifted by the max so exp never overflows (the
+ * sum kept in double); *top receives the argmax. */
+static double row_logsumexp(const float *z, size_t k, size_t *top)
+{
+    *top = argmax(z, k);
+    float zmax = z[*top];
+    double sum = 0.0;
+    for (size_t j = 0; j < k; j++) sum += exp((double)(z[j] - zmax));
+    return (double)zmax + log(sum);
+}
+
 double nnd_loss_softmax_ce(const float *logits, const int32_t *labels, size_t n, size_t k,
                            float *dlogits, size_t *correct)
 {
@@ -37,12 +48,8 @@ double nnd_loss_softmax_ce(const float *logits, const int32_t *labels, size_t n,
     size_t hits = 0;
     for (size_t i = 0; i < n; i++) {
         const float *z = logits + i * k;
-        size_t top = argmax(z, k);
-        float zmax = z[top];
-        /* Shift by the max so exp never overflows; the sum is kept in double. */
-        double sum = 0.0;
-        for (size_t j = 0; j < k; j++) sum += exp((double)(z[j] - zmax));
-        double lse = (double)zmax + log(sum);
+        size_t top;
+        double lse = row_logsumexp(z, k, &top);
         int32_t y = labels[i];
         total += lse - (double)z[y];
         hits += top == (size_t)y;
@@ -76,11 +83,8 @@ double nnd_loss_softmax_ce_opts(const float *logits, const int32_t *labels, size
     size_t hits = 0;
     for (size_t i = 0; i < n; i++) {
         const float *z = logits + i * k;
-        size_t top = argmax(z, k);
-        float zmax = z[top];
-        double sum = 0.0;
-        for (size_t j = 0; j < k; j++) sum += exp((double)(z[j] - zmax));
-        double lse = (double)zmax + log(sum);
+        size_t top;
+        double lse = row_logsumexp(z, k, &top);
         int32_t y = labels[i];
         double wy = w ? w[y] : 1.0;
         /* sum_c w_c (-log p_ic), term by term: each is >= 0, so nothing cancels */
