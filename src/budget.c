@@ -33,6 +33,7 @@ void nnd_budget_need(nnd_budget *b, const nnd_budget_input *in)
     if (in->keeps_z) /* the hidden layers' Z, kept for backward (gelu, gelu-tanh, silu) */
         b->part[NND_BUDGET_ACTIVATIONS] +=
             (double)in->batch * (acts - (double)in->sizes[in->n_layers]) * f;
+    b->part[NND_BUDGET_ACTIVATIONS] += (double)in->batch * in->dropout_bytes;
     b->part[NND_BUDGET_DATA] = ((double)in->rows + (double)in->val_rows) * (d + k) * f;
     b->ranks_on_node = in->ranks_on_node > 0 ? in->ranks_on_node : 1;
     /* The shared window holds every rank's gradient (its int64 sum when --deterministic). */
@@ -52,6 +53,16 @@ void nnd_budget_need(nnd_budget *b, const nnd_budget_input *in)
     /* Rank 0 builds each checkpoint (and --save) in memory, and keeps the buffer for the next. */
     b->ckpt_image = in->writes_files ? params * f + state : 0.0;
     b->node_need += b->ckpt_image;
+}
+
+double nnd_budget_dropout_bytes(const size_t *sizes, int n_layers, nnd_activation act,
+                                const double *dropout)
+{
+    if (!nnd_dropout_any(dropout, n_layers - 1)) return 0.0;
+    double bytes = 2.0 * sizeof(uint64_t);
+    for (int l = 0; l + 1 < n_layers && act != NND_ACT_RELU; l++)
+        if (dropout[l] > 0.0) bytes += (double)sizes[l + 1] * (sizeof(float) + 1.0);
+    return bytes;
 }
 
 /* ---- what the node allows ---- */
@@ -253,7 +264,9 @@ nnd_status nnd_budget_check_run(const nnd_train_config *cfg, const nnd_comm *c, 
                            .state_shards = state_shards,
                            .writes_files = cfg->ckpt_dir || cfg->save,
                            .exact = cfg->units > 0,
-                           .keeps_z = nnd_activation_keeps_z(cfg->act)};
+                           .keeps_z = nnd_activation_keeps_z(cfg->act),
+                           .dropout_bytes = nnd_budget_dropout_bytes(cfg->sizes, cfg->n_layers,
+                                                                     cfg->act, cfg->dropout)};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     nnd_budget_read_limit(&b);

@@ -54,7 +54,12 @@ void nnd_model_free(nnd_model *m)
     for (int l = 0; l < NND_MAX_LAYERS; l++) free(m->pre[l]);
     free(m->delta[0]);
     free(m->delta[1]);
-    for (int l = 0; l < NND_MAX_LAYERS; l++) free(m->dz[l]);
+    for (int l = 0; l < NND_MAX_LAYERS; l++) {
+        free(m->dz[l]);
+        free(m->dropped[l]);
+        free(m->keep[l]);
+    }
+    free(m->row_key);
     memset(m, 0, sizeof *m);
 }
 
@@ -128,6 +133,19 @@ nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch)
         m->delta[i] = nnd_alloc_floats(max_batch * widest);
         if (!m->delta[i]) goto nomem;
     }
+    if (nnd_dropout_any(m->drop_p, m->n_layers - 1)) {
+        free(m->row_key);
+        m->row_key = malloc(max_batch * sizeof *m->row_key);
+        if (!m->row_key) goto nomem;
+    }
+    for (int l = 0; l + 1 < m->n_layers && m->act != NND_ACT_RELU; l++) {
+        if (!(m->drop_p[l] > 0.0)) continue;
+        free(m->dropped[l]);
+        free(m->keep[l]);
+        m->dropped[l] = nnd_alloc_floats(max_batch * m->sizes[l + 1]);
+        m->keep[l] = malloc(max_batch * m->sizes[l + 1]);
+        if (!m->dropped[l] || !m->keep[l]) goto nomem;
+    }
     m->max_batch = max_batch;
     return NND_OK;
 nomem:
@@ -177,9 +195,48 @@ void nnd_model_init_params(nnd_model *m, uint64_t seed)
     nnd_model_init_scheme(m, seed, NND_INIT_TORCH);
 }
 
+/* 1 when hidden layer l's output was dropped in the last forward pass. */
+static int dropped_in_pass(const nnd_model *m, int l)
+{
+    return m->drawn && m->drop_p[l] > 0.0;
+}
+
+/* Dropout on hidden layer l's output A (n rows): in place for ReLU, else into dropped[l] with
+ * its mask. Returns what the next layer reads. */
+static const float *drop_units(nnd_model *m, int l, float *A, size_t n)
+{
+    const uint64_t key = nnd_dropout_layer_key(m->draw->seed, m->draw->step, l);
+    for (size_t i = 0; i < n; i++) m->row_key[i] = nnd_dropout_sample_key(key, m->draw->sample[i]);
+    const int in_place = m->act == NND_ACT_RELU;
+    float *D = in_place ? A : m->dropped[l];
+    nnd_ew()->dropout_forward(A, D, in_place ? NULL : m->keep[l], m->row_key, n, m->sizes[l + 1],
+                              nnd_dropout_threshold(m->drop_p[l]), nnd_dropout_scale(m->drop_p[l]));
+    return D;
+}
+
+/* dA of hidden layer l's output: dZ (n, out of layer l + 1) times W_{l+1}, through dropout's
+ * mask when the pass dropped, then through the activation's derivative. ReLU's mask is its
+ * output (after dropout, which zeroed the dropped units) and dropout's scale the GEMM's alpha. */
+static void hidden_delta(nnd_model *m, int l, const float *dZ, float *dA, size_t n)
+{
+    const size_t nin = m->sizes[l + 1], nout = m->sizes[l + 2];
+    const float *W = m->params + m->w_off[l + 1];
+    const int drops = dropped_in_pass(m, l);
+    if (m->act == NND_ACT_RELU) {
+        const float alpha = drops ? nnd_dropout_scale(m->drop_p[l]) : 1.0f;
+        const nnd_gemm_epilogue ep = {.relu_mask = m->acts[l + 1], .ld_mask = nin};
+        nnd_sgemm_fused(0, 0, n, nin, nout, alpha, dZ, nout, W, nin, 0.0f, dA, nin, &ep);
+        return;
+    }
+    nnd_sgemm(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin);
+    if (drops) nnd_ew()->dropout_backward(dA, m->keep[l], n * nin, nnd_dropout_scale(m->drop_p[l]));
+    nnd_ew()->act_backward(dA, m->acts[l + 1], m->pre[l], n * nin, m->act, (float)m->act_param);
+}
+
 const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
 {
     const float *in = X;
+    m->drawn = m->draw != NULL;
     if (m->in_mean) { /* the standardized input, which backward uses too */
         nnd_model_standardize(m, X, m->acts[0], n);
         in = m->acts[0];
@@ -198,7 +255,7 @@ const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
             nnd_sgemm(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout);
             nnd_ew()->bias_act(Z, A, b, n, nout, m->act, (float)m->act_param);
         }
-        in = A;
+        in = hidden && dropped_in_pass(m, l) ? drop_units(m, l, A, n) : A;
     }
     return m->acts[m->n_layers];
 }
@@ -231,14 +288,7 @@ void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t
         /* dA_prev (n, in) = dZ (n, out) * W (out, in), then through the activation. */
         float *dA = m->delta[ping];
         ping ^= 1;
-        const float *W = m->params + m->w_off[l];
-        if (m->act == NND_ACT_RELU) { /* ReLU's derivative in the GEMM's epilogue */
-            const nnd_gemm_epilogue ep = {.relu_mask = A_prev, .ld_mask = nin};
-            nnd_sgemm_fused(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin, &ep);
-        } else {
-            nnd_sgemm(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin);
-            ew->act_backward(dA, A_prev, m->pre[l - 1], n * nin, m->act, (float)m->act_param);
-        }
+        hidden_delta(m, l - 1, dZ, dA, n);
         dZ = dA;
     }
 }
@@ -257,6 +307,7 @@ nnd_status nnd_model_reserve_deltas(nnd_model *m)
 
 const float *nnd_model_layer_input(const nnd_model *m, const float *X, int l)
 {
+    if (l > 0 && dropped_in_pass(m, l - 1) && m->dropped[l - 1]) return m->dropped[l - 1];
     return l > 0 || m->in_mean ? m->acts[l] : X;
 }
 
@@ -268,21 +319,10 @@ const float *nnd_model_layer_dz(const nnd_model *m, int l)
 void nnd_model_backward_deltas(nnd_model *m, float *dout, size_t n)
 {
     m->dz_top = dout;
-    for (int l = m->n_layers - 1; l > 0 && n > 0; l--) {
-        size_t nin = m->sizes[l], nout = m->sizes[l + 1];
-        const float *dZ = nnd_model_layer_dz(m, l), *W = m->params + m->w_off[l];
-        float *dA = m->dz[l - 1];
-        /* dA_prev (n, in) = dZ (n, out) * W (out, in), then through the activation: row by row
-         * (the GEMM's result for a row does not depend on the other rows). */
-        if (m->act == NND_ACT_RELU) {
-            const nnd_gemm_epilogue ep = {.relu_mask = m->acts[l], .ld_mask = nin};
-            nnd_sgemm_fused(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin, &ep);
-        } else {
-            nnd_sgemm(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin);
-            nnd_ew()->act_backward(dA, m->acts[l], m->pre[l - 1], n * nin, m->act,
-                                   (float)m->act_param);
-        }
-    }
+    /* dA_prev (n, in) = dZ (n, out) * W (out, in), then through the activation: row by row
+     * (the GEMM's result for a row does not depend on the other rows). */
+    for (int l = m->n_layers - 1; l > 0 && n > 0; l--)
+        hidden_delta(m, l - 1, nnd_model_layer_dz(m, l), m->dz[l - 1], n);
 }
 
 void nnd_model_weight_grad(const nnd_model *m, const float *X, int l, size_t r0, size_t r1,

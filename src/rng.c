@@ -1,13 +1,5 @@
 #include "nndist/rng.h"
 
-uint64_t nnd_mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 uint64_t nnd_rng_u64(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b)
 {
     /* Chained mixing: each input word passes through a full avalanche before the next. */

@@ -1,5 +1,7 @@
 #include "nndist/run_identity.h"
 
+#include "nndist/dropout.h"
+
 #include "nndist/ckpt_dir.h"
 #include "nndist/h5util.h"
 
@@ -107,6 +109,11 @@ void nnd_run_definition(char *buf, size_t size, const nnd_train_config *cfg,
     if (nnd_activation_param_flag(cfg->act)) /* the words of runs without one stay as they were */
         add(buf, size, nnd_activation_param_flag(cfg->act), "%s",
             shortest(num, sizeof num, cfg->act_param));
+    if (nnd_dropout_any(cfg->dropout, cfg->n_layers - 1)) {
+        char drop[NND_MAX_LAYERS * 24];
+        nnd_dropout_format(drop, sizeof drop, cfg->dropout, cfg->n_layers - 1);
+        add(buf, size, "dropout", "%s", drop);
+    }
     add(buf, size, "optimizer", "%s", cfg->optim.name);
     size_t np;
     const nnd_optim_param *params = nnd_optim_params(&np);

@@ -100,6 +100,10 @@ static nnd_status alloc_step_buffers(nnd_trainer *t)
     nnd_status st = nnd_model_reserve(&t->model, B);
     t->idx = malloc(B * sizeof *t->idx);
     t->xb = nnd_alloc_floats(B * d);
+    if (nnd_dropout_any(t->model.drop_p, t->model.n_layers - 1)) {
+        t->sample = malloc(B * sizeof *t->sample);
+        if (!t->sample) st = st ? st : nnd_err_set(NND_ERR_NOMEM, "out of memory for a batch");
+    }
     if (t->cfg->loss == NND_LOSS_MSE)
         t->tb = nnd_alloc_floats(B * k);
     else
@@ -186,6 +190,7 @@ static size_t gather_batch(nnd_trainer *t)
     size_t d = t->model.sizes[0], k = t->model.sizes[t->model.n_layers];
     for (size_t i = 0; i < n; i++) {
         size_t s = t->idx[i];
+        if (t->sample) t->sample[i] = t->order.lo + s;
         memcpy(t->xb + i * d, t->train.x + s * d, d * sizeof *t->xb);
         if (t->tb)
             memcpy(t->tb + i * k, t->train.targets + s * k, k * sizeof *t->tb);
@@ -292,6 +297,7 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
     setup_threads(t);
     nnd_status st = nnd_model_init(&t->model, cfg->sizes, cfg->n_layers, cfg->act);
     if (nnd_activation_param_flag(cfg->act)) t->model.act_param = cfg->act_param;
+    for (int l = 0; l + 1 < cfg->n_layers; l++) t->model.drop_p[l] = cfg->dropout[l];
     return nnd_comm_agree(c, st);
 }
 
@@ -426,6 +432,7 @@ void nnd_trainer_free(nnd_trainer *t)
     nnd_data_free(&t->train);
     nnd_data_free(&t->val);
     free(t->idx);
+    free(t->sample);
     free(t->xb);
     free(t->yb);
     free(t->tb);
@@ -456,6 +463,10 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
     nnd_guard_phase("computing a step", 0.0);
     size_t n = gather_batch(t), correct = 0;
     double denom = 0.0, loss_sum = 0.0;
+    /* Dropout's masks for this step, in the forward and backward passes only (the validation
+     * and the checkpoints' models never drop). */
+    const nnd_dropout_draw draw = {t->cfg->seed, t->step, t->sample};
+    m->draw = t->sample ? &draw : NULL;
     if (n > 0)
         loss_sum =
             nnd_trainer_batch_loss(t, nnd_model_forward(m, t->xb, n), n, dout, &correct, &denom);
@@ -481,6 +492,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
         s->loss_sum = sums[TAIL_LOSS_SUM];
         denom = t->ce.weights ? sums[TAIL_WEIGHTS] : sums[TAIL_SAMPLES];
     }
+    m->draw = NULL;
     t2 = MPI_Wtime();
     nnd_guard_phase("update", 0.0);
     s->samples = sums[TAIL_SAMPLES];

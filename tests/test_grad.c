@@ -12,7 +12,11 @@
  * in any single gradient entry above 0.05 is caught. Every hidden activation is checked with
  * both losses, leaky-relu and elu at their default parameter and another. ReLU, leaky-relu and
  * elu parameters whose step moves a hidden unit across the kink at 0 are skipped (at most a
- * fifth of them); gelu, gelu-tanh, silu, tanh and sigmoid are smooth. */
+ * fifth of them); gelu, gelu-tanh, silu, tanh and sigmoid are smooth.
+ *
+ * Dropout (dropout.h) is checked the same way with its draw held fixed, so every evaluation
+ * drops the same units: the function differentiated is the network with those units' outputs
+ * zeroed and the others scaled by 1 / (1 - p). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,14 +53,21 @@ typedef struct {
     float *scratch;  /* (n, k) dlogits of the finite-difference evaluations */
     size_t n_hidden; /* hidden activations of the batch: sum over hidden layers of n * width */
     unsigned char *pattern_plus, *pattern_minus, *pattern_base; /* (n_hidden) A > 0 */
+    uint64_t sample[N_SAMPLES];                                 /* dropout's rows of the samples */
+    nnd_dropout_draw draw;
 } grad_case;
 
-static void case_init(grad_case *c, nnd_activation act, double param, nnd_loss_kind loss,
-                      uint64_t seed)
+/* dropout: the probability on every hidden layer (0: none), drawn at a fixed step. */
+static void case_init_drop(grad_case *c, nnd_activation act, double param, nnd_loss_kind loss,
+                           uint64_t seed, double dropout)
 {
     memset(c, 0, sizeof *c);
     assert_int_equal(nnd_model_init(&c->m, g_sizes, N_LAYERS, act), NND_OK);
     if (nnd_activation_param_flag(act)) c->m.act_param = param;
+    for (int l = 0; l + 1 < N_LAYERS; l++) c->m.drop_p[l] = dropout;
+    for (size_t i = 0; i < N_SAMPLES; i++) c->sample[i] = 1000 + 7 * i;
+    c->draw = (nnd_dropout_draw){seed, 3, c->sample};
+    if (dropout > 0.0) c->m.draw = &c->draw;
     assert_int_equal(nnd_model_reserve(&c->m, N_SAMPLES), NND_OK);
     nnd_model_init_params(&c->m, seed);
     c->loss = loss;
@@ -85,6 +96,12 @@ static void case_init(grad_case *c, nnd_activation act, double param, nnd_loss_k
     assert_non_null(c->pattern_plus);
     assert_non_null(c->pattern_minus);
     assert_non_null(c->pattern_base);
+}
+
+static void case_init(grad_case *c, nnd_activation act, double param, nnd_loss_kind loss,
+                      uint64_t seed)
+{
+    case_init_drop(c, act, param, loss, seed, 0.0);
 }
 
 static void case_free(grad_case *c)
@@ -182,11 +199,11 @@ static size_t compare_grads(const float *grad, const double *fd, const unsigned 
     return bad;
 }
 
-static void check_gradient_ce(nnd_activation act, double param, nnd_loss_kind loss, uint64_t seed,
-                              const nnd_ce_opts *ce)
+static void check_gradient_drop(nnd_activation act, double param, nnd_loss_kind loss, uint64_t seed,
+                                const nnd_ce_opts *ce, double dropout)
 {
     grad_case c;
-    case_init(&c, act, param, loss, seed);
+    case_init_drop(&c, act, param, loss, seed, dropout);
     c.ce = ce;
     size_t np = c.m.n_params;
     assert_int_equal(np, 5 * 7 + 7 + 7 * 6 + 6 + 6 * 3 + 3);
@@ -201,7 +218,8 @@ static void check_gradient_ce(nnd_activation act, double param, nnd_loss_kind lo
     size_t skipped = numeric_grad(&c, fd, skip);
     /* Only relu, leaky-relu and elu have kinks, and even there most parameters must be
      * checked. */
-    assert_true(skipped * 5 < np);
+    if (skipped * 5 >= np)
+        fail_msg("%s: %zu of %zu parameters crossed a kink", nnd_activation_name(act), skipped, np);
 
     double worst;
     size_t worst_at;
@@ -220,6 +238,12 @@ static void check_gradient_ce(nnd_activation act, double param, nnd_loss_kind lo
     free(fd);
     free(skip);
     case_free(&c);
+}
+
+static void check_gradient_ce(nnd_activation act, double param, nnd_loss_kind loss, uint64_t seed,
+                              const nnd_ce_opts *ce)
+{
+    check_gradient_drop(act, param, loss, seed, ce, 0.0);
 }
 
 static void check_gradient(nnd_activation act, nnd_loss_kind loss, uint64_t seed)
@@ -392,17 +416,42 @@ static void test_backward_dout_aliasing_and_empty_batch(void **state)
     case_free(&c);
 }
 
+/* Dropout with the draw held: ReLU (dropped in place, its scale the backward GEMM's alpha) and
+ * the activations that keep A and the mask apart (tanh through A, gelu through Z, elu). The
+ * draw drops a part of the hidden units, not all. */
+static void test_grad_dropout(void **state)
+{
+    (void)state;
+    const nnd_activation acts[] = {NND_ACT_RELU, NND_ACT_TANH, NND_ACT_GELU, NND_ACT_ELU};
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+        check_gradient_drop(acts[a], nnd_activation_default_param(acts[a]), NND_LOSS_SOFTMAX_CE,
+                            81 + a, NULL, 0.25);
+        check_gradient_drop(acts[a], nnd_activation_default_param(acts[a]), NND_LOSS_MSE, 85 + a,
+                            NULL, 0.25);
+    }
+    grad_case c;
+    case_init_drop(&c, NND_ACT_TANH, 0.0, NND_LOSS_SOFTMAX_CE, 71, 0.25);
+    nnd_model_forward(&c.m, c.X, c.n);
+    size_t kept = 0, units = 0;
+    for (int l = 0; l + 1 < N_LAYERS; l++)
+        for (size_t i = 0; i < c.n * g_sizes[l + 1]; i++, units++) kept += c.m.keep[l][i];
+    assert_true(kept > units / 2 && kept < units);
+    case_free(&c);
+}
+
 /* The deterministic mode's backward (every layer's dZ kept, then each layer's dW and db over the
  * batch's rows) gives bitwise the gradient of nnd_model_backward, for every activation: the
  * same products on the same dZ, including through the kept pre-activations of gelu, gelu-tanh
- * and silu. */
+ * and silu, with and without dropout. */
 static void test_backward_deltas_equal_backward(void **state)
 {
     (void)state;
-    for (int a = 0; a < NND_ACT_COUNT; a++) {
+    for (int a = 0; a < 2 * NND_ACT_COUNT; a++) {
         grad_case c;
-        case_init(&c, (nnd_activation)a, nnd_activation_default_param((nnd_activation)a),
-                  NND_LOSS_SOFTMAX_CE, 61 + (uint64_t)a);
+        const nnd_activation act = (nnd_activation)(a % NND_ACT_COUNT);
+        const double dropout = a < NND_ACT_COUNT ? 0.0 : 0.25; /* then with dropout */
+        case_init_drop(&c, act, nnd_activation_default_param(act), NND_LOSS_SOFTMAX_CE,
+                       61 + (uint64_t)a, dropout);
         assert_int_equal(nnd_model_reserve_deltas(&c.m), NND_OK);
         size_t np = c.m.n_params;
         float *want = malloc(np * sizeof *want), *dout = malloc(c.n * c.k * sizeof *dout);
@@ -416,8 +465,9 @@ static void test_backward_deltas_equal_backward(void **state)
             nnd_model_bias_grad(&c.m, l, 0, c.n, got + c.m.b_off[l]);
         }
         if (memcmp(got, want, np * sizeof *got) != 0)
-            fail_msg("%s: the deterministic backward differs from nnd_model_backward",
-                     nnd_activation_name((nnd_activation)a));
+            fail_msg("%s, dropout %g: the deterministic backward differs from "
+                     "nnd_model_backward",
+                     nnd_activation_name(act), dropout);
         free(want);
         free(dout);
         free(got);
@@ -442,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_grad_silu),
         cmocka_unit_test(test_grad_leaky_relu),
         cmocka_unit_test(test_grad_elu),
+        cmocka_unit_test(test_grad_dropout),
         cmocka_unit_test(test_checker_detects_small_errors),
         cmocka_unit_test(test_backward_dout_aliasing_and_empty_batch),
         cmocka_unit_test(test_backward_deltas_equal_backward),

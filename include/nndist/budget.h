@@ -54,7 +54,13 @@ typedef struct {
     int writes_files;      /* the run writes checkpoints or --save */
     int exact;             /* --deterministic */
     int keeps_z;           /* the activation keeps the hidden layers' Z (nnd_activation_keeps_z) */
+    double dropout_bytes;  /* dropout's buffers per sample (nnd_budget_dropout_bytes) */
 } nnd_budget_input;
+
+/* Dropout's bytes per sample of a run: the samples' rows and keys, and for an activation other
+ * than ReLU (dropped in place) a copy and a mask of each dropped layer's output. */
+double nnd_budget_dropout_bytes(const size_t *sizes, int n_layers, nnd_activation act,
+                                const double *dropout);
 
 typedef struct {
     double part[NND_BUDGET_PARTS]; /* bytes: per rank, and per node for NND_BUDGET_SHARED */

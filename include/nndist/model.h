@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "nndist/activation.h"
+#include "nndist/dropout.h"
 #include "nndist/error.h"
 
 #define NND_MAX_LAYERS 32
@@ -52,6 +53,19 @@ typedef struct {
      * acts[0], which the backward pass then reads as layer 0's input), so that every caller
      * passes raw features. Both NULL when the model has none; owned. */
     float *in_mean, *in_std;
+    /* Dropout (dropout.h): drop_p[l] for hidden layer l (0: none), applied by nnd_model_forward
+     * only while draw is set (the trainer sets it around a step's forward and backward; eval,
+     * predict and validation leave it NULL). A ReLU layer is dropped in place (acts[l+1] holds
+     * D: D > 0 exactly where ReLU's derivative and the mask both pass); the other activations
+     * keep A in acts[l+1] for their derivative, D in dropped[l] and the mask in keep[l]. drawn
+     * says whether the last forward pass dropped, so backward reads the same buffers.
+     * row_key (max_batch) is the sample keys of the layer being dropped. */
+    double drop_p[NND_MAX_LAYERS];
+    const nnd_dropout_draw *draw;
+    int drawn;
+    float *dropped[NND_MAX_LAYERS];
+    uint8_t *keep[NND_MAX_LAYERS];
+    uint64_t *row_key;
 } nnd_model;
 
 /* Sets up the shapes and allocates params and grads (zeroed). sizes has n_layers + 1 entries.
@@ -60,7 +74,8 @@ typedef struct {
 nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_activation act);
 void nnd_model_free(nnd_model *m);
 /* Allocates the activation workspace for batches of up to max_batch samples (idempotent): A of
- * every layer, Z of the hidden layers too when the activation keeps it. */
+ * every layer, Z of the hidden layers too when the activation keeps it, and dropout's buffers
+ * for the layers of drop_p (set drop_p first). */
 nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch);
 
 /* How the weights start (train --init), each drawn from the counter-based generator: a pure
@@ -79,7 +94,8 @@ void nnd_model_init_scheme(nnd_model *m, uint64_t seed, nnd_init_scheme scheme);
 void nnd_model_init_params(nnd_model *m, uint64_t seed);
 
 /* Forward pass of n samples X (n, sizes[0]); returns the output (n, sizes[n_layers]) (borrowed,
- * valid until the next forward). n <= max_batch. */
+ * valid until the next forward). n <= max_batch. With draw set, the hidden layers of drop_p
+ * drop units (draw->sample holds the n samples' rows). */
 const float *nnd_model_forward(nnd_model *m, const float *X, size_t n);
 
 /* Backward pass after nnd_model_forward on the same X: dout (n, outputs) is dLoss/dOutput
@@ -104,8 +120,8 @@ void nnd_model_backward_deltas(nnd_model *m, float *dout, size_t n);
 void nnd_model_weight_grad(const nnd_model *m, const float *X, int l, size_t r0, size_t r1,
                            size_t o0, size_t o1, float *dW);
 void nnd_model_bias_grad(const nnd_model *m, int l, size_t r0, size_t r1, float *db);
-/* The activation that enters layer l (X for layer 0) and the dZ of layer l, of the last
- * batch (for their largest magnitudes). */
+/* The activation that enters layer l (X for layer 0; after dropout when the last forward pass
+ * dropped) and the dZ of layer l, of the last batch (for their largest magnitudes). */
 const float *nnd_model_layer_input(const nnd_model *m, const float *X, int l);
 const float *nnd_model_layer_dz(const nnd_model *m, int l);
 

@@ -12,11 +12,21 @@ enum nnd_rng_purpose {
     NND_RNG_INIT_BIAS = 2,
     NND_RNG_SHUFFLE = 3,
     NND_RNG_SYNTHETIC = 4,
-    NND_RNG_ORDER = 5, /* the batch order's grouping of stripes (order.h) */
+    NND_RNG_ORDER = 5,   /* the batch order's grouping of stripes (order.h) */
+    NND_RNG_DROPOUT = 6, /* dropout's masks (dropout.h) */
 };
 
-/* splitmix64's finaliser: a bijective 64-bit mix. */
-uint64_t nnd_mix64(uint64_t x);
+/* splitmix64's step and finaliser: a bijective 64-bit mix of x + the golden ratio's 2^64
+ * multiple, so nnd_mix64(r + j * NND_GOLDEN64), j = 0, 1, ..., is splitmix64's sequence from r.
+ * Inline: dropout's mask kernels draw one per unit, vectorized. */
+#define NND_GOLDEN64 0x9e3779b97f4a7c15ULL
+static inline uint64_t nnd_mix64(uint64_t x)
+{
+    x += NND_GOLDEN64;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
 /* A 64-bit random word for (seed, purpose, a, b). */
 uint64_t nnd_rng_u64(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b);
 /* Uniform in [0, 1) with 24 random bits (exact in float). */

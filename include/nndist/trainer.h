@@ -30,6 +30,7 @@ typedef struct {
     uint64_t spe;     /* steps per epoch */
     uint64_t step;    /* optimizer steps done */
     uint32_t *idx;    /* this rank's sample indices of the current step */
+    uint64_t *sample; /* their rows in the training set, for dropout's masks (NULL without) */
     float *xb;        /* gathered batch (batch, d) */
     int32_t *yb;      /* gathered labels (batch) */
     float *tb;        /* gathered targets (batch, k) */

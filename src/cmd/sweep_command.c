@@ -7,6 +7,8 @@
 
 #include "cmd/sweep.h"
 
+#include "nndist/dropout.h"
+
 /* The shortest %g form of v that reads back as v (10, not 1e+01). */
 void sweep_format_exact(char *buf, size_t size, double v)
 {
@@ -73,6 +75,11 @@ void sweep_train_command(const sweep *s, size_t c, uint64_t epochs, int np, cons
     if (b->label_smoothing != 0.0) {
         sweep_format_exact(num, sizeof num, b->label_smoothing);
         cmd_flag(cmd, size, "--label-smoothing", num);
+    }
+    if (nnd_dropout_any(b->dropout, b->n_layers - 1)) {
+        char drop[NND_MAX_LAYERS * 24];
+        nnd_dropout_format(drop, sizeof drop, b->dropout, b->n_layers - 1);
+        cmd_flag(cmd, size, "--dropout", drop);
     }
     cmd_flag(cmd, size, "--optimizer", s->opt_text[cf->opt]);
     sweep_format_exact(num, sizeof num, cf->optim.lr);

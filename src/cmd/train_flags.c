@@ -2,6 +2,8 @@
  * their checks; each command adds its own options to the same table. */
 #include "cmd/train_flags.h"
 
+#include "nndist/dropout.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,11 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
          "leaky-relu's negative_slope: x < 0 gives S x; S >= 0 (default 0.01; 0 is relu)", NULL},
         {"elu-alpha", NND_OPT_STRING, &f->act_param[1], "A",
          "elu's alpha: x <= 0 gives A (exp(x) - 1); A > 0 (default 1)", NULL},
+        {"dropout", NND_OPT_STRING, &f->dropout, "P|P1:P2:...",
+         "inverted dropout on the hidden layers' outputs while training (torch.nn.Dropout(P)), "
+         "one probability in [0, 1) for every hidden layer or one per hidden layer; off in "
+         "eval, predict and export (default 0)",
+         NULL},
         {"loss", NND_OPT_STRING, &f->loss, "L",
          "softmax-ce (default; integer labels) or mse ((N, K) float targets)", NULL},
         {"class-weights", NND_OPT_STRING, &cfg->class_weights, "W0,...|balanced",
@@ -232,6 +239,8 @@ nnd_status nnd_train_flags_finish(nnd_train_flags *f)
     for (int i = 0; i < f->layers.n; i++) cfg->sizes[i] = f->layers.v[i];
     nnd_status st = finish_activation(f);
     if (st) return st;
+    if (f->dropout && (st = nnd_dropout_parse(f->dropout, cfg->n_layers - 1, cfg->dropout)))
+        return st;
     if (nnd_loss_parse(f->loss, &cfg->loss) != 0)
         return nnd_err_set(NND_ERR_USAGE, "--loss: unknown '%s'; expected softmax-ce or mse",
                            f->loss);

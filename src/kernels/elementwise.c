@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "nndist/isa.h"
+#include "nndist/rng.h"
 
 /* Elementwise loops go parallel above this many elements. */
 #define PAR_MIN 65536
@@ -184,6 +185,38 @@ static void act_backward(float *dA, const float *A, const float *Z, size_t count
     }
 }
 
+/* One random word per unit (splitmix64 from the row's key), 64-bit multiplies that AVX-512DQ
+ * vectorizes; the kept units scaled with pick, so that no branch depends on the mask. */
+static void dropout_forward(const float *A, float *D, uint8_t *keep, const uint64_t *row_key,
+                            size_t n, size_t width, uint64_t threshold, float scale)
+{
+#pragma omp parallel for schedule(static) if (n * width > PAR_MIN / 4)
+    for (size_t i = 0; i < n; i++) {
+        const float *a = A + i * width;
+        float *d = D + i * width;
+        const uint64_t r = row_key[i];
+        if (keep) {
+            uint8_t *k = keep + i * width;
+            for (size_t j = 0; j < width; j++) {
+                const int kept = (nnd_mix64(r + (uint64_t)j * NND_GOLDEN64) >> 32) < threshold;
+                k[j] = (uint8_t)kept;
+                d[j] = pick(kept, a[j] * scale, 0.0f);
+            }
+        } else {
+            for (size_t j = 0; j < width; j++) {
+                const int kept = (nnd_mix64(r + (uint64_t)j * NND_GOLDEN64) >> 32) < threshold;
+                d[j] = pick(kept, a[j] * scale, 0.0f);
+            }
+        }
+    }
+}
+
+static void dropout_backward(float *dA, const uint8_t *keep, size_t count, float scale)
+{
+#pragma omp parallel for simd schedule(static) if (parallel : count > PAR_MIN)
+    for (size_t i = 0; i < count; i++) dA[i] = pick(keep[i] != 0, dA[i] * scale, 0.0f);
+}
+
 /* db (out) = column sums of dZ (n, out), rows added in order. */
 static void column_sums(float *db, const float *dZ, size_t n, size_t out)
 {
@@ -311,6 +344,8 @@ const nnd_ew_kernels NND_ISA_NAME(nnd_ew_) = {
     .bias_act = bias_act,
     .act_backward = act_backward,
     .column_sums = column_sums,
+    .dropout_forward = dropout_forward,
+    .dropout_backward = dropout_backward,
     .any_nonfinite = any_nonfinite,
 };
 

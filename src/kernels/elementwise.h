@@ -19,6 +19,13 @@ typedef struct {
      * from the pre-activation Z (gelu, gelu-tanh, silu; Z may be NULL for the others) */
     void (*act_backward)(float *dA, const float *A, const float *Z, size_t count,
                          nnd_activation act, float p);
+    /* Dropout's forward (dropout.h) on n rows of width units: D = kept ? A * scale : 0, unit j
+     * of row i kept when (nnd_mix64(row_key[i] + j * NND_GOLDEN64) >> 32) < threshold; keep
+     * (n, width) receives the mask unless NULL. D == A allowed (in place). */
+    void (*dropout_forward)(const float *A, float *D, uint8_t *keep, const uint64_t *row_key,
+                            size_t n, size_t width, uint64_t threshold, float scale);
+    /* Its backward: dA (count) = keep ? dA * scale : 0 */
+    void (*dropout_backward)(float *dA, const uint8_t *keep, size_t count, float scale);
     /* db (out) = column sums of dZ (n, out) */
     void (*column_sums)(float *db, const float *dZ, size_t n, size_t out);
     /* 1 when any value is NaN or infinite */
