@@ -1,5 +1,5 @@
-/* nndist sweep: k-fold cross-validation of every (optimizer, lr, batch) configuration, in
- * parallel across groups of ranks. This header is what its parts share:
+/* nndist sweep: k-fold cross-validation of every (optimizer, lr, batch, layers, dropout, weight
+ * decay) configuration, in parallel across groups of ranks. This header is what its parts share:
  *   sweep.c           the command: setup (output directory, data, folds), then the run
  *   sweep_options.c   the command line, the grid of configurations, the rungs
  *   sweep_command.c   the `nndist train` command line that reproduces a configuration
@@ -68,9 +68,11 @@ enum { SWEEP_MAX_ITEMS = 64, SWEEP_MAX_RUNGS = 16 };
 
 /* One configuration of the grid. */
 typedef struct {
-    size_t opt, lr, batch;  /* indices into the lists */
-    nnd_optim_config optim; /* defaults, the given hyperparameters, and the lr */
+    size_t opt, lr, batch;   /* indices into the lists */
+    size_t layers, drop, wd; /* and into the model's axes (0 when not listed) */
+    nnd_optim_config optim;  /* defaults, the given hyperparameters, the lr, the decay */
     uint64_t batch_size;
+    double dropout[NND_MAX_LAYERS]; /* per hidden layer of its --layers */
 } sweep_config;
 
 /* One configuration trained for one budget: per-fold numbers (NAN after a divergence). The
@@ -98,6 +100,7 @@ typedef struct {
     nnd_train_config base;
     nnd_train_flags f;
     const char *optimizers, *lrs, *batches, *out;
+    const char *layers_list, *dropout_list, *wd_list; /* the model's axes, as given (or NULL) */
     uint64_t folds, epochs, group_size, subset;
     int halving;
     uint64_t ckpt_every; /* a running fold checkpoints every N steps (0: only on a signal) */
@@ -108,6 +111,13 @@ typedef struct {
     double lr[SWEEP_MAX_ITEMS];
     uint64_t batch[SWEEP_MAX_ITEMS];
     size_t n_opt, n_lr, n_batch, n_cfg;
+    /* the model's axes, inside the batch sizes: --layers A/B, --dropout P,Q, --weight-decay X,Y;
+     * one item each when not listed (the base's layers, no dropout, the optimizers' decay) */
+    nnd_cli_sizes layers[SWEEP_MAX_ITEMS];
+    char layers_text[SWEEP_MAX_ITEMS][64], drop_text[SWEEP_MAX_ITEMS][64],
+        wd_text[SWEEP_MAX_ITEMS][64];
+    double wd[SWEEP_MAX_ITEMS];
+    size_t n_layers, n_drop, n_wd;
     sweep_config *cfg;
     /* rungs */
     int n_rungs;
@@ -154,8 +164,16 @@ typedef void (*sweep_poll_fn)(void *ctx);
 /* Parses and checks argv, builds the grid and plans the rungs; `--help` prints on rank 0 and
  * sets *help. A pure function of argv and the world size: the same verdict on every rank. */
 nnd_status sweep_parse(sweep *s, int argc, char **argv, const nnd_comm *c, int *help);
-/* "adam lr 1e-3 batch 64": configuration c as the table and the progress lines name it. */
+/* "adam lr 1e-3 batch 64": configuration c as the table and the progress lines name it (with
+ * its layers, dropout and weight decay where those are listed). */
 void sweep_config_name(const sweep *s, size_t c, char *buf, size_t size);
+/* " layers 784,512,10 dropout 0.2 wd 1e-4": the listed model axes of configuration c ("" when
+ * none is listed). */
+void sweep_config_axes(const sweep *s, size_t c, char *buf, size_t size);
+/* The base settings with configuration c's: layers, dropout, optimizer, lr, decay, batch. */
+void sweep_config_train(const sweep *s, size_t c, nnd_train_config *cfg);
+/* Configurations that share an (optimizer, lr) pair: the batch sizes times the model axes. */
+size_t sweep_inner_count(const sweep *s);
 
 /* ---- sweep_command.c ---- */
 

@@ -52,7 +52,9 @@ void sweep_train_command(const sweep *s, size_t c, uint64_t epochs, int np, cons
                          const char *val, int names, char *cmd, size_t size)
 {
     const sweep_config *cf = &s->cfg[c];
-    const nnd_train_config *b = &s->base;
+    nnd_train_config this_cfg;
+    sweep_config_train(s, c, &this_cfg);
+    const nnd_train_config *b = &this_cfg;
     char num[64], layers[512] = "";
     snprintf(cmd, size, "mpirun -np %d nndist train", np);
     cmd_flag(cmd, size, "--data", data);
@@ -98,6 +100,10 @@ void sweep_train_command(const sweep *s, size_t c, uint64_t epochs, int np, cons
             sweep_format_exact(num, sizeof num, nnd_optim_param_get(&cf->optim, &params[i]));
             cmd_flag(cmd, size, flag, num);
         }
+    }
+    if (s->wd_list) {
+        sweep_format_exact(num, sizeof num, cf->optim.weight_decay);
+        cmd_flag(cmd, size, "--weight-decay", num);
     }
     snprintf(num, sizeof num, "%" PRIu64, cf->batch_size);
     cmd_flag(cmd, size, "--batch", num);

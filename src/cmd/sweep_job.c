@@ -90,7 +90,7 @@ static nnd_status resume_fold(fold_run *x)
         x->samples = meta.epoch_samples;
     }
     if (x->s->group.rank == 0) {
-        char name[128];
+        char name[384];
         sweep_config_name(x->s, x->c, name, sizeof name);
         printf("resuming %s, fold %u, at step %" PRIu64 "\n", name, x->f + 1, meta.step);
         fflush(stdout);
@@ -104,10 +104,8 @@ static nnd_status run_fold(sweep *s, size_t c, int rung, unsigned f, sweep_resul
                            sweep_poll_fn poll, void *ctx)
 {
     uint64_t epochs = r->epochs;
-    nnd_train_config cfg = s->base;
-    const sweep_config *cf = &s->cfg[c];
-    cfg.optim = cf->optim;
-    cfg.batch = cf->batch_size;
+    nnd_train_config cfg;
+    sweep_config_train(s, c, &cfg);
     cfg.epochs = epochs;
     nnd_data_subset train = {&s->all, s->rows[f][0], s->n_rows[f][0]};
     nnd_data_subset val = {&s->all, s->rows[f][1], s->n_rows[f][1]};

@@ -8,13 +8,15 @@
 #include <string.h>
 
 #include "nndist/cli.h"
+#include "nndist/dropout.h"
 #include "cmd/sweep.h"
 
 static const char *const g_usage =
     "nndist sweep --data FILE --layers N0,...,NL --optimizers A,B,... --lrs X,Y,... "
     "--folds K --epochs E [options]";
 static const char *const g_description =
-    "K-fold cross-validation of every (optimizer, lr, batch) configuration. The world splits\n"
+    "K-fold cross-validation of every (optimizer, lr, batch, layers, dropout, weight decay)\n"
+    "configuration. The world splits\n"
     "into groups of --group-size ranks; each group trains one configuration at a time (all K\n"
     "folds, data-parallel like train), and configurations are dealt to groups as they free up.\n"
     "Prints a ranked table (mean +- std over the folds of the validation accuracy and loss;\n"
@@ -24,19 +26,21 @@ static const char *const g_description =
 
 enum { SWEEP_MAX_CONFIGS = 1000 };
 
-/* Splits a comma-separated list into items, refusing empty, overlong and repeated ones. */
-static nnd_status split_list(const char *flag, const char *text, const char *expected,
-                             char items[][32], size_t *n)
+enum { ITEM_MAX = 64 };
+
+/* Splits a list separated by sep into items, refusing empty, overlong and repeated ones. */
+static nnd_status split_by(const char *flag, const char *text, char sep, const char *expected,
+                           char items[][ITEM_MAX], size_t *n)
 {
     *n = 0;
     const char *p = text;
     for (size_t i = 1;; i++) {
-        const char *comma = strchr(p, ',');
+        const char *comma = strchr(p, sep);
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (len == 0)
             return nnd_err_set(NND_ERR_USAGE, "--%s: item %zu of '%s' is empty; expected %s", flag,
                                i, text, expected);
-        if (len >= 32)
+        if (len >= ITEM_MAX)
             return nnd_err_set(NND_ERR_USAGE, "--%s: item %zu of '%s' is too long; expected %s",
                                flag, i, text, expected);
         if (*n == SWEEP_MAX_ITEMS)
@@ -53,9 +57,63 @@ static nnd_status split_list(const char *flag, const char *text, const char *exp
     }
 }
 
+static nnd_status split_list(const char *flag, const char *text, const char *expected,
+                             char items[][ITEM_MAX], size_t *n)
+{
+    return split_by(flag, text, ',', expected, items, n);
+}
+
+/* The model's axes: --layers A/B/... (every item a --layers of the same inputs and outputs),
+ * --dropout P,Q,... (each train's --dropout, checked against each --layers in build_configs)
+ * and --weight-decay X,Y,...; one item each when not listed. */
+static nnd_status parse_axes(sweep *s)
+{
+    char items[SWEEP_MAX_ITEMS][ITEM_MAX];
+    nnd_status st;
+    s->n_layers = s->n_drop = s->n_wd = 1;
+    s->drop_text[0][0] = '\0';
+    s->wd[0] = NAN;
+    if (!s->layers_list)
+        return nnd_err_set(NND_ERR_USAGE, "--layers is required: at least two sizes, inputs and "
+                                          "outputs, e.g. --layers 784,512,256,10 (alternatives "
+                                          "separated by /)");
+    const char *lay_expect = "layer lists separated by '/', such as 784,256,10/784,512,256,10";
+    if ((st = split_by("layers", s->layers_list, '/', lay_expect, items, &s->n_layers))) return st;
+    for (size_t i = 0; i < s->n_layers; i++) {
+        nnd_cli_sizes *L = &s->layers[i];
+        if ((st = nnd_cli_parse_value("layers", NND_OPT_SIZES, items[i], L))) return st;
+        if (L->n < 2 || L->n > NND_MAX_LAYERS + 1)
+            return nnd_err_set(NND_ERR_USAGE, "--layers: '%s' has %d sizes; expected 2 to %d",
+                               items[i], L->n, NND_MAX_LAYERS + 1);
+        if (L->v[0] != s->layers[0].v[0] || L->v[L->n - 1] != s->layers[0].v[s->layers[0].n - 1])
+            return nnd_err_set(NND_ERR_USAGE,
+                               "--layers: '%s' and '%s' differ in their inputs or outputs; the "
+                               "alternatives share the data, so only the hidden layers may "
+                               "differ",
+                               items[0], items[i]);
+        memcpy(s->layers_text[i], items[i], ITEM_MAX);
+    }
+    if (s->dropout_list) {
+        const char *drop_expect = "train's --dropout values separated by commas, such as 0,0.2,0.5";
+        if ((st = split_list("dropout", s->dropout_list, drop_expect, items, &s->n_drop)))
+            return st;
+        for (size_t i = 0; i < s->n_drop; i++) memcpy(s->drop_text[i], items[i], ITEM_MAX);
+    }
+    if (s->wd_list) {
+        const char *wd_expect = "comma-separated numbers >= 0 such as 0,1e-4,1e-3";
+        if ((st = split_list("weight-decay", s->wd_list, wd_expect, items, &s->n_wd))) return st;
+        for (size_t i = 0; i < s->n_wd; i++) {
+            if ((st = nnd_cli_parse_value("weight-decay", NND_OPT_NONNEG, items[i], &s->wd[i])))
+                return st;
+            memcpy(s->wd_text[i], items[i], ITEM_MAX);
+        }
+    }
+    return NND_OK;
+}
+
 static nnd_status parse_lists(sweep *s)
 {
-    char items[SWEEP_MAX_ITEMS][32];
+    char items[SWEEP_MAX_ITEMS][ITEM_MAX];
     size_t n;
     const char *opt_expect = "comma-separated optimizer names such as sgd,adam";
     nnd_status st = split_list("optimizers", s->optimizers, opt_expect, items, &n);
@@ -125,32 +183,39 @@ static nnd_status build_configs(sweep *s)
             return nnd_err_set(NND_ERR_USAGE, "--%s applies to none of --optimizers %s",
                                params[i].flag, s->optimizers);
     }
-    s->n_cfg = s->n_opt * s->n_lr * s->n_batch;
+    const size_t inner = s->n_batch * s->n_layers * s->n_drop * s->n_wd;
+    s->n_cfg = s->n_opt * s->n_lr * inner;
     if (s->n_cfg > SWEEP_MAX_CONFIGS)
         return nnd_err_set(NND_ERR_USAGE,
-                           "--optimizers x --lrs x --batch make %zu configurations; expected at "
-                           "most %d",
+                           "the grid (--optimizers x --lrs x --batch x --layers x --dropout x "
+                           "--weight-decay) makes %zu configurations; expected at most %d",
                            s->n_cfg, SWEEP_MAX_CONFIGS);
     s->cfg = calloc(s->n_cfg, sizeof *s->cfg);
     if (!s->cfg) return nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu configurations", s->n_cfg);
-    size_t c = 0;
-    for (size_t o = 0; o < s->n_opt; o++)
-        for (size_t l = 0; l < s->n_lr; l++)
-            for (size_t b = 0; b < s->n_batch; b++, c++) {
-                sweep_config *cf = &s->cfg[c];
-                cf->opt = o;
-                cf->lr = l;
-                cf->batch = b;
-                cf->optim = per_opt[o];
-                cf->optim.lr = s->lr[l];
-                cf->batch_size = s->batch[b];
-                nnd_status st = nnd_optim_validate(&cf->optim);
-                if (st) {
-                    char why[NND_ERR_MSG_MAX];
-                    snprintf(why, sizeof why, "%s", nnd_err_msg());
-                    return nnd_err_set(st, "with --optimizers %s: %s", s->opt_text[o], why);
-                }
-            }
+    for (size_t c = 0; c < s->n_cfg; c++) {
+        sweep_config *cf = &s->cfg[c];
+        size_t k = c; /* optimizer-major, the weight decay innermost */
+        cf->wd = k % s->n_wd, k /= s->n_wd;
+        cf->drop = k % s->n_drop, k /= s->n_drop;
+        cf->layers = k % s->n_layers, k /= s->n_layers;
+        cf->batch = k % s->n_batch, k /= s->n_batch;
+        cf->lr = k % s->n_lr, k /= s->n_lr;
+        cf->opt = k;
+        cf->optim = per_opt[cf->opt];
+        cf->optim.lr = s->lr[cf->lr];
+        if (s->wd_list) cf->optim.weight_decay = s->wd[cf->wd];
+        cf->batch_size = s->batch[cf->batch];
+        nnd_status st = nnd_optim_validate(&cf->optim);
+        if (!st && s->dropout_list)
+            st =
+                nnd_dropout_parse(s->drop_text[cf->drop], s->layers[cf->layers].n - 2, cf->dropout);
+        if (st) {
+            char why[NND_ERR_MSG_MAX];
+            snprintf(why, sizeof why, "%s", nnd_err_msg());
+            return nnd_err_set(st, "with --optimizers %s and --layers %s: %s", s->opt_text[cf->opt],
+                               s->layers_text[cf->layers], why);
+        }
+    }
     return NND_OK;
 }
 
@@ -171,17 +236,49 @@ static void plan_rungs(sweep *s)
     }
 }
 
+void sweep_config_axes(const sweep *s, size_t c, char *buf, size_t size)
+{
+    const sweep_config *cf = &s->cfg[c];
+    size_t used = 0;
+    buf[0] = '\0';
+    if (s->n_layers > 1)
+        used += (size_t)snprintf(buf + used, size - used, " layers %s", s->layers_text[cf->layers]);
+    if (s->n_drop > 1 && used < size)
+        used += (size_t)snprintf(buf + used, size - used, " dropout %s", s->drop_text[cf->drop]);
+    if (s->n_wd > 1 && used < size) snprintf(buf + used, size - used, " wd %s", s->wd_text[cf->wd]);
+}
+
 void sweep_config_name(const sweep *s, size_t c, char *buf, size_t size)
 {
     const sweep_config *cf = &s->cfg[c];
-    snprintf(buf, size, "%s lr %s batch %" PRIu64, s->opt_text[cf->opt], s->lr_text[cf->lr],
-             cf->batch_size);
+    char axes[256];
+    sweep_config_axes(s, c, axes, sizeof axes);
+    snprintf(buf, size, "%s lr %s batch %" PRIu64 "%s", s->opt_text[cf->opt], s->lr_text[cf->lr],
+             cf->batch_size, axes);
+}
+
+void sweep_config_train(const sweep *s, size_t c, nnd_train_config *cfg)
+{
+    const sweep_config *cf = &s->cfg[c];
+    const nnd_cli_sizes *L = &s->layers[cf->layers];
+    *cfg = s->base;
+    cfg->n_layers = L->n - 1;
+    for (int i = 0; i < L->n; i++) cfg->sizes[i] = L->v[i];
+    memcpy(cfg->dropout, cf->dropout, sizeof cfg->dropout);
+    cfg->optim = cf->optim;
+    cfg->batch = cf->batch_size;
+}
+
+size_t sweep_inner_count(const sweep *s)
+{
+    return s->n_batch * s->n_layers * s->n_drop * s->n_wd;
 }
 
 /* The shared train options minus those that sweep lists or does not take. */
 static int drop_opt(const char *name)
 {
-    static const char *const dropped[] = {"optimizer", "lr", "batch", "batch-per-rank", "init"};
+    static const char *const dropped[] = {"optimizer", "lr",     "batch",        "batch-per-rank",
+                                          "init",      "layers", "weight-decay", "dropout"};
     for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
         if (strcmp(name, dropped[i]) == 0) return 1;
     return 0;
@@ -217,7 +314,7 @@ nnd_status sweep_parse(sweep *s, int argc, char **argv, const nnd_comm *c, int *
     s->group_size = 1;
     s->lock_wait = 60.0;
     int folds_given = 0, epochs_given = 0;
-    nnd_opt shared[NND_TRAIN_FLAGS_MAX_OPTS], opts[NND_TRAIN_FLAGS_MAX_OPTS + 16];
+    nnd_opt shared[NND_TRAIN_FLAGS_MAX_OPTS], opts[NND_TRAIN_FLAGS_MAX_OPTS + 20];
     int n_shared = nnd_train_flags_add(&s->f, shared, 0), n = 0;
     for (int i = 0; i < n_shared; i++)
         if (!drop_opt(shared[i].name)) opts[n++] = shared[i];
@@ -227,6 +324,18 @@ nnd_status sweep_parse(sweep *s, int argc, char **argv, const nnd_comm *c, int *
         {"lrs", NND_OPT_STRING, &s->lrs, "X,Y,...", "learning rates to compare; required", NULL},
         {"batch", NND_OPT_STRING, &s->batches, "N,M,...",
          "global batch sizes to compare (default 128)", NULL},
+        {"layers", NND_OPT_STRING, &s->layers_list, "N0,...,NL[/...]",
+         "layer sizes, inputs first (train's --layers); alternatives separated by / are "
+         "compared, e.g. 784,256,10/784,512,256,10; required",
+         NULL},
+        {"dropout", NND_OPT_STRING, &s->dropout_list, "P,Q,...",
+         "dropout probabilities to compare, each train's --dropout (P, or P1:P2 per hidden "
+         "layer), e.g. 0,0.2,0.5 (default: none)",
+         NULL},
+        {"weight-decay", NND_OPT_STRING, &s->wd_list, "X,Y,...",
+         "weight decays to compare, train's --weight-decay for every optimizer (default: each "
+         "optimizer's own)",
+         NULL},
         {"folds", NND_OPT_COUNT, &s->folds, "K", "cross-validation folds, 2..100; required",
          &folds_given},
         {"epochs", NND_OPT_COUNT, &s->epochs, "E",
@@ -256,6 +365,8 @@ nnd_status sweep_parse(sweep *s, int argc, char **argv, const nnd_comm *c, int *
     nnd_status st = refuse_train_only(argc, argv);
     if (!st) st = nnd_cli_parse_command(opts, argc, argv, 1, g_usage, g_description, c->rank, help);
     if (st || *help) return st;
+    if ((st = parse_axes(s))) return st;
+    s->f.layers = s->layers[0]; /* train's checks see the first --layers */
     /* train's checks of the shared flags, without the optimizer's (done per listed one). */
     int given[NND_TRAIN_FLAGS_MAX_HYPER];
     memcpy(given, s->f.hyper_given, sizeof given);

@@ -9,6 +9,7 @@
 
 #include "nndist/plot.h"
 #include "cmd/sweep.h"
+#include "nndist/dropout.h"
 
 /* ---- statistics and ranking ---- */
 
@@ -86,9 +87,10 @@ void sweep_rank_sort(const sweep *s, size_t *idx, size_t n, int rung)
 
 static void print_table(const sweep *s, const size_t *order)
 {
-    printf("\n%4s  %-10s %-8s %6s %6s%s  %-17s  %-17s %8s\n", "rank", "optimizer", "lr", "batch",
+    const int axes = s->n_layers > 1 || s->n_drop > 1 || s->n_wd > 1;
+    printf("\n%4s  %-10s %-8s %6s %6s%s  %-17s  %-17s %8s%s\n", "rank", "optimizer", "lr", "batch",
            "epochs", s->n_rungs > 1 ? "  rung" : "", sweep_by_loss(s) ? "val r2" : "val acc",
-           "val loss", "seconds");
+           "val loss", "seconds", axes ? "  model" : "");
     for (size_t i = 0; i < s->n_cfg; i++) {
         size_t c = order[i];
         const sweep_config *cf = &s->cfg[c];
@@ -104,10 +106,37 @@ static void print_table(const sweep *s, const size_t *order)
             snprintf(loss, sizeof loss, "-");
         }
         /* "±" is two bytes and one column: pad by hand. */
-        printf("%4zu  %-10s %-8s %6" PRIu64 " %6" PRIu64 "%s  %-*s  %-*s %8.1f\n", i + 1,
+        char model[256];
+        sweep_config_axes(s, c, model, sizeof model);
+        printf("%4zu  %-10s %-8s %6" PRIu64 " %6" PRIu64 "%s  %-*s  %-*s %8.1f%s%s\n", i + 1,
                s->opt_text[cf->opt], s->lr_text[cf->lr], cf->batch_size, r->epochs, rung,
-               m.ok ? 18 : 17, acc, m.ok ? 18 : 17, loss, r->seconds);
+               m.ok ? 18 : 17, acc, m.ok ? 18 : 17, loss, r->seconds, axes ? " " : "", model);
     }
+}
+
+/* The sweep lists a model axis: the CSVs then have three columns more before the status. */
+static int lists_model_axes(const sweep *s)
+{
+    return s->n_layers > 1 || s->dropout_list || s->wd_list;
+}
+
+static const char *model_header(const sweep *s)
+{
+    return lists_model_axes(s) ? "layers,dropout,weight_decay," : "";
+}
+
+/* Those columns for configuration c, each followed by a comma: its layers (quoted: they hold
+ * commas), its dropout in --dropout's form, its weight decay ("" without a listed axis). */
+static void model_columns(const sweep *s, size_t c, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (!lists_model_axes(s)) return;
+    nnd_train_config cfg;
+    sweep_config_train(s, c, &cfg);
+    char drop[NND_MAX_LAYERS * 24], wd[64];
+    nnd_dropout_format(drop, sizeof drop, cfg.dropout, cfg.n_layers - 1);
+    sweep_format_exact(wd, sizeof wd, cfg.optim.weight_decay);
+    snprintf(buf, size, "\"%s\",%s,%s,", s->layers_text[s->cfg[c].layers], drop, wd);
 }
 
 static nnd_status write_csvs(const sweep *s, const size_t *order, const char *dir)
@@ -120,8 +149,8 @@ static nnd_status write_csvs(const sweep *s, const size_t *order, const char *di
     const char *metric = sweep_metric_name(s);
     fprintf(f,
             "rank,optimizer,lr,batch,epochs,rung,folds,val_%s_mean,val_%s_std,val_loss_mean,"
-            "val_loss_std,train_loss_mean,seconds,status\n",
-            metric, metric);
+            "val_loss_std,train_loss_mean,seconds,%sstatus\n",
+            metric, metric, model_header(s));
     for (size_t i = 0; i < s->n_cfg; i++) {
         size_t c = order[i];
         const sweep_config *cf = &s->cfg[c];
@@ -131,11 +160,13 @@ static nnd_status write_csvs(const sweep *s, const size_t *order, const char *di
         sweep_format_exact(lr, sizeof lr, cf->optim.lr);
         fprintf(f, "%zu,%s,%s,%" PRIu64 ",%" PRIu64 ",%d,%" PRIu64 ",", i + 1, s->opt_text[cf->opt],
                 lr, cf->batch_size, r->epochs, s->last[c] + 1, s->folds);
+        char model[1024];
+        model_columns(s, c, model, sizeof model);
         if (m.ok)
-            fprintf(f, "%.9g,%.9g,%.9g,%.9g,%.9g,%.3f,ok\n", m.score, m.score_sd, m.loss, m.loss_sd,
-                    m.train_loss, r->seconds);
+            fprintf(f, "%.9g,%.9g,%.9g,%.9g,%.9g,%.3f,%sok\n", m.score, m.score_sd, m.loss,
+                    m.loss_sd, m.train_loss, r->seconds, model);
         else
-            fprintf(f, ",,,,,%.3f,diverged\n", r->seconds);
+            fprintf(f, ",,,,,%.3f,%sdiverged\n", r->seconds, model);
     }
     int bad = fclose(f) != 0;
     if (bad) return nnd_err_set(NND_ERR_IO, "%s: write failed", path);
@@ -145,23 +176,25 @@ static nnd_status write_csvs(const sweep *s, const size_t *order, const char *di
     snprintf(path, sizeof path, "%s/folds.csv", dir);
     if (!(f = fopen(path, "w")))
         return nnd_err_set(NND_ERR_IO, "--out %s: cannot write %s: %s", dir, path, strerror(errno));
-    fprintf(f, "optimizer,lr,batch,epochs,fold,val_%s,val_loss,train_loss,train_%s,status\n",
-            sweep_metric_name(s), sweep_metric_name(s));
+    fprintf(f, "optimizer,lr,batch,epochs,fold,val_%s,val_loss,train_loss,train_%s,%sstatus\n",
+            sweep_metric_name(s), sweep_metric_name(s), model_header(s));
     for (size_t c = 0; c < s->n_cfg; c++)
         for (int rg = 0; rg <= s->last[c]; rg++) {
             if (rg > 0 && s->rung_epochs[rg] == s->rung_epochs[rg - 1]) continue;
             const sweep_config *cf = &s->cfg[c];
             const sweep_result *r = sweep_result_at(s, c, rg);
-            char lr[64];
+            char lr[64], model[1024];
             sweep_format_exact(lr, sizeof lr, cf->optim.lr);
+            model_columns(s, c, model, sizeof model);
             for (unsigned k = 0; k < s->folds; k++) {
                 fprintf(f, "%s,%s,%" PRIu64 ",%" PRIu64 ",%u,", s->opt_text[cf->opt], lr,
                         cf->batch_size, r->epochs, k + 1);
                 if (r->diverged && k + 1 >= (unsigned)r->diverged)
-                    fprintf(f, ",,,,%s\n", k + 1 == (unsigned)r->diverged ? "diverged" : "skipped");
+                    fprintf(f, ",,,,%s%s\n", model,
+                            k + 1 == (unsigned)r->diverged ? "diverged" : "skipped");
                 else
-                    fprintf(f, "%.6f,%.6f,%.6f,%.6f,ok\n", r->score[k], r->loss[k],
-                            r->train_loss[k], r->train_score[k]);
+                    fprintf(f, "%.6f,%.6f,%.6f,%.6f,%sok\n", r->score[k], r->loss[k],
+                            r->train_loss[k], r->train_score[k], model);
             }
         }
     if (fclose(f) != 0) return nnd_err_set(NND_ERR_IO, "%s: write failed", path);
@@ -169,8 +202,8 @@ static nnd_status write_csvs(const sweep *s, const size_t *order, const char *di
 }
 
 /* The heatmap: optimizer x lr, the mean accuracy (for mse: the mean validation loss) at each
- * configuration's last rung (the best over the batch sizes when several), drawn by gnuplot into
- * png; the better, the brighter. */
+ * configuration's last rung (the best over the batch sizes and model axes when several), drawn by
+ * gnuplot into png; the better, the brighter. */
 static nnd_status heatmap(const sweep *s, const char *png, nnd_plot *p)
 {
     double grid[SWEEP_MAX_ITEMS][SWEEP_MAX_ITEMS], lo = INFINITY, hi = -INFINITY;
@@ -178,8 +211,8 @@ static nnd_status heatmap(const sweep *s, const char *png, nnd_plot *p)
     for (size_t o = 0; o < s->n_opt; o++)
         for (size_t l = 0; l < s->n_lr; l++) {
             grid[o][l] = NAN;
-            for (size_t b = 0; b < s->n_batch; b++) {
-                size_t c = (o * s->n_lr + l) * s->n_batch + b;
+            for (size_t b = 0; b < sweep_inner_count(s); b++) {
+                size_t c = (o * s->n_lr + l) * sweep_inner_count(s) + b;
                 sweep_summary m = sweep_summarize(s, sweep_result_at(s, c, s->last[c]));
                 double v = by_loss ? m.loss : m.score;
                 if (m.ok && !(by_loss ? v >= grid[o][l] : v <= grid[o][l])) grid[o][l] = v;
@@ -193,7 +226,20 @@ static nnd_status heatmap(const sweep *s, const char *png, nnd_plot *p)
         lo = isfinite(lo) ? lo - 0.01 : 0.0;
         hi = lo + 0.02;
     }
+    char title[256];
+    snprintf(title, sizeof title,
+             "nndist sweep: mean validation %s, %" PRIu64 "-fold, %" PRIu64 " epoch%s%s%s",
+             by_loss ? "loss (lower is better)" : "accuracy", s->folds, s->epochs,
+             s->epochs == 1 ? "" : "s",
+             sweep_inner_count(s) == 1            ? ""
+             : s->n_batch == sweep_inner_count(s) ? " (best batch size)"
+                                                  : " (best of the other axes)",
+             s->n_rungs > 1 ? " (halving: each at its last rung)" : "");
+    /* wide enough for the title, centred over the plot and not the canvas: about 8 pixels a
+     * character at gnuplot's default font, and the colour box's margin */
     int w = 160 + 110 * (int)s->n_lr, h = 120 + 48 * (int)s->n_opt;
+    const int title_w = 8 * (int)strlen(title) + 160;
+    w = w < title_w ? title_w : w;
     nnd_status st = nnd_plot_open(p, png, w < 640 ? 640 : w, h < 360 ? 360 : h);
     if (st) return st;
     FILE *gp = p->out;
@@ -227,12 +273,8 @@ static nnd_status heatmap(const sweep *s, const char *png, nnd_plot *p)
             "%s"
             "set xlabel 'learning rate'\nset ylabel 'optimizer'\nset tics nomirror out\n"
             "set style textbox opaque noborder\nset style fill solid 1.0 noborder\n"
-            "set title \"nndist sweep: mean validation %s, %" PRIu64 "-fold, %" PRIu64
-            " epoch%s%s%s\"\nplot ",
-            s->n_lr - 1, s->n_opt - 1, lo, hi, by_loss ? "set palette negative\n" : "",
-            by_loss ? "loss (lower is better)" : "accuracy", s->folds, s->epochs,
-            s->epochs == 1 ? "" : "s", s->n_batch > 1 ? " (best batch size)" : "",
-            s->n_rungs > 1 ? " (halving: each at its last rung)" : "");
+            "set title \"%s\"\nplot ",
+            s->n_lr - 1, s->n_opt - 1, lo, hi, by_loss ? "set palette negative\n" : "", title);
     if (n_ok) fprintf(gp, "$cells using 1:2:(0.5):(0.5):3 with boxxyerror fc palette notitle, ");
     if (n_div) fprintf(gp, "$div using 1:2:(0.5):(0.5) with boxxyerror fc rgb '#bbbbbb' notitle, ");
     fprintf(gp, "$labels using 1:2:3 with labels boxed notitle\n");
@@ -288,7 +330,7 @@ nnd_status sweep_report(const sweep *s)
         printf("no configuration converged: lower the learning rates\n");
         goto out;
     }
-    char name[128], cmd[8192], train_path[NND_PATH_MAX], val_path[NND_PATH_MAX];
+    char name[384], cmd[8192], train_path[NND_PATH_MAX], val_path[NND_PATH_MAX];
     if ((st = write_fold_files(s, train_path, val_path, sizeof train_path))) goto out;
     sweep_config_name(s, best, name, sizeof name);
     printf("\nbest: %s, %" PRIu64 " epoch%s: val %s %.4f ± %.4f, loss %.4f ± %.4f over %" PRIu64

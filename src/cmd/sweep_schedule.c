@@ -37,7 +37,7 @@ static void best_so_far(const coord *co, char *buf, size_t size)
         snprintf(buf, size, "none converged yet");
         return;
     }
-    char name[128];
+    char name[384];
     sweep_config_name(s, (size_t)best, name, sizeof name);
     if (sweep_by_loss(s))
         snprintf(buf, size, "%s (loss %.4f)", name, m.loss);
@@ -48,7 +48,7 @@ static void best_so_far(const coord *co, char *buf, size_t size)
 static void progress(coord *co, size_t c, const sweep_result *r)
 {
     sweep *s = co->s;
-    char name[128], best[200], rung[64] = "";
+    char name[384], best[448], rung[64] = "";
     sweep_config_name(s, c, name, sizeof name);
     best_so_far(co, best, sizeof best);
     co->reported++;

@@ -57,11 +57,21 @@ static void definition(const sweep *s, char *buf, size_t size)
             used += (size_t)snprintf(
                 hyper + used, sizeof hyper - used, "%s%s:%a", used ? "," : "", params[i].flag,
                 params[i].is_switch ? (double)s->f.hyper_on[i] : s->f.hyper[i]);
+    char layers[SWEEP_MAX_ITEMS * 64], drops[SWEEP_MAX_ITEMS * 64], wds[SWEEP_MAX_ITEMS * 64];
+    used = 0;
+    layers[0] = '\0';
+    for (size_t i = 0; i < s->n_layers && used < sizeof layers; i++)
+        used += (size_t)snprintf(layers + used, sizeof layers - used, "%s%s", i ? "/" : "",
+                                 s->layers_text[i]);
+    join(drops, sizeof drops, s->dropout_list ? s->n_drop : 0, &s->drop_text[0][0],
+         sizeof s->drop_text[0]);
+    join(wds, sizeof wds, s->wd_list ? s->n_wd : 0, &s->wd_text[0][0], sizeof s->wd_text[0]);
     snprintf(buf, size,
-             "%s optimizers=%s lrs=%s batches=%s folds=%" PRIu64 " epochs=%" PRIu64
-             " halving=%d subset=%" PRIu64 " group-size=%" PRIu64 " hyperparameters=%s",
-             base, opts, lrs, batches, s->folds, s->epochs, s->halving, s->subset, s->group_size,
-             hyper[0] ? hyper : "none");
+             "%s optimizers=%s lrs=%s batches=%s layers-list=%s dropouts=%s weight-decays=%s "
+             "folds=%" PRIu64 " epochs=%" PRIu64 " halving=%d subset=%" PRIu64
+             " group-size=%" PRIu64 " hyperparameters=%s",
+             base, opts, lrs, batches, layers, drops[0] ? drops : "none", wds[0] ? wds : "none",
+             s->folds, s->epochs, s->halving, s->subset, s->group_size, hyper[0] ? hyper : "none");
 }
 
 static nnd_status write_text(const char *path, const char *text)
