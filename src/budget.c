@@ -15,7 +15,8 @@ void nnd_budget_need(nnd_budget *b, const nnd_budget_input *in)
     /* In double: a mistyped --layers can overflow size_t products, and must still be refused. */
     double params = 0.0, acts = 0.0, widest = 0.0;
     for (int l = 0; l < in->n_layers; l++)
-        params += (double)in->sizes[l] * (double)in->sizes[l + 1] + (double)in->sizes[l + 1];
+        params += (double)in->sizes[l] * (double)in->sizes[l + 1] + (double)in->sizes[l + 1] +
+                  (in->norm && l + 1 < in->n_layers ? 2.0 * (double)in->sizes[l + 1] : 0.0);
     for (int l = 1; l <= in->n_layers; l++) {
         acts += (double)in->sizes[l];
         if ((double)in->sizes[l] > widest) widest = (double)in->sizes[l];
@@ -34,6 +35,10 @@ void nnd_budget_need(nnd_budget *b, const nnd_budget_input *in)
         b->part[NND_BUDGET_ACTIVATIONS] +=
             (double)in->batch * (acts - (double)in->sizes[in->n_layers]) * f;
     b->part[NND_BUDGET_ACTIVATIONS] += (double)in->batch * in->dropout_bytes;
+    if (in->norm)
+        b->part[NND_BUDGET_ACTIVATIONS] +=
+            (double)in->batch *
+            (acts - (double)in->sizes[in->n_layers] + (double)(in->n_layers - 1)) * f;
     b->part[NND_BUDGET_DATA] = ((double)in->rows + (double)in->val_rows) * (d + k) * f;
     b->ranks_on_node = in->ranks_on_node > 0 ? in->ranks_on_node : 1;
     /* The shared window holds every rank's gradient (its int64 sum when --deterministic). */
@@ -266,7 +271,8 @@ nnd_status nnd_budget_check_run(const nnd_train_config *cfg, const nnd_comm *c, 
                            .exact = cfg->units > 0,
                            .keeps_z = nnd_activation_keeps_z(cfg->act),
                            .dropout_bytes = nnd_budget_dropout_bytes(cfg->sizes, cfg->n_layers,
-                                                                     cfg->act, cfg->dropout)};
+                                                                     cfg->act, cfg->dropout),
+                           .norm = cfg->norm != NND_NORM_NONE};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     nnd_budget_read_limit(&b);

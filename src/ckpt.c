@@ -63,6 +63,10 @@ static int write_layers(hid_t f, const char *prefix, const nnd_model *m, const f
         if (g < 0) return -1;
         int rc = write_tensor(g, "W", buf + m->w_off[l], m->sizes[l + 1], m->sizes[l]);
         if (rc == 0) rc = write_tensor(g, "b", buf + m->b_off[l], m->sizes[l + 1], 0);
+        if (rc == 0 && m->norm != NND_NORM_NONE && l + 1 < m->n_layers) {
+            rc = write_tensor(g, "gamma", buf + m->g_off[l], m->sizes[l + 1], 0);
+            if (rc == 0) rc = write_tensor(g, "beta", buf + m->be_off[l], m->sizes[l + 1], 0);
+        }
         H5Gclose(g);
         if (rc) return -1;
     }
@@ -280,6 +284,21 @@ out:
     return st;
 }
 
+nnd_status nnd_ckpt_probe_norm(const char *path, nnd_norm_kind *norm)
+{
+    nnd_h5_quiet q;
+    hid_t f;
+    nnd_status st = nnd_h5_open_read(path, &f, &q);
+    if (st) return st;
+    char buf[32];
+    *norm = NND_NORM_NONE;
+    if (nnd_h5_attr_read_str(f, "norm", buf, sizeof buf) == 0 && nnd_norm_parse(buf, norm) != 0)
+        st = nnd_err_set(NND_ERR_INPUT, "%s: unknown norm '%s' (expected %s)", path, buf,
+                         nnd_norm_name(NND_NORM_LAYER));
+    nnd_h5_close(f, &q);
+    return st;
+}
+
 /* Reads a tensor of exactly (rows, cols) (cols == 0: 1-D) and verifies its checksum. */
 static nnd_status read_tensor(hid_t f, const char *path, const char *name, float *out, hsize_t rows,
                               hsize_t cols)
@@ -325,6 +344,11 @@ static nnd_status read_layers(hid_t f, const char *path, const char *prefix, con
         if (st) return st;
         snprintf(name, sizeof name, "%s/layer_%d/b", prefix, l);
         if ((st = read_tensor(f, path, name, buf + m->b_off[l], m->sizes[l + 1], 0))) return st;
+        if (m->norm == NND_NORM_NONE || l + 1 == m->n_layers) continue;
+        snprintf(name, sizeof name, "%s/layer_%d/gamma", prefix, l);
+        if ((st = read_tensor(f, path, name, buf + m->g_off[l], m->sizes[l + 1], 0))) return st;
+        snprintf(name, sizeof name, "%s/layer_%d/beta", prefix, l);
+        if ((st = read_tensor(f, path, name, buf + m->be_off[l], m->sizes[l + 1], 0))) return st;
     }
     return NND_OK;
 }
@@ -456,6 +480,12 @@ nnd_status nnd_ckpt_load(const char *path, nnd_model *m, nnd_optim *o, nnd_ckpt_
                            "%s: the model was trained with --activation %s, this run asks for %s",
                            path, theirs, ours);
     }
+    nnd_norm_kind norm;
+    if ((st = nnd_ckpt_probe_norm(path, &norm))) return st;
+    if (norm != m->norm)
+        return nnd_err_set(NND_ERR_MISMATCH,
+                           "%s: the model was trained with --norm %s, this run asks for %s", path,
+                           nnd_norm_name(norm), nnd_norm_name(m->norm));
     nnd_h5_quiet q;
     hid_t f;
     if ((st = nnd_h5_open_read(path, &f, &q))) return st;

@@ -21,6 +21,7 @@ int nnd_ckpt_write_root_attrs(hid_t f, const nnd_model *m, const nnd_ckpt_meta *
     rc |= nnd_h5_attr_write_str(root, "activation", nnd_activation_name(m->act));
     if (nnd_activation_param_flag(m->act))
         rc |= nnd_h5_attr_write_f64(root, "activation_param", m->act_param);
+    if (m->norm != NND_NORM_NONE) rc |= nnd_h5_attr_write_str(root, "norm", nnd_norm_name(m->norm));
     if (meta) {
         rc |= nnd_h5_attr_write_u64(root, "step", meta->step);
         rc |= nnd_h5_attr_write_u64(root, "epoch", meta->epoch);

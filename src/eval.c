@@ -58,7 +58,10 @@ nnd_status nnd_load_model_file(nnd_model *m, const char *path, nnd_activation ac
     if (act_found && act_name && act != file_act && c->rank == 0)
         fprintf(stderr, "nndist: note: %s records --activation %s; using it, not %s\n", path,
                 nnd_activation_name(file_act), act_name);
-    st = nnd_model_init(m, sizes, n_layers, act_found ? file_act : act);
+    nnd_norm_kind norm = NND_NORM_NONE;
+    st = nnd_ckpt_probe_norm(path, &norm);
+    if ((st = nnd_comm_agree(c, st))) return st;
+    st = nnd_model_init_norm(m, sizes, n_layers, act_found ? file_act : act, norm);
     if (act_found) m->act_param = file_param; /* else act's default */
     if (!st) st = nnd_model_reserve(m, max_batch);
     if ((st = nnd_comm_agree(c, st))) return st;

@@ -10,7 +10,8 @@
 
 #include "kernels/elementwise.h"
 
-nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_activation act)
+nnd_status nnd_model_init_norm(nnd_model *m, const size_t *sizes, int n_layers, nnd_activation act,
+                               nnd_norm_kind norm)
 {
     memset(m, 0, sizeof *m);
     if (n_layers < 1 || n_layers > NND_MAX_LAYERS)
@@ -19,6 +20,7 @@ nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_a
     m->n_layers = n_layers;
     m->act = act;
     m->act_param = nnd_activation_default_param(act);
+    m->norm = norm;
     size_t off = 0;
     for (int l = 0; l <= n_layers; l++) {
         if (sizes[l] == 0 || sizes[l] > (1u << 24))
@@ -28,19 +30,31 @@ nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_a
     }
     for (int l = 0; l < n_layers; l++) {
         size_t in = sizes[l], out = sizes[l + 1];
-        m->w_off[l] = off;
+        m->tensor_off[m->n_tensors++] = m->w_off[l] = off;
         off += in * out;
-        m->b_off[l] = off;
+        m->tensor_off[m->n_tensors++] = m->b_off[l] = off;
         off += out;
+        if (norm != NND_NORM_NONE && l + 1 < n_layers) {
+            m->tensor_off[m->n_tensors++] = m->g_off[l] = off;
+            off += out;
+            m->tensor_off[m->n_tensors++] = m->be_off[l] = off;
+            off += out;
+        }
         if (off > ((size_t)1 << 34))
             return nnd_err_set(NND_ERR_USAGE, "model too large: more than 2^34 parameters");
     }
+    m->tensor_off[m->n_tensors] = off;
     m->n_params = off;
     m->params = nnd_alloc_floats(off);
     m->grads = nnd_alloc_floats(off + NND_GRAD_TAIL);
     if (!m->params || !m->grads)
         return nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu parameters", off);
     return NND_OK;
+}
+
+nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_activation act)
+{
+    return nnd_model_init_norm(m, sizes, n_layers, act, NND_NORM_NONE);
 }
 
 void nnd_model_free(nnd_model *m)
@@ -58,8 +72,11 @@ void nnd_model_free(nnd_model *m)
         free(m->dz[l]);
         free(m->dropped[l]);
         free(m->keep[l]);
+        free(m->xhat[l]);
+        free(m->rstd[l]);
     }
     free(m->row_key);
+    free(m->zeros);
     memset(m, 0, sizeof *m);
 }
 
@@ -146,6 +163,18 @@ nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch)
         m->keep[l] = malloc(max_batch * m->sizes[l + 1]);
         if (!m->dropped[l] || !m->keep[l]) goto nomem;
     }
+    for (int l = 0; l + 1 < m->n_layers && m->norm != NND_NORM_NONE; l++) {
+        free(m->xhat[l]);
+        free(m->rstd[l]);
+        m->xhat[l] = nnd_alloc_floats(max_batch * m->sizes[l + 1]);
+        m->rstd[l] = nnd_alloc_floats(max_batch);
+        if (!m->xhat[l] || !m->rstd[l]) goto nomem;
+    }
+    if (m->norm != NND_NORM_NONE && !m->zeros) {
+        m->zeros = nnd_alloc_floats(widest);
+        if (!m->zeros) goto nomem;
+        memset(m->zeros, 0, widest * sizeof *m->zeros);
+    }
     m->max_batch = max_batch;
     return NND_OK;
 nomem:
@@ -187,6 +216,11 @@ void nnd_model_init_scheme(nnd_model *m, uint64_t seed, nnd_init_scheme scheme)
         for (size_t i = 0; i < out; i++)
             b[i] = (2.0f * nnd_rng_uniform(seed, NND_RNG_INIT_BIAS, (uint64_t)l, i) - 1.0f) *
                    bias_bound;
+        if (m->norm == NND_NORM_NONE || l + 1 == m->n_layers) continue;
+        for (size_t i = 0; i < out; i++) {
+            m->params[m->g_off[l] + i] = 1.0f;
+            m->params[m->be_off[l] + i] = 0.0f;
+        }
     }
 }
 
@@ -233,6 +267,30 @@ static void hidden_delta(nnd_model *m, int l, const float *dZ, float *dA, size_t
     nnd_ew()->act_backward(dA, m->acts[l + 1], m->pre[l], n * nin, m->act, (float)m->act_param);
 }
 
+/* hidden_delta, then through the normalization (dA becomes dZ) with γ's and β's gradients. */
+static void hidden_delta_norm(nnd_model *m, int l, const float *dZ, float *dA, size_t n)
+{
+    hidden_delta(m, l, dZ, dA, n);
+    if (m->norm == NND_NORM_NONE) return;
+    nnd_layernorm_backward(dA, m->xhat[l], m->rstd[l], m->params + m->g_off[l], dA,
+                           m->grads + m->g_off[l], m->grads + m->be_off[l], n, m->sizes[l + 1]);
+}
+
+/* Hidden layer l with a normalization: Z = in W^T + b into x̂'s buffer, normalized there, y =
+ * x̂ γ + β into the activation's input (Z's buffer when the activation keeps it, else A), then
+ * the activation into A. */
+static void normalized_layer(nnd_model *m, int l, const float *in, size_t n)
+{
+    const size_t nin = m->sizes[l], nout = m->sizes[l + 1];
+    float *A = m->acts[l + 1], *Y = m->pre[l] ? m->pre[l] : A, *Z = m->xhat[l];
+    const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+    const nnd_gemm_epilogue ep = {.bias = b};
+    nnd_sgemm_fused(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout, &ep);
+    nnd_layernorm_forward(Z, Z, m->rstd[l], Y, m->params + m->g_off[l], m->params + m->be_off[l], n,
+                          nout);
+    nnd_ew()->bias_act(Y, A, m->zeros, n, nout, m->act, (float)m->act_param);
+}
+
 const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
 {
     const float *in = X;
@@ -246,7 +304,9 @@ const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
         float *A = m->acts[l + 1];
         const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
         const int hidden = l + 1 < m->n_layers;
-        if (!hidden || m->act == NND_ACT_RELU) {
+        if (hidden && m->norm != NND_NORM_NONE) {
+            normalized_layer(m, l, in, n);
+        } else if (!hidden || m->act == NND_ACT_RELU) {
             /* bias (+ ReLU) in the GEMM's epilogue, tile by tile */
             const nnd_gemm_epilogue ep = {.bias = b, .relu = hidden};
             nnd_sgemm_fused(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, A, nout, &ep);
@@ -288,7 +348,7 @@ void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t
         /* dA_prev (n, in) = dZ (n, out) * W (out, in), then through the activation. */
         float *dA = m->delta[ping];
         ping ^= 1;
-        hidden_delta(m, l - 1, dZ, dA, n);
+        hidden_delta_norm(m, l - 1, dZ, dA, n);
         dZ = dA;
     }
 }

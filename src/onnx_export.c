@@ -11,13 +11,13 @@
 #include "nndist/version.h"
 #include "onnx.pb-c.h"
 
-/* A Gemm and up to 9 activation nodes per layer (gelu-tanh's formula), then Sub, Div and
- * Softmax at most. */
-#define MAX_NODES (10 * NND_MAX_LAYERS + 3)
+/* A Gemm, a LayerNormalization and up to 9 activation nodes per layer (gelu-tanh's formula),
+ * then Sub, Div and Softmax at most. */
+#define MAX_NODES (11 * NND_MAX_LAYERS + 3)
 /* The scalar constants of the activations' formulas, each once (activation_graph). */
 #define MAX_CONSTS 5
-/* W and b per layer, the standardization's mean and std, the constants. */
-#define MAX_INITS (2 * NND_MAX_LAYERS + 2 + MAX_CONSTS)
+/* W, b (and γ, β) per layer, the standardization's mean and std, the constants. */
+#define MAX_INITS (4 * NND_MAX_LAYERS + 2 + MAX_CONSTS)
 /* "layer31_gelu_tanh_inner", "standardize_mean": every name the graph uses fits. */
 #define NAME_SIZE 32
 
@@ -270,6 +270,17 @@ static void build_graph(graph_parts *g, const nnd_model *m, const nnd_onnx_optio
         x = add_node(g, "Gemm", name, gemm_in, 3, last ? (o->softmax ? "logits" : "output") : value,
                      "transB", 1);
         if (last) break;
+        if (m->norm == NND_NORM_LAYER) {
+            char *ln_in[3] = {x, NULL, NULL};
+            snprintf(name, sizeof name, "layer%d_gamma", l);
+            ln_in[1] = add_init(g, name, m->params + m->g_off[l], 1, nout, 0);
+            snprintf(name, sizeof name, "layer%d_beta", l);
+            ln_in[2] = add_init(g, name, m->params + m->be_off[l], 1, nout, 0);
+            snprintf(name, sizeof name, "layer%d_layernorm", l);
+            snprintf(value, sizeof value, "layer%d_y", l);
+            x = add_node(g, "LayerNormalization", name, ln_in, 3, value, NULL, 0);
+            set_float_attr(g, "epsilon", (float)NND_NORM_EPS); /* axis: -1, the default */
+        }
         x = activation_graph(g, m, l, x);
     }
     if (o->softmax) x = add_node(g, "Softmax", "softmax", &x, 1, "output", "axis", 1);
@@ -289,6 +300,13 @@ static void build_graph(graph_parts *g, const nnd_model *m, const nnd_onnx_optio
     g->graph.input = &g->in_ptr;
     g->graph.n_output = 1;
     g->graph.output = &g->out_ptr;
+}
+
+int nnd_onnx_opset(const nnd_model *m, int *ir)
+{
+    const int norm = m->norm != NND_NORM_NONE;
+    if (ir) *ir = norm ? NND_ONNX_IR_NORM : NND_ONNX_IR_VERSION;
+    return norm ? NND_ONNX_OPSET_NORM : NND_ONNX_OPSET;
 }
 
 nnd_status nnd_onnx_build(const nnd_model *m, const nnd_onnx_options *o, const char *name,
@@ -313,10 +331,11 @@ nnd_status nnd_onnx_build(const nnd_model *m, const nnd_onnx_options *o, const c
     onnx__model_proto__init(mp);
     onnx__operator_set_id_proto__init(&g->opset);
     g->opset.has_version = 1;
-    g->opset.version = NND_ONNX_OPSET; /* the default domain (ai.onnx): no domain string */
+    int ir = 0;
+    g->opset.version = nnd_onnx_opset(m, &ir); /* the default domain (ai.onnx): no domain string */
     g->opset_ptr = &g->opset;
     mp->has_ir_version = 1;
-    mp->ir_version = NND_ONNX_IR_VERSION;
+    mp->ir_version = ir;
     mp->producer_name = (char *)"nndist";
     mp->producer_version = (char *)NNDIST_VERSION;
     mp->graph = &g->graph;

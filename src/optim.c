@@ -340,23 +340,16 @@ nnd_status nnd_optim_init(nnd_optim *o, const nnd_optim_config *cfg, const size_
 nnd_status nnd_optim_init_model_shard(nnd_optim *o, const nnd_optim_config *cfg, const nnd_model *m,
                                       size_t lo, size_t hi)
 {
-    size_t off[2 * NND_MAX_LAYERS + 1];
-    int k = 0;
-    for (int l = 0; l < m->n_layers; l++) {
-        off[k++] = m->w_off[l];
-        off[k++] = m->b_off[l];
-    }
-    off[k] = m->n_params;
-    /* The tensors must tile the buffer in this order (model.h's layout). */
-    for (int l = 0; l < m->n_layers; l++) {
-        size_t out = m->sizes[l + 1], in = m->sizes[l];
-        if (off[2 * l] + out * in != off[2 * l + 1] || off[2 * l + 1] + out != off[2 * l + 2] ||
-            (l == 0 && off[0] != 0)) {
+    /* The tensors must tile the buffer in order (model.h's layout). */
+    const int k = m->n_tensors;
+    for (int t = 0; t < k; t++)
+        if (m->tensor_off[t + 1] <= m->tensor_off[t] || (t == 0 && m->tensor_off[0] != 0) ||
+            m->tensor_off[k] != m->n_params) {
             memset(o, 0, sizeof *o);
             return nnd_err_set(NND_ERR_INTERNAL, "the model's parameter layout is not W_0, b_0, "
                                                  "W_1, ... back to back");
         }
-    }
+    const size_t *off = m->tensor_off;
     return nnd_optim_init_shard(o, cfg, off, k, lo, hi);
 }
 
@@ -390,16 +383,12 @@ void nnd_optim_set_exact_norms(nnd_optim *o, int on)
 size_t nnd_optim_model_cuts(const nnd_model *m, size_t *cuts)
 {
     size_t count = 0;
-    for (int l = 0; l < m->n_layers; l++) {
-        const size_t ends[2][2] = {{m->w_off[l], m->b_off[l]},
-                                   {m->b_off[l], m->b_off[l] + m->sizes[l + 1]}};
-        for (int t = 0; t < 2; t++)
-            for (size_t at = ends[t][0]; at < ends[t][1]; at += NORM_BLOCK)
-                if (cuts)
-                    cuts[count++] = at;
-                else
-                    count++;
-    }
+    for (int t = 0; t < m->n_tensors; t++)
+        for (size_t at = m->tensor_off[t]; at < m->tensor_off[t + 1]; at += NORM_BLOCK)
+            if (cuts)
+                cuts[count++] = at;
+            else
+                count++;
     if (cuts) cuts[count] = m->n_params;
     return count + 1;
 }

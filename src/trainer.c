@@ -295,7 +295,7 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
     t->cfg = cfg;
     t->c = c;
     setup_threads(t);
-    nnd_status st = nnd_model_init(&t->model, cfg->sizes, cfg->n_layers, cfg->act);
+    nnd_status st = nnd_model_init_norm(&t->model, cfg->sizes, cfg->n_layers, cfg->act, cfg->norm);
     if (nnd_activation_param_flag(cfg->act)) t->model.act_param = cfg->act_param;
     for (int l = 0; l + 1 < cfg->n_layers; l++) t->model.drop_p[l] = cfg->dropout[l];
     return nnd_comm_agree(c, st);

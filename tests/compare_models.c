@@ -34,9 +34,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "compare: the models have different shapes\n");
         return 2;
     }
+    nnd_norm_kind norm_a = NND_NORM_NONE, norm_b = NND_NORM_NONE;
+    if (nnd_ckpt_probe_norm(argv[1], &norm_a) || nnd_ckpt_probe_norm(argv[2], &norm_b) ||
+        norm_a != norm_b) {
+        fprintf(stderr, "compare: the models differ in their normalization\n");
+        return 2;
+    }
     nnd_model a, b;
-    nnd_status st = nnd_model_init(&a, sa, na, fa ? aa : NND_ACT_RELU);
-    if (!st) st = nnd_model_init(&b, sb, nb, fb ? ab : NND_ACT_RELU);
+    nnd_status st = nnd_model_init_norm(&a, sa, na, fa ? aa : NND_ACT_RELU, norm_a);
+    if (!st) st = nnd_model_init_norm(&b, sb, nb, fb ? ab : NND_ACT_RELU, norm_b);
     if (fa) a.act_param = pa; /* each file's own activation, so that each loads */
     if (fb) b.act_param = pb;
     if (!st) st = nnd_ckpt_load(argv[1], &a, NULL, NULL);

@@ -3,7 +3,9 @@
 # gelu, gelu-tanh, leaky-relu and elu with a parameter off the default, silu; exported with
 # --softmax and without), a regression model and a model trained with --standardize (its graph
 # starts with Sub and Div) pass ONNX's checker (full_check: shape inference too), and the graphs,
-# evaluated node by node with NumPy in float32 on raw features, give nndist predict's numbers;
+# evaluated node by node with NumPy in float32 on raw features, give nndist predict's numbers; a
+# model with --norm layer (and dropout, which inference leaves out) exports LayerNormalization
+# with its γ, β and eps in opset 17;
 # the same bytes from 1 and 2 ranks; refusals with one message and exit 2, an existing file left
 # as it was.
 # shellcheck source=tests/lib.sh
@@ -37,6 +39,7 @@ cases=(
     "leaky-relu|--layers 10,16,12,4 --activation leaky-relu --leaky-slope 0.2|--softmax"
     "silu|--layers 10,16,12,4 --activation silu|"
     "elu|--layers 10,16,12,4 --activation elu --elu-alpha 0.5|--softmax"
+    "layernorm|--layers 10,16,12,4 --activation gelu --norm layer --dropout 0.3|--softmax"
 )
 for c in "${cases[@]}"; do
     IFS='|' read -r name train_opts export_opts <<< "$c"
@@ -49,7 +52,9 @@ for c in "${cases[@]}"; do
     # shellcheck disable=SC2086
     run 2 export --model "model_$name.h5" --format onnx --out "$name.onnx" $export_opts > "$name.log" ||
         fail "$name: export failed: $(cat "$name.log")"
-    grep -q "^wrote $name.onnx: ONNX opset 13" "$name.log" || fail "$name: $(cat "$name.log")"
+    opset=13
+    [ "$name" = layernorm ] && opset=17
+    grep -q "^wrote $name.onnx: ONNX opset $opset" "$name.log" || fail "$name: $(cat "$name.log")"
     run 2 predict --model "model_$name.h5" --data "$data" --out "$name.csv" > /dev/null ||
         fail "$name: predict failed"
 done
@@ -107,6 +112,12 @@ def evaluate(model, x):
         elif op == "Elu":
             alpha = np.float32(attrs["alpha"])
             y = np.where(a[0] < 0, alpha * (np.exp(a[0]) - np.float32(1)), a[0])
+        elif op == "LayerNormalization":  # over the last axis; statistics in float64 as nndist's
+            x64 = a[0].astype(np.float64)
+            mean = x64.mean(axis=1, keepdims=True)
+            var = ((x64 - mean) ** 2).mean(axis=1, keepdims=True)
+            rstd = (1.0 / np.sqrt(var + float(np.float32(attrs["epsilon"])))).astype(np.float32)
+            y = (a[0] - mean.astype(np.float32)) * rstd * a[1] + a[2]
         else:
             raise AssertionError(f"unexpected op {op}")
         assert y.dtype == np.float32, (op, y.dtype)
@@ -114,9 +125,10 @@ def evaluate(model, x):
     return env[model.graph.output[0].name]
 
 def check_header(model, name, d, k):
-    assert model.ir_version == 7 and model.producer_name == "nndist", model.ir_version
+    norm = name == "layernorm"  # LayerNormalization: opset 17, IR version 8
+    assert model.ir_version == (8 if norm else 7) and model.producer_name == "nndist", model.ir_version
     assert model.producer_version == sys.argv[1], model.producer_version
-    assert [(o.domain, o.version) for o in model.opset_import] == [("", 13)]
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 17 if norm else 13)]
     for v, width, want in ((model.graph.input[0], d, "input"), (model.graph.output[0], k, "output")):
         dims = v.type.tensor_type.shape.dim
         assert v.name == want and v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
@@ -136,7 +148,7 @@ for name, data, kind in [("relu", "train", "softmax"), ("tanh", "train", "softma
                          ("reg", "reg", "outputs"), ("std", "scaled", "softmax"),
                          ("gelu", "train", "softmax"), ("gelu-tanh", "train", "softmax"),
                          ("leaky-relu", "train", "softmax"), ("silu", "train", "logits"),
-                         ("elu", "train", "softmax")]:
+                         ("elu", "train", "softmax"), ("layernorm", "train", "softmax")]:
     try:
         model = onnx.load(f"{name}.onnx")
         onnx.checker.check_model(model, full_check=True)
@@ -144,7 +156,7 @@ for name, data, kind in [("relu", "train", "softmax"), ("tanh", "train", "softma
         assert ops[-1] == ("Softmax" if kind == "softmax" else "Gemm"), ops
         # the activation's nodes: its own operator, or its formula where opset 13 has none
         want_ops = {"gelu": "Erf", "gelu-tanh": "Tanh", "leaky-relu": "LeakyRelu",
-                    "silu": "Sigmoid", "elu": "Elu"}
+                    "silu": "Sigmoid", "elu": "Elu", "layernorm": "LayerNormalization"}
         if name in want_ops:
             assert ops.count(want_ops[name]) == 2, ops  # two hidden layers
         params = {"leaky-relu": 0.2, "elu": 0.5}

@@ -16,7 +16,9 @@
  *
  * Dropout (dropout.h) is checked the same way with its draw held fixed, so every evaluation
  * drops the same units: the function differentiated is the network with those units' outputs
- * zeroed and the others scaled by 1 / (1 - p). */
+ * zeroed and the others scaled by 1 / (1 - p). Layer norm's γ and β are parameters like the
+ * others; through a normalization the loss curves more (a row's variance is small), so its
+ * differences are extrapolated (Richardson: (4 D(h/2) - D(h)) / 3, whose error is O(h^4)). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,12 +59,14 @@ typedef struct {
     nnd_dropout_draw draw;
 } grad_case;
 
-/* dropout: the probability on every hidden layer (0: none), drawn at a fixed step. */
-static void case_init_drop(grad_case *c, nnd_activation act, double param, nnd_loss_kind loss,
-                           uint64_t seed, double dropout)
+/* dropout: the probability on every hidden layer (0: none), drawn at a fixed step; norm: the
+ * hidden layers' normalization, its γ and β moved off 1 and 0 so that their gradients flow
+ * through values of their own. */
+static void case_init_full(grad_case *c, nnd_activation act, double param, nnd_loss_kind loss,
+                           uint64_t seed, double dropout, nnd_norm_kind norm)
 {
     memset(c, 0, sizeof *c);
-    assert_int_equal(nnd_model_init(&c->m, g_sizes, N_LAYERS, act), NND_OK);
+    assert_int_equal(nnd_model_init_norm(&c->m, g_sizes, N_LAYERS, act, norm), NND_OK);
     if (nnd_activation_param_flag(act)) c->m.act_param = param;
     for (int l = 0; l + 1 < N_LAYERS; l++) c->m.drop_p[l] = dropout;
     for (size_t i = 0; i < N_SAMPLES; i++) c->sample[i] = 1000 + 7 * i;
@@ -70,6 +74,12 @@ static void case_init_drop(grad_case *c, nnd_activation act, double param, nnd_l
     if (dropout > 0.0) c->m.draw = &c->draw;
     assert_int_equal(nnd_model_reserve(&c->m, N_SAMPLES), NND_OK);
     nnd_model_init_params(&c->m, seed);
+    for (int l = 0; l + 1 < N_LAYERS && norm != NND_NORM_NONE; l++)
+        for (size_t j = 0; j < g_sizes[l + 1]; j++) {
+            c->m.params[c->m.g_off[l] + j] = 0.6f + nnd_rng_uniform(seed, NND_RNG_SYNTHETIC, 9, j);
+            c->m.params[c->m.be_off[l] + j] =
+                0.4f * nnd_rng_uniform(seed, NND_RNG_SYNTHETIC, 10, j) - 0.2f;
+        }
     c->loss = loss;
     c->n = N_SAMPLES;
     c->d = g_sizes[0];
@@ -96,6 +106,12 @@ static void case_init_drop(grad_case *c, nnd_activation act, double param, nnd_l
     assert_non_null(c->pattern_plus);
     assert_non_null(c->pattern_minus);
     assert_non_null(c->pattern_base);
+}
+
+static void case_init_drop(grad_case *c, nnd_activation act, double param, nnd_loss_kind loss,
+                           uint64_t seed, double dropout)
+{
+    case_init_full(c, act, param, loss, seed, dropout, NND_NORM_NONE);
 }
 
 static void case_init(grad_case *c, nnd_activation act, double param, nnd_loss_kind loss,
@@ -173,6 +189,8 @@ static size_t numeric_grad(grad_case *c, double *fd, unsigned char *skip)
     for (size_t i = 0; i < c->m.n_params; i++) {
         skip[i] = 0;
         fd[i] = central_diff(c, i, FD_STEP, &skip[i]);
+        if (c->m.norm != NND_NORM_NONE) /* Richardson: the h^2 term of the difference cancels */
+            fd[i] = (4.0 * central_diff(c, i, FD_STEP / 2, &skip[i]) - fd[i]) / 3.0;
         skipped += skip[i];
     }
     return skipped;
@@ -199,14 +217,14 @@ static size_t compare_grads(const float *grad, const double *fd, const unsigned 
     return bad;
 }
 
-static void check_gradient_drop(nnd_activation act, double param, nnd_loss_kind loss, uint64_t seed,
-                                const nnd_ce_opts *ce, double dropout)
+static void check_gradient_full(nnd_activation act, double param, nnd_loss_kind loss, uint64_t seed,
+                                const nnd_ce_opts *ce, double dropout, nnd_norm_kind norm)
 {
     grad_case c;
-    case_init_drop(&c, act, param, loss, seed, dropout);
+    case_init_full(&c, act, param, loss, seed, dropout, norm);
     c.ce = ce;
     size_t np = c.m.n_params;
-    assert_int_equal(np, 5 * 7 + 7 + 7 * 6 + 6 + 6 * 3 + 3);
+    assert_int_equal(np, 5 * 7 + 7 + 7 * 6 + 6 + 6 * 3 + 3 + (norm ? 2 * (7 + 6) : 0));
     float *grad = malloc(np * sizeof *grad);
     double *fd = malloc(np * sizeof *fd);
     unsigned char *skip = malloc(np);
@@ -238,6 +256,12 @@ static void check_gradient_drop(nnd_activation act, double param, nnd_loss_kind 
     free(fd);
     free(skip);
     case_free(&c);
+}
+
+static void check_gradient_drop(nnd_activation act, double param, nnd_loss_kind loss, uint64_t seed,
+                                const nnd_ce_opts *ce, double dropout)
+{
+    check_gradient_full(act, param, loss, seed, ce, dropout, NND_NORM_NONE);
 }
 
 static void check_gradient_ce(nnd_activation act, double param, nnd_loss_kind loss, uint64_t seed,
@@ -439,6 +463,19 @@ static void test_grad_dropout(void **state)
     case_free(&c);
 }
 
+/* Layer norm (norm.h) before the activation, γ and β included, with both losses; with dropout
+ * after it too. */
+static void test_grad_layer_norm(void **state)
+{
+    (void)state;
+    const nnd_activation acts[] = {NND_ACT_RELU, NND_ACT_TANH, NND_ACT_GELU};
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+        check_gradient_full(acts[a], 0.0, NND_LOSS_SOFTMAX_CE, 91 + a, NULL, 0.0, NND_NORM_LAYER);
+        check_gradient_full(acts[a], 0.0, NND_LOSS_MSE, 94 + a, NULL, 0.0, NND_NORM_LAYER);
+    }
+    check_gradient_full(NND_ACT_TANH, 0.0, NND_LOSS_SOFTMAX_CE, 97, NULL, 0.25, NND_NORM_LAYER);
+}
+
 /* The deterministic mode's backward (every layer's dZ kept, then each layer's dW and db over the
  * batch's rows) gives bitwise the gradient of nnd_model_backward, for every activation: the
  * same products on the same dZ, including through the kept pre-activations of gelu, gelu-tanh
@@ -493,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_grad_leaky_relu),
         cmocka_unit_test(test_grad_elu),
         cmocka_unit_test(test_grad_dropout),
+        cmocka_unit_test(test_grad_layer_norm),
         cmocka_unit_test(test_checker_detects_small_errors),
         cmocka_unit_test(test_backward_dout_aliasing_and_empty_batch),
         cmocka_unit_test(test_backward_deltas_equal_backward),

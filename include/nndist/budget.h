@@ -55,6 +55,7 @@ typedef struct {
     int exact;             /* --deterministic */
     int keeps_z;           /* the activation keeps the hidden layers' Z (nnd_activation_keeps_z) */
     double dropout_bytes;  /* dropout's buffers per sample (nnd_budget_dropout_bytes) */
+    int norm;              /* the hidden layers are normalized (norm.h): x̂ and 1 / std kept */
 } nnd_budget_input;
 
 /* Dropout's bytes per sample of a run: the samples' rows and keys, and for an activation other

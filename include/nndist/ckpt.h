@@ -92,6 +92,9 @@ nnd_status nnd_ckpt_build(nnd_ckpt_image *img, const char *path, const nnd_model
 nnd_status nnd_ckpt_probe(const char *path, size_t *sizes, int *n_layers, nnd_activation *act,
                           int *act_found, double *act_param);
 
+/* The file's normalization of the hidden layers (its norm attribute; none without one). */
+nnd_status nnd_ckpt_probe_norm(const char *path, nnd_norm_kind *norm);
+
 /* Loads the weights into m, whose sizes must match the file's (the message says what differs).
  * With o != NULL the optimizer state is loaded too: the file must hold state of the same
  * optimizer. meta (may be NULL) receives the root attributes (zeroed when absent). */

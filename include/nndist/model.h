@@ -15,6 +15,7 @@
 #include "nndist/activation.h"
 #include "nndist/dropout.h"
 #include "nndist/error.h"
+#include "nndist/norm.h"
 
 #define NND_MAX_LAYERS 32
 /* Floats after the gradient in grads: room for per-step statistics (sample count, loss sum, ...)
@@ -29,11 +30,19 @@ typedef struct {
     size_t n_params;                  /* floats in params (and in grads) */
     size_t w_off[NND_MAX_LAYERS];     /* offset of W_l in params */
     size_t b_off[NND_MAX_LAYERS];     /* offset of b_l in params */
-    float *params;                    /* owned unless shared, 64-byte aligned */
-    float *grads;                     /* owned unless shared; n_params + NND_GRAD_TAIL floats:
-                                         the sums over the local samples of a step, then the
-                                         tail */
-    int shared; /* params and grads live in node-shared memory (the trainer's), not freed here */
+    /* The hidden layers' normalization (norm.h): with one, hidden layer l's γ and β (sizes[l+1]
+     * each) follow its b in params, at g_off[l] and be_off[l]. */
+    nnd_norm_kind norm;
+    size_t g_off[NND_MAX_LAYERS], be_off[NND_MAX_LAYERS];
+    /* Every tensor in params in order (W_0, b_0, [γ_0, β_0,] W_1, ...): tensor t spans
+     * [tensor_off[t], tensor_off[t + 1]), tensor_off[n_tensors] = n_params. */
+    int n_tensors;
+    size_t tensor_off[4 * NND_MAX_LAYERS + 1];
+    float *params; /* owned unless shared, 64-byte aligned */
+    float *grads;  /* owned unless shared; n_params + NND_GRAD_TAIL floats:
+                      the sums over the local samples of a step, then the
+                      tail */
+    int shared;    /* params and grads live in node-shared memory (the trainer's), not freed here */
     /* Workspace for batches of up to max_batch samples (nnd_model_reserve). */
     size_t max_batch;
     float *acts[NND_MAX_LAYERS + 1]; /* acts[l+1] = A_l (max_batch, sizes[l+1]); acts[0] the
@@ -63,6 +72,9 @@ typedef struct {
     double drop_p[NND_MAX_LAYERS];
     const nnd_dropout_draw *draw;
     int drawn;
+    /* The normalization's workspace: x̂ (max_batch, sizes[l+1]) and each row's 1 / std
+     * (max_batch) of hidden layer l, and zeros for the activation's pass (no bias left to add). */
+    float *xhat[NND_MAX_LAYERS], *rstd[NND_MAX_LAYERS], *zeros;
     float *dropped[NND_MAX_LAYERS];
     uint8_t *keep[NND_MAX_LAYERS];
     uint64_t *row_key;
@@ -72,6 +84,9 @@ typedef struct {
  * act_param is act's default (set it before the first forward for another). nnd_model_free is
  * safe after a failed init. */
 nnd_status nnd_model_init(nnd_model *m, const size_t *sizes, int n_layers, nnd_activation act);
+/* The same with a normalization of the hidden layers (γ and β in params). */
+nnd_status nnd_model_init_norm(nnd_model *m, const size_t *sizes, int n_layers, nnd_activation act,
+                               nnd_norm_kind norm);
 void nnd_model_free(nnd_model *m);
 /* Allocates the activation workspace for batches of up to max_batch samples (idempotent): A of
  * every layer, Z of the hidden layers too when the activation keeps it, and dropout's buffers
@@ -79,7 +94,7 @@ void nnd_model_free(nnd_model *m);
 nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch);
 
 /* How the weights start (train --init), each drawn from the counter-based generator: a pure
- * function of (seed, layer, element), so the same on any rank count.
+ * function of (seed, layer, element), so the same on any rank count (γ = 1, β = 0 as torch's).
  *   torch   torch.nn.Linear's default: W and b ~ U(-1/sqrt(in), 1/sqrt(in))
  *   he      torch.nn.init.kaiming_uniform_(W, nonlinearity='relu'):
  *           W ~ U(-sqrt(6/in), sqrt(6/in)); b = 0

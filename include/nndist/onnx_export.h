@@ -2,7 +2,9 @@
  *
  * The graph computes what nnd_model_forward computes, in float32:
  *   input (N, D)  [-> Sub(mean) -> Div(std)]          when standardization is given
- *   -> Gemm(W_0, b_0, transB=1) -> the activation     each hidden layer
+ *   -> Gemm(W_0, b_0, transB=1)                       each hidden layer
+ *   [-> LayerNormalization(γ_0, β_0, eps 1e-5)]       with --norm layer
+ *   -> the activation
  *   -> Gemm(W_L, b_L, transB=1)                       the last layer, linear
  *   [-> Softmax(axis=1)]                              when asked
  *   -> output (N, K)
@@ -12,7 +14,8 @@
  * Mul(0.5); silu Sigmoid, Mul(x); the constants are scalar initializers named const_*.
  * N is a symbolic dimension (any batch). Weights are initializers of float32 little-endian
  * bytes, W_l in its stored (out, in) layout. Opset NND_ONNX_OPSET of the default domain, IR
- * version NND_ONNX_IR_VERSION. */
+ * version NND_ONNX_IR_VERSION; a model with layer norm needs LayerNormalization, which came
+ * with opset 17 (IR version 8): nnd_onnx_opset says which. */
 #ifndef NNDIST_ONNX_EXPORT_H
 #define NNDIST_ONNX_EXPORT_H
 
@@ -26,6 +29,11 @@
  * IR version 7 is the one released with opset 13, so every reader of that opset reads it. */
 #define NND_ONNX_OPSET      13
 #define NND_ONNX_IR_VERSION 7
+#define NND_ONNX_OPSET_NORM 17
+#define NND_ONNX_IR_NORM    8
+
+/* The opset m's graph is written in (and its IR version into *ir when not NULL). */
+int nnd_onnx_opset(const nnd_model *m, int *ir);
 
 typedef struct {
     int softmax;       /* append Softmax(axis=1): probabilities instead of logits */

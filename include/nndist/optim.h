@@ -64,7 +64,7 @@
 
 #define NND_OPTIM_MAX_STATE 4
 /* Parameter tensors of one optimizer: a W and a b per layer. */
-#define NND_OPTIM_MAX_TENSORS (2 * NND_MAX_LAYERS)
+#define NND_OPTIM_MAX_TENSORS (4 * NND_MAX_LAYERS) /* W, b, and a normalization's γ, β */
 
 typedef enum {
     NND_OPTIM_SGD,
@@ -165,7 +165,7 @@ nnd_status nnd_optim_validate(const nnd_optim_config *cfg);
  * init. */
 nnd_status nnd_optim_init(nnd_optim *o, const nnd_optim_config *cfg, const size_t *tensor_off,
                           int n_tensors);
-/* nnd_optim_init with the tensors of a model: W_0, b_0, W_1, b_1, ... */
+/* nnd_optim_init with the tensors of a model: W_0, b_0, [γ_0, β_0,] W_1, b_1, ... */
 nnd_status nnd_optim_init_model(nnd_optim *o, const nnd_optim_config *cfg, const nnd_model *m);
 /* The same with state for elements [lo, hi) only (the rank's shard of a sharded update): such
  * an optimizer takes only nnd_optim_step_shard within that range, and checkpoints go through a

@@ -120,7 +120,7 @@ nnd_status nnd_cmd_export(int argc, char **argv, const nnd_comm *c)
     st = nnd_comm_agree(c, st);
     if (!st && c->rank == 0)
         printf("wrote %s: ONNX opset %d, %s%d Gemm layer%s, %zu -> %zu%s, %zu bytes\n", o.out,
-               NND_ONNX_OPSET, m.in_mean ? "standardization, " : "", m.n_layers,
+               nnd_onnx_opset(&m, NULL), m.in_mean ? "standardization, " : "", m.n_layers,
                m.n_layers == 1 ? "" : "s", m.sizes[0], m.sizes[m.n_layers],
                o.softmax ? " with softmax" : "", len);
     nnd_model_free(&m);

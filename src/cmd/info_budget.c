@@ -109,7 +109,8 @@ nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
         .writes_files = 1, /* counted: most runs checkpoint or --save */
         .exact = cfg.units > 0,
         .keeps_z = nnd_activation_keeps_z(cfg.act),
-        .dropout_bytes = nnd_budget_dropout_bytes(cfg.sizes, cfg.n_layers, cfg.act, cfg.dropout)};
+        .dropout_bytes = nnd_budget_dropout_bytes(cfg.sizes, cfg.n_layers, cfg.act, cfg.dropout),
+        .norm = cfg.norm != NND_NORM_NONE};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     nnd_budget_read_limit(&b);

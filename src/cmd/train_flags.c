@@ -55,6 +55,11 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
          "one probability in [0, 1) for every hidden layer or one per hidden layer; off in "
          "eval, predict and export (default 0)",
          NULL},
+        {"norm", NND_OPT_STRING, &f->norm, "none|layer",
+         "normalization after each hidden layer's product, before its activation: layer "
+         "(torch.nn.LayerNorm over the layer's units, eps 1e-5, with learned scale and shift); "
+         "default none",
+         NULL},
         {"loss", NND_OPT_STRING, &f->loss, "L",
          "softmax-ce (default; integer labels) or mse ((N, K) float targets)", NULL},
         {"class-weights", NND_OPT_STRING, &cfg->class_weights, "W0,...|balanced",
@@ -221,6 +226,12 @@ static nnd_status finish_deterministic(nnd_train_flags *f)
         return nnd_err_set(NND_ERR_USAGE,
                            "--overlap and --deterministic exclude each other (the deterministic "
                            "sum needs every layer's scale before it starts)");
+    if (f->cfg->norm != NND_NORM_NONE)
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--norm %s and --deterministic exclude each other for now (the "
+                           "deterministic sum has no fixed-point scale for the normalization's "
+                           "parameters yet)",
+                           nnd_norm_name(f->cfg->norm));
     f->cfg->units = (size_t)u;
     return NND_OK;
 }
@@ -241,6 +252,11 @@ nnd_status nnd_train_flags_finish(nnd_train_flags *f)
     if (st) return st;
     if (f->dropout && (st = nnd_dropout_parse(f->dropout, cfg->n_layers - 1, cfg->dropout)))
         return st;
+    if (f->norm && nnd_norm_parse(f->norm, &cfg->norm) != 0)
+        return nnd_err_set(NND_ERR_USAGE, "--norm: unknown '%s'; expected none or layer", f->norm);
+    if (cfg->norm != NND_NORM_NONE && cfg->n_layers < 2)
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--norm applies to hidden layers, and --layers gives none");
     if (nnd_loss_parse(f->loss, &cfg->loss) != 0)
         return nnd_err_set(NND_ERR_USAGE, "--loss: unknown '%s'; expected softmax-ce or mse",
                            f->loss);

@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""Reference trajectories of nndist's --norm layer, computed with PyTorch in float64.
+
+Run with Debian's PyTorch (python3-torch, 1.13):   /usr/bin/python3 scripts/norm_reference.py
+
+Writes tests/norm_ref/:
+  data.h5      64 samples x 6 features, 3 classes (/X float32, /y int32)
+  init.h5      the initial model 6-10-8-3 with layer norm: /model/layer_<i>/{W,b} and, for the
+               hidden layers, {gamma,beta} (float32; γ and β drawn near 1 and 0 so that they
+               matter from the first step), root attribute norm = "layer"
+  <case>.h5    the weights after 20 full-batch steps of the case's optimizer, float32
+  cases.txt    one line per case: name, a tab, its nndist flags; "common" holds the shared ones
+
+The torch model is Linear -> torch.nn.LayerNorm(width, eps=1e-5) -> activation per hidden layer,
+then Linear; the loss is the mean cross-entropy. tests/script_norm_reference.sh trains every case
+with nndist at 1 and 2 ranks and compares the weights; the suite itself does not need PyTorch.
+A case whose result moves by more than 2e-6 when the weights are merely rounded to float32 after
+every step is refused (no float32 code could match it to the test's tolerance).
+"""
+import math
+import os
+import sys
+
+import h5py
+import numpy as np
+import torch
+
+torch.set_default_dtype(torch.float64)
+
+SIZES = [6, 10, 8, 3]
+N = 64
+STEPS = 20
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "norm_ref")
+COMMON = (f"--layers {','.join(map(str, SIZES))} --norm layer --batch {N} --steps {STEPS} "
+          "--no-shuffle")
+MAX_SENSITIVITY = 2e-6
+
+# name, nndist flags, the torch activation, the torch optimizer
+CASES = [
+    ("relu-sgd", "--optimizer sgd --lr 0.3", torch.nn.ReLU,
+     lambda p: torch.optim.SGD(p, lr=0.3)),
+    ("tanh-momentum", "--activation tanh --optimizer momentum --lr 0.1", torch.nn.Tanh,
+     lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
+    ("gelu-adam", "--activation gelu --optimizer adam --lr 0.01", torch.nn.GELU,
+     lambda p: torch.optim.Adam(p, lr=0.01)),
+]
+
+
+def make_data():
+    rng = np.random.RandomState(2468)
+    k, d = SIZES[-1], SIZES[0]
+    centres = rng.uniform(-1.5, 1.5, size=(k, d))
+    y = np.arange(N) % k
+    x = centres[y] + 0.8 * rng.standard_normal((N, d))
+    return x.astype(np.float32), y.astype(np.int32)
+
+
+def make_init():
+    """Per layer [W, b] (+ [gamma, beta] for the hidden ones), float32."""
+    rng = np.random.RandomState(99)
+    layers = []
+    for i in range(len(SIZES) - 1):
+        bound = 1.0 / math.sqrt(SIZES[i])
+        out = SIZES[i + 1]
+        layer = [rng.uniform(-bound, bound, size=(out, SIZES[i])).astype(np.float32),
+                 rng.uniform(-bound, bound, size=(out,)).astype(np.float32)]
+        if i + 1 < len(SIZES) - 1:
+            layer += [rng.uniform(0.7, 1.3, size=(out,)).astype(np.float32),
+                      rng.uniform(-0.2, 0.2, size=(out,)).astype(np.float32)]
+        layers.append(layer)
+    return layers
+
+
+def run_case(make_act, make_opt, x, y, init, round_weights=False):
+    params = [torch.tensor(a.astype(np.float64), requires_grad=True) for l in init for a in l]
+    act = make_act()
+    opt = make_opt(params)
+    for _ in range(STEPS):
+        opt.zero_grad()
+        h, at = x, 0
+        for i, layer in enumerate(init):
+            h = h @ params[at].T + params[at + 1]
+            if len(layer) == 4:
+                h = torch.nn.functional.layer_norm(h, (h.shape[1],), params[at + 2],
+                                                   params[at + 3], eps=1e-5)
+                h = act(h)
+            at += len(layer)
+        torch.nn.functional.cross_entropy(h, y).backward()
+        opt.step()
+        if round_weights:
+            with torch.no_grad():
+                for p in params:
+                    p.copy_(p.float().double())
+    out, at = [], 0
+    for layer in init:
+        out.append([params[at + j].detach().numpy() for j in range(len(layer))])
+        at += len(layer)
+    return out
+
+
+def flat(layers):
+    return np.concatenate([a.ravel() for l in layers for a in l])
+
+
+def put(group, name, data):
+    """A compact dataset (its bytes in its header), recording no times: the same bytes every run."""
+    data = np.ascontiguousarray(data)
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_layout(h5py.h5d.COMPACT)
+    dcpl.set_obj_track_times(False)
+    kind = {np.dtype(np.float32): h5py.h5t.IEEE_F32LE,
+            np.dtype(np.int32): h5py.h5t.STD_I32LE}[data.dtype]
+    d = h5py.h5d.create(group.id, name.encode(), kind, h5py.h5s.create_simple(data.shape),
+                        dcpl=dcpl)
+    d.write(h5py.h5s.ALL, h5py.h5s.ALL, data)
+
+
+def new_file(path):
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
+    return h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl))
+
+
+def group(parent, name):
+    gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+    gcpl.set_obj_track_times(False)
+    return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
+
+
+def write_model(path, layers):
+    with new_file(path) as f:
+        f.attrs["norm"] = np.bytes_("layer")
+        model = group(f, "model")
+        for i, layer in enumerate(layers):
+            g = group(model, f"layer_{i}")
+            for name, a in zip(("W", "b", "gamma", "beta"), layer):
+                put(g, name, np.asarray(a, dtype=np.float32))
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    x32, y32 = make_data()
+    with new_file(os.path.join(OUT, "data.h5")) as f:
+        put(f, "X", x32)
+        put(f, "y", y32)
+    init = make_init()
+    write_model(os.path.join(OUT, "init.h5"), init)
+    x = torch.tensor(x32.astype(np.float64))
+    y = torch.tensor(y32.astype(np.int64))
+    print(f"torch {torch.__version__}")
+    lines = [f"# generated by scripts/norm_reference.py: name<TAB>nndist flags ({STEPS} "
+             "full-batch steps from init.h5 on data.h5)", f"common\t{COMMON}"]
+    bad = []
+    for name, flags, make_act, make_opt in CASES:
+        weights = run_case(make_act, make_opt, x, y, init)
+        rounded = run_case(make_act, make_opt, x, y, init, round_weights=True)
+        a, b = flat(weights), flat(rounded)
+        sens = np.abs(a - b).max() / np.abs(a).max()
+        if sens > MAX_SENSITIVITY:
+            bad.append(name)
+        write_model(os.path.join(OUT, f"{name}.h5"), weights)
+        lines.append(f"{name}\t{flags}")
+        moved = np.abs(a - flat(init)).max() / np.abs(flat(init)).max()
+        print(f"{name:14s} the weights moved {moved:.3g} of their largest; float32 rounding "
+              f"moves them {sens:.2g}")
+    with open(os.path.join(OUT, "cases.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    if bad:
+        print(f"too sensitive to float32 rounding: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
