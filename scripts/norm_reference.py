@@ -1,19 +1,26 @@
 #!/usr/bin/python3
-"""Reference trajectories of nndist's --norm layer, computed with PyTorch in float64.
+"""Reference trajectories of nndist's --norm layer and --norm batch, computed with PyTorch in
+float64.
 
 Run with Debian's PyTorch (python3-torch, 1.13):   /usr/bin/python3 scripts/norm_reference.py
 
-Writes tests/norm_ref/:
+Writes tests/norm_ref/layer/ and tests/norm_ref/batch/, each:
   data.h5      64 samples x 6 features, 3 classes (/X float32, /y int32)
-  init.h5      the initial model 6-10-8-3 with layer norm: /model/layer_<i>/{W,b} and, for the
-               hidden layers, {gamma,beta} (float32; γ and β drawn near 1 and 0 so that they
-               matter from the first step), root attribute norm = "layer"
-  <case>.h5    the weights after 20 full-batch steps of the case's optimizer, float32
+  init.h5      the initial model 6-10-8-3 with the normalization: /model/layer_<i>/{W,b} and,
+               for the hidden layers, {gamma,beta} (float32; γ and β drawn near 1 and 0 so that
+               they matter from the first step), root attribute norm = "layer" or "batch" (batch
+               norm's running statistics start at 0 and 1, as torch's)
+  <case>.h5    the weights after 20 full-batch steps of the case's optimizer, float32 (and batch
+               norm's running_mean, running_var)
   cases.txt    one line per case: name, a tab, its nndist flags; "common" holds the shared ones
 
-The torch model is Linear -> torch.nn.LayerNorm(width, eps=1e-5) -> activation per hidden layer,
-then Linear; the loss is the mean cross-entropy. tests/script_norm_reference.sh trains every case
-with nndist at 1 and 2 ranks and compares the weights; the suite itself does not need PyTorch.
+The torch model is Linear -> torch.nn.LayerNorm(width, eps=1e-5) or torch.nn.BatchNorm1d(width,
+eps=1e-5, momentum=0.1) in training mode -> activation per hidden layer, then Linear; the loss is
+the mean cross-entropy. nndist gives the bias before batch norm no gradient (it is exactly 0 in
+exact arithmetic); torch computes round-off for it, which SGD and momentum turn into moves of
+1e-9, so the batch-norm cases use those two. tests/script_norm_reference.sh trains every case
+with nndist at 1 and 2 ranks and compares the weights (and running statistics); the suite itself
+does not need PyTorch.
 A case whose result moves by more than 2e-6 when the weights are merely rounded to float32 after
 every step is refused (no float32 code could match it to the test's tolerance).
 """
@@ -31,18 +38,22 @@ SIZES = [6, 10, 8, 3]
 N = 64
 STEPS = 20
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "norm_ref")
-COMMON = (f"--layers {','.join(map(str, SIZES))} --norm layer --batch {N} --steps {STEPS} "
-          "--no-shuffle")
 MAX_SENSITIVITY = 2e-6
 
 # name, nndist flags, the torch activation, the torch optimizer
-CASES = [
+LAYER_CASES = [
     ("relu-sgd", "--optimizer sgd --lr 0.3", torch.nn.ReLU,
      lambda p: torch.optim.SGD(p, lr=0.3)),
     ("tanh-momentum", "--activation tanh --optimizer momentum --lr 0.1", torch.nn.Tanh,
      lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
     ("gelu-adam", "--activation gelu --optimizer adam --lr 0.01", torch.nn.GELU,
      lambda p: torch.optim.Adam(p, lr=0.01)),
+]
+BATCH_CASES = [
+    ("relu-sgd", "--optimizer sgd --lr 0.3", torch.nn.ReLU,
+     lambda p: torch.optim.SGD(p, lr=0.3)),
+    ("tanh-momentum", "--activation tanh --optimizer momentum --lr 0.1", torch.nn.Tanh,
+     lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
 ]
 
 
@@ -71,18 +82,25 @@ def make_init():
     return layers
 
 
-def run_case(make_act, make_opt, x, y, init, round_weights=False):
+def run_case(norm, make_act, make_opt, x, y, init, round_weights=False):
+    """Per layer [W, b (, gamma, beta (, running_mean, running_var))] after STEPS steps."""
     params = [torch.tensor(a.astype(np.float64), requires_grad=True) for l in init for a in l]
+    running = [[torch.zeros(len(l[1])), torch.ones(len(l[1]))] for l in init if len(l) == 4]
     act = make_act()
     opt = make_opt(params)
     for _ in range(STEPS):
         opt.zero_grad()
-        h, at = x, 0
+        h, at, k = x, 0, 0
         for i, layer in enumerate(init):
             h = h @ params[at].T + params[at + 1]
             if len(layer) == 4:
-                h = torch.nn.functional.layer_norm(h, (h.shape[1],), params[at + 2],
-                                                   params[at + 3], eps=1e-5)
+                g, b = params[at + 2], params[at + 3]
+                if norm == "layer":
+                    h = torch.nn.functional.layer_norm(h, (h.shape[1],), g, b, eps=1e-5)
+                else:
+                    h = torch.nn.functional.batch_norm(h, running[k][0], running[k][1], g, b,
+                                                       training=True, momentum=0.1, eps=1e-5)
+                    k += 1
                 h = act(h)
             at += len(layer)
         torch.nn.functional.cross_entropy(h, y).backward()
@@ -91,9 +109,12 @@ def run_case(make_act, make_opt, x, y, init, round_weights=False):
             with torch.no_grad():
                 for p in params:
                     p.copy_(p.float().double())
-    out, at = [], 0
+    out, at, k = [], 0, 0
     for layer in init:
         out.append([params[at + j].detach().numpy() for j in range(len(layer))])
+        if len(layer) == 4 and norm == "batch":
+            out[-1] += [running[k][0].numpy(), running[k][1].numpy()]
+            k += 1
         at += len(layer)
     return out
 
@@ -129,44 +150,57 @@ def group(parent, name):
     return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
 
 
-def write_model(path, layers):
+def write_model(path, norm, layers):
     with new_file(path) as f:
-        f.attrs["norm"] = np.bytes_("layer")
+        f.attrs["norm"] = np.bytes_(norm)
         model = group(f, "model")
         for i, layer in enumerate(layers):
             g = group(model, f"layer_{i}")
-            for name, a in zip(("W", "b", "gamma", "beta"), layer):
+            if norm == "batch" and len(layer) == 4:  # the running statistics as torch starts them
+                layer = layer + [np.zeros(len(layer[1])), np.ones(len(layer[1]))]
+            names = ("W", "b", "gamma", "beta", "running_mean", "running_var")
+            for name, a in zip(names, layer):
                 put(g, name, np.asarray(a, dtype=np.float32))
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
-    x32, y32 = make_data()
-    with new_file(os.path.join(OUT, "data.h5")) as f:
+def write_set(norm, cases, x32, y32, init):
+    """One directory of reference files; returns the names of unusable cases."""
+    out = os.path.join(OUT, norm)
+    os.makedirs(out, exist_ok=True)
+    with new_file(os.path.join(out, "data.h5")) as f:
         put(f, "X", x32)
         put(f, "y", y32)
-    init = make_init()
-    write_model(os.path.join(OUT, "init.h5"), init)
+    write_model(os.path.join(out, "init.h5"), norm, init)
     x = torch.tensor(x32.astype(np.float64))
     y = torch.tensor(y32.astype(np.int64))
-    print(f"torch {torch.__version__}")
+    common = (f"--layers {','.join(map(str, SIZES))} --norm {norm} --batch {N} --steps {STEPS} "
+              "--no-shuffle")
     lines = [f"# generated by scripts/norm_reference.py: name<TAB>nndist flags ({STEPS} "
-             "full-batch steps from init.h5 on data.h5)", f"common\t{COMMON}"]
+             "full-batch steps from init.h5 on data.h5)", f"common\t{common}"]
     bad = []
-    for name, flags, make_act, make_opt in CASES:
-        weights = run_case(make_act, make_opt, x, y, init)
-        rounded = run_case(make_act, make_opt, x, y, init, round_weights=True)
+    for name, flags, make_act, make_opt in cases:
+        weights = run_case(norm, make_act, make_opt, x, y, init)
+        rounded = run_case(norm, make_act, make_opt, x, y, init, round_weights=True)
         a, b = flat(weights), flat(rounded)
         sens = np.abs(a - b).max() / np.abs(a).max()
         if sens > MAX_SENSITIVITY:
-            bad.append(name)
-        write_model(os.path.join(OUT, f"{name}.h5"), weights)
+            bad.append(f"{norm}/{name}")
+        write_model(os.path.join(out, f"{name}.h5"), norm, weights)
         lines.append(f"{name}\t{flags}")
-        moved = np.abs(a - flat(init)).max() / np.abs(flat(init)).max()
-        print(f"{name:14s} the weights moved {moved:.3g} of their largest; float32 rounding "
-              f"moves them {sens:.2g}")
-    with open(os.path.join(OUT, "cases.txt"), "w") as f:
+        moved = np.abs(flat(w[:4] for w in weights) - flat(init)).max() / np.abs(flat(init)).max()
+        print(f"{norm:5s} {name:14s} the weights moved {moved:.3g} of their largest; float32 "
+              f"rounding moves them {sens:.2g}")
+    with open(os.path.join(out, "cases.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    return bad
+
+
+def main():
+    x32, y32 = make_data()
+    init = make_init()
+    print(f"torch {torch.__version__}")
+    bad = write_set("layer", LAYER_CASES, x32, y32, init)
+    bad += write_set("batch", BATCH_CASES, x32, y32, init)
     if bad:
         print(f"too sensitive to float32 rounding: {', '.join(bad)}", file=sys.stderr)
         return 1

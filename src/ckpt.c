@@ -67,6 +67,11 @@ static int write_layers(hid_t f, const char *prefix, const nnd_model *m, const f
             rc = write_tensor(g, "gamma", buf + m->g_off[l], m->sizes[l + 1], 0);
             if (rc == 0) rc = write_tensor(g, "beta", buf + m->be_off[l], m->sizes[l + 1], 0);
         }
+        /* batch norm's running statistics: the model's, not the optimizer's */
+        if (rc == 0 && buf == m->params && m->running && l + 1 < m->n_layers) {
+            rc = write_tensor(g, "running_mean", m->running_mean[l], m->sizes[l + 1], 0);
+            if (rc == 0) rc = write_tensor(g, "running_var", m->running_var[l], m->sizes[l + 1], 0);
+        }
         H5Gclose(g);
         if (rc) return -1;
     }
@@ -293,8 +298,8 @@ nnd_status nnd_ckpt_probe_norm(const char *path, nnd_norm_kind *norm)
     char buf[32];
     *norm = NND_NORM_NONE;
     if (nnd_h5_attr_read_str(f, "norm", buf, sizeof buf) == 0 && nnd_norm_parse(buf, norm) != 0)
-        st = nnd_err_set(NND_ERR_INPUT, "%s: unknown norm '%s' (expected %s)", path, buf,
-                         nnd_norm_name(NND_NORM_LAYER));
+        st = nnd_err_set(NND_ERR_INPUT, "%s: unknown norm '%s' (expected layer or batch)", path,
+                         buf);
     nnd_h5_close(f, &q);
     return st;
 }
@@ -349,6 +354,11 @@ static nnd_status read_layers(hid_t f, const char *path, const char *prefix, con
         if ((st = read_tensor(f, path, name, buf + m->g_off[l], m->sizes[l + 1], 0))) return st;
         snprintf(name, sizeof name, "%s/layer_%d/beta", prefix, l);
         if ((st = read_tensor(f, path, name, buf + m->be_off[l], m->sizes[l + 1], 0))) return st;
+        if (buf != m->params || !m->running) continue;
+        snprintf(name, sizeof name, "%s/layer_%d/running_mean", prefix, l);
+        if ((st = read_tensor(f, path, name, m->running_mean[l], m->sizes[l + 1], 0))) return st;
+        snprintf(name, sizeof name, "%s/layer_%d/running_var", prefix, l);
+        if ((st = read_tensor(f, path, name, m->running_var[l], m->sizes[l + 1], 0))) return st;
     }
     return NND_OK;
 }

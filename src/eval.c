@@ -71,6 +71,7 @@ nnd_status nnd_load_model_file(nnd_model *m, const char *path, nnd_activation ac
     st = c->rank == 0 ? nnd_ckpt_load(path, m, NULL, meta) : NND_OK;
     if ((st = nnd_comm_agree(c, st))) return st;
     nnd_comm_bcast_floats(c, m->params, m->n_params);
+    if (m->running) nnd_comm_bcast_floats(c, m->running, m->n_running);
     MPI_Bcast(meta, (int)sizeof *meta, MPI_BYTE, 0, c->world);
     return nnd_standardize_share(m, c);
 }

@@ -10,6 +10,8 @@
 
 #include "kernels/elementwise.h"
 
+#include "model_internal.h"
+
 nnd_status nnd_model_init_norm(nnd_model *m, const size_t *sizes, int n_layers, nnd_activation act,
                                nnd_norm_kind norm)
 {
@@ -47,7 +49,7 @@ nnd_status nnd_model_init_norm(nnd_model *m, const size_t *sizes, int n_layers, 
     m->n_params = off;
     m->params = nnd_alloc_floats(off);
     m->grads = nnd_alloc_floats(off + NND_GRAD_TAIL);
-    if (!m->params || !m->grads)
+    if (!m->params || !m->grads || nnd_model_norm_alloc_running(m))
         return nnd_err_set(NND_ERR_NOMEM, "cannot allocate %zu parameters", off);
     return NND_OK;
 }
@@ -72,11 +74,9 @@ void nnd_model_free(nnd_model *m)
         free(m->dz[l]);
         free(m->dropped[l]);
         free(m->keep[l]);
-        free(m->xhat[l]);
-        free(m->rstd[l]);
     }
+    nnd_model_norm_free(m);
     free(m->row_key);
-    free(m->zeros);
     memset(m, 0, sizeof *m);
 }
 
@@ -163,18 +163,7 @@ nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch)
         m->keep[l] = malloc(max_batch * m->sizes[l + 1]);
         if (!m->dropped[l] || !m->keep[l]) goto nomem;
     }
-    for (int l = 0; l + 1 < m->n_layers && m->norm != NND_NORM_NONE; l++) {
-        free(m->xhat[l]);
-        free(m->rstd[l]);
-        m->xhat[l] = nnd_alloc_floats(max_batch * m->sizes[l + 1]);
-        m->rstd[l] = nnd_alloc_floats(max_batch);
-        if (!m->xhat[l] || !m->rstd[l]) goto nomem;
-    }
-    if (m->norm != NND_NORM_NONE && !m->zeros) {
-        m->zeros = nnd_alloc_floats(widest);
-        if (!m->zeros) goto nomem;
-        memset(m->zeros, 0, widest * sizeof *m->zeros);
-    }
+    if (nnd_model_norm_reserve(m, max_batch, widest)) goto nomem;
     m->max_batch = max_batch;
     return NND_OK;
 nomem:
@@ -271,30 +260,18 @@ static void hidden_delta(nnd_model *m, int l, const float *dZ, float *dA, size_t
 static void hidden_delta_norm(nnd_model *m, int l, const float *dZ, float *dA, size_t n)
 {
     hidden_delta(m, l, dZ, dA, n);
-    if (m->norm == NND_NORM_NONE) return;
-    nnd_layernorm_backward(dA, m->xhat[l], m->rstd[l], m->params + m->g_off[l], dA,
-                           m->grads + m->g_off[l], m->grads + m->be_off[l], n, m->sizes[l + 1]);
-}
-
-/* Hidden layer l with a normalization: Z = in W^T + b into x̂'s buffer, normalized there, y =
- * x̂ γ + β into the activation's input (Z's buffer when the activation keeps it, else A), then
- * the activation into A. */
-static void normalized_layer(nnd_model *m, int l, const float *in, size_t n)
-{
-    const size_t nin = m->sizes[l], nout = m->sizes[l + 1];
-    float *A = m->acts[l + 1], *Y = m->pre[l] ? m->pre[l] : A, *Z = m->xhat[l];
-    const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
-    const nnd_gemm_epilogue ep = {.bias = b};
-    nnd_sgemm_fused(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout, &ep);
-    nnd_layernorm_forward(Z, Z, m->rstd[l], Y, m->params + m->g_off[l], m->params + m->be_off[l], n,
-                          nout);
-    nnd_ew()->bias_act(Y, A, m->zeros, n, nout, m->act, (float)m->act_param);
+    if (m->norm != NND_NORM_NONE) nnd_model_norm_backward(m, l, dA, n);
 }
 
 const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
 {
     const float *in = X;
     m->drawn = m->draw != NULL;
+    if (n == 0) { /* a rank without samples still takes part in batch norm's sums */
+        for (int l = 0; l + 1 < m->n_layers && m->norm != NND_NORM_NONE; l++)
+            nnd_model_norm_forward(m, l, X, 0);
+        return m->acts[m->n_layers];
+    }
     if (m->in_mean) { /* the standardized input, which backward uses too */
         nnd_model_standardize(m, X, m->acts[0], n);
         in = m->acts[0];
@@ -305,7 +282,7 @@ const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
         const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
         const int hidden = l + 1 < m->n_layers;
         if (hidden && m->norm != NND_NORM_NONE) {
-            normalized_layer(m, l, in, n);
+            nnd_model_norm_forward(m, l, in, n);
         } else if (!hidden || m->act == NND_ACT_RELU) {
             /* bias (+ ReLU) in the GEMM's epilogue, tile by tile */
             const nnd_gemm_epilogue ep = {.bias = b, .relu = hidden};
@@ -328,9 +305,12 @@ void nnd_model_backward(nnd_model *m, const float *X, float *dout, size_t n)
 void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t n,
                                void (*layer_done)(void *ctx, int layer), void *ctx)
 {
-    if (n == 0) {
+    if (n == 0) { /* batch norm's sums in the order of a pass with samples */
         memset(m->grads, 0, m->n_params * sizeof *m->grads);
-        for (int l = m->n_layers - 1; l >= 0 && layer_done; l--) layer_done(ctx, l);
+        for (int l = m->n_layers - 1; l >= 0; l--) {
+            if (layer_done) layer_done(ctx, l);
+            if (l > 0 && m->norm != NND_NORM_NONE) nnd_model_norm_backward(m, l - 1, m->grads, 0);
+        }
         return;
     }
     const nnd_ew_kernels *ew = nnd_ew();
@@ -343,6 +323,11 @@ void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t
         nnd_sgemm(1, 0, nout, nin, n, 1.0f, dZ, nout, A_prev, nin, 0.0f, m->grads + m->w_off[l],
                   nin);
         ew->column_sums(m->grads + m->b_off[l], dZ, n, nout);
+        if (m->norm == NND_NORM_BATCH && l + 1 < m->n_layers)
+            /* Batch norm subtracts the batch's mean, b with it: b's gradient is 0 exactly (Σ_i dZ
+             * = 0 over the batch), and computed it is round-off, which adam-like optimizers
+             * would blow up into a walk that differs with the rank count. */
+            memset(m->grads + m->b_off[l], 0, nout * sizeof *m->grads);
         if (layer_done) layer_done(ctx, l);
         if (l == 0) break;
         /* dA_prev (n, in) = dZ (n, out) * W (out, in), then through the activation. */

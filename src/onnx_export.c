@@ -16,8 +16,9 @@
 #define MAX_NODES (11 * NND_MAX_LAYERS + 3)
 /* The scalar constants of the activations' formulas, each once (activation_graph). */
 #define MAX_CONSTS 5
-/* W, b (and γ, β) per layer, the standardization's mean and std, the constants. */
-#define MAX_INITS (4 * NND_MAX_LAYERS + 2 + MAX_CONSTS)
+/* W, b (and γ, β, batch norm's running mean and variance) per layer, the standardization's mean
+ * and std, the constants. */
+#define MAX_INITS (6 * NND_MAX_LAYERS + 2 + MAX_CONSTS)
 /* "layer31_gelu_tanh_inner", "standardize_mean": every name the graph uses fits. */
 #define NAME_SIZE 32
 
@@ -36,7 +37,7 @@ typedef struct {
     Onnx__GraphProto graph;
     Onnx__NodeProto node[MAX_NODES], *node_ptr[MAX_NODES];
     Onnx__AttributeProto attr[MAX_NODES], *attr_ptr[MAX_NODES];
-    char *node_in[MAX_NODES][3], *node_out[MAX_NODES];
+    char *node_in[MAX_NODES][5], *node_out[MAX_NODES]; /* BatchNormalization has 5 inputs */
     char node_name[MAX_NODES][NAME_SIZE], value_name[MAX_NODES][NAME_SIZE];
     Onnx__TensorProto init[MAX_INITS], *init_ptr[MAX_INITS];
     int64_t init_dims[MAX_INITS][2];
@@ -280,6 +281,20 @@ static void build_graph(graph_parts *g, const nnd_model *m, const nnd_onnx_optio
             snprintf(value, sizeof value, "layer%d_y", l);
             x = add_node(g, "LayerNormalization", name, ln_in, 3, value, NULL, 0);
             set_float_attr(g, "epsilon", (float)NND_NORM_EPS); /* axis: -1, the default */
+        } else if (m->norm == NND_NORM_BATCH) { /* inference: the running statistics */
+            char *bn_in[5] = {x, NULL, NULL, NULL, NULL};
+            snprintf(name, sizeof name, "layer%d_gamma", l);
+            bn_in[1] = add_init(g, name, m->params + m->g_off[l], 1, nout, 0);
+            snprintf(name, sizeof name, "layer%d_beta", l);
+            bn_in[2] = add_init(g, name, m->params + m->be_off[l], 1, nout, 0);
+            snprintf(name, sizeof name, "layer%d_running_mean", l);
+            bn_in[3] = add_init(g, name, m->running_mean[l], 1, nout, 0);
+            snprintf(name, sizeof name, "layer%d_running_var", l);
+            bn_in[4] = add_init(g, name, m->running_var[l], 1, nout, 0);
+            snprintf(name, sizeof name, "layer%d_batchnorm", l);
+            snprintf(value, sizeof value, "layer%d_y", l);
+            x = add_node(g, "BatchNormalization", name, bn_in, 5, value, NULL, 0);
+            set_float_attr(g, "epsilon", (float)NND_NORM_EPS);
         }
         x = activation_graph(g, m, l, x);
     }
@@ -304,7 +319,7 @@ static void build_graph(graph_parts *g, const nnd_model *m, const nnd_onnx_optio
 
 int nnd_onnx_opset(const nnd_model *m, int *ir)
 {
-    const int norm = m->norm != NND_NORM_NONE;
+    const int norm = m->norm == NND_NORM_LAYER;
     if (ir) *ir = norm ? NND_ONNX_IR_NORM : NND_ONNX_IR_VERSION;
     return norm ? NND_ONNX_OPSET_NORM : NND_ONNX_OPSET;
 }
@@ -320,7 +335,8 @@ nnd_status nnd_onnx_build(const nnd_model *m, const nnd_onnx_options *o, const c
     if (!g) return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the ONNX graph of %s", name);
     nnd_status st = NND_OK;
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    g->swapped = malloc((m->n_params + 2 * m->sizes[0] + MAX_CONSTS) * sizeof(float));
+    g->swapped =
+        malloc((m->n_params + m->n_running + 2 * m->sizes[0] + MAX_CONSTS) * sizeof(float));
     if (!g->swapped) {
         free(g);
         return nnd_err_set(NND_ERR_NOMEM, "cannot allocate the ONNX weights of %s", name);

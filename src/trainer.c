@@ -114,13 +114,21 @@ static nnd_status alloc_step_buffers(nnd_trainer *t)
 }
 
 /* The weights to every rank: a broadcast from rank 0, or with the sharded update (one copy in
- * shared memory, written by rank 0) a barrier. */
+ * shared memory, written by rank 0) a barrier; batch norm's running statistics (each rank's
+ * own) by a broadcast. */
 static void share_params(nnd_trainer *t)
 {
     if (t->shm)
         nnd_shm_barrier(&t->pshm);
     else
         nnd_comm_bcast_floats(t->c, t->model.params, t->model.n_params);
+    if (t->model.running) nnd_comm_bcast_floats(t->c, t->model.running, t->model.n_running);
+}
+
+/* Batch norm's sums over the session's ranks (model.h's sum_ranks). */
+static void sum_batch_over_ranks(double *v, size_t n, void *ctx)
+{
+    nnd_comm_allreduce_sum_d(ctx, v, n);
 }
 
 /* Collective, after rank 0 loaded path into the model: the run keeps its own standardization
@@ -298,6 +306,8 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
     nnd_status st = nnd_model_init_norm(&t->model, cfg->sizes, cfg->n_layers, cfg->act, cfg->norm);
     if (nnd_activation_param_flag(cfg->act)) t->model.act_param = cfg->act_param;
     for (int l = 0; l + 1 < cfg->n_layers; l++) t->model.drop_p[l] = cfg->dropout[l];
+    t->model.sum_ranks = sum_batch_over_ranks;
+    t->model.sum_ctx = (void *)c;
     return nnd_comm_agree(c, st);
 }
 
@@ -467,9 +477,12 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
      * and the checkpoints' models never drop). */
     const nnd_dropout_draw draw = {t->cfg->seed, t->step, t->sample};
     m->draw = t->sample ? &draw : NULL;
+    m->training = 1; /* batch norm: the batch's statistics, summed over the ranks */
     if (n > 0)
         loss_sum =
             nnd_trainer_batch_loss(t, nnd_model_forward(m, t->xb, n), n, dout, &correct, &denom);
+    else if (m->norm == NND_NORM_BATCH)
+        nnd_model_forward(m, t->xb, 0); /* takes part in the batch's sums */
     s->forward_s = MPI_Wtime() - t0;
     /* An injected NaN (tests) poisons this rank's whole gradient through the loss gradient. */
     if (nnd_guard_fault("nan", rank, t->step + 1) && n > 0) dout[0] = NAN;
@@ -493,6 +506,7 @@ nnd_status nnd_trainer_step(nnd_trainer *t, double lr, nnd_step_stats *s)
         denom = t->ce.weights ? sums[TAIL_WEIGHTS] : sums[TAIL_SAMPLES];
     }
     m->draw = NULL;
+    m->training = 0;
     t2 = MPI_Wtime();
     nnd_guard_phase("update", 0.0);
     s->samples = sums[TAIL_SAMPLES];

@@ -6,7 +6,8 @@
  * difference relative to the weights' scale, so a weight that happens to be near zero does not
  * turn round-off into a large ratio). RTOL 0 demands bitwise equality. Prints the difference;
  * exit 0 when within tolerance, 1 otherwise, 2 when the files cannot be read or their shapes
- * differ. */
+ * differ. Batch norm's running statistics are compared the same way, on their own scale, and
+ * must pass too. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,20 @@ int main(int argc, char **argv)
            "max |a| (at %zu)\n",
            a.n_params, bitwise_diff, diff, worst, worst_at);
     int ok = rtol == 0.0 ? bitwise_diff == 0 : worst <= rtol;
+    if (a.running) {
+        double rdiff = 0.0, rscale = 0.0;
+        size_t rbits = 0;
+        for (size_t i = 0; i < a.n_running; i++) {
+            rbits += memcmp(&a.running[i], &b.running[i], sizeof(float)) != 0;
+            rscale = fmax(rscale, fabs((double)a.running[i]));
+            rdiff = fmax(rdiff, fabs((double)a.running[i] - (double)b.running[i]));
+        }
+        const double rworst = rscale > 0 ? rdiff / rscale : rdiff;
+        printf("compare: %zu running statistics, %zu differ bitwise, max |a-b| %.3g = %.3g "
+               "relative\n",
+               a.n_running, rbits, rdiff, rworst);
+        ok &= rtol == 0.0 ? rbits == 0 : rworst <= rtol;
+    }
     nnd_model_free(&a);
     nnd_model_free(&b);
     return ok ? 0 : 1;

@@ -5,7 +5,8 @@
 # starts with Sub and Div) pass ONNX's checker (full_check: shape inference too), and the graphs,
 # evaluated node by node with NumPy in float32 on raw features, give nndist predict's numbers; a
 # model with --norm layer (and dropout, which inference leaves out) exports LayerNormalization
-# with its γ, β and eps in opset 17;
+# with its γ, β and eps in opset 17, one with --norm batch BatchNormalization with its running
+# statistics (opset 13);
 # the same bytes from 1 and 2 ranks; refusals with one message and exit 2, an existing file left
 # as it was.
 # shellcheck source=tests/lib.sh
@@ -40,6 +41,7 @@ cases=(
     "silu|--layers 10,16,12,4 --activation silu|"
     "elu|--layers 10,16,12,4 --activation elu --elu-alpha 0.5|--softmax"
     "layernorm|--layers 10,16,12,4 --activation gelu --norm layer --dropout 0.3|--softmax"
+    "batchnorm|--layers 10,16,12,4 --activation tanh --norm batch|--softmax"
 )
 for c in "${cases[@]}"; do
     IFS='|' read -r name train_opts export_opts <<< "$c"
@@ -118,6 +120,10 @@ def evaluate(model, x):
             var = ((x64 - mean) ** 2).mean(axis=1, keepdims=True)
             rstd = (1.0 / np.sqrt(var + float(np.float32(attrs["epsilon"])))).astype(np.float32)
             y = (a[0] - mean.astype(np.float32)) * rstd * a[1] + a[2]
+        elif op == "BatchNormalization":  # inference: the running statistics, as nndist's
+            rstd = (1.0 / np.sqrt(a[4].astype(np.float64) +
+                                  float(np.float32(attrs["epsilon"])))).astype(np.float32)
+            y = (a[0] - a[3]) * rstd * a[1] + a[2]
         else:
             raise AssertionError(f"unexpected op {op}")
         assert y.dtype == np.float32, (op, y.dtype)
@@ -148,7 +154,8 @@ for name, data, kind in [("relu", "train", "softmax"), ("tanh", "train", "softma
                          ("reg", "reg", "outputs"), ("std", "scaled", "softmax"),
                          ("gelu", "train", "softmax"), ("gelu-tanh", "train", "softmax"),
                          ("leaky-relu", "train", "softmax"), ("silu", "train", "logits"),
-                         ("elu", "train", "softmax"), ("layernorm", "train", "softmax")]:
+                         ("elu", "train", "softmax"), ("layernorm", "train", "softmax"),
+                         ("batchnorm", "train", "softmax")]:
     try:
         model = onnx.load(f"{name}.onnx")
         onnx.checker.check_model(model, full_check=True)
@@ -156,7 +163,8 @@ for name, data, kind in [("relu", "train", "softmax"), ("tanh", "train", "softma
         assert ops[-1] == ("Softmax" if kind == "softmax" else "Gemm"), ops
         # the activation's nodes: its own operator, or its formula where opset 13 has none
         want_ops = {"gelu": "Erf", "gelu-tanh": "Tanh", "leaky-relu": "LeakyRelu",
-                    "silu": "Sigmoid", "elu": "Elu", "layernorm": "LayerNormalization"}
+                    "silu": "Sigmoid", "elu": "Elu", "layernorm": "LayerNormalization",
+                    "batchnorm": "BatchNormalization"}
         if name in want_ops:
             assert ops.count(want_ops[name]) == 2, ops  # two hidden layers
         params = {"leaky-relu": 0.2, "elu": 0.5}

@@ -70,6 +70,7 @@ static void case_init_full(grad_case *c, nnd_activation act, double param, nnd_l
     if (nnd_activation_param_flag(act)) c->m.act_param = param;
     for (int l = 0; l + 1 < N_LAYERS; l++) c->m.drop_p[l] = dropout;
     for (size_t i = 0; i < N_SAMPLES; i++) c->sample[i] = 1000 + 7 * i;
+    c->m.training = 1; /* batch norm: the batch's statistics (the function differentiated) */
     c->draw = (nnd_dropout_draw){seed, 3, c->sample};
     if (dropout > 0.0) c->m.draw = &c->draw;
     assert_int_equal(nnd_model_reserve(&c->m, N_SAMPLES), NND_OK);
@@ -463,17 +464,22 @@ static void test_grad_dropout(void **state)
     case_free(&c);
 }
 
-/* Layer norm (norm.h) before the activation, γ and β included, with both losses; with dropout
- * after it too. */
-static void test_grad_layer_norm(void **state)
+/* Layer norm and batch norm (norm.h; batch norm over the case's 6 samples, in training mode)
+ * before the activation, γ and β included, with both losses; with dropout after them too. */
+static void test_grad_norm(void **state)
 {
     (void)state;
     const nnd_activation acts[] = {NND_ACT_RELU, NND_ACT_TANH, NND_ACT_GELU};
-    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
-        check_gradient_full(acts[a], 0.0, NND_LOSS_SOFTMAX_CE, 91 + a, NULL, 0.0, NND_NORM_LAYER);
-        check_gradient_full(acts[a], 0.0, NND_LOSS_MSE, 94 + a, NULL, 0.0, NND_NORM_LAYER);
+    const nnd_norm_kind norms[] = {NND_NORM_LAYER, NND_NORM_BATCH};
+    for (size_t k = 0; k < 2; k++) {
+        for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+            check_gradient_full(acts[a], 0.0, NND_LOSS_SOFTMAX_CE, 91 + a + 10 * k, NULL, 0.0,
+                                norms[k]);
+            check_gradient_full(acts[a], 0.0, NND_LOSS_MSE, 94 + a + 10 * k, NULL, 0.0, norms[k]);
+        }
+        check_gradient_full(NND_ACT_TANH, 0.0, NND_LOSS_SOFTMAX_CE, 97 + 10 * k, NULL, 0.25,
+                            norms[k]);
     }
-    check_gradient_full(NND_ACT_TANH, 0.0, NND_LOSS_SOFTMAX_CE, 97, NULL, 0.25, NND_NORM_LAYER);
 }
 
 /* The deterministic mode's backward (every layer's dZ kept, then each layer's dW and db over the
@@ -530,7 +536,7 @@ int main(void)
         cmocka_unit_test(test_grad_leaky_relu),
         cmocka_unit_test(test_grad_elu),
         cmocka_unit_test(test_grad_dropout),
-        cmocka_unit_test(test_grad_layer_norm),
+        cmocka_unit_test(test_grad_norm),
         cmocka_unit_test(test_checker_detects_small_errors),
         cmocka_unit_test(test_backward_dout_aliasing_and_empty_batch),
         cmocka_unit_test(test_backward_deltas_equal_backward),

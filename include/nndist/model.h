@@ -72,9 +72,26 @@ typedef struct {
     double drop_p[NND_MAX_LAYERS];
     const nnd_dropout_draw *draw;
     int drawn;
-    /* The normalization's workspace: x̂ (max_batch, sizes[l+1]) and each row's 1 / std
-     * (max_batch) of hidden layer l, and zeros for the activation's pass (no bias left to add). */
-    float *xhat[NND_MAX_LAYERS], *rstd[NND_MAX_LAYERS], *zeros;
+    /* The normalization's workspace: x̂ (max_batch, sizes[l+1]) of hidden layer l, its 1 / std
+     * (layer norm: per row, max_batch; batch norm: per unit, sizes[l+1]) and batch norm's mean
+     * (sizes[l+1]), and zeros for the activation's pass (no bias left to add); batch norm's
+     * sums (2 widest + 1 doubles) and their means (2 widest floats). */
+    float *xhat[NND_MAX_LAYERS], *rstd[NND_MAX_LAYERS], *bn_mean[NND_MAX_LAYERS], *zeros;
+    double *bn_sums;
+    float *bn_means;
+    /* Batch norm's running mean and variance (norm.h), in one buffer of n_running floats:
+     * running_mean[l] and running_var[l] (sizes[l+1] each) of the hidden layers, saved with the
+     * model (owned; NULL without batch norm). training selects the batch's statistics (set by
+     * the trainer around a step's passes; eval, predict and validation leave it 0 and use the
+     * running ones). sum_ranks adds n doubles over the ranks that share the batch, in place
+     * (NULL: this process holds the whole batch); bn_count is the samples of the last
+     * training pass. */
+    float *running, *running_mean[NND_MAX_LAYERS], *running_var[NND_MAX_LAYERS];
+    size_t n_running;
+    int training;
+    void (*sum_ranks)(double *v, size_t n, void *ctx);
+    void *sum_ctx;
+    double bn_count;
     float *dropped[NND_MAX_LAYERS];
     uint8_t *keep[NND_MAX_LAYERS];
     uint64_t *row_key;

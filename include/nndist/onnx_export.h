@@ -4,6 +4,7 @@
  *   input (N, D)  [-> Sub(mean) -> Div(std)]          when standardization is given
  *   -> Gemm(W_0, b_0, transB=1)                       each hidden layer
  *   [-> LayerNormalization(γ_0, β_0, eps 1e-5)]       with --norm layer
+ *   [-> BatchNormalization(γ_0, β_0, running mean, running var, eps 1e-5)]  --norm batch
  *   -> the activation
  *   -> Gemm(W_L, b_L, transB=1)                       the last layer, linear
  *   [-> Softmax(axis=1)]                              when asked

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# What dropout costs per step, against the same model without it in the same session, on
-# Fashion-MNIST (784,512,256,10, sgd, batch 128, 1 rank x 1 thread):
+# What dropout and layer norm cost per step, against the same model without them in the same
+# session, on Fashion-MNIST (784,512,256,10, sgd, batch 128, 1 rank x 1 thread):
 #
 #   scripts/bench/regularization.sh [--epochs E] [--repeats R] [--batch B]
 #
-# Two pairs (plain, with the option), each run R rounds interleaved: relu with --dropout 0.5
-# (dropped in place), tanh with --dropout 0.5 (a buffer and a mask of its own). An epoch's time
-# is samples / samples_per_s from the metrics, the first epoch left out (it touches fresh
-# memory). Prints each run's median epoch time and the overhead (with / plain - 1); the target
-# is at most +10%. Defaults: 3 epochs, 3 rounds, batch 128.
+# Three pairs (plain, with the option), each run R rounds interleaved: relu with --dropout 0.5
+# (dropped in place), tanh with --dropout 0.5 (a buffer and a mask of its own), relu with
+# --norm layer. An epoch's time is samples / samples_per_s from the metrics, the first epoch
+# left out (it touches fresh memory). Prints each run's median epoch time and the overhead
+# (with / plain - 1); the target is at most +10%. Defaults: 3 epochs, 3 rounds, batch 128.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/mpi-env.sh
@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     --epochs) epochs=$2; shift 2 ;;
     --repeats) repeats=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
-    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "regularization.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -35,9 +35,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # The pairs: a name, the plain run's flags, the option's flags.
-names=(relu-dropout tanh-dropout)
-plain=("" "--activation tanh")
-with=("--dropout 0.5" "--activation tanh --dropout 0.5")
+names=(relu-dropout tanh-dropout relu-layernorm)
+plain=("" "--activation tanh" "")
+with=("--dropout 0.5" "--activation tanh --dropout 0.5" "--norm layer")
 
 # epoch_s TAG FLAGS...: one run; prints its mean epoch time over epochs 2.. .
 epoch_s() {

@@ -55,10 +55,11 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
          "one probability in [0, 1) for every hidden layer or one per hidden layer; off in "
          "eval, predict and export (default 0)",
          NULL},
-        {"norm", NND_OPT_STRING, &f->norm, "none|layer",
-         "normalization after each hidden layer's product, before its activation: layer "
-         "(torch.nn.LayerNorm over the layer's units, eps 1e-5, with learned scale and shift); "
-         "default none",
+        {"norm", NND_OPT_STRING, &f->norm, "none|layer|batch",
+         "normalization after each hidden layer's product, before its activation, with learned "
+         "scale and shift (eps 1e-5): layer (torch.nn.LayerNorm over the layer's units) or "
+         "batch (torch.nn.BatchNorm1d over the global batch, synchronized across the ranks; "
+         "running statistics with momentum 0.1 for eval); default none",
          NULL},
         {"loss", NND_OPT_STRING, &f->loss, "L",
          "softmax-ce (default; integer labels) or mse ((N, K) float targets)", NULL},
@@ -253,7 +254,8 @@ nnd_status nnd_train_flags_finish(nnd_train_flags *f)
     if (f->dropout && (st = nnd_dropout_parse(f->dropout, cfg->n_layers - 1, cfg->dropout)))
         return st;
     if (f->norm && nnd_norm_parse(f->norm, &cfg->norm) != 0)
-        return nnd_err_set(NND_ERR_USAGE, "--norm: unknown '%s'; expected none or layer", f->norm);
+        return nnd_err_set(NND_ERR_USAGE, "--norm: unknown '%s'; expected none, layer or batch",
+                           f->norm);
     if (cfg->norm != NND_NORM_NONE && cfg->n_layers < 2)
         return nnd_err_set(NND_ERR_USAGE,
                            "--norm applies to hidden layers, and --layers gives none");
