@@ -61,10 +61,11 @@ void nnd_budget_need(nnd_budget *b, const nnd_budget_input *in)
 }
 
 double nnd_budget_dropout_bytes(const size_t *sizes, int n_layers, nnd_activation act,
-                                const double *dropout)
+                                const double *dropout, double input_dropout)
 {
-    if (!nnd_dropout_any(dropout, n_layers - 1)) return 0.0;
+    if (!nnd_dropout_any(dropout, n_layers - 1) && !(input_dropout > 0.0)) return 0.0;
     double bytes = 2.0 * sizeof(uint64_t);
+    if (input_dropout > 0.0) bytes += (double)sizes[0] * sizeof(float);
     for (int l = 0; l + 1 < n_layers && act != NND_ACT_RELU; l++)
         if (dropout[l] > 0.0) bytes += (double)sizes[l + 1] * (sizeof(float) + 1.0);
     return bytes;
@@ -270,8 +271,9 @@ nnd_status nnd_budget_check_run(const nnd_train_config *cfg, const nnd_comm *c, 
                            .writes_files = cfg->ckpt_dir || cfg->save,
                            .exact = cfg->units > 0,
                            .keeps_z = nnd_activation_keeps_z(cfg->act),
-                           .dropout_bytes = nnd_budget_dropout_bytes(cfg->sizes, cfg->n_layers,
-                                                                     cfg->act, cfg->dropout),
+                           .dropout_bytes =
+                               nnd_budget_dropout_bytes(cfg->sizes, cfg->n_layers, cfg->act,
+                                                        cfg->dropout, cfg->input_dropout),
                            .norm = cfg->norm != NND_NORM_NONE};
     nnd_budget b;
     nnd_budget_need(&b, &in);

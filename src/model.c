@@ -77,6 +77,7 @@ void nnd_model_free(nnd_model *m)
     }
     nnd_model_norm_free(m);
     free(m->row_key);
+    free(m->input_dropped);
     memset(m, 0, sizeof *m);
 }
 
@@ -150,7 +151,12 @@ nnd_status nnd_model_reserve(nnd_model *m, size_t max_batch)
         m->delta[i] = nnd_alloc_floats(max_batch * widest);
         if (!m->delta[i]) goto nomem;
     }
-    if (nnd_dropout_any(m->drop_p, m->n_layers - 1)) {
+    if (m->drop_input > 0.0) {
+        free(m->input_dropped);
+        m->input_dropped = nnd_alloc_floats(max_batch * m->sizes[0]);
+        if (!m->input_dropped) goto nomem;
+    }
+    if (nnd_dropout_any(m->drop_p, m->n_layers - 1) || m->drop_input > 0.0) {
         free(m->row_key);
         m->row_key = malloc(max_batch * sizeof *m->row_key);
         if (!m->row_key) goto nomem;
@@ -237,6 +243,19 @@ static const float *drop_units(nnd_model *m, int l, float *A, size_t n)
     return D;
 }
 
+/* Dropout on the input (its key's layer is NND_DROPOUT_INPUT_LAYER) into input_dropped, which
+ * layer 0 then reads; nothing flows back to the input. */
+static const float *drop_input(nnd_model *m, const float *in, size_t n)
+{
+    const uint64_t key =
+        nnd_dropout_layer_key(m->draw->seed, m->draw->step, NND_DROPOUT_INPUT_LAYER);
+    for (size_t i = 0; i < n; i++) m->row_key[i] = nnd_dropout_sample_key(key, m->draw->sample[i]);
+    nnd_ew()->dropout_forward(in, m->input_dropped, NULL, m->row_key, n, m->sizes[0],
+                              nnd_dropout_threshold(m->drop_input),
+                              nnd_dropout_scale(m->drop_input));
+    return m->input_dropped;
+}
+
 /* dA of hidden layer l's output: dZ (n, out of layer l + 1) times W_{l+1}, through dropout's
  * mask when the pass dropped, then through the activation's derivative. ReLU's mask is its
  * output (after dropout, which zeroed the dropped units) and dropout's scale the GEMM's alpha. */
@@ -276,6 +295,7 @@ const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
         nnd_model_standardize(m, X, m->acts[0], n);
         in = m->acts[0];
     }
+    if (m->drawn && m->drop_input > 0.0) in = drop_input(m, in, n);
     for (int l = 0; l < m->n_layers; l++) {
         size_t nin = m->sizes[l], nout = m->sizes[l + 1];
         float *A = m->acts[l + 1];
@@ -353,6 +373,7 @@ nnd_status nnd_model_reserve_deltas(nnd_model *m)
 const float *nnd_model_layer_input(const nnd_model *m, const float *X, int l)
 {
     if (l > 0 && dropped_in_pass(m, l - 1) && m->dropped[l - 1]) return m->dropped[l - 1];
+    if (l == 0 && m->drawn && m->drop_input > 0.0) return m->input_dropped;
     return l > 0 || m->in_mean ? m->acts[l] : X;
 }
 

@@ -110,6 +110,8 @@ void nnd_run_definition(char *buf, size_t size, const nnd_train_config *cfg,
         add(buf, size, nnd_activation_param_flag(cfg->act), "%s",
             shortest(num, sizeof num, cfg->act_param));
     if (cfg->norm != NND_NORM_NONE) add(buf, size, "norm", "%s", nnd_norm_name(cfg->norm));
+    if (cfg->input_dropout > 0.0)
+        add(buf, size, "input-dropout", "%s", shortest(num, sizeof num, cfg->input_dropout));
     if (nnd_dropout_any(cfg->dropout, cfg->n_layers - 1)) {
         char drop[NND_MAX_LAYERS * 24];
         nnd_dropout_format(drop, sizeof drop, cfg->dropout, cfg->n_layers - 1);

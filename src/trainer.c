@@ -100,7 +100,7 @@ static nnd_status alloc_step_buffers(nnd_trainer *t)
     nnd_status st = nnd_model_reserve(&t->model, B);
     t->idx = malloc(B * sizeof *t->idx);
     t->xb = nnd_alloc_floats(B * d);
-    if (nnd_dropout_any(t->model.drop_p, t->model.n_layers - 1)) {
+    if (nnd_dropout_any(t->model.drop_p, t->model.n_layers - 1) || t->model.drop_input > 0.0) {
         t->sample = malloc(B * sizeof *t->sample);
         if (!t->sample) st = st ? st : nnd_err_set(NND_ERR_NOMEM, "out of memory for a batch");
     }
@@ -306,6 +306,7 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
     nnd_status st = nnd_model_init_norm(&t->model, cfg->sizes, cfg->n_layers, cfg->act, cfg->norm);
     if (nnd_activation_param_flag(cfg->act)) t->model.act_param = cfg->act_param;
     for (int l = 0; l + 1 < cfg->n_layers; l++) t->model.drop_p[l] = cfg->dropout[l];
+    t->model.drop_input = cfg->input_dropout;
     t->model.sum_ranks = sum_batch_over_ranks;
     t->model.sum_ctx = (void *)c;
     return nnd_comm_agree(c, st);

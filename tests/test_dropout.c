@@ -138,8 +138,8 @@ static void test_kernels_against_definition(void **state)
     free(key);
 }
 
-/* A 3-5-4-2 model: the forward pass with a draw against one written out here in double (each
- * layer's float result rounded as the model's), and without a draw against no dropout. */
+/* A 3-5-4-2 model with input dropout too: the forward pass with a draw against one written out
+ * here in double, and without a draw against no dropout. */
 static void check_forward(nnd_activation act)
 {
     static const size_t sizes[] = {3, 5, 4, 2};
@@ -149,6 +149,7 @@ static void check_forward(nnd_activation act)
     assert_int_equal(nnd_model_init(&m, sizes, 3, act), NND_OK);
     m.drop_p[0] = p[0];
     m.drop_p[1] = p[1];
+    m.drop_input = 0.4;
     assert_int_equal(nnd_model_reserve(&m, N), NND_OK);
     nnd_model_init_params(&m, 4);
     float X[N * 3];
@@ -168,6 +169,11 @@ static void check_forward(nnd_activation act)
     size_t dropped = 0;
     for (size_t i = 0; i < N; i++) {
         double in[5] = {X[i * 3], X[i * 3 + 1], X[i * 3 + 2]}, next[5];
+        for (size_t k = 0; k < 3; k++) {
+            const int kept = kept_def(21, 8, NND_DROPOUT_INPUT_LAYER, sample[i], k, 0.4);
+            dropped += !kept;
+            in[k] = kept ? (double)(float)(X[i * 3 + k] * nnd_dropout_scale(0.4)) : 0.0;
+        }
         for (int l = 0; l < 3; l++) {
             const float *W = m.params + m.w_off[l], *b = m.params + m.b_off[l];
             for (size_t o = 0; o < sizes[l + 1]; o++) {

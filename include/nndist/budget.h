@@ -58,10 +58,11 @@ typedef struct {
     int norm;              /* the hidden layers are normalized (norm.h): x̂ and 1 / std kept */
 } nnd_budget_input;
 
-/* Dropout's bytes per sample of a run: the samples' rows and keys, and for an activation other
- * than ReLU (dropped in place) a copy and a mask of each dropped layer's output. */
+/* Dropout's bytes per sample of a run: the samples' rows and keys, for an activation other
+ * than ReLU (dropped in place) a copy and a mask of each dropped layer's output, and with
+ * input dropout (input_dropout > 0) a copy of the input. */
 double nnd_budget_dropout_bytes(const size_t *sizes, int n_layers, nnd_activation act,
-                                const double *dropout);
+                                const double *dropout, double input_dropout);
 
 typedef struct {
     double part[NND_BUDGET_PARTS]; /* bytes: per rank, and per node for NND_BUDGET_SHARED */

@@ -14,7 +14,8 @@
  *
  * so a unit is kept with probability T / 2^32, within 2^-33 of 1 - p, and the expected D is A,
  * as torch.nn.Dropout's (which scales by 1 / (1 - p) the same way; its masks come from its own
- * generator). The gradient passes the kept units times S and stops at the dropped ones. */
+ * generator). The gradient passes the kept units times S and stops at the dropped ones.
+ * --input-dropout drops input features the same way, with l = NND_DROPOUT_INPUT_LAYER. */
 #ifndef NNDIST_DROPOUT_H
 #define NNDIST_DROPOUT_H
 
@@ -22,6 +23,9 @@
 #include <stdint.h>
 
 #include "nndist/error.h"
+
+/* The layer index of the input's masks (the hidden layers are 0 .. NND_MAX_LAYERS - 2). */
+#define NND_DROPOUT_INPUT_LAYER 1000
 
 /* What the training step's forward pass draws its masks from: the run's seed, the step, and the
  * training-set row of each of the batch's samples (borrowed). */

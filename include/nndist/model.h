@@ -70,6 +70,8 @@ typedef struct {
      * says whether the last forward pass dropped, so backward reads the same buffers.
      * row_key (max_batch) is the sample keys of the layer being dropped. */
     double drop_p[NND_MAX_LAYERS];
+    double drop_input; /* the input's (--input-dropout), into input_dropped (max_batch, sizes[0]) */
+    float *input_dropped;
     const nnd_dropout_draw *draw;
     int drawn;
     /* The normalization's workspace: x̂ (max_batch, sizes[l+1]) of hidden layer l, its 1 / std

@@ -19,6 +19,7 @@ typedef struct {
     nnd_activation act;
     double act_param; /* leaky-relu's slope, elu's alpha (activation.h); the default if not given */
     double dropout[NND_MAX_LAYERS]; /* --dropout: per hidden layer (dropout.h); 0 = none */
+    double input_dropout;           /* --input-dropout: on the input features; 0 = none */
     nnd_norm_kind norm;             /* --norm: the hidden layers' normalization (norm.h) */
     nnd_loss_kind loss;
     /* softmax-ce's options (loss.h): --class-weights NULL, "balanced" or "w0,w1,..." (checked

@@ -95,22 +95,22 @@ nnd_status nnd_info_budget(int argc, char **argv, const nnd_comm *c)
     int per_node = (int)((ranks + nodes - 1) / nodes);
     int state_sharded = ranks >= 2 && !cfg.overlap;
     int sharded = nodes == 1 && state_sharded;
-    nnd_budget_input in = {
-        .sizes = cfg.sizes,
-        .n_layers = cfg.n_layers,
-        .n_state = nnd_optim_state_count(&cfg.optim),
-        .batch = batch,
-        .k_targets = shape.k_targets,
-        .rows = (shape.n + ranks - 1) / ranks,
-        .val_rows = (vshape.n + ranks - 1) / ranks,
-        .ranks_on_node = per_node,
-        .sharded = sharded,
-        .state_shards = state_sharded ? (int)ranks : 1,
-        .writes_files = 1, /* counted: most runs checkpoint or --save */
-        .exact = cfg.units > 0,
-        .keeps_z = nnd_activation_keeps_z(cfg.act),
-        .dropout_bytes = nnd_budget_dropout_bytes(cfg.sizes, cfg.n_layers, cfg.act, cfg.dropout),
-        .norm = cfg.norm != NND_NORM_NONE};
+    nnd_budget_input in = {.sizes = cfg.sizes,
+                           .n_layers = cfg.n_layers,
+                           .n_state = nnd_optim_state_count(&cfg.optim),
+                           .batch = batch,
+                           .k_targets = shape.k_targets,
+                           .rows = (shape.n + ranks - 1) / ranks,
+                           .val_rows = (vshape.n + ranks - 1) / ranks,
+                           .ranks_on_node = per_node,
+                           .sharded = sharded,
+                           .state_shards = state_sharded ? (int)ranks : 1,
+                           .writes_files = 1, /* counted: most runs checkpoint or --save */
+                           .exact = cfg.units > 0,
+                           .keeps_z = nnd_activation_keeps_z(cfg.act),
+                           .dropout_bytes = nnd_budget_dropout_bytes(
+                               cfg.sizes, cfg.n_layers, cfg.act, cfg.dropout, cfg.input_dropout),
+                           .norm = cfg.norm != NND_NORM_NONE};
     nnd_budget b;
     nnd_budget_need(&b, &in);
     nnd_budget_read_limit(&b);

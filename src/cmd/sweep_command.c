@@ -79,6 +79,10 @@ void sweep_train_command(const sweep *s, size_t c, uint64_t epochs, int np, cons
         cmd_flag(cmd, size, "--label-smoothing", num);
     }
     if (b->norm != NND_NORM_NONE) cmd_flag(cmd, size, "--norm", nnd_norm_name(b->norm));
+    if (b->input_dropout > 0.0) {
+        sweep_format_exact(num, sizeof num, b->input_dropout);
+        cmd_flag(cmd, size, "--input-dropout", num);
+    }
     if (nnd_dropout_any(b->dropout, b->n_layers - 1)) {
         char drop[NND_MAX_LAYERS * 24];
         nnd_dropout_format(drop, sizeof drop, b->dropout, b->n_layers - 1);

@@ -55,6 +55,8 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
          "one probability in [0, 1) for every hidden layer or one per hidden layer; off in "
          "eval, predict and export (default 0)",
          NULL},
+        {"input-dropout", NND_OPT_NONNEG, &cfg->input_dropout, "P",
+         "dropout on the input features while training, as --dropout's (default 0)", NULL},
         {"norm", NND_OPT_STRING, &f->norm, "none|layer|batch",
          "normalization after each hidden layer's product, before its activation, with learned "
          "scale and shift (eps 1e-5): layer (torch.nn.LayerNorm over the layer's units) or "
@@ -253,6 +255,11 @@ nnd_status nnd_train_flags_finish(nnd_train_flags *f)
     if (st) return st;
     if (f->dropout && (st = nnd_dropout_parse(f->dropout, cfg->n_layers - 1, cfg->dropout)))
         return st;
+    if (!(cfg->input_dropout < 1.0))
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--input-dropout %g: expected a probability in [0, 1) (1 would drop "
+                           "every feature)",
+                           cfg->input_dropout);
     if (f->norm && nnd_norm_parse(f->norm, &cfg->norm) != 0)
         return nnd_err_set(NND_ERR_USAGE, "--norm: unknown '%s'; expected none, layer or batch",
                            f->norm);

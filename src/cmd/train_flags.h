@@ -13,7 +13,7 @@
 /* --deterministic's unit count when --units is not given. */
 #define NND_DEFAULT_UNITS 8
 /* Entries nnd_train_flags_add appends at most (the caller's table needs room for them). */
-#define NND_TRAIN_FLAGS_MAX_OPTS (NND_TRAIN_FLAGS_MAX_HYPER + 28)
+#define NND_TRAIN_FLAGS_MAX_OPTS (NND_TRAIN_FLAGS_MAX_HYPER + 29)
 
 typedef struct {
     nnd_train_config *cfg; /* borrowed: receives the values */
