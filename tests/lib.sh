@@ -65,3 +65,31 @@ reference_cases() {
         done
     done < "$ref/cases.txt"
 }
+
+# refused SAYS ARGS...: `nndist ARGS --steps 1` at 2 ranks is refused: exit 2, one message
+# (naming SAYS), on every rank alike.
+refused() {
+    local says=$1 rc=0
+    shift
+    run 2 "$@" --steps 1 < /dev/null > "$WORK/refused.log" 2>&1 || rc=$?
+    [ "$rc" -eq 2 ] || fail "exit $rc (expected 2) for: $*"
+    grep -qF -- "$says" "$WORK/refused.log" || fail "for $*: $(cat "$WORK/refused.log")"
+    [ "$(grep -c 'nndist: error' "$WORK/refused.log")" -eq 1 ] || fail "not one message: $*"
+}
+
+# sweep_fold1_reproduced LOG OUT WORDS: the sweep whose output is LOG and --out OUT printed a
+# command for its best configuration's fold 1 that holds WORDS (" --dropout 0.5 ", say); run at
+# 2 ranks, its last validation loss is the one the sweep recorded in OUT/folds.csv. Prints it.
+sweep_fold1_reproduced() {
+    local log=$1 out=$2 words=$3 cmd want got
+    cmd=$(grep -A1 '^reproduce its fold 1' "$log" | tail -n 1)
+    case "$cmd" in *"$words"*) ;; *) fail "the sweep's command lacks '$words': $cmd" ;; esac
+    # shellcheck disable=SC2086 # the command's words
+    run 2 ${cmd#*nndist } --metrics "$WORK/fold1-m.csv" < /dev/null > "$WORK/fold1.log" 2>&1 ||
+        fail "the sweep's command failed: $(tail -n 3 "$WORK/fold1.log")"
+    want=$(awk -F, '$5 == 1 { print $7 }' "$out/folds.csv")
+    got=$(tail -n 1 "$WORK/fold1-m.csv" | cut -d, -f6)
+    [ -n "$want" ] && [ "$want" = "$got" ] ||
+        fail "fold 1's validation loss: the sweep $want, its train command $got"
+    echo "$want"
+}

@@ -1,7 +1,8 @@
 # --dropout (docs/design.md, "Dropout"): masks keyed by (seed, step, sample, layer, unit), so
 #  - 1, 2, 3 and 4 ranks give the same model to round-off (1e-5 relative), ReLU (dropped in
 #    place) and tanh (its own buffer and mask), on the replicated, reduce-scatter and --overlap
-#    paths; with --deterministic the same bits, per-layer probabilities and gelu;
+#    paths; with --deterministic the same bits, per-layer probabilities, input dropout and gelu;
+#    --input-dropout alone on 1 and 4 ranks;
 #  - a run stopped mid-epoch and resumed on another rank count continues the same masks (with
 #    --deterministic: bitwise the uninterrupted run);
 #  - the validation, eval and predict never drop: eval's loss of the saved model is training's
@@ -45,13 +46,23 @@ fi
 for act in relu gelu; do
     for np in 1 3; do
         run $np "${base[@]}" --epochs 3 --activation $act --dropout 0.2:0.5 --deterministic \
+            --input-dropout 0.1 \
             --save "$WORK/det-$act-$np.h5" > "$WORK/det-$act-$np.log" ||
             fail "deterministic $act at $np ranks: $(tail -n 2 "$WORK/det-$act-$np.log")"
     done
     "$CKPT_DIGEST" "$WORK/det-$act-3.h5" | cmp -s - <("$CKPT_DIGEST" "$WORK/det-$act-1.h5") ||
         fail "--deterministic $act with dropout: 1 and 3 ranks differ"
 done
-echo "--deterministic --dropout 0.2:0.5: 1 and 3 ranks bitwise equal (relu, gelu)"
+echo "--deterministic --dropout 0.2:0.5 --input-dropout 0.1: 1 and 3 ranks bitwise equal (relu, gelu)"
+for np in 1 4; do
+    run $np "${base[@]}" --epochs 3 --input-dropout 0.2 --save "$WORK/in-$np.h5" > /dev/null ||
+        fail "--input-dropout at $np ranks"
+done
+out=$("$COMPARE_MODELS" "$WORK/in-1.h5" "$WORK/in-4.h5" 1e-5) || fail "--input-dropout: $out"
+if "$COMPARE_MODELS" "$WORK/in-1.h5" "$WORK/none.h5" 1e-3 > /dev/null; then
+    fail "--input-dropout 0.2 left the model unchanged"
+fi
+echo "--input-dropout 0.2, 1 vs 4 ranks: ${out#compare: }"
 
 # ---- resume on another rank count ----
 det=("${base[@]}" --activation tanh --dropout 0.4 --deterministic)
@@ -93,30 +104,15 @@ run 2 lr-find --data "$WORK/train.h5" --layers 12,32,16,4 --batch 64 --steps 30 
 run 2 sweep --data "$WORK/train.h5" --layers 12,32,16,4 --optimizers sgd --lrs 0.1 --folds 2 \
     --epochs 2 --dropout 0.25:0.5 --out "$WORK/sw" < /dev/null > "$WORK/sw.log" 2>&1 ||
     fail "sweep with --dropout: $(tail -n 3 "$WORK/sw.log")"
-cmd=$(grep -A1 '^reproduce its fold 1' "$WORK/sw.log" | tail -n 1)
-case "$cmd" in *" --dropout 0.25:0.5 "*) ;; *) fail "the sweep's command lacks --dropout: $cmd" ;; esac
-# shellcheck disable=SC2086
-run 2 ${cmd#*nndist } --metrics "$WORK/sw-m.csv" < /dev/null > "$WORK/sw-train.log" 2>&1 ||
-    fail "the sweep's command failed: $(tail -n 3 "$WORK/sw-train.log")"
-want=$(awk -F, '$5 == 1 { print $7 }' "$WORK/sw/folds.csv")
-got=$(tail -n 1 "$WORK/sw-m.csv" | cut -d, -f6)
-[ -n "$want" ] && [ "$want" = "$got" ] ||
-    fail "fold 1's validation loss: the sweep $want, its train command $got"
+want=$(sweep_fold1_reproduced "$WORK/sw.log" "$WORK/sw" " --dropout 0.25:0.5 ")
 echo "sweep fold 1 with dropout: validation loss $want, reproduced by train"
 
 # ---- refusals: one message, exit 2 ----
-refused() {
-    local says=$1; shift
-    local rc=0
-    run 2 "$@" --steps 1 < /dev/null > "$WORK/refused.log" 2>&1 || rc=$?
-    [ "$rc" -eq 2 ] || fail "exit $rc (expected 2) for: $*"
-    grep -qF -- "$says" "$WORK/refused.log" || fail "for $*: $(cat "$WORK/refused.log")"
-    [ "$(grep -c 'nndist: error' "$WORK/refused.log")" -eq 1 ] || fail "not one message: $*"
-}
 refused "--dropout 1: expected a probability in [0, 1)" "${base[@]}" --dropout 1
 refused "--dropout 0.2,0.5: separate one probability per hidden layer with ':'" \
     "${base[@]}" --dropout 0.2,0.5
 refused "--dropout 0.1:0.2:0.3: 3 values for 2 hidden layers" "${base[@]}" --dropout 0.1:0.2:0.3
+refused "--input-dropout 1: expected a probability in [0, 1)" "${base[@]}" --input-dropout 1
 refused "--dropout applies to hidden layers, and --layers gives none" \
     train --data "$WORK/train.h5" --layers 12,4 --dropout 0.5
 echo "1 passed, 0 failed"

@@ -155,27 +155,11 @@ run 2 lr-find --data "$WORK/train.h5" --layers 12,16,4 --batch 64 --steps 30 \
 run 2 sweep --data "$WORK/train.h5" --layers 12,16,4 --optimizers sgd --lrs 0.1 --folds 2 \
     --epochs 2 --class-weights balanced --label-smoothing 0.1 --out "$WORK/sw" \
     < /dev/null > "$WORK/sw.log" 2>&1 || fail "sweep with both options: $(tail -n 3 "$WORK/sw.log")"
-cmd=$(grep -A1 '^reproduce its fold 1' "$WORK/sw.log" | tail -n 1)
-case "$cmd" in *" --class-weights balanced --label-smoothing 0.1 "*) ;;
-*) fail "the sweep's command lacks the loss options: $cmd" ;; esac
-# shellcheck disable=SC2086
-run 2 ${cmd#*nndist } --metrics "$WORK/sw-m.csv" < /dev/null > "$WORK/sw-train.log" 2>&1 ||
-    fail "the sweep's command failed: $(tail -n 3 "$WORK/sw-train.log")"
-want=$(awk -F, '$5 == 1 { print $7 }' "$WORK/sw/folds.csv")
-got=$(tail -n 1 "$WORK/sw-m.csv" | cut -d, -f6)
-[ -n "$want" ] && [ "$want" = "$got" ] ||
-    fail "fold 1's validation loss: the sweep $want, its train command $got"
+want=$(sweep_fold1_reproduced "$WORK/sw.log" "$WORK/sw" \
+    " --class-weights balanced --label-smoothing 0.1 ")
 echo "sweep fold 1 with balanced weights: validation loss $want, reproduced by train"
 
 # ---- refusals: one message, exit 2 ----
-refused() {
-    local says=$1; shift
-    local rc=0
-    run 2 "$@" --steps 1 < /dev/null > "$WORK/refused.log" 2>&1 || rc=$?
-    [ "$rc" -eq 2 ] || fail "exit $rc (expected 2) for: $*"
-    grep -qF -- "$says" "$WORK/refused.log" || fail "for $*: $(cat "$WORK/refused.log")"
-    [ "$(grep -c 'nndist: error' "$WORK/refused.log")" -eq 1 ] || fail "not one message: $*"
-}
 refused "3 weights given; the output layer has 4 classes, so expected 4" \
     "${base[@]}" --class-weights 1,2,3
 refused "the weight of class 1 is -2; every weight must be a positive finite number" \

@@ -116,25 +116,9 @@ run 2 lr-find --data "$WORK/train.h5" --layers 12,32,16,4 --norm layer --batch 6
 run 2 sweep --data "$WORK/train.h5" --layers 12,32,16,4 --norm layer --optimizers adam \
     --lrs 0.01 --folds 2 --epochs 2 --out "$WORK/sw" < /dev/null > "$WORK/sw.log" 2>&1 ||
     fail "sweep with --norm: $(tail -n 3 "$WORK/sw.log")"
-cmd=$(grep -A1 '^reproduce its fold 1' "$WORK/sw.log" | tail -n 1)
-case "$cmd" in *" --norm layer "*) ;; *) fail "the sweep's command lacks --norm: $cmd" ;; esac
-# shellcheck disable=SC2086
-run 2 ${cmd#*nndist } --metrics "$WORK/sw-m.csv" < /dev/null > "$WORK/sw-train.log" 2>&1 ||
-    fail "the sweep's command failed: $(tail -n 3 "$WORK/sw-train.log")"
-want=$(awk -F, '$5 == 1 { print $7 }' "$WORK/sw/folds.csv")
-got=$(tail -n 1 "$WORK/sw-m.csv" | cut -d, -f6)
-[ -n "$want" ] && [ "$want" = "$got" ] ||
-    fail "fold 1's validation loss: the sweep $want, its train command $got"
+want=$(sweep_fold1_reproduced "$WORK/sw.log" "$WORK/sw" " --norm layer ")
 echo "sweep fold 1 with layer norm: validation loss $want, reproduced by train"
 
-refused() {
-    local says=$1; shift
-    local rc=0
-    run 2 "$@" --steps 1 < /dev/null > "$WORK/refused.log" 2>&1 || rc=$?
-    [ "$rc" -eq 2 ] || fail "exit $rc (expected 2) for: $*"
-    grep -qF -- "$says" "$WORK/refused.log" || fail "for $*: $(cat "$WORK/refused.log")"
-    [ "$(grep -c 'nndist: error' "$WORK/refused.log")" -eq 1 ] || fail "not one message: $*"
-}
 refused "--norm layer and --deterministic exclude each other for now" "${base[@]}" --deterministic
 refused "--norm: unknown 'group'; expected none, layer or batch" "${base[@]}" --norm group
 refused "--norm applies to hidden layers, and --layers gives none" \

@@ -38,7 +38,7 @@ got=$(tail -n 1 "$WORK/m.csv" | cut -d, -f6)
     fail "best's fold 1: the sweep's validation loss $want, its train command's $got ($best)"
 echo "the best ($model) reproduced by its train command: validation loss $want"
 
-refused() {
+sweep_refused() {
     local says=$1; shift
     local rc=0
     run 2 "${sw[@]}" "$@" --out "$WORK/bad" < /dev/null > "$WORK/refused.log" 2>&1 || rc=$?
@@ -46,10 +46,10 @@ refused() {
     grep -qF -- "$says" "$WORK/refused.log" || fail "for $*: $(cat "$WORK/refused.log")"
     [ "$(grep -c 'nndist: error' "$WORK/refused.log")" -eq 1 ] || fail "not one message: $*"
 }
-refused "with --optimizers adam and --layers 12,16,4: --dropout 0.2:0.5: 2 values for 1 hidden" \
+sweep_refused "with --optimizers adam and --layers 12,16,4: --dropout 0.2:0.5: 2 values for 1 hidden" \
     --layers 12,16,4/12,24,16,4 --dropout 0.2:0.5
-refused "--layers: '12,16,4' and '12,16,3' differ in their inputs or outputs" \
+sweep_refused "--layers: '12,16,4' and '12,16,3' differ in their inputs or outputs" \
     --layers 12,16,4/12,16,3
-refused "--weight-decay: item 2 of '0,,1' is empty" --layers 12,16,4 --weight-decay 0,,1
-refused "--dropout 1: expected a probability in [0, 1)" --layers 12,16,4 --dropout 0,1
+sweep_refused "--weight-decay: item 2 of '0,,1' is empty" --layers 12,16,4 --weight-decay 0,,1
+sweep_refused "--dropout 1: expected a probability in [0, 1)" --layers 12,16,4 --dropout 0,1
 echo "1 passed, 0 failed"
