@@ -106,13 +106,14 @@ void nnd_model_norm_forward(nnd_model *m, int l, const float *in, size_t n)
         const nnd_gemm_epilogue ep = {.bias = b};
         nnd_sgemm_fused(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout, &ep);
     }
+    const int relu = m->act == NND_ACT_RELU; /* fused: Y is A then */
     if (m->norm == NND_NORM_LAYER) {
-        nnd_layernorm_forward(Z, Z, m->rstd[l], Y, gamma, beta, n, nout);
+        nnd_layernorm_forward(Z, Z, m->rstd[l], Y, gamma, beta, n, nout, relu);
     } else {
         batch_stats(m, l, Z, n);
-        nnd_batchnorm_apply(Z, Z, Y, m->bn_mean[l], m->rstd[l], gamma, beta, n, nout);
+        nnd_batchnorm_apply(Z, Z, Y, m->bn_mean[l], m->rstd[l], gamma, beta, n, nout, relu);
     }
-    if (n > 0) nnd_ew()->bias_act(Y, A, m->zeros, n, nout, m->act, (float)m->act_param);
+    if (n > 0 && !relu) nnd_ew()->bias_act(Y, A, m->zeros, n, nout, m->act, (float)m->act_param);
 }
 
 void nnd_model_norm_backward(nnd_model *m, int l, float *dA, size_t n)

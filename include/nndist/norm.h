@@ -27,9 +27,10 @@ const char *nnd_norm_name(nnd_norm_kind k);
 int nnd_norm_parse(const char *name, nnd_norm_kind *out);
 
 /* Layer norm of n rows of width w: Z (n, w) to x̂ (n, w; Z itself allowed) with each row's
- * 1 / sqrt(var + eps) in rstd (n), and y = x̂ γ + β into Y (n, w). */
+ * 1 / sqrt(var + eps) in rstd (n), and y = x̂ γ + β into Y (n, w), or with relu max(y, 0) (the
+ * activation fused). A row's sums run in 8 interleaved partial sums, added in order. */
 void nnd_layernorm_forward(const float *Z, float *xhat, float *rstd, float *Y, const float *gamma,
-                           const float *beta, size_t n, size_t w);
+                           const float *beta, size_t n, size_t w, int relu);
 /* Its backward: from dY (n, w), dZ (n, w; dY itself allowed) =
  *   rstd (dY γ - mean_row(dY γ) - x̂ mean_row(dY γ x̂)),
  * and dγ = Σ_rows dY x̂, dβ = Σ_rows dY (w each; the rows added in order). */
@@ -49,10 +50,11 @@ void nnd_batchnorm_stats(const double *s, double count, size_t w, float *mean, f
 /* The running statistics as a mean and rstd for inference. */
 void nnd_batchnorm_eval_stats(const float *running_mean, const float *running_var, size_t w,
                               float *mean, float *rstd);
-/* x̂ = (z - mean_j) rstd_j into xhat (Z itself allowed), y = x̂ γ + β into Y, per unit j. */
+/* x̂ = (z - mean_j) rstd_j into xhat (Z itself allowed), y = x̂ γ + β into Y, per unit j (with
+ * relu max(y, 0)). */
 void nnd_batchnorm_apply(const float *Z, float *xhat, float *Y, const float *mean,
                          const float *rstd, const float *gamma, const float *beta, size_t n,
-                         size_t w);
+                         size_t w, int relu);
 /* Its backward from the global sums s = Σ dY and Σ dY x̂ over count samples: their means into
  * means (2w floats), then dZ = γ rstd (dY - mean(dY) - x̂ mean(dY x̂)) (dY itself allowed). */
 void nnd_batchnorm_backward(const float *dY, const float *xhat, const float *rstd,

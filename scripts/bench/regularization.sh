@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# What dropout and layer norm cost per step, against the same model without them in the same
-# session, on Fashion-MNIST (784,512,256,10, sgd, batch 128, 1 rank x 1 thread):
+# What dropout and the normalizations cost per step, against the same model without them in the
+# same session, on Fashion-MNIST (784,512,256,10, sgd, batch 128, 1 rank x 1 thread):
 #
 #   scripts/bench/regularization.sh [--epochs E] [--repeats R] [--batch B]
 #
-# Three pairs (plain, with the option), each run R rounds interleaved: relu with --dropout 0.5
+# Four pairs (plain, with the option), each run R rounds interleaved: relu with --dropout 0.5
 # (dropped in place), tanh with --dropout 0.5 (a buffer and a mask of its own), relu with
-# --norm layer. An epoch's time is samples / samples_per_s from the metrics, the first epoch
-# left out (it touches fresh memory). Prints each run's median epoch time and the overhead
-# (with / plain - 1); the target is at most +10%. Defaults: 3 epochs, 3 rounds, batch 128.
+# --norm layer, relu with --norm batch (at 1 rank its allreduces are local). An epoch's time
+# is samples / samples_per_s from the metrics, the first epoch left out (it touches fresh
+# memory). Prints each run's median epoch time and the overhead (with / plain - 1); the target
+# is at most +10%. Defaults: 3 epochs, 3 rounds, batch 128.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/mpi-env.sh
@@ -35,9 +36,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # The pairs: a name, the plain run's flags, the option's flags.
-names=(relu-dropout tanh-dropout relu-layernorm)
-plain=("" "--activation tanh" "")
-with=("--dropout 0.5" "--activation tanh --dropout 0.5" "--norm layer")
+names=(relu-dropout tanh-dropout relu-layernorm relu-batchnorm)
+plain=("" "--activation tanh" "" "")
+with=("--dropout 0.5" "--activation tanh --dropout 0.5" "--norm layer" "--norm batch")
 
 # epoch_s TAG FLAGS...: one run; prints its mean epoch time over epochs 2.. .
 epoch_s() {
