@@ -6,7 +6,8 @@
 #  - batch norm with ranks that hold no samples (20 samples, 4 ranks: 2 stripes) ends, equal to
 #    1 rank: the empty ranks take part in the sums;
 #  - a run stopped mid-epoch resumes (its γ, β and their optimizer state from the checkpoint) to
-#    the uninterrupted run's bits on the same rank count;
+#    the uninterrupted run's bits on the same rank count, and batch norm on another rank count
+#    (2 to 3) to 1e-5;
 #  - the model file holds norm and γ, β (and the running statistics): eval reads them (for batch
 #    norm its loss is training's validation loss, both with the running statistics), --init and
 #    --resume with another --norm are refused, naming both;
@@ -83,6 +84,15 @@ for norm in layer batch; do
     echo "$norm norm: stopped mid-epoch and resumed: bitwise the uninterrupted run"
 done
 mv "$WORK/ck-layer" "$WORK/ck"
+# On another rank count: batch norm's statistics span whichever ranks hold the batch.
+ck=("${base[@]}" --norm batch --checkpoint-dir "$WORK/ck-np")
+run 2 "${ck[@]}" --steps 13 --checkpoint-every 13 > /dev/null || fail "the run to resume at 3"
+run 3 "${ck[@]}" --steps 25 --resume auto --save "$WORK/resumed3.h5" > "$WORK/resumed3.log" 2>&1 ||
+    fail "resume at 3 ranks: $(tail -n 3 "$WORK/resumed3.log")"
+grep -q "resuming from" "$WORK/resumed3.log" || fail "did not resume: $(cat "$WORK/resumed3.log")"
+out=$("$COMPARE_MODELS" "$WORK/whole.h5" "$WORK/resumed3.h5" 1e-5) ||
+    fail "batch norm resumed from 2 ranks on 3: $out"
+echo "batch norm, stopped at 2 ranks and resumed on 3: $(echo "$out" | tail -n 1 | sed 's/^compare: //')"
 
 # ---- the file: eval, info, and other --norm refused ----
 for np in 1 3; do
