@@ -11,7 +11,10 @@ Writes tests/norm_ref/layer/ and tests/norm_ref/batch/, each:
                they matter from the first step), root attribute norm = "layer" or "batch" (batch
                norm's running statistics start at 0 and 1, as torch's)
   <case>.h5    the weights after 20 full-batch steps of the case's optimizer, float32 (and batch
-               norm's running_mean, running_var)
+               norm's running_mean, running_var), the root attribute activation (the first word
+               of the case's name); for batch norm also the root attribute
+               eval_loss (float64): the mean cross-entropy on data.h5 in eval mode (the running
+               statistics), which nndist eval of the file must give
   cases.txt    one line per case: name, a tab, its nndist flags; "common" holds the shared ones
 
 The torch model is Linear -> torch.nn.LayerNorm(width, eps=1e-5) or torch.nn.BatchNorm1d(width,
@@ -150,9 +153,27 @@ def group(parent, name):
     return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
 
 
-def write_model(path, norm, layers):
+def eval_loss(layers, make_act, x, y):
+    """Batch norm in eval mode: the mean cross-entropy of the final model with its running
+    statistics (float64)."""
+    h = x
+    act = make_act()
+    for layer in layers:
+        t = [torch.tensor(np.asarray(a, dtype=np.float64)) for a in layer]
+        h = h @ t[0].T + t[1]
+        if len(t) == 6:
+            h = act(torch.nn.functional.batch_norm(h, t[4], t[5], t[2], t[3], training=False,
+                                                   eps=1e-5))
+    return torch.nn.functional.cross_entropy(h, y).item()
+
+
+def write_model(path, norm, layers, loss=None, activation=None):
     with new_file(path) as f:
         f.attrs["norm"] = np.bytes_(norm)
+        if activation:  # the case's, so that eval of the file needs no --activation
+            f.attrs["activation"] = np.bytes_(activation)
+        if loss is not None:
+            f.attrs["eval_loss"] = np.float64(loss)
         model = group(f, "model")
         for i, layer in enumerate(layers):
             g = group(model, f"layer_{i}")
@@ -185,7 +206,11 @@ def write_set(norm, cases, x32, y32, init):
         sens = np.abs(a - b).max() / np.abs(a).max()
         if sens > MAX_SENSITIVITY:
             bad.append(f"{norm}/{name}")
-        write_model(os.path.join(out, f"{name}.h5"), norm, weights)
+        # eval mode on the float32 weights the file holds, as nndist reads them
+        stored = [[np.float32(a).astype(np.float64) for a in layer] for layer in weights]
+        loss = eval_loss(stored, make_act, x, y) if norm == "batch" else None
+        activation = name.split("-")[0]
+        write_model(os.path.join(out, f"{name}.h5"), norm, weights, loss, activation)
         lines.append(f"{name}\t{flags}")
         moved = np.abs(flat(w[:4] for w in weights) - flat(init)).max() / np.abs(flat(init)).max()
         print(f"{norm:5s} {name:14s} the weights moved {moved:.3g} of their largest; float32 "

@@ -4,7 +4,8 @@
 # at 1 and 2 ranks: layer norm with sgd and relu, momentum and tanh, adam and gelu; batch norm
 # with sgd and relu, momentum and tanh, its running mean and variance compared too (the batch
 # then spans both ranks: its statistics are the synchronized ones). eval reads the normalization
-# from the trained file. Measured at most 3.3e-7 (AVX-512 GEMMs), the size of float32 rounding of
+# from the trained file, and batch norm's eval mode (the running statistics) gives torch's loss
+# of each reference file. Measured at most 3.3e-7 (AVX-512 GEMMs), the size of float32 rounding of
 # the weights (2.5e-7, scripts/norm_reference.py). The reference files come from
 # scripts/norm_reference.py (run once with Debian's python3-torch); tests/norm_ref/*/cases.txt
 # lists each case's nndist flags.
@@ -26,5 +27,18 @@ for norm in layer batch; do
     [ "$ref_failed" -eq 0 ] ||
         fail "$norm: $ref_failed run(s) differ from PyTorch by more than 2e-6 relative"
     total=$((total + ref_cases))
+done
+# Batch norm in eval mode (the running statistics): eval of each reference file gives torch's
+# loss of it (printed to 6 digits by both: 1e-5 relative).
+for f in "$SRC_DIR"/tests/norm_ref/batch/*-*.h5; do
+    want=$(run 1 info "$f" < /dev/null | awk '$1 == "eval_loss" { print $2 }')
+    [ -n "$want" ] || fail "$f: no eval_loss attribute"
+    for np in 1 2; do
+        got=$(run $np eval --model "$f" --data "$SRC_DIR/tests/norm_ref/batch/data.h5" --json \
+            < /dev/null | sed -n 's/.*"loss": \([0-9.]*\).*/\1/p')
+        awk -v a="$got" -v b="$want" 'BEGIN { d = a - b; d = d < 0 ? -d : d; exit !(d <= 1e-5 * b) }' ||
+            fail "$(basename "$f") at $np ranks: eval's loss $got, torch's in eval mode $want"
+    done
+    echo "$(basename "$f" .h5) in eval mode: loss $got, torch's $want"
 done
 echo "1 passed, 0 failed ($total cases x 2 rank counts)"
