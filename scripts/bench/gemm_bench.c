@@ -1,6 +1,7 @@
 /* Times nnd_sgemm on the GEMM shapes of one training step of the 784-512-256-10 MLP at batch
- * 128, at each requested OpenMP thread count, and (when built with OpenBLAS) cblas_sgemm on the
- * same shapes at the same thread counts.
+ * 128, at each requested OpenMP thread count, nnd_sgemm_bf16 (bf16 operands, float32
+ * accumulation, its family printed) and its ratio to nnd_sgemm, and (when built with OpenBLAS)
+ * cblas_sgemm on the same shapes at the same thread counts.
  *
  *   gemm_bench [-t 1,2] [-r REPS] [-m MS] [-k KERNEL]
  *     -t  thread counts (default 1,2)     -r  repetitions per shape (default 9)
@@ -22,6 +23,7 @@
 #endif
 
 #include "nndist/gemm.h"
+#include "nndist/gemm_bf16.h"
 #include "nndist/isa.h"
 #include "nndist/rng.h"
 
@@ -46,6 +48,12 @@ static void run_ours(const struct shape *s, const float *A, const float *B, floa
 {
     size_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
     nnd_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
+}
+
+static void run_bf16(const struct shape *s, const float *A, const float *B, float *C)
+{
+    size_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    nnd_sgemm_bf16(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
 }
 
 #ifdef NNDIST_HAVE_OPENBLAS
@@ -161,18 +169,22 @@ int main(int argc, char **argv)
     fill(A, maxa, 1);
     fill(B, maxb, 2);
 
-    printf("nndist kernel: %s; %d repetitions of >= %.0f ms; GFLOP/s best (median)\n",
-           nnd_isa_name(nnd_isa_current()), reps, min_ms);
+    printf("nndist kernel: %s, bf16 family %s; %d repetitions of >= %.0f ms; GFLOP/s best "
+           "(median)\n",
+           nnd_isa_name(nnd_isa_current()), nnd_gemm_bf16_family(), reps, min_ms);
 #ifdef NNDIST_HAVE_OPENBLAS
     printf("OpenBLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
 #endif
     for (int t = 0; t < nthreads; t++) {
         int nt = threads[t];
-        double ours[NSHAPES][2];
+        double ours[NSHAPES][2], bf16[NSHAPES][2];
         omp_set_num_threads(nt);
-        for (int s = 0; s < NSHAPES; s++)
+        for (int s = 0; s < NSHAPES; s++) {
             time_shape(run_ours, &shapes[s], A, B, C, reps, min_ms * 1e-3, &ours[s][0],
                        &ours[s][1]);
+            time_shape(run_bf16, &shapes[s], A, B, C, reps, min_ms * 1e-3, &bf16[s][0],
+                       &bf16[s][1]);
+        }
 #ifdef NNDIST_HAVE_OPENBLAS
         double blas[NSHAPES][2], maxdiff[NSHAPES];
         openblas_set_num_threads(nt);
@@ -189,20 +201,25 @@ int main(int argc, char **argv)
         }
 #endif
         printf("\n%d thread%s\n", nt, nt == 1 ? "" : "s");
-        printf("%-16s %2s %2s %5s %5s %5s  %-15s", "shape", "tA", "tB", "M", "N", "K", "nndist");
+        printf("%-16s %2s %2s %5s %5s %5s  %-15s %-15s %5s", "shape", "tA", "tB", "M", "N", "K",
+               "nndist", "bf16", "ratio");
 #ifdef NNDIST_HAVE_OPENBLAS
         printf(" %-15s %6s %9s", "OpenBLAS", "ratio", "max|diff|");
 #endif
         printf("\n");
         /* The whole step: total FLOP over the summed time per call of each shape. */
-        double flop = 0.0, t_ours[2] = {0.0, 0.0}, t_blas[2] = {0.0, 0.0};
+        double flop = 0.0, t_ours[2] = {0.0, 0.0}, t_blas[2] = {0.0, 0.0}, t_bf16[2] = {0, 0};
         for (int s = 0; s < NSHAPES; s++) {
             const struct shape *sh = &shapes[s];
             double f = 2.0 * (double)sh->M * (double)sh->N * (double)sh->K;
             flop += f;
-            printf("%-16s %2d %2d %5zu %5zu %5zu  %6.1f (%6.1f)", sh->what, sh->ta, sh->tb, sh->M,
-                   sh->N, sh->K, ours[s][0], ours[s][1]);
-            for (int q = 0; q < 2; q++) t_ours[q] += f / ours[s][q];
+            printf("%-16s %2d %2d %5zu %5zu %5zu  %6.1f (%6.1f) %6.1f (%6.1f) %5.2f", sh->what,
+                   sh->ta, sh->tb, sh->M, sh->N, sh->K, ours[s][0], ours[s][1], bf16[s][0],
+                   bf16[s][1], bf16[s][0] / ours[s][0]);
+            for (int q = 0; q < 2; q++) {
+                t_ours[q] += f / ours[s][q];
+                t_bf16[q] += f / bf16[s][q];
+            }
 #ifdef NNDIST_HAVE_OPENBLAS
             printf(" %6.1f (%6.1f) %6.2f %9.2g", blas[s][0], blas[s][1], ours[s][0] / blas[s][0],
                    maxdiff[s]);
@@ -210,8 +227,9 @@ int main(int argc, char **argv)
 #endif
             printf("\n");
         }
-        printf("%-16s %23s  %6.1f (%6.1f)", "all (one step)", "", flop / t_ours[0],
-               flop / t_ours[1]);
+        printf("%-16s %23s  %6.1f (%6.1f) %6.1f (%6.1f) %5.2f", "all (one step)", "",
+               flop / t_ours[0], flop / t_ours[1], flop / t_bf16[0], flop / t_bf16[1],
+               t_ours[0] / t_bf16[0]);
 #ifdef NNDIST_HAVE_OPENBLAS
         printf(" %6.1f (%6.1f) %6.2f", flop / t_blas[0], flop / t_blas[1], t_blas[0] / t_ours[0]);
 #else
