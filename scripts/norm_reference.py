@@ -35,6 +35,8 @@ import h5py
 import numpy as np
 import torch
 
+from reference_h5 import group, new_file, put
+
 torch.set_default_dtype(torch.float64)
 
 SIZES = [6, 10, 8, 3]
@@ -124,33 +126,6 @@ def run_case(norm, make_act, make_opt, x, y, init, round_weights=False):
 
 def flat(layers):
     return np.concatenate([a.ravel() for l in layers for a in l])
-
-
-def put(group, name, data):
-    """A compact dataset (its bytes in its header), recording no times: the same bytes every run."""
-    data = np.ascontiguousarray(data)
-    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-    dcpl.set_layout(h5py.h5d.COMPACT)
-    dcpl.set_obj_track_times(False)
-    kind = {np.dtype(np.float32): h5py.h5t.IEEE_F32LE,
-            np.dtype(np.int32): h5py.h5t.STD_I32LE}[data.dtype]
-    d = h5py.h5d.create(group.id, name.encode(), kind, h5py.h5s.create_simple(data.shape),
-                        dcpl=dcpl)
-    d.write(h5py.h5s.ALL, h5py.h5s.ALL, data)
-
-
-def new_file(path):
-    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
-    fcpl.set_obj_track_times(False)
-    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
-    return h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl))
-
-
-def group(parent, name):
-    gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
-    gcpl.set_obj_track_times(False)
-    return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
 
 
 def eval_loss(layers, make_act, x, y):

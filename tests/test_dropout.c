@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../src/kernels/elementwise.h"
+#include "ew_variants.h"
 #include "nndist/dropout.h"
 #include "nndist/model.h"
 #include "nndist/rng.h"
@@ -75,25 +76,6 @@ static void test_mask_definition_and_rate(void **state)
     assert_true(base != nnd_dropout_sample_key(nnd_dropout_layer_key(9, 41, 2), 6));
 }
 
-#if defined(__x86_64__)
-static const nnd_ew_kernels *variants[] = {&nnd_ew_portable, &nnd_ew_avx2, &nnd_ew_avx512};
-#else
-static const nnd_ew_kernels *variants[] = {&nnd_ew_portable, &nnd_ew_portable, &nnd_ew_portable};
-#endif
-
-static int runs_here(int v)
-{
-#if defined(__x86_64__)
-    if (v == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (v == 2)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return 1;
-#else
-    return v == 0;
-#endif
-}
-
 /* Rows of a width that leaves remainders after the vectors; enough of them to go parallel. */
 static void test_kernels_against_definition(void **state)
 {
@@ -128,6 +110,7 @@ static void test_kernels_against_definition(void **state)
         memcpy(dA, A, N * W * sizeof *dA);
         variants[v]->dropout_backward(dA, want_keep, N * W, S);
         assert_memory_equal(dA, want, N * W * sizeof *dA); /* the same products */
+        print_message("dropout kernels, %s: the definition's bits\n", names[v]);
     }
     free(A);
     free(D);

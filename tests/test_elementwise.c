@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../src/kernels/elementwise.h"
+#include "ew_variants.h"
 #include "nndist/fixed_sum.h"
 #include "nndist/rng.h"
 
@@ -24,27 +25,6 @@ static float *random_floats(size_t n, uint64_t stream)
     for (size_t i = 0; i < n; i++)
         x[i] = 4.0f * (nnd_rng_uniform(17, NND_RNG_SYNTHETIC, stream, i) - 0.5f);
     return x;
-}
-
-#if defined(__x86_64__)
-static const nnd_ew_kernels *variants[] = {&nnd_ew_portable, &nnd_ew_avx2, &nnd_ew_avx512};
-#else
-static const nnd_ew_kernels *variants[] = {&nnd_ew_portable, &nnd_ew_portable, &nnd_ew_portable};
-#endif
-static const char *names[] = {"portable", "avx2", "avx512"};
-
-/* 1 when variant v can run here (the portable one always). */
-static int runs_here(int v)
-{
-#if defined(__x86_64__)
-    if (v == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (v == 2)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return 1;
-#else
-    return v == 0;
-#endif
 }
 
 /* The activations' definitions (activation.h) in float32, written out here in the order of
