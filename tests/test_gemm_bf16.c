@@ -7,7 +7,9 @@
  *    transpose, edge sizes (odd K, partial tiles) and alpha/beta: within what float32
  *    accumulation of K products allows, (K + 2) 2^-24 sum |a_k b_k| |alpha| plus the epilogue's
  *    roundings;
- *  - every family this CPU runs gives the portable family's bits, on 1 and 2 threads. */
+ *  - the AVX512_BF16 family gives the portable family's bits, on 1 and 2 threads; AMX (whose
+ *    TDPBF16PS adds in an order of its own) stays within the same bound of the reference and
+ *    gives the same bits on 1 and 2 threads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -140,8 +142,23 @@ static float *random_matrix(size_t n, uint64_t stream)
 static const size_t g_shapes[][3] = {{1, 1, 1},     {7, 33, 5},     {17, 40, 31},
                                      {64, 70, 128}, {130, 33, 784}, {9, 65, 2}};
 
-/* Every family and thread count against the portable family's bits, and the portable family
- * against the float64 reference within the accumulation bound. */
+/* C against the float64 reference within the accumulation bound. */
+static void check_bound(const char *family, const float *got, const float *ref, const double *bound,
+                        const float *C0, size_t M, size_t N, size_t K, int ta, int tb, float alpha,
+                        float beta)
+{
+    const double u = ldexp(1.0, -24);
+    for (size_t i = 0; i < M * N; i++) {
+        const double tol = (double)(K + 2) * u * bound[i] * fabs(alpha) +
+                           4.0 * u * (fabs(ref[i]) + fabs(beta * C0[i])) + 1e-30;
+        if (fabs((double)got[i] - ref[i]) > tol)
+            fail_msg("%s, %zux%zux%zu (%d%d) element %zu: %.9g, reference %.9g (bound %.3g)",
+                     family, M, N, K, ta, tb, i, (double)got[i], (double)ref[i], tol);
+    }
+}
+
+/* Every family and thread count against the portable family's bits (AMX: the bound), and the
+ * portable family against the float64 reference within the accumulation bound. */
 static void check_shape(size_t M, size_t N, size_t K, int ta, int tb, float alpha, float beta)
 {
     float *A = random_matrix(M * K, 1), *B = random_matrix(K * N, 2);
@@ -155,26 +172,28 @@ static void check_shape(size_t M, size_t N, size_t K, int ta, int tb, float alph
     assert_int_equal(nnd_gemm_bf16_use("portable"), 0);
     memcpy(want, C0, M * N * sizeof *want);
     nnd_sgemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, want, N);
-    const double u = ldexp(1.0, -24);
-    for (size_t i = 0; i < M * N; i++) {
-        const double tol = (double)(K + 2) * u * bound[i] * fabs(alpha) +
-                           4.0 * u * (fabs(ref[i]) + fabs(beta * C0[i])) + 1e-30;
-        if (fabs((double)want[i] - ref[i]) > tol)
-            fail_msg("%zux%zux%zu (%d%d) element %zu: %.9g, reference %.9g (bound %.3g)", M, N, K,
-                     ta, tb, i, (double)want[i], (double)ref[i], tol);
-    }
-    static const char *const families[] = {"portable", "avx512-bf16"};
-    for (int f = 0; f < 2; f++) {
+    check_bound("portable", want, ref, bound, C0, M, N, K, ta, tb, alpha, beta);
+    static const char *const families[] = {"portable", "avx512-bf16", "amx-bf16"};
+    float *amx1 = malloc(M * N * sizeof *amx1);
+    assert_non_null(amx1);
+    for (int f = 0; f < 3; f++) {
         if (nnd_gemm_bf16_use(families[f]) != 0) continue;
         for (int threads = 1; threads <= 2; threads++) {
             omp_set_num_threads(threads);
             memcpy(got, C0, M * N * sizeof *got);
             nnd_sgemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, got, N);
-            if (memcmp(got, want, M * N * sizeof *got) != 0)
+            if (f == 2) { /* AMX: the bound, and its own bits on any thread count */
+                check_bound(families[f], got, ref, bound, C0, M, N, K, ta, tb, alpha, beta);
+                if (threads == 1) memcpy(amx1, got, M * N * sizeof *got);
+                if (memcmp(got, amx1, M * N * sizeof *got) != 0)
+                    fail_msg("amx-bf16, 2 threads, %zux%zux%zu: not 1 thread's bits", M, N, K);
+            } else if (memcmp(got, want, M * N * sizeof *got) != 0) {
                 fail_msg("%s, %d thread(s), %zux%zux%zu (%d%d): not the portable family's bits",
                          families[f], threads, M, N, K, ta, tb);
+            }
         }
     }
+    free(amx1);
     omp_set_num_threads(1);
     assert_int_equal(nnd_gemm_bf16_use(NULL), 0);
     free(A);
@@ -194,8 +213,9 @@ static void test_gemm(void **state)
             check_shape(g_shapes[s][0], g_shapes[s][1], g_shapes[s][2], t & 1, t >> 1, 1.0f, 0.0f);
             check_shape(g_shapes[s][0], g_shapes[s][1], g_shapes[s][2], t & 1, t >> 1, 1.5f, 0.5f);
         }
-    print_message("families run here: portable%s\n",
-                  nnd_gemm_bf16_use("avx512-bf16") == 0 ? ", avx512-bf16" : "");
+    print_message("families run here: portable%s%s\n",
+                  nnd_gemm_bf16_use("avx512-bf16") == 0 ? ", avx512-bf16" : "",
+                  nnd_gemm_bf16_use("amx-bf16") == 0 ? ", amx-bf16" : "");
     assert_int_equal(nnd_gemm_bf16_use(NULL), 0);
     assert_int_equal(nnd_gemm_bf16_use("no-such-family"), -1);
 }

@@ -18,15 +18,16 @@
 
 typedef uint16_t nnd_bf16;
 
+/* Written with selects, not branches, so that loops over it vectorize. */
 static inline nnd_bf16 nnd_bf16_from_float(float x)
 {
     uint32_t u;
     memcpy(&u, &x, sizeof u);
     const uint32_t exponent = u & 0x7f800000u, mantissa = u & 0x007fffffu;
-    if (exponent == 0) return (nnd_bf16)((u >> 16) & 0x8000u); /* zero or subnormal */
-    if (exponent == 0x7f800000u)
-        return (nnd_bf16)((u >> 16) | (mantissa ? 0x0040u : 0u)); /* infinity, NaN (quiet) */
-    return (nnd_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    const uint32_t zero = (u >> 16) & 0x8000u;                      /* zero or subnormal */
+    const uint32_t special = (u >> 16) | (mantissa ? 0x0040u : 0u); /* infinity, NaN (quiet) */
+    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (nnd_bf16)(exponent == 0 ? zero : exponent == 0x7f800000u ? special : rounded);
 }
 
 static inline float nnd_bf16_to_float(nnd_bf16 h)

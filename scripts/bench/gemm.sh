@@ -2,10 +2,11 @@
 # Builds gemm_bench if needed and times nnd_sgemm (and OpenBLAS, if the build found it) on the
 # GEMM shapes of one training step.
 #
-#   scripts/bench/gemm.sh [gemm_bench options: -r REPS -m MS -k KERNEL]
+#   scripts/bench/gemm.sh [gemm_bench options: -r REPS -m MS -k KERNEL -b BF16_FAMILY]
 #   BUILD_DIR=build-bench THREADS=1,2 scripts/bench/gemm.sh -k avx2-fma
 #
-# -k picks the nndist kernel family (portable, avx2-fma, avx512; default: the best the CPU has).
+# -k picks the nndist kernel family (portable, avx2-fma, avx512; default: the best the CPU has),
+# -b the bf16 family (portable, avx512-bf16, amx-bf16; the same default).
 # BUILD_DIR (default: build) is configured as a Release build when it has no CMakeCache.txt.
 # THREADS lists the thread counts (default 1,2); OPENBLAS_NUM_THREADS is set to the largest.
 # OpenBLAS picks its kernel from the CPU; OPENBLAS_CORETYPE (e.g. Haswell) overrides it when its

@@ -7,6 +7,7 @@
  *     -t  thread counts (default 1,2)     -r  repetitions per shape (default 9)
  *     -m  minimum milliseconds per repetition (default 20)
  *     -k  kernel family: portable, avx2-fma or avx512 (default: the best this CPU runs)
+ *     -b  bf16 family: portable, avx512-bf16 or amx-bf16 (default: the best this CPU runs)
  *
  * Each repetition runs the call in a loop for at least MS milliseconds; the figures are the
  * best and the median repetition in GFLOP/s (2*M*N*K per call). */
@@ -111,7 +112,10 @@ static void fill(float *x, size_t n, uint64_t salt)
 
 static void usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [-t 1,2] [-r REPS] [-m MS] [-k portable|avx2-fma|avx512]\n", prog);
+    fprintf(stderr,
+            "usage: %s [-t 1,2] [-r REPS] [-m MS] [-k portable|avx2-fma|avx512] "
+            "[-b portable|avx512-bf16|amx-bf16]\n",
+            prog);
     exit(2);
 }
 
@@ -120,7 +124,7 @@ int main(int argc, char **argv)
     int threads[MAX_THREADS], nthreads = 0, reps = 9, opt;
     double min_ms = 20.0;
     const char *tlist = "1,2";
-    while ((opt = getopt(argc, argv, "t:r:m:k:")) != -1) {
+    while ((opt = getopt(argc, argv, "t:r:m:k:b:")) != -1) {
         switch (opt) {
         case 't':
             tlist = optarg;
@@ -134,6 +138,14 @@ int main(int argc, char **argv)
         case 'k':
             if (nnd_isa_use(optarg) != 0) {
                 fprintf(stderr, "gemm_bench: kernel '%s' unknown or not supported by this CPU\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'b':
+            if (nnd_gemm_bf16_use(optarg) != 0) {
+                fprintf(stderr,
+                        "gemm_bench: bf16 family '%s' unknown or not supported by this CPU\n",
                         optarg);
                 return 2;
             }

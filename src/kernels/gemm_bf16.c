@@ -15,8 +15,12 @@
 
 #include "nndist/bf16.h"
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__linux__)
+#include <cpuid.h>
 #include <immintrin.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #define NND_BF16_X86 1
 #endif
 
@@ -28,13 +32,54 @@ static inline float elem(const float *X, size_t ld, int trans, size_t i, size_t 
 }
 
 /* Two bf16 as VDPBF16PS reads a pair: the even k in the low half, the odd k in the high half. */
-static inline uint32_t pair(float even, float odd)
+static inline uint32_t pair(uint16_t even, uint16_t odd)
 {
-    return (uint32_t)nnd_bf16_from_float(even) | ((uint32_t)nnd_bf16_from_float(odd) << 16);
+    return (uint32_t)even | ((uint32_t)odd << 16);
 }
 
-/* op(A) (M, K) into tiles of MR rows: tile t, pair p, row r at [(t * kp + p) * MR + r]. */
-static void pack_a(int trans, const float *A, size_t lda, size_t M, size_t K, uint32_t *out)
+/* Element (i, j) of op(X) for X's bf16 copy (row stride ld). */
+static inline uint16_t half(const uint16_t *X, size_t ld, int trans, size_t i, size_t j)
+{
+    return trans ? X[j * ld + i] : X[i * ld + j];
+}
+
+static void round_row_plain(const float *x, uint16_t *out, size_t n)
+{
+    for (size_t j = 0; j < n; j++) out[j] = nnd_bf16_from_float(x[j]);
+}
+
+#ifdef NND_BF16_X86
+/* VCVTNEPS2BF16: nnd_bf16_from_float's definition (test_gemm_bf16 compares them). */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void
+round_row_bf16(const float *x, uint16_t *out, size_t n)
+{
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + j));
+        memcpy(out + j, &h, sizeof h);
+    }
+    round_row_plain(x + j, out + j, n - j);
+}
+#endif
+
+/* X (rows, cols; row stride ld) into its dense bf16 copy (rows, cols): the one conversion of each
+ * element, before the packers gather the pairs. */
+static void to_bf16(const float *X, size_t rows, size_t cols, size_t ld, uint16_t *out)
+{
+    void (*row)(const float *, uint16_t *, size_t) = round_row_plain;
+#ifdef NND_BF16_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw"))
+        row = round_row_bf16;
+#endif
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+    for (size_t i = 0; i < rows; i++) row(X + i * ld, out + i * cols, cols);
+}
+
+/* op(A) (M, K) (its bf16 copy) into tiles of MR rows: tile t, pair p, row r at
+ * [(t * kp + p) * MR + r]. */
+static void pack_a(int trans, const uint16_t *A, size_t lda, size_t M, size_t K, uint32_t *out)
 {
     const size_t kp = (K + 1) / 2, tiles = (M + MR - 1) / MR;
 #pragma omp parallel for schedule(static) if (M * K > 65536)
@@ -42,17 +87,18 @@ static void pack_a(int trans, const float *A, size_t lda, size_t M, size_t K, ui
         for (size_t p = 0; p < kp; p++)
             for (size_t r = 0; r < MR; r++) {
                 const size_t i = t * MR + r, k = 2 * p;
-                float e = 0.0f, o = 0.0f;
+                uint16_t e = 0, o = 0;
                 if (i < M) {
-                    e = elem(A, lda, trans, i, k);
-                    if (k + 1 < K) o = elem(A, lda, trans, i, k + 1);
+                    e = half(A, lda, trans, i, k);
+                    if (k + 1 < K) o = half(A, lda, trans, i, k + 1);
                 }
                 out[(t * kp + p) * MR + r] = pair(e, o);
             }
 }
 
-/* op(B) (K, N) into tiles of NR columns: tile t, pair p, column c at [(t * kp + p) * NR + c]. */
-static void pack_b(int trans, const float *B, size_t ldb, size_t K, size_t N, uint32_t *out)
+/* op(B) (K, N) (its bf16 copy) into tiles of NR columns: tile t, pair p, column c at
+ * [(t * kp + p) * NR + c]. */
+static void pack_b(int trans, const uint16_t *B, size_t ldb, size_t K, size_t N, uint32_t *out)
 {
     const size_t kp = (K + 1) / 2, tiles = (N + NR - 1) / NR;
 #pragma omp parallel for schedule(static) if (N * K > 65536)
@@ -60,10 +106,10 @@ static void pack_b(int trans, const float *B, size_t ldb, size_t K, size_t N, ui
         for (size_t p = 0; p < kp; p++)
             for (size_t c = 0; c < NR; c++) {
                 const size_t j = t * NR + c, k = 2 * p;
-                float e = 0.0f, o = 0.0f;
+                uint16_t e = 0, o = 0;
                 if (j < N) {
-                    e = elem(B, ldb, trans, k, j);
-                    if (k + 1 < K) o = elem(B, ldb, trans, k + 1, j);
+                    e = half(B, ldb, trans, k, j);
+                    if (k + 1 < K) o = half(B, ldb, trans, k + 1, j);
                 }
                 out[(t * kp + p) * NR + c] = pair(e, o);
             }
@@ -84,6 +130,26 @@ static inline float dp_step(float acc, float a, float b)
 {
     const float r = fmaf(a, b, acc);
     return fabsf(r) < FLT_MIN ? copysignf(0.0f, r) : r;
+}
+
+/* C's block (rows i0.., columns j0.., clipped to M x N) = alpha acc + beta C, acc (rows, cols)
+ * with row stride acc_ld: one function for every family, so the same float operations in the
+ * same order. */
+static void epilogue(const float *acc, size_t acc_ld, size_t rows, size_t cols, float alpha,
+                     float beta, float *C, size_t ldc, size_t i0, size_t j0, size_t M, size_t N)
+{
+    for (size_t r = 0; r < rows && i0 + r < M; r++) {
+        float *c = C + (i0 + r) * ldc + j0;
+        for (size_t j = 0; j < cols && j0 + j < N; j++) {
+            const float scaled = alpha * acc[r * acc_ld + j];
+            if (beta == 0.0f) {
+                c[j] = scaled;
+            } else {
+                const float kept = beta * c[j];
+                c[j] = scaled + kept;
+            }
+        }
+    }
 }
 
 typedef void (*tile_fn)(size_t kp, const uint32_t *a, const uint32_t *b, float acc[MR][NR]);
@@ -131,13 +197,135 @@ BF16_TARGET static void tile_avx512_bf16(size_t kp, const uint32_t *a, const uin
 }
 #endif
 
+#ifdef NND_BF16_X86
+/* AMX (Sapphire Rapids and later): blocks of 32 x 32 of C in four 16 x 16 float tiles, A in two
+ * tiles of 16 rows x 16 pairs, B in two of 16 pairs x 16 columns (pairs interleaved, VNNI). Its
+ * order of additions inside TDPBF16PS is the hardware's own, so its results are checked against
+ * the bound, not against the other families' bits. */
+enum { AB = 32, AKP = 16 };
+#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
+
+struct amx_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+/* Linux hands AMX's tile state to a process that asks (arch_prctl, XFEATURE_XTILEDATA). */
+static int g_amx_ok;
+static pthread_once_t g_amx_once = PTHREAD_ONCE_INIT;
+
+static void amx_ask(void)
+{
+    /* CPUID leaf 7: AMX-BF16 is EDX bit 22, AMX-TILE bit 24 (clang's __builtin_cpu_supports
+     * does not know them) */
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return;
+    if (!(edx & (1u << 22)) || !(edx & (1u << 24))) return;
+    g_amx_ok = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+}
+
+/* op(A) (M, K) (its bf16 copy) as rows of pairs, [i][p] with kpp pairs a row (zeros past M
+ * and K). */
+static void pack_a_rows(int trans, const uint16_t *A, size_t lda, size_t M, size_t K, size_t rows,
+                        size_t kpp, uint32_t *out)
+{
+#pragma omp parallel for schedule(static) if (M * K > 65536)
+    for (size_t i = 0; i < rows; i++)
+        for (size_t p = 0; p < kpp; p++) {
+            const size_t k = 2 * p;
+            uint16_t e = 0, o = 0;
+            if (i < M && k < K) {
+                e = half(A, lda, trans, i, k);
+                if (k + 1 < K) o = half(A, lda, trans, i, k + 1);
+            }
+            out[i * kpp + p] = pair(e, o);
+        }
+}
+
+/* op(B) (K, N) (its bf16 copy) in tiles of 16 columns, [t][p][c] (zeros past K and N). */
+static void pack_b_tiles(int trans, const uint16_t *B, size_t ldb, size_t K, size_t N, size_t cols,
+                         size_t kpp, uint32_t *out)
+{
+#pragma omp parallel for schedule(static) if (N * K > 65536)
+    for (size_t t = 0; t < cols / 16; t++)
+        for (size_t p = 0; p < kpp; p++)
+            for (size_t c = 0; c < 16; c++) {
+                const size_t j = t * 16 + c, k = 2 * p;
+                uint16_t e = 0, o = 0;
+                if (j < N && k < K) {
+                    e = half(B, ldb, trans, k, j);
+                    if (k + 1 < K) o = half(B, ldb, trans, k + 1, j);
+                }
+                out[(t * kpp + p) * 16 + c] = pair(e, o);
+            }
+}
+
+AMX_TARGET static void amx_block(const uint32_t *a, size_t kpp, const uint32_t *b0,
+                                 const uint32_t *b1, float acc[AB][AB])
+{
+    struct amx_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    const size_t stride = kpp * sizeof *a;
+    for (size_t p = 0; p < kpp; p += AKP) {
+        _tile_loadd(4, a + p, stride);
+        _tile_loadd(5, a + 16 * kpp + p, stride);
+        _tile_loadd(6, b0 + p * 16, 64);
+        _tile_loadd(7, b1 + p * 16, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, &acc[0][0], AB * sizeof(float));
+    _tile_stored(1, &acc[0][16], AB * sizeof(float));
+    _tile_stored(2, &acc[16][0], AB * sizeof(float));
+    _tile_stored(3, &acc[16][16], AB * sizeof(float));
+    _tile_release();
+}
+
+static void gemm_amx(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                     const uint16_t *A, size_t lda, const uint16_t *B, size_t ldb, float beta,
+                     float *C, size_t ldc)
+{
+    const size_t kpp = ((K + 1) / 2 + AKP - 1) / AKP * AKP;
+    const size_t rows = (M + AB - 1) / AB * AB, cols = (N + AB - 1) / AB * AB;
+    uint32_t *ap = malloc(rows * kpp * sizeof *ap), *bp = malloc(cols * kpp * sizeof *bp);
+    if (!ap || !bp) abort(); /* a few MB at training shapes: out of memory is fatal here */
+    pack_a_rows(trans_a, A, lda, M, K, rows, kpp, ap);
+    pack_b_tiles(trans_b, B, ldb, K, N, cols, kpp, bp);
+    const size_t mb = rows / AB, nb = cols / AB;
+#pragma omp parallel for schedule(dynamic, 1) if (mb * nb > 1 && M * N * K > 32768)
+    for (size_t t = 0; t < mb * nb; t++) {
+        const size_t bi = t / nb, bj = t % nb;
+        float acc[AB][AB];
+        amx_block(ap + bi * AB * kpp, kpp, bp + (2 * bj) * kpp * 16, bp + (2 * bj + 1) * kpp * 16,
+                  acc);
+        epilogue(&acc[0][0], AB, AB, AB, alpha, beta, C, ldc, bi * AB, bj * AB, M, N);
+    }
+    free(ap);
+    free(bp);
+}
+#endif
+
 static const struct {
     const char *name;
-    tile_fn tile;
+    tile_fn tile; /* NULL: a path of its own (AMX) */
 } g_families[] = {
     {"portable", tile_portable},
 #ifdef NND_BF16_X86
     {"avx512-bf16", tile_avx512_bf16},
+    {"amx-bf16", NULL},
 #endif
 };
 enum { N_FAMILIES = sizeof g_families / sizeof g_families[0] };
@@ -145,6 +333,10 @@ enum { N_FAMILIES = sizeof g_families / sizeof g_families[0] };
 static int runs_here(int f)
 {
 #ifdef NND_BF16_X86
+    if (f == 2) {
+        pthread_once(&g_amx_once, amx_ask);
+        return g_amx_ok;
+    }
     if (f == 1) {
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -190,43 +382,41 @@ int nnd_gemm_bf16_use(const char *name)
     return 0;
 }
 
-/* C's tile (rows i0.., columns j0.., clipped to M x N) = alpha acc + beta C: one function for
- * every family, so the same float operations in the same order. */
-static void epilogue(float acc[MR][NR], float alpha, float beta, float *C, size_t ldc, size_t i0,
-                     size_t j0, size_t M, size_t N)
-{
-    for (size_t r = 0; r < MR && i0 + r < M; r++) {
-        float *c = C + (i0 + r) * ldc + j0;
-        for (size_t j = 0; j < NR && j0 + j < N; j++) {
-            const float scaled = alpha * acc[r][j];
-            if (beta == 0.0f) {
-                c[j] = scaled;
-            } else {
-                const float kept = beta * c[j];
-                c[j] = scaled + kept;
-            }
-        }
-    }
-}
-
 void nnd_sgemm_bf16(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                     const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                     size_t ldc)
 {
     if (M == 0 || N == 0) return;
+    /* The stored operands' bf16 copies, dense: A is (M, K) or (K, M) as stored, B likewise. */
+    const size_t ar = trans_a ? K : M, ac = trans_a ? M : K;
+    const size_t br = trans_b ? N : K, bc = trans_b ? K : N;
+    uint16_t *a16 = malloc((ar * ac + 1) * sizeof *a16), *b16 = malloc((br * bc + 1) * sizeof *b16);
+    if (!a16 || !b16) abort(); /* a few MB at training shapes: out of memory is fatal here */
+    to_bf16(A, ar, ac, lda, a16);
+    to_bf16(B, br, bc, ldb, b16);
+#ifdef NND_BF16_X86
+    if (!g_families[family()].tile) {
+        gemm_amx(trans_a, trans_b, M, N, K, alpha, a16, ac, b16, bc, beta, C, ldc);
+        free(a16);
+        free(b16);
+        return;
+    }
+#endif
     const size_t kp = (K + 1) / 2, mt = (M + MR - 1) / MR, nt = (N + NR - 1) / NR;
     uint32_t *ap = malloc((mt * kp * MR + 1) * sizeof *ap);
     uint32_t *bp = malloc((nt * kp * NR + 1) * sizeof *bp);
-    if (!ap || !bp) abort(); /* a few MB at training shapes: out of memory is fatal here */
-    pack_a(trans_a, A, lda, M, K, ap);
-    pack_b(trans_b, B, ldb, K, N, bp);
+    if (!ap || !bp) abort();
+    pack_a(trans_a, a16, ac, M, K, ap);
+    pack_b(trans_b, b16, bc, K, N, bp);
+    free(a16);
+    free(b16);
     const tile_fn tile = g_families[family()].tile;
 #pragma omp parallel for schedule(dynamic, 1) if (mt * nt > 1 && M * N * K > 32768)
     for (size_t t = 0; t < mt * nt; t++) {
         const size_t ti = t / nt, tj = t % nt;
         float acc[MR][NR];
         tile(kp, ap + ti * kp * MR, bp + tj * kp * NR, acc);
-        epilogue(acc, alpha, beta, C, ldc, ti * MR, tj * NR, M, N);
+        epilogue(&acc[0][0], NR, MR, NR, alpha, beta, C, ldc, ti * MR, tj * NR, M, N);
     }
     free(ap);
     free(bp);
