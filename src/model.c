@@ -6,6 +6,7 @@
 
 #include "nndist/alloc.h"
 #include "nndist/gemm.h"
+#include "nndist/gemm_bf16.h"
 #include "nndist/rng.h"
 
 #include "kernels/elementwise.h"
@@ -224,6 +225,18 @@ void nnd_model_init_params(nnd_model *m, uint64_t seed)
     nnd_model_init_scheme(m, seed, NND_INIT_TORCH);
 }
 
+void nnd_model_product(const nnd_model *m, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                       float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                       float *C, size_t ldc, const nnd_gemm_epilogue *ep)
+{
+    if (!m->bf16) {
+        nnd_sgemm_fused(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc, ep);
+        return;
+    }
+    nnd_sgemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc);
+    if (ep) nnd_gemm_epilogue_apply(ep, C, ldc, M, N);
+}
+
 /* 1 when hidden layer l's output was dropped in the last forward pass. */
 static int dropped_in_pass(const nnd_model *m, int l)
 {
@@ -267,10 +280,10 @@ static void hidden_delta(nnd_model *m, int l, const float *dZ, float *dA, size_t
     if (m->act == NND_ACT_RELU) {
         const float alpha = drops ? nnd_dropout_scale(m->drop_p[l]) : 1.0f;
         const nnd_gemm_epilogue ep = {.relu_mask = m->acts[l + 1], .ld_mask = nin};
-        nnd_sgemm_fused(0, 0, n, nin, nout, alpha, dZ, nout, W, nin, 0.0f, dA, nin, &ep);
+        nnd_model_product(m, 0, 0, n, nin, nout, alpha, dZ, nout, W, nin, dA, nin, &ep);
         return;
     }
-    nnd_sgemm(0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, 0.0f, dA, nin);
+    nnd_model_product(m, 0, 0, n, nin, nout, 1.0f, dZ, nout, W, nin, dA, nin, NULL);
     if (drops) nnd_ew()->dropout_backward(dA, m->keep[l], n * nin, nnd_dropout_scale(m->drop_p[l]));
     nnd_ew()->act_backward(dA, m->acts[l + 1], m->pre[l], n * nin, m->act, (float)m->act_param);
 }
@@ -306,10 +319,10 @@ const float *nnd_model_forward(nnd_model *m, const float *X, size_t n)
         } else if (!hidden || m->act == NND_ACT_RELU) {
             /* bias (+ ReLU) in the GEMM's epilogue, tile by tile */
             const nnd_gemm_epilogue ep = {.bias = b, .relu = hidden};
-            nnd_sgemm_fused(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, A, nout, &ep);
+            nnd_model_product(m, 0, 1, n, nout, nin, 1.0f, in, nin, W, nin, A, nout, &ep);
         } else { /* the others in their own pass (most are libm calls); Z kept when needed */
             float *Z = m->pre[l] ? m->pre[l] : A;
-            nnd_sgemm(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout);
+            nnd_model_product(m, 0, 1, n, nout, nin, 1.0f, in, nin, W, nin, Z, nout, NULL);
             nnd_ew()->bias_act(Z, A, b, n, nout, m->act, (float)m->act_param);
         }
         in = hidden && dropped_in_pass(m, l) ? drop_units(m, l, A, n) : A;
@@ -340,8 +353,8 @@ void nnd_model_backward_hooked(nnd_model *m, const float *X, float *dout, size_t
         size_t nin = m->sizes[l], nout = m->sizes[l + 1];
         const float *A_prev = nnd_model_layer_input(m, X, l);
         /* dW (out, in) = dZ^T (out, n) * A_prev (n, in); db = sum over samples of dZ. */
-        nnd_sgemm(1, 0, nout, nin, n, 1.0f, dZ, nout, A_prev, nin, 0.0f, m->grads + m->w_off[l],
-                  nin);
+        nnd_model_product(m, 1, 0, nout, nin, n, 1.0f, dZ, nout, A_prev, nin,
+                          m->grads + m->w_off[l], nin, NULL);
         ew->column_sums(m->grads + m->b_off[l], dZ, n, nout);
         if (m->norm == NND_NORM_BATCH && l + 1 < m->n_layers)
             /* Batch norm subtracts the batch's mean, b with it: b's gradient is 0 exactly (Σ_i dZ

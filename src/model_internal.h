@@ -3,7 +3,14 @@
 #ifndef NNDIST_MODEL_INTERNAL_H
 #define NNDIST_MODEL_INTERNAL_H
 
+#include "nndist/gemm.h"
 #include "nndist/model.h"
+
+/* C (M, N) = alpha op(A) op(B), then the epilogue ep (NULL: none): nnd_sgemm_fused, or with
+ * bf16 products (m->bf16) nnd_sgemm_bf16 and the epilogue as a pass of its own. */
+void nnd_model_product(const nnd_model *m, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                       float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                       float *C, size_t ldc, const nnd_gemm_epilogue *ep);
 
 /* At init: batch norm's running statistics (mean 0, variance 1), or nothing; -1 when out of
  * memory. */

@@ -104,7 +104,7 @@ void nnd_model_norm_forward(nnd_model *m, int l, const float *in, size_t n)
     const float *gamma = m->params + m->g_off[l], *beta = m->params + m->be_off[l];
     if (n > 0) {
         const nnd_gemm_epilogue ep = {.bias = b};
-        nnd_sgemm_fused(0, 1, n, nout, nin, 1.0f, in, nin, W, nin, 0.0f, Z, nout, &ep);
+        nnd_model_product(m, 0, 1, n, nout, nin, 1.0f, in, nin, W, nin, Z, nout, &ep);
     }
     const int relu = m->act == NND_ACT_RELU; /* fused: Y is A then */
     if (m->norm == NND_NORM_LAYER) {

@@ -15,6 +15,7 @@
 #include "nndist/ckpt_writer.h"
 #include "nndist/eval.h"
 #include "nndist/guard.h"
+#include "nndist/gemm_bf16.h"
 #include "nndist/isa.h"
 #include "nndist/metrics.h"
 #include "nndist/resume.h"
@@ -432,6 +433,12 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
             "GEMM kernel avx2-fma or avx512)\n",
             U, t->batch / U, least, U % (size_t)c->size ? " or more" : "", U, U);
     }
+    if (cfg->bf16)
+        train_say(&r,
+                  "precision bf16: the products take bf16 operands with float32 accumulation "
+                  "(%s); weights, optimizer state and checkpoints stay float32, so a checkpoint "
+                  "resumes in either precision\n",
+                  nnd_gemm_bf16_family());
     if (nnd_ce_opts_active(&t->ce)) say_loss_options(&r);
     if (t->step >= r.total_steps)
         train_say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n",

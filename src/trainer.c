@@ -307,6 +307,7 @@ static nnd_status init_model(nnd_trainer *t, const nnd_train_config *cfg, const 
     if (nnd_activation_param_flag(cfg->act)) t->model.act_param = cfg->act_param;
     for (int l = 0; l + 1 < cfg->n_layers; l++) t->model.drop_p[l] = cfg->dropout[l];
     t->model.drop_input = cfg->input_dropout;
+    t->model.bf16 = cfg->bf16;
     t->model.sum_ranks = sum_batch_over_ranks;
     t->model.sum_ctx = (void *)c;
     return nnd_comm_agree(c, st);

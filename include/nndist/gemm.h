@@ -31,6 +31,10 @@ typedef struct {
     size_t ld_mask;
 } nnd_gemm_epilogue;
 
+/* The epilogue ep as a pass of its own over C (M, N): the same operations, for products made
+ * elsewhere (gemm_bf16.h). */
+void nnd_gemm_epilogue_apply(const nnd_gemm_epilogue *ep, float *C, size_t ldc, size_t M, size_t N);
+
 /* nnd_sgemm, then the epilogue ep (NULL: none) on C. */
 void nnd_sgemm_fused(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                      const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,

@@ -38,6 +38,9 @@ typedef struct {
      * [tensor_off[t], tensor_off[t + 1]), tensor_off[n_tensors] = n_params. */
     int n_tensors;
     size_t tensor_off[4 * NND_MAX_LAYERS + 1];
+    /* --precision bf16: the forward and backward products take bf16 operands with float32
+     * accumulation (gemm_bf16.h); the weights, gradients and everything else stay float32. */
+    int bf16;
     float *params; /* owned unless shared, 64-byte aligned */
     float *grads;  /* owned unless shared; n_params + NND_GRAD_TAIL floats:
                       the sums over the local samples of a step, then the

@@ -63,6 +63,10 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
          "batch (torch.nn.BatchNorm1d over the global batch, synchronized across the ranks; "
          "running statistics with momentum 0.1 for eval); default none",
          NULL},
+        {"precision", NND_OPT_STRING, &f->precision, "fp32|bf16",
+         "the products' operands: fp32 (default) or bf16 (rounded to bfloat16, accumulated in "
+         "float32; weights, optimizer state and checkpoints stay float32)",
+         NULL},
         {"loss", NND_OPT_STRING, &f->loss, "L",
          "softmax-ce (default; integer labels) or mse ((N, K) float targets)", NULL},
         {"class-weights", NND_OPT_STRING, &cfg->class_weights, "W0,...|balanced",
@@ -229,6 +233,10 @@ static nnd_status finish_deterministic(nnd_train_flags *f)
         return nnd_err_set(NND_ERR_USAGE,
                            "--overlap and --deterministic exclude each other (the deterministic "
                            "sum needs every layer's scale before it starts)");
+    if (f->cfg->bf16)
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--precision bf16 and --deterministic exclude each other for now (the "
+                           "deterministic gradient is computed by float32 products)");
     if (f->cfg->norm != NND_NORM_NONE)
         return nnd_err_set(NND_ERR_USAGE,
                            "--norm %s and --deterministic exclude each other for now (the "
@@ -260,6 +268,10 @@ nnd_status nnd_train_flags_finish(nnd_train_flags *f)
                            "--input-dropout %g: expected a probability in [0, 1) (1 would drop "
                            "every feature)",
                            cfg->input_dropout);
+    if (f->precision && strcmp(f->precision, "bf16") != 0 && strcmp(f->precision, "fp32") != 0)
+        return nnd_err_set(NND_ERR_USAGE, "--precision: unknown '%s'; expected fp32 or bf16",
+                           f->precision);
+    cfg->bf16 = f->precision && strcmp(f->precision, "bf16") == 0;
     if (f->norm && nnd_norm_parse(f->norm, &cfg->norm) != 0)
         return nnd_err_set(NND_ERR_USAGE, "--norm: unknown '%s'; expected none, layer or batch",
                            f->norm);

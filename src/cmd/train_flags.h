@@ -13,7 +13,7 @@
 /* --deterministic's unit count when --units is not given. */
 #define NND_DEFAULT_UNITS 8
 /* Entries nnd_train_flags_add appends at most (the caller's table needs room for them). */
-#define NND_TRAIN_FLAGS_MAX_OPTS (NND_TRAIN_FLAGS_MAX_HYPER + 29)
+#define NND_TRAIN_FLAGS_MAX_OPTS (NND_TRAIN_FLAGS_MAX_HYPER + 30)
 
 typedef struct {
     nnd_train_config *cfg; /* borrowed: receives the values */
@@ -21,6 +21,7 @@ typedef struct {
     const char *act_param[2]; /* --leaky-slope, --elu-alpha as given (NULL: not given) */
     const char *dropout;      /* --dropout as given, or NULL */
     const char *norm;         /* --norm as given */
+    const char *precision;    /* --precision as given */
     nnd_cli_sizes layers;
     double hyper[NND_TRAIN_FLAGS_MAX_HYPER];    /* optim.h's table; NAN = not given */
     int hyper_on[NND_TRAIN_FLAGS_MAX_HYPER];    /* its switches (--nesterov, ...) */

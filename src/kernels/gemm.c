@@ -133,6 +133,13 @@ static void epilogue_portable(const nnd_gemm_epilogue *ep, float *C, size_t ldc,
     epilogue_body(ep, C, ldc, i0, j0, mr, nr);
 }
 
+void nnd_gemm_epilogue_apply(const nnd_gemm_epilogue *ep, float *C, size_t ldc, size_t M, size_t N)
+{
+#pragma omp parallel for schedule(static) if (M * N > 65536)
+    for (size_t i = 0; i < M; i += 16)
+        epilogue_portable(ep, C, ldc, i, 0, M - i < 16 ? M - i : 16, N);
+}
+
 /* ---- Portable kernel (plain C, any CPU) ----------------------------------------------------- */
 
 /* GNU C vectors: SIMD on any target that has it, plain scalars on one that has not. */
