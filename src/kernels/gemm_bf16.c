@@ -62,57 +62,88 @@ round_row_bf16(const float *x, uint16_t *out, size_t n)
 }
 #endif
 
+static int runs_here(int f);
+
 /* X (rows, cols; row stride ld) into its dense bf16 copy (rows, cols): the one conversion of each
  * element, before the packers gather the pairs. */
 static void to_bf16(const float *X, size_t rows, size_t cols, size_t ld, uint16_t *out)
 {
     void (*row)(const float *, uint16_t *, size_t) = round_row_plain;
 #ifdef NND_BF16_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512bw"))
-        row = round_row_bf16;
+    static int has_cvt = -1; /* the CPU has VCVTNEPS2BF16: asked once */
+    int h = __atomic_load_n(&has_cvt, __ATOMIC_RELAXED);
+    if (h < 0) {
+        h = runs_here(1);
+        __atomic_store_n(&has_cvt, h, __ATOMIC_RELAXED);
+    }
+    if (h) row = round_row_bf16;
 #endif
 #pragma omp parallel for schedule(static) if (rows * cols > 65536)
     for (size_t i = 0; i < rows; i++) row(X + i * ld, out + i * cols, cols);
 }
 
-/* op(A) (M, K) (its bf16 copy) into tiles of MR rows: tile t, pair p, row r at
- * [(t * kp + p) * MR + r]. */
-static void pack_a(int trans, const uint16_t *A, size_t lda, size_t M, size_t K, uint32_t *out)
+/* Tile t of the packer below, inlined with its width a constant (the loops then unroll and
+ * vectorize: a width known only at run time cost 12% of a step's products). */
+static inline __attribute__((always_inline)) void pack_tile(int trans, const uint16_t *X, size_t ld,
+                                                            size_t rows, size_t K, size_t width,
+                                                            size_t t, size_t kpp, uint32_t *out)
 {
-    const size_t kp = (K + 1) / 2, tiles = (M + MR - 1) / MR;
-#pragma omp parallel for schedule(static) if (M * K > 65536)
-    for (size_t t = 0; t < tiles; t++)
-        for (size_t p = 0; p < kp; p++)
-            for (size_t r = 0; r < MR; r++) {
-                const size_t i = t * MR + r, k = 2 * p;
-                uint16_t e = 0, o = 0;
-                if (i < M) {
-                    e = half(A, lda, trans, i, k);
-                    if (k + 1 < K) o = half(A, lda, trans, i, k + 1);
-                }
-                out[(t * kp + p) * MR + r] = pair(e, o);
+    for (size_t p = 0; p < kpp; p++)
+        for (size_t r = 0; r < width; r++) {
+            const size_t i = t * width + r, k = 2 * p;
+            uint16_t e = 0, o = 0;
+            if (i < rows && k < K) {
+                e = half(X, ld, trans, i, k);
+                if (k + 1 < K) o = half(X, ld, trans, i, k + 1);
             }
+            out[(t * kpp + p) * width + r] = pair(e, o);
+        }
 }
 
-/* op(B) (K, N) (its bf16 copy) into tiles of NR columns: tile t, pair p, column c at
- * [(t * kp + p) * NR + c]. */
-static void pack_b(int trans, const uint16_t *B, size_t ldb, size_t K, size_t N, uint32_t *out)
+/* The one packer: op(X) as a (rows, K) matrix (its bf16 copy, row stride ld; op(B) is read as
+ * its transpose, (N, K)) into `tiles` tiles of `width` rows (1, 16, MR or NR), each kpp pairs
+ * along K: tile t, pair p, row r at [(t * kpp + p) * width + r]; zeros past the rows and K.
+ * With width 1 it is rows of pairs, [i][p]. */
+static void pack_tiles(int trans, const uint16_t *X, size_t ld, size_t rows, size_t K, size_t width,
+                       size_t tiles, size_t kpp, uint32_t *out)
 {
-    const size_t kp = (K + 1) / 2, tiles = (N + NR - 1) / NR;
-#pragma omp parallel for schedule(static) if (N * K > 65536)
-    for (size_t t = 0; t < tiles; t++)
-        for (size_t p = 0; p < kp; p++)
-            for (size_t c = 0; c < NR; c++) {
-                const size_t j = t * NR + c, k = 2 * p;
-                uint16_t e = 0, o = 0;
-                if (j < N) {
-                    e = half(B, ldb, trans, k, j);
-                    if (k + 1 < K) o = half(B, ldb, trans, k + 1, j);
-                }
-                out[(t * kp + p) * NR + c] = pair(e, o);
-            }
+#pragma omp parallel for schedule(static) if (rows * K > 65536)
+    for (size_t t = 0; t < tiles; t++) switch (width) {
+        case 1:
+            pack_tile(trans, X, ld, rows, K, 1, t, kpp, out);
+            break;
+        case 16:
+            pack_tile(trans, X, ld, rows, K, 16, t, kpp, out);
+            break;
+        case MR:
+            pack_tile(trans, X, ld, rows, K, MR, t, kpp, out);
+            break;
+        default:
+            pack_tile(trans, X, ld, rows, K, NR, t, kpp, out);
+            break;
+        }
+}
+
+/* Buffers kept from call to call (the products of a step take the same sizes every step, so
+ * the training loop allocates nothing after its first step): each grows to the largest size
+ * asked. Per thread, so that calls from several threads do not share them. */
+typedef struct {
+    void *p;
+    size_t bytes;
+} kept_buffer;
+
+static _Thread_local kept_buffer g_kept[4]; /* A's and B's bf16 copies, A's and B's packs */
+
+static void *kept(int which, size_t bytes)
+{
+    kept_buffer *k = &g_kept[which];
+    if (bytes > k->bytes) {
+        free(k->p);
+        k->p = malloc(bytes);
+        k->bytes = k->p ? bytes : 0;
+        if (!k->p) abort(); /* a few MB at training shapes: out of memory is fatal here */
+    }
+    return k->p;
 }
 
 static inline float bf16_lo(uint32_t w)
@@ -225,42 +256,6 @@ static void amx_ask(void)
     g_amx_ok = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
 }
 
-/* op(A) (M, K) (its bf16 copy) as rows of pairs, [i][p] with kpp pairs a row (zeros past M
- * and K). */
-static void pack_a_rows(int trans, const uint16_t *A, size_t lda, size_t M, size_t K, size_t rows,
-                        size_t kpp, uint32_t *out)
-{
-#pragma omp parallel for schedule(static) if (M * K > 65536)
-    for (size_t i = 0; i < rows; i++)
-        for (size_t p = 0; p < kpp; p++) {
-            const size_t k = 2 * p;
-            uint16_t e = 0, o = 0;
-            if (i < M && k < K) {
-                e = half(A, lda, trans, i, k);
-                if (k + 1 < K) o = half(A, lda, trans, i, k + 1);
-            }
-            out[i * kpp + p] = pair(e, o);
-        }
-}
-
-/* op(B) (K, N) (its bf16 copy) in tiles of 16 columns, [t][p][c] (zeros past K and N). */
-static void pack_b_tiles(int trans, const uint16_t *B, size_t ldb, size_t K, size_t N, size_t cols,
-                         size_t kpp, uint32_t *out)
-{
-#pragma omp parallel for schedule(static) if (N * K > 65536)
-    for (size_t t = 0; t < cols / 16; t++)
-        for (size_t p = 0; p < kpp; p++)
-            for (size_t c = 0; c < 16; c++) {
-                const size_t j = t * 16 + c, k = 2 * p;
-                uint16_t e = 0, o = 0;
-                if (j < N && k < K) {
-                    e = half(B, ldb, trans, k, j);
-                    if (k + 1 < K) o = half(B, ldb, trans, k + 1, j);
-                }
-                out[(t * kpp + p) * 16 + c] = pair(e, o);
-            }
-}
-
 AMX_TARGET static void amx_block(const uint32_t *a, size_t kpp, const uint32_t *b0,
                                  const uint32_t *b1, float acc[AB][AB])
 {
@@ -300,10 +295,9 @@ static void gemm_amx(int trans_a, int trans_b, size_t M, size_t N, size_t K, flo
 {
     const size_t kpp = ((K + 1) / 2 + AKP - 1) / AKP * AKP;
     const size_t rows = (M + AB - 1) / AB * AB, cols = (N + AB - 1) / AB * AB;
-    uint32_t *ap = malloc(rows * kpp * sizeof *ap), *bp = malloc(cols * kpp * sizeof *bp);
-    if (!ap || !bp) abort(); /* a few MB at training shapes: out of memory is fatal here */
-    pack_a_rows(trans_a, A, lda, M, K, rows, kpp, ap);
-    pack_b_tiles(trans_b, B, ldb, K, N, cols, kpp, bp);
+    uint32_t *ap = kept(2, rows * kpp * sizeof *ap), *bp = kept(3, cols * kpp * sizeof *bp);
+    pack_tiles(trans_a, A, lda, M, K, 1, rows, kpp, ap);
+    pack_tiles(!trans_b, B, ldb, N, K, 16, cols / 16, kpp, bp);
     const size_t mb = rows / AB, nb = cols / AB;
 #pragma omp parallel for schedule(dynamic, 1) if (mb * nb > 1 && M * N * K > 32768)
     for (size_t t = 0; t < mb * nb; t++) {
@@ -313,8 +307,6 @@ static void gemm_amx(int trans_a, int trans_b, size_t M, size_t N, size_t K, flo
                   acc);
         epilogue(&acc[0][0], AB, AB, AB, alpha, beta, C, ldc, bi * AB, bj * AB, M, N);
     }
-    free(ap);
-    free(bp);
 }
 #endif
 
@@ -390,26 +382,21 @@ void nnd_sgemm_bf16(int trans_a, int trans_b, size_t M, size_t N, size_t K, floa
     /* The stored operands' bf16 copies, dense: A is (M, K) or (K, M) as stored, B likewise. */
     const size_t ar = trans_a ? K : M, ac = trans_a ? M : K;
     const size_t br = trans_b ? N : K, bc = trans_b ? K : N;
-    uint16_t *a16 = malloc((ar * ac + 1) * sizeof *a16), *b16 = malloc((br * bc + 1) * sizeof *b16);
-    if (!a16 || !b16) abort(); /* a few MB at training shapes: out of memory is fatal here */
+    uint16_t *a16 = kept(0, (ar * ac + 1) * sizeof *a16);
+    uint16_t *b16 = kept(1, (br * bc + 1) * sizeof *b16);
     to_bf16(A, ar, ac, lda, a16);
     to_bf16(B, br, bc, ldb, b16);
 #ifdef NND_BF16_X86
     if (!g_families[family()].tile) {
         gemm_amx(trans_a, trans_b, M, N, K, alpha, a16, ac, b16, bc, beta, C, ldc);
-        free(a16);
-        free(b16);
         return;
     }
 #endif
     const size_t kp = (K + 1) / 2, mt = (M + MR - 1) / MR, nt = (N + NR - 1) / NR;
-    uint32_t *ap = malloc((mt * kp * MR + 1) * sizeof *ap);
-    uint32_t *bp = malloc((nt * kp * NR + 1) * sizeof *bp);
-    if (!ap || !bp) abort();
-    pack_a(trans_a, a16, ac, M, K, ap);
-    pack_b(trans_b, b16, bc, K, N, bp);
-    free(a16);
-    free(b16);
+    uint32_t *ap = kept(2, (mt * kp * MR + 1) * sizeof *ap);
+    uint32_t *bp = kept(3, (nt * kp * NR + 1) * sizeof *bp);
+    pack_tiles(trans_a, a16, ac, M, K, MR, mt, kp, ap);
+    pack_tiles(!trans_b, b16, bc, N, K, NR, nt, kp, bp);
     const tile_fn tile = g_families[family()].tile;
 #pragma omp parallel for schedule(dynamic, 1) if (mt * nt > 1 && M * N * K > 32768)
     for (size_t t = 0; t < mt * nt; t++) {
@@ -418,8 +405,6 @@ void nnd_sgemm_bf16(int trans_a, int trans_b, size_t M, size_t N, size_t K, floa
         tile(kp, ap + ti * kp * MR, bp + tj * kp * NR, acc);
         epilogue(&acc[0][0], NR, MR, NR, alpha, beta, C, ldc, ti * MR, tj * NR, M, N);
     }
-    free(ap);
-    free(bp);
 }
 
 void nnd_sgemm_bf16_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
