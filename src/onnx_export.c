@@ -243,6 +243,30 @@ static char *activation_graph(graph_parts *g, const nnd_model *m, int l, char *z
     }
 }
 
+/* Hidden layer l's normalization after its Gemm (input z): LayerNormalization(z, γ, β), or for
+ * inference BatchNormalization(z, γ, β, running mean, running variance); epsilon 1e-5 (layer
+ * norm's axis is -1, the default). Returns its output. */
+static char *norm_graph(graph_parts *g, const nnd_model *m, int l, char *z)
+{
+    const size_t w = m->sizes[l + 1];
+    const int batch = m->norm == NND_NORM_BATCH;
+    const char *what[4] = {"gamma", "beta", "running_mean", "running_var"};
+    const float *data[4] = {m->params + m->g_off[l], m->params + m->be_off[l],
+                            batch ? m->running_mean[l] : NULL, batch ? m->running_var[l] : NULL};
+    char *in[5] = {z, NULL, NULL, NULL, NULL}, name[NAME_SIZE], value[NAME_SIZE];
+    const int n_in = batch ? 5 : 3;
+    for (int k = 0; k + 1 < n_in; k++) {
+        snprintf(name, sizeof name, "layer%d_%s", l, what[k]);
+        in[k + 1] = add_init(g, name, data[k], 1, w, 0);
+    }
+    snprintf(name, sizeof name, "layer%d_%s", l, batch ? "batchnorm" : "layernorm");
+    snprintf(value, sizeof value, "layer%d_y", l);
+    char *y = add_node(g, batch ? "BatchNormalization" : "LayerNormalization", name, in, n_in,
+                       value, NULL, 0);
+    set_float_attr(g, "epsilon", (float)NND_NORM_EPS);
+    return y;
+}
+
 /* The nodes and initializers of m, in the order the values flow. */
 static void build_graph(graph_parts *g, const nnd_model *m, const nnd_onnx_options *o)
 {
@@ -271,31 +295,7 @@ static void build_graph(graph_parts *g, const nnd_model *m, const nnd_onnx_optio
         x = add_node(g, "Gemm", name, gemm_in, 3, last ? (o->softmax ? "logits" : "output") : value,
                      "transB", 1);
         if (last) break;
-        if (m->norm == NND_NORM_LAYER) {
-            char *ln_in[3] = {x, NULL, NULL};
-            snprintf(name, sizeof name, "layer%d_gamma", l);
-            ln_in[1] = add_init(g, name, m->params + m->g_off[l], 1, nout, 0);
-            snprintf(name, sizeof name, "layer%d_beta", l);
-            ln_in[2] = add_init(g, name, m->params + m->be_off[l], 1, nout, 0);
-            snprintf(name, sizeof name, "layer%d_layernorm", l);
-            snprintf(value, sizeof value, "layer%d_y", l);
-            x = add_node(g, "LayerNormalization", name, ln_in, 3, value, NULL, 0);
-            set_float_attr(g, "epsilon", (float)NND_NORM_EPS); /* axis: -1, the default */
-        } else if (m->norm == NND_NORM_BATCH) { /* inference: the running statistics */
-            char *bn_in[5] = {x, NULL, NULL, NULL, NULL};
-            snprintf(name, sizeof name, "layer%d_gamma", l);
-            bn_in[1] = add_init(g, name, m->params + m->g_off[l], 1, nout, 0);
-            snprintf(name, sizeof name, "layer%d_beta", l);
-            bn_in[2] = add_init(g, name, m->params + m->be_off[l], 1, nout, 0);
-            snprintf(name, sizeof name, "layer%d_running_mean", l);
-            bn_in[3] = add_init(g, name, m->running_mean[l], 1, nout, 0);
-            snprintf(name, sizeof name, "layer%d_running_var", l);
-            bn_in[4] = add_init(g, name, m->running_var[l], 1, nout, 0);
-            snprintf(name, sizeof name, "layer%d_batchnorm", l);
-            snprintf(value, sizeof value, "layer%d_y", l);
-            x = add_node(g, "BatchNormalization", name, bn_in, 5, value, NULL, 0);
-            set_float_attr(g, "epsilon", (float)NND_NORM_EPS);
-        }
+        if (m->norm != NND_NORM_NONE) x = norm_graph(g, m, l, x);
         x = activation_graph(g, m, l, x);
     }
     if (o->softmax) x = add_node(g, "Softmax", "softmax", &x, 1, "output", "axis", 1);
