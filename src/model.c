@@ -233,8 +233,7 @@ void nnd_model_product(const nnd_model *m, int trans_a, int trans_b, size_t M, s
         nnd_sgemm_fused(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc, ep);
         return;
     }
-    nnd_sgemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc);
-    if (ep) nnd_gemm_epilogue_apply(ep, C, ldc, M, N);
+    nnd_sgemm_bf16_fused(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc, ep);
 }
 
 /* 1 when hidden layer l's output was dropped in the last forward pass. */

@@ -7,7 +7,7 @@
 #include "nndist/model.h"
 
 /* C (M, N) = alpha op(A) op(B), then the epilogue ep (NULL: none): nnd_sgemm_fused, or with
- * bf16 products (m->bf16) nnd_sgemm_bf16 and the epilogue as a pass of its own. */
+ * bf16 products (m->bf16) nnd_sgemm_bf16_fused. */
 void nnd_model_product(const nnd_model *m, int trans_a, int trans_b, size_t M, size_t N, size_t K,
                        float alpha, const float *A, size_t lda, const float *B, size_t ldb,
                        float *C, size_t ldc, const nnd_gemm_epilogue *ep);

@@ -9,7 +9,9 @@
  *    roundings;
  *  - the AVX512_BF16 family gives the portable family's bits, on 1 and 2 threads; AMX (whose
  *    TDPBF16PS adds in an order of its own) stays within the same bound of the reference and
- *    gives the same bits on 1 and 2 threads. */
+ *    gives the same bits on 1 and 2 threads;
+ *  - every family's fused epilogues (bias and ReLU; ReLU's derivative) give the bits of the
+ *    product followed by nnd_gemm_epilogue_apply. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -205,6 +207,43 @@ static void check_shape(size_t M, size_t N, size_t K, int ta, int tb, float alph
     free(bound);
 }
 
+/* nnd_sgemm_bf16_fused, each family, each epilogue (bias and ReLU, ReLU's derivative): bitwise
+ * nnd_sgemm_bf16 followed by nnd_gemm_epilogue_apply. */
+static void check_fused(size_t M, size_t N, size_t K, int ta, int tb, float alpha, float beta)
+{
+    float *A = random_matrix(M * K, 4), *B = random_matrix(K * N, 5), *C0 = random_matrix(M * N, 6);
+    float *bias = random_matrix(N, 7), *mask = random_matrix(M * N, 8);
+    float *want = malloc(M * N * sizeof *want), *got = malloc(M * N * sizeof *got);
+    assert_true(want && got);
+    for (size_t i = 0; i < M * N; i += 3) mask[i] = i % 2 ? 0.0f : -0.0f; /* ReLU'(0) is 0 */
+    mask[M * N - 1] = NAN;
+    A[0] = NAN; /* C's first row is NaN: ReLU makes it +0 */
+    const size_t lda = ta ? M : K, ldb = tb ? K : N;
+    const nnd_gemm_epilogue eps[] = {{.bias = bias, .relu = 1}, {.relu_mask = mask, .ld_mask = N}};
+    static const char *const families[] = {"portable", "avx512-bf16", "amx-bf16"};
+    for (int f = 0; f < 3; f++) {
+        if (nnd_gemm_bf16_use(families[f]) != 0) continue;
+        for (int e = 0; e < 2; e++) {
+            memcpy(want, C0, M * N * sizeof *want);
+            nnd_sgemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, want, N);
+            nnd_gemm_epilogue_apply(&eps[e], want, N, M, N);
+            memcpy(got, C0, M * N * sizeof *got);
+            nnd_sgemm_bf16_fused(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, got, N, &eps[e]);
+            if (memcmp(got, want, M * N * sizeof *got) != 0)
+                fail_msg("%s, %zux%zux%zu (%d%d), epilogue %d: fused differs from the passes",
+                         families[f], M, N, K, ta, tb, e);
+        }
+    }
+    assert_int_equal(nnd_gemm_bf16_use(NULL), 0);
+    free(A);
+    free(B);
+    free(C0);
+    free(bias);
+    free(mask);
+    free(want);
+    free(got);
+}
+
 static void test_gemm(void **state)
 {
     (void)state;
@@ -212,6 +251,8 @@ static void test_gemm(void **state)
         for (int t = 0; t < 4; t++) {
             check_shape(g_shapes[s][0], g_shapes[s][1], g_shapes[s][2], t & 1, t >> 1, 1.0f, 0.0f);
             check_shape(g_shapes[s][0], g_shapes[s][1], g_shapes[s][2], t & 1, t >> 1, 1.5f, 0.5f);
+            check_fused(g_shapes[s][0], g_shapes[s][1], g_shapes[s][2], t & 1, t >> 1, 1.0f, 0.0f);
+            check_fused(g_shapes[s][0], g_shapes[s][1], g_shapes[s][2], t & 1, t >> 1, 1.5f, 0.5f);
         }
     print_message("families run here: portable%s%s\n",
                   nnd_gemm_bf16_use("avx512-bf16") == 0 ? ", avx512-bf16" : "",

@@ -11,19 +11,29 @@
  * results taken as zero (an odd K ends with a zero pair element). Then alpha and beta, in float32.
  *
  * Families: "avx512-bf16" (the VDPBF16PS micro-kernel, on CPUs with AVX512_BF16) and "portable"
- * (the same additions in plain C, any CPU): both give the same bits. The threads split output
- * blocks, never K, so the thread count changes nothing. */
+ * (the same additions in plain C, any CPU): both give the same bits. "amx-bf16" (AMX tiles,
+ * Sapphire Rapids and later) adds in TDPBF16PS's own order: within float32 accumulation's bound
+ * of the others, not their bits. The threads split output blocks, never K, so the thread count
+ * changes nothing. */
 #ifndef NNDIST_GEMM_BF16_H
 #define NNDIST_GEMM_BF16_H
 
 #include <stddef.h>
 
+#include "nndist/gemm.h"
+
 void nnd_sgemm_bf16(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                     const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                     size_t ldc);
 
-/* The family in use ("avx512-bf16" or "portable"): the first call takes the best the CPU runs,
- * or "portable" when the environment variable NNDIST_GEMM says portable. */
+/* nnd_sgemm_bf16, then the epilogue ep (NULL: none; nndist/gemm.h) on each block of C as it is
+ * made: bitwise nnd_sgemm_bf16 followed by nnd_gemm_epilogue_apply. */
+void nnd_sgemm_bf16_fused(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                          const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                          float *C, size_t ldc, const nnd_gemm_epilogue *ep);
+
+/* The family in use ("amx-bf16", "avx512-bf16" or "portable"): the first call takes the best the
+ * CPU runs, or "portable" when the environment variable NNDIST_GEMM says portable. */
 const char *nnd_gemm_bf16_family(void);
 /* For tests and benchmarks: use the named family (NULL: the automatic choice). Returns 0, or -1
  * (nothing changed) when the name is unknown or the CPU cannot run it. Serial code only. */

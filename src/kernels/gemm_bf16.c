@@ -3,8 +3,9 @@
  * pair, the MR rows' pairs as 32-bit words, broadcast one at a time), B by tiles of NR columns
  * (for each k pair, the NR columns' pairs: two 512-bit vectors). A tile of C (MR x NR) then
  * accumulates over all of K in one pass, by the AVX512_BF16 micro-kernel or by its portable twin
- * (the same additions in C), and one epilogue, shared by both, applies alpha and beta. Threads
- * take tiles of C, so no K sum is ever split. */
+ * (the same additions in C), and one epilogue, shared by both, applies alpha and beta, then the
+ * layer's epilogue. Threads take tiles of C, so no K sum is ever split. The AMX family is a path
+ * of its own (gemm_bf16_amx.c). */
 #include "nndist/gemm_bf16.h"
 
 #include <float.h>
@@ -13,14 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_bf16_amx.h"
 #include "nndist/bf16.h"
 
 #if defined(__x86_64__) && defined(__linux__)
-#include <cpuid.h>
 #include <immintrin.h>
-#include <pthread.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #define NND_BF16_X86 1
 #endif
 
@@ -101,27 +99,18 @@ static inline __attribute__((always_inline)) void pack_tile(int trans, const uin
 }
 
 /* The one packer: op(X) as a (rows, K) matrix (its bf16 copy, row stride ld; op(B) is read as
- * its transpose, (N, K)) into `tiles` tiles of `width` rows (1, 16, MR or NR), each kpp pairs
- * along K: tile t, pair p, row r at [(t * kpp + p) * width + r]; zeros past the rows and K.
- * With width 1 it is rows of pairs, [i][p]. */
+ * its transpose, (N, K)) into `tiles` tiles of `width` rows (MR or NR), each kpp pairs along K:
+ * tile t, pair p, row r at [(t * kpp + p) * width + r]; zeros past the rows and K. */
 static void pack_tiles(int trans, const uint16_t *X, size_t ld, size_t rows, size_t K, size_t width,
                        size_t tiles, size_t kpp, uint32_t *out)
 {
 #pragma omp parallel for schedule(static) if (rows * K > 65536)
-    for (size_t t = 0; t < tiles; t++) switch (width) {
-        case 1:
-            pack_tile(trans, X, ld, rows, K, 1, t, kpp, out);
-            break;
-        case 16:
-            pack_tile(trans, X, ld, rows, K, 16, t, kpp, out);
-            break;
-        case MR:
+    for (size_t t = 0; t < tiles; t++) {
+        if (width == MR)
             pack_tile(trans, X, ld, rows, K, MR, t, kpp, out);
-            break;
-        default:
+        else
             pack_tile(trans, X, ld, rows, K, NR, t, kpp, out);
-            break;
-        }
+    }
 }
 
 /* Buffers kept from call to call (the products of a step take the same sizes every step, so
@@ -228,88 +217,6 @@ BF16_TARGET static void tile_avx512_bf16(size_t kp, const uint32_t *a, const uin
 }
 #endif
 
-#ifdef NND_BF16_X86
-/* AMX (Sapphire Rapids and later): blocks of 32 x 32 of C in four 16 x 16 float tiles, A in two
- * tiles of 16 rows x 16 pairs, B in two of 16 pairs x 16 columns (pairs interleaved, VNNI). Its
- * order of additions inside TDPBF16PS is the hardware's own, so its results are checked against
- * the bound, not against the other families' bits. */
-enum { AB = 32, AKP = 16 };
-#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
-
-struct amx_config {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-};
-
-/* Linux hands AMX's tile state to a process that asks (arch_prctl, XFEATURE_XTILEDATA). */
-static int g_amx_ok;
-static pthread_once_t g_amx_once = PTHREAD_ONCE_INIT;
-
-static void amx_ask(void)
-{
-    /* CPUID leaf 7: AMX-BF16 is EDX bit 22, AMX-TILE bit 24 (clang's __builtin_cpu_supports
-     * does not know them) */
-    unsigned eax, ebx, ecx, edx;
-    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return;
-    if (!(edx & (1u << 22)) || !(edx & (1u << 24))) return;
-    g_amx_ok = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
-}
-
-AMX_TARGET static void amx_block(const uint32_t *a, size_t kpp, const uint32_t *b0,
-                                 const uint32_t *b1, float acc[AB][AB])
-{
-    struct amx_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.rows[t] = 16;
-        cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
-    const size_t stride = kpp * sizeof *a;
-    for (size_t p = 0; p < kpp; p += AKP) {
-        _tile_loadd(4, a + p, stride);
-        _tile_loadd(5, a + 16 * kpp + p, stride);
-        _tile_loadd(6, b0 + p * 16, 64);
-        _tile_loadd(7, b1 + p * 16, 64);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(1, 4, 7);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
-    }
-    _tile_stored(0, &acc[0][0], AB * sizeof(float));
-    _tile_stored(1, &acc[0][16], AB * sizeof(float));
-    _tile_stored(2, &acc[16][0], AB * sizeof(float));
-    _tile_stored(3, &acc[16][16], AB * sizeof(float));
-    _tile_release();
-}
-
-static void gemm_amx(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
-                     const uint16_t *A, size_t lda, const uint16_t *B, size_t ldb, float beta,
-                     float *C, size_t ldc)
-{
-    const size_t kpp = ((K + 1) / 2 + AKP - 1) / AKP * AKP;
-    const size_t rows = (M + AB - 1) / AB * AB, cols = (N + AB - 1) / AB * AB;
-    uint32_t *ap = kept(2, rows * kpp * sizeof *ap), *bp = kept(3, cols * kpp * sizeof *bp);
-    pack_tiles(trans_a, A, lda, M, K, 1, rows, kpp, ap);
-    pack_tiles(!trans_b, B, ldb, N, K, 16, cols / 16, kpp, bp);
-    const size_t mb = rows / AB, nb = cols / AB;
-#pragma omp parallel for schedule(dynamic, 1) if (mb * nb > 1 && M * N * K > 32768)
-    for (size_t t = 0; t < mb * nb; t++) {
-        const size_t bi = t / nb, bj = t % nb;
-        float acc[AB][AB];
-        amx_block(ap + bi * AB * kpp, kpp, bp + (2 * bj) * kpp * 16, bp + (2 * bj + 1) * kpp * 16,
-                  acc);
-        epilogue(&acc[0][0], AB, AB, AB, alpha, beta, C, ldc, bi * AB, bj * AB, M, N);
-    }
-}
-#endif
-
 static const struct {
     const char *name;
     tile_fn tile; /* NULL: a path of its own (AMX) */
@@ -325,10 +232,7 @@ enum { N_FAMILIES = sizeof g_families / sizeof g_families[0] };
 static int runs_here(int f)
 {
 #ifdef NND_BF16_X86
-    if (f == 2) {
-        pthread_once(&g_amx_once, amx_ask);
-        return g_amx_ok;
-    }
+    if (f == 2) return nnd_amx_bf16_ready();
     if (f == 1) {
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -374,11 +278,26 @@ int nnd_gemm_bf16_use(const char *name)
     return 0;
 }
 
-void nnd_sgemm_bf16(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
-                    const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
-                    size_t ldc)
+/* The layer's epilogue ep on C's block at (i0, j0), rows x cols, clipped to M x N. */
+static void epilogue_block(const nnd_gemm_epilogue *ep, float *C, size_t ldc, size_t i0, size_t j0,
+                           size_t rows, size_t cols, size_t M, size_t N)
+{
+    nnd_gemm_epilogue at = *ep;
+    if (at.bias) at.bias += j0;
+    if (at.relu_mask) at.relu_mask += i0 * at.ld_mask + j0;
+    nnd_gemm_epilogue_apply(&at, C + i0 * ldc + j0, ldc, M - i0 < rows ? M - i0 : rows,
+                            N - j0 < cols ? N - j0 : cols);
+}
+
+void nnd_sgemm_bf16_fused(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                          const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                          float *C, size_t ldc, const nnd_gemm_epilogue *ep)
 {
     if (M == 0 || N == 0) return;
+    if (!g_families[family()].tile) { /* AMX: rounds and packs from float32 in one pass */
+        nnd_gemm_bf16_amx(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+        return;
+    }
     /* The stored operands' bf16 copies, dense: A is (M, K) or (K, M) as stored, B likewise. */
     const size_t ar = trans_a ? K : M, ac = trans_a ? M : K;
     const size_t br = trans_b ? N : K, bc = trans_b ? K : N;
@@ -386,12 +305,6 @@ void nnd_sgemm_bf16(int trans_a, int trans_b, size_t M, size_t N, size_t K, floa
     uint16_t *b16 = kept(1, (br * bc + 1) * sizeof *b16);
     to_bf16(A, ar, ac, lda, a16);
     to_bf16(B, br, bc, ldb, b16);
-#ifdef NND_BF16_X86
-    if (!g_families[family()].tile) {
-        gemm_amx(trans_a, trans_b, M, N, K, alpha, a16, ac, b16, bc, beta, C, ldc);
-        return;
-    }
-#endif
     const size_t kp = (K + 1) / 2, mt = (M + MR - 1) / MR, nt = (N + NR - 1) / NR;
     uint32_t *ap = kept(2, (mt * kp * MR + 1) * sizeof *ap);
     uint32_t *bp = kept(3, (nt * kp * NR + 1) * sizeof *bp);
@@ -404,7 +317,15 @@ void nnd_sgemm_bf16(int trans_a, int trans_b, size_t M, size_t N, size_t K, floa
         float acc[MR][NR];
         tile(kp, ap + ti * kp * MR, bp + tj * kp * NR, acc);
         epilogue(&acc[0][0], NR, MR, NR, alpha, beta, C, ldc, ti * MR, tj * NR, M, N);
+        if (ep) epilogue_block(ep, C, ldc, ti * MR, tj * NR, MR, NR, M, N);
     }
+}
+
+void nnd_sgemm_bf16(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                    const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                    size_t ldc)
+{
+    nnd_sgemm_bf16_fused(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
 void nnd_sgemm_bf16_ref(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
