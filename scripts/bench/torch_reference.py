@@ -4,9 +4,13 @@ as `nndist train`, timed over its training loop only (data already in memory as 
 
   /usr/bin/python3 scripts/bench/torch_reference.py --data datasets/fashion-mnist-train.h5 \
       --layers 784,512,256,10 --batch 128 --epochs 1 --threads 1 [--optimizer sgd|adam] [--ddp N]
+      [--bf16]
 
 Prints one line: `torch samples/s <rate> threads <t> processes <p>`. With --ddp N it starts N
 processes (DistributedDataParallel over gloo, each with --threads threads and 1/N of each batch).
+With --bf16 the forward pass and the loss run under torch.autocast("cpu", dtype=torch.bfloat16):
+the Linear layers' products in bf16 (oneDNN), float32 parameters and optimizer, as PyTorch's
+documentation recommends for CPU mixed precision.
 Set OMP_WAIT_POLICY=PASSIVE and OPENBLAS_NUM_THREADS like the threads (the shell script does):
 Debian's torch computes with OpenBLAS, whose thread pool otherwise spins against torch's.
 """
@@ -54,14 +58,15 @@ def train(rank, world, args):
         for b in range(0, n - args.batch + 1, args.batch):
             idx = perm[b + rank * per: b + (rank + 1) * per]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(X[idx]), y[idx])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                loss = loss_fn(model(X[idx]), y[idx])
             loss.backward()
             opt.step()
             seen += args.batch
     elapsed = time.perf_counter() - start
     if rank == 0:
-        print(f"torch samples/s {seen / elapsed:.0f} threads {args.threads} processes {world}",
-              flush=True)
+        print(f"torch samples/s {seen / elapsed:.0f} threads {args.threads} processes {world}"
+              f" precision {'bf16' if args.bf16 else 'fp32'}", flush=True)
     if world > 1:
         torch.distributed.destroy_process_group()
 
@@ -75,6 +80,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     p.add_argument("--ddp", type=int, default=1, help="processes (DistributedDataParallel, gloo)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast on the CPU")
     args = p.parse_args()
     if args.ddp > 1:
         torch.multiprocessing.spawn(train, args=(args.ddp, args), nprocs=args.ddp)
