@@ -15,6 +15,7 @@
 
 #include "../src/kernels/elementwise.h"
 #include "ew_variants.h"
+#include "nndist/bf16.h"
 #include "nndist/fixed_sum.h"
 #include "nndist/rng.h"
 
@@ -184,6 +185,39 @@ static void test_forward_backward_passes(void **state)
     free(db_ref);
 }
 
+/* round_bf16 against nnd_bf16_from_float, and sum_ranks_bf16 against the parts widened and
+ * added in rank order, bitwise; a NaN part is caught. */
+static void check_bf16_sums(const nnd_ew_kernels *k, const char *name, float *const *seg, int P,
+                            size_t lo, size_t n)
+{
+    uint16_t *h[3];
+    float *out = malloc(n * sizeof *out);
+    assert_true(P <= 3 && out);
+    for (int r = 0; r < P; r++) {
+        h[r] = malloc((n + lo) * sizeof *h[r]);
+        assert_non_null(h[r]);
+        k->round_bf16(h[r], seg[r], n + lo);
+        for (size_t i = 0; i < n + lo; i++)
+            if (h[r][i] != nnd_bf16_from_float(seg[r][i]))
+                fail_msg("round_bf16 (%s): element %zu is 0x%04x, not 0x%04x", name, i, h[r][i],
+                         nnd_bf16_from_float(seg[r][i]));
+    }
+    for (int p = 1; p <= P; p++) {
+        assert_int_equal(k->sum_ranks_bf16(out, (const uint16_t *const *)h, p, lo, n), 0);
+        for (size_t i = 0; i < n; i++) {
+            float want = nnd_bf16_to_float(h[0][lo + i]);
+            for (int r = 1; r < p; r++) want += nnd_bf16_to_float(h[r][lo + i]);
+            if (memcmp(&want, &out[i], sizeof want) != 0)
+                fail_msg("sum_ranks_bf16 over %d ranks (%s): element %zu is %.9g, not %.9g", p,
+                         name, i, (double)out[i], (double)want);
+        }
+    }
+    h[P - 1][lo + n / 2] = 0x7fc0; /* a NaN */
+    assert_int_equal(k->sum_ranks_bf16(out, (const uint16_t *const *)h, P, lo, n), 1);
+    for (int r = 0; r < P; r++) free(h[r]);
+    free(out);
+}
+
 static void test_checks_and_sums(void **state)
 {
     (void)state;
@@ -219,6 +253,7 @@ static void test_checks_and_sums(void **state)
         float big[2] = {3e38f, 3e38f}, *two[2] = {big, big + 1};
         /* finite values whose sum overflows to infinity are caught too */
         assert_int_equal(variants[v]->sum_ranks(out, (const float *const *)two, 2, 0, 1), 1);
+        check_bf16_sums(variants[v], names[v], seg, P, lo, n);
     }
     for (int r = 0; r < P; r++) free(seg[r]);
     free(out);

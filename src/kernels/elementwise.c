@@ -1,9 +1,9 @@
 /* The elementwise passes of a training step (bias + the hidden activations and their
  * derivatives; ReLU and the output layer's bias ride in the GEMM's epilogue instead), bias
- * gradients, the non-finite check and the shards' sum, compiled once per instruction set like
- * optim_update.c; model.c, data.c and trainer.c call the variant of the instruction set in use
- * through nnd_ew(). Every loop keeps the scalar order of its operations (vectors run across
- * independent elements, no reassociation), so the variants agree bitwise. */
+ * gradients, the non-finite check and the shards' sums (of float32 or bf16 parts), compiled once
+ * per instruction set like optim_update.c; model.c, data.c and trainer.c call the variant of the
+ * instruction set in use through nnd_ew(). Every loop keeps the scalar order of its operations
+ * (vectors run across independent elements, no reassociation), so the variants agree bitwise. */
 #include "elementwise.h"
 #include "isa_variant.h"
 
@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "nndist/bf16.h"
 #include "nndist/isa.h"
 #include "nndist/rng.h"
 
@@ -263,6 +264,33 @@ static int sum_ranks(float *out, const float *const *seg, int P, size_t lo, size
     return bad != 0;
 }
 
+static void round_bf16(uint16_t *out, const float *x, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = nnd_bf16_from_float(x[i]);
+}
+
+/* sum_ranks's loop with each part widened from bf16 (exact); the same order of additions. */
+static int sum_ranks_bf16(float *out, const uint16_t *const *seg, int P, size_t lo, size_t n)
+{
+    enum { BLOCK = 2048 };
+    const size_t blocks = (n + BLOCK - 1) / BLOCK;
+    uint32_t bad = 0;
+#pragma omp parallel for reduction(| : bad) schedule(static) if (n > PAR_MIN)
+    for (size_t k = 0; k < blocks; k++) {
+        const size_t i0 = k * BLOCK, len = n - i0 < BLOCK ? n - i0 : BLOCK;
+        float *o = out + i0;
+        const uint16_t *a = seg[0] + lo + i0;
+        for (size_t i = 0; i < len; i++) o[i] = nnd_bf16_to_float(a[i]);
+        for (int r = 1; r < P; r++) {
+            const uint16_t *c = seg[r] + lo + i0;
+            for (size_t i = 0; i < len; i++) o[i] += nnd_bf16_to_float(c[i]);
+        }
+        bad |= (uint32_t)any_nonfinite(o, len); /* (serial: len <= BLOCK) */
+    }
+    return bad != 0;
+}
+
 /* The integer nearest to r (ties to even), for |r| < 2^51: adding 1.5 * 2^52 leaves units in the
  * last place of the sum, whose bits then differ from the constant's by the integer. Plain
  * arithmetic, so it vectorizes where a conversion to int64 does not (AVX2). */
@@ -341,6 +369,8 @@ const nnd_ew_kernels NND_ISA_NAME(nnd_ew_) = {
     .fixed_encode_add = fixed_encode_add,
     .fixed_decode = fixed_decode,
     .sum_ranks = sum_ranks,
+    .round_bf16 = round_bf16,
+    .sum_ranks_bf16 = sum_ranks_bf16,
     .bias_act = bias_act,
     .act_backward = act_backward,
     .column_sums = column_sums,

@@ -33,6 +33,10 @@ typedef struct {
     /* out (n) = the sum over r = 0..P-1, in that order, of seg[r][lo .. lo+n); 1 when a sum
      * is not finite */
     int (*sum_ranks)(float *out, const float *const *seg, int P, size_t lo, size_t n);
+    /* out (n) = x rounded to bf16 (nnd_bf16_from_float): a rank's part of a bf16 gradient sum */
+    void (*round_bf16)(uint16_t *out, const float *x, size_t n);
+    /* sum_ranks over parts in bf16: each widened to float32 exactly, added in rank order */
+    int (*sum_ranks_bf16)(float *out, const uint16_t *const *seg, int P, size_t lo, size_t n);
     /* the largest |x[i]| as a double, +inf when one is NaN or infinite: nnd_fixed_max_abs */
     double (*max_abs)(const float *x, size_t n);
     /* acc[i] (+)= x[i] * scale rounded to the nearest integer, ties to even (scale a power of two,
