@@ -77,12 +77,35 @@ static nnd_status read_update_mode(const nnd_comm *c, int *mode)
     return NND_OK;
 }
 
+/* --grad-precision bf16 by MPI: the rank's bf16 gradient to send, and room for its shard's part
+ * from every rank (P parts of its shard's length, in rank order). */
+static nnd_status bf16_exchange_buffers(nnd_trainer *t)
+{
+    const int P = t->c->size;
+    const size_t mine = t->shards.hi - t->shards.lo;
+    t->g16 = malloc(t->model.n_params * sizeof *t->g16 + 1);
+    t->g16_recv = malloc((size_t)P * mine * sizeof *t->g16_recv + 1);
+    t->g16_parts = malloc((size_t)P * sizeof *t->g16_parts);
+    t->g16_count = malloc((size_t)P * sizeof *t->g16_count);
+    t->g16_displ = malloc((size_t)P * sizeof *t->g16_displ);
+    nnd_status st = NND_OK;
+    if (!t->g16 || !t->g16_recv || !t->g16_parts || !t->g16_count || !t->g16_displ)
+        st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the bf16 gradient's buffers");
+    for (int r = 0; !st && r < P; r++) {
+        t->g16_count[r] = (int)mine;
+        t->g16_displ[r] = (int)((size_t)r * mine);
+        t->g16_parts[r] = t->g16_recv + (size_t)r * mine;
+    }
+    return nnd_comm_agree(t->c, st);
+}
+
 /* Sharded over MPI: a reduce-scatter of the gradient gives each rank its shard of the sum, each
  * rank updates that shard, an allgather gives every rank the new weights (the same bytes on the
  * wire as one allreduce). Works across nodes. */
 static nnd_status shard_by_reduce_scatter(nnd_trainer *t)
 {
     nnd_status st = make_shards(t);
+    if (!st && t->grad_bf16) st = bf16_exchange_buffers(t);
     if (!st) t->sharded = 1;
     return st;
 }
@@ -110,6 +133,14 @@ static nnd_status choose_path(nnd_trainer *t)
     int mode;
     nnd_status st = read_update_mode(t->c, &mode);
     if (st) return st;
+    t->grad_bf16 = t->cfg->grad_bf16 && t->c->size > 1; /* one rank sums nothing */
+    if (t->grad_bf16 && (mode == UPDATE_REPLICATED || m->n_params > INT_MAX / 2))
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--grad-precision bf16 needs the sharded update, which sums the bf16 "
+                           "parts; %s",
+                           mode == UPDATE_REPLICATED
+                               ? "NNDIST_UPDATE=replicated sums float32 with MPI_Allreduce"
+                               : "this model has too many parameters for it");
     if (t->c->size < 2 || m->n_params > INT_MAX / 2) return NND_OK;
     if (t->cfg->overlap) { /* the user's choice: per-layer sums, every rank updating all */
         t->overlap = 1;
@@ -152,6 +183,13 @@ static nnd_status choose_path(nnd_trainer *t)
     if (t->cfg->units) { /* the int64 sum is shared; the float gradient stays the rank's own */
         t->isum = (int64_t *)t->gshm.seg[t->c->rank];
         t->own_grads = m->grads;
+    } else if (t->grad_bf16) { /* its bf16 copy is shared (the tail stays float, after it) */
+        t->g16 = (uint16_t *)t->gshm.seg[t->c->rank];
+        t->own_grads = m->grads;
+        t->g16_parts = malloc((size_t)t->c->size * sizeof *t->g16_parts);
+        if (!t->g16_parts) st = nnd_err_set(NND_ERR_NOMEM, "cannot allocate the parts' list");
+        if ((st = nnd_comm_agree(t->c, st))) return st;
+        for (int r = 0; r < t->c->size; r++) t->g16_parts[r] = (const uint16_t *)t->gshm.seg[r];
     } else {
         free(m->grads);
         m->grads = t->gshm.seg[t->c->rank];
@@ -176,6 +214,8 @@ static int sum_shared(nnd_trainer *t, float *tail)
         for (int r = 1; r < P; r++) v += seg[r][np + k];
         tail[k] = v;
     }
+    if (t->grad_bf16) /* g16_parts[r]: seg[r] */
+        return nnd_ew()->sum_ranks_bf16(t->gshard, t->g16_parts, P, lo, t->shards.hi - lo);
     return nnd_ew()->sum_ranks(t->gshard, (const float *const *)seg, P, lo, t->shards.hi - lo);
 }
 
@@ -246,17 +286,27 @@ const float *nnd_trainer_backward_and_sum(nnd_trainer *t, float *dout, size_t n,
         tail[TAIL_NONFINITE] = (float)nnd_ew()->any_nonfinite(m->grads, np);
         return tail;
     }
+    const size_t mine = t->shards.hi - t->shards.lo;
+    if (t->grad_bf16) nnd_ew()->round_bf16(t->g16, m->grads, np);
     if (!t->shm) {
         /* The rank's shard of the sum, checked; the tail (and the verdict on every shard) in one
-         * small allreduce, so that every rank skips or updates alike. */
-        MPI_Reduce_scatter(m->grads, t->gshard, t->shards.count, MPI_FLOAT, MPI_SUM, t->c->world);
+         * small allreduce, so that every rank skips or updates alike. In bf16 the shard's parts
+         * come by an all-to-all and are added here, in rank order (as on the shm path). */
+        if (t->grad_bf16) {
+            MPI_Alltoallv(t->g16, t->shards.count, t->shards.displ, MPI_UINT16_T, t->g16_recv,
+                          t->g16_count, t->g16_displ, MPI_UINT16_T, t->c->world);
+            nnd_ew()->sum_ranks_bf16(t->gshard, t->g16_parts, t->c->size, 0, mine);
+        } else {
+            MPI_Reduce_scatter(m->grads, t->gshard, t->shards.count, MPI_FLOAT, MPI_SUM,
+                               t->c->world);
+        }
         memcpy(summed_tail, tail, NND_GRAD_TAIL * sizeof *summed_tail);
-        summed_tail[TAIL_NONFINITE] =
-            (float)nnd_ew()->any_nonfinite(t->gshard, t->shards.hi - t->shards.lo);
+        summed_tail[TAIL_NONFINITE] = (float)nnd_ew()->any_nonfinite(t->gshard, mine);
         MPI_Allreduce(MPI_IN_PLACE, summed_tail, NND_GRAD_TAIL, MPI_FLOAT, MPI_SUM, t->c->world);
         return summed_tail;
     }
     /* The tail in this rank's shared gradient is read by the others: the sums go apart. */
+    if (t->grad_bf16) memcpy(t->gshm.seg[t->c->rank] + np, tail, NND_GRAD_TAIL * sizeof *tail);
     nnd_shm_barrier(&t->gshm); /* every gradient written */
     int bad = sum_shared(t, summed_tail), any_bad;
     /* One flag for all: a non-finite value anywhere reaches some rank's shard of the sum. This

@@ -439,6 +439,15 @@ nnd_status nnd_train_run(const nnd_train_config *cfg, const nnd_comm *c)
                   "(%s); weights, optimizer state and checkpoints stay float32, so a checkpoint "
                   "resumes in either precision\n",
                   nnd_gemm_bf16_family());
+    if (cfg->grad_bf16)
+        train_say(&r,
+                  t->grad_bf16 ? "gradient sums: each rank's part rounded to bf16 (half the "
+                                 "bytes), summed in float32 in rank order (%s)\n"
+                               : "gradient sums: none on 1 rank, --grad-precision bf16 changes "
+                                 "nothing%s\n",
+                  !t->grad_bf16 ? ""
+                  : t->shm      ? "node-shared memory"
+                                : "all-to-all, then the shards' allgather in float32");
     if (nnd_ce_opts_active(&t->ce)) say_loss_options(&r);
     if (t->step >= r.total_steps)
         train_say(&r, "nothing to do: the checkpoint is at step %" PRIu64 " of %" PRIu64 "\n",

@@ -449,6 +449,11 @@ void nnd_trainer_free(nnd_trainer *t)
     free(t->yb);
     free(t->tb);
     free(t->gshard);
+    if (!t->shm) free(t->g16); /* on the shm path it lies in gshm */
+    free(t->g16_recv);
+    free(t->g16_parts);
+    free(t->g16_count);
+    free(t->g16_displ);
     free(t->unit_end);
     free(t->unit_loss);
     free(t->unit_denom);

@@ -22,6 +22,7 @@ typedef struct {
     double input_dropout;           /* --input-dropout: on the input features; 0 = none */
     nnd_norm_kind norm;             /* --norm: the hidden layers' normalization (norm.h) */
     int bf16;                       /* --precision bf16: bf16 products (gemm_bf16.h) */
+    int grad_bf16; /* --grad-precision bf16: the ranks' gradients summed from bf16 parts */
     nnd_loss_kind loss;
     /* softmax-ce's options (loss.h): --class-weights NULL, "balanced" or "w0,w1,..." (checked
      * against the output layer's size), --label-smoothing eps in [0, 1) */

@@ -52,6 +52,13 @@ typedef struct {
     nnd_shm gshm;  /* gshm.seg[r]: rank r's gradient (model.grads on rank r) */
     nnd_shm pshm;  /* pshm.seg[0]: the node's weights (model.params on every rank) */
     float *gshard; /* this rank's shard of the summed gradient */
+    /* --grad-precision bf16, sharded: the rank's gradient rounded to bf16 (in gshm on the shm
+     * path, else its own, sent by MPI_Alltoallv) and, by MPI, its shard's parts from every
+     * rank (parts[r]: rank r's) and the counts and offsets of that exchange. */
+    int grad_bf16;
+    uint16_t *g16, *g16_recv;
+    const uint16_t **g16_parts;
+    int *g16_count, *g16_displ;
     /* Sharded, on rank 0 while a checkpoint is read or written: the whole optimizer state
      * (optim keeps the rank's shard only). */
     nnd_optim io;

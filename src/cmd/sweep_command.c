@@ -80,6 +80,7 @@ void sweep_train_command(const sweep *s, size_t c, uint64_t epochs, int np, cons
     }
     if (b->norm != NND_NORM_NONE) cmd_flag(cmd, size, "--norm", nnd_norm_name(b->norm));
     if (b->bf16) cmd_flag(cmd, size, "--precision", "bf16");
+    if (b->grad_bf16) cmd_flag(cmd, size, "--grad-precision", "bf16");
     if (b->input_dropout > 0.0) {
         sweep_format_exact(num, sizeof num, b->input_dropout);
         cmd_flag(cmd, size, "--input-dropout", num);

@@ -69,12 +69,13 @@ static void definition(const sweep *s, char *buf, size_t size)
     snprintf(buf, size,
              "%s optimizers=%s lrs=%s batches=%s layers-list=%s dropouts=%s weight-decays=%s "
              "folds=%" PRIu64 " epochs=%" PRIu64 " halving=%d subset=%" PRIu64
-             " group-size=%" PRIu64 " hyperparameters=%s%s",
+             " group-size=%" PRIu64 " hyperparameters=%s%s%s",
              base, opts, lrs, batches, layers, drops[0] ? drops : "none", wds[0] ? wds : "none",
              s->folds, s->epochs, s->halving, s->subset, s->group_size, hyper[0] ? hyper : "none",
-             /* train's run definition leaves the precision out (a checkpoint resumes in either);
-              * a sweep's numbers depend on it */
-             s->base.bf16 ? " precision=bf16" : "");
+             /* train's run definition leaves the precisions out (a checkpoint resumes in
+              * either); a sweep's numbers depend on them */
+             s->base.bf16 ? " precision=bf16" : "",
+             s->base.grad_bf16 ? " grad-precision=bf16" : "");
 }
 
 static nnd_status write_text(const char *path, const char *text)

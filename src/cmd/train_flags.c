@@ -67,6 +67,10 @@ int nnd_train_flags_add(nnd_train_flags *f, nnd_opt *opts, int n)
          "the products' operands: fp32 (default) or bf16 (rounded to bfloat16, accumulated in "
          "float32; weights, optimizer state and checkpoints stay float32)",
          NULL},
+        {"grad-precision", NND_OPT_STRING, &f->grad_precision, "fp32|bf16",
+         "the gradient's sum over the ranks: fp32 (default) or bf16 (each rank's part rounded "
+         "to bfloat16, half the bytes; summed in float32 in rank order by the sharded update)",
+         NULL},
         {"loss", NND_OPT_STRING, &f->loss, "L",
          "softmax-ce (default; integer labels) or mse ((N, K) float targets)", NULL},
         {"class-weights", NND_OPT_STRING, &cfg->class_weights, "W0,...|balanced",
@@ -237,6 +241,10 @@ static nnd_status finish_deterministic(nnd_train_flags *f)
         return nnd_err_set(NND_ERR_USAGE,
                            "--precision bf16 and --deterministic exclude each other for now (the "
                            "deterministic gradient is computed by float32 products)");
+    if (f->cfg->grad_bf16)
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--grad-precision bf16 and --deterministic exclude each other (the "
+                           "deterministic sum is exact, in fixed point)");
     if (f->cfg->norm != NND_NORM_NONE)
         return nnd_err_set(NND_ERR_USAGE,
                            "--norm %s and --deterministic exclude each other for now (the "
@@ -272,6 +280,16 @@ nnd_status nnd_train_flags_finish(nnd_train_flags *f)
         return nnd_err_set(NND_ERR_USAGE, "--precision: unknown '%s'; expected fp32 or bf16",
                            f->precision);
     cfg->bf16 = f->precision && strcmp(f->precision, "bf16") == 0;
+    if (f->grad_precision && strcmp(f->grad_precision, "bf16") != 0 &&
+        strcmp(f->grad_precision, "fp32") != 0)
+        return nnd_err_set(NND_ERR_USAGE, "--grad-precision: unknown '%s'; expected fp32 or bf16",
+                           f->grad_precision);
+    cfg->grad_bf16 = f->grad_precision && strcmp(f->grad_precision, "bf16") == 0;
+    if (cfg->grad_bf16 && cfg->overlap)
+        return nnd_err_set(NND_ERR_USAGE,
+                           "--grad-precision bf16 and --overlap exclude each other (--overlap sums "
+                           "each layer with MPI's float32 allreduce; bf16 parts are summed by the "
+                           "sharded update)");
     if (f->norm && nnd_norm_parse(f->norm, &cfg->norm) != 0)
         return nnd_err_set(NND_ERR_USAGE, "--norm: unknown '%s'; expected none, layer or batch",
                            f->norm);

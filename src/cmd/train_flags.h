@@ -18,10 +18,11 @@
 typedef struct {
     nnd_train_config *cfg; /* borrowed: receives the values */
     const char *act, *loss, *optimizer;
-    const char *act_param[2]; /* --leaky-slope, --elu-alpha as given (NULL: not given) */
-    const char *dropout;      /* --dropout as given, or NULL */
-    const char *norm;         /* --norm as given */
-    const char *precision;    /* --precision as given */
+    const char *act_param[2];   /* --leaky-slope, --elu-alpha as given (NULL: not given) */
+    const char *dropout;        /* --dropout as given, or NULL */
+    const char *norm;           /* --norm as given */
+    const char *precision;      /* --precision as given */
+    const char *grad_precision; /* --grad-precision as given */
     nnd_cli_sizes layers;
     double hyper[NND_TRAIN_FLAGS_MAX_HYPER];    /* optim.h's table; NAN = not given */
     int hyper_on[NND_TRAIN_FLAGS_MAX_HYPER];    /* its switches (--nesterov, ...) */
