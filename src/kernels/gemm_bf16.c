@@ -1,11 +1,13 @@
-/* bf16 products with float32 accumulation (gemm_bf16.h). op(A) and op(B) are packed once per
- * call into bf16 pairs along K, the layout VDPBF16PS reads: A by tiles of MR rows (for each k
- * pair, the MR rows' pairs as 32-bit words, broadcast one at a time), B by tiles of NR columns
- * (for each k pair, the NR columns' pairs: two 512-bit vectors). A tile of C (MR x NR) then
- * accumulates over all of K in one pass, by the AVX512_BF16 micro-kernel or by its portable twin
- * (the same additions in C), and one epilogue, shared by both, applies alpha and beta, then the
- * layer's epilogue. Threads take tiles of C, so no K sum is ever split. The AMX family is a path
- * of its own (gemm_bf16_amx.c). */
+/* bf16 products with float32 accumulation (gemm_bf16.h): the families, the choice among them,
+ * the portable family and the float64 reference. The x86 families (avx512-bf16, amx-bf16) are
+ * in gemm_bf16_x86.c.
+ *
+ * The portable family converts op(A) and op(B) to dense bf16 copies, then packs them into bf16
+ * pairs along K: A by tiles of MR rows (for each k pair, the MR rows' pairs as 32-bit words),
+ * B by tiles of NR columns (for each k pair, the NR columns' pairs). A tile of C (MR x NR) then
+ * accumulates over all of K in one pass in VDPBF16PS's order, written out in C, and one
+ * epilogue applies alpha and beta, then the layer's epilogue. Threads take tiles of C, so no K
+ * sum is ever split. */
 #include "nndist/gemm_bf16.h"
 
 #include <float.h>
@@ -14,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm_bf16_amx.h"
+#include "gemm_bf16_x86.h"
 #include "nndist/bf16.h"
 
 #if defined(__x86_64__) && defined(__linux__)
@@ -172,8 +174,7 @@ static void epilogue(const float *acc, size_t acc_ld, size_t rows, size_t cols, 
     }
 }
 
-typedef void (*tile_fn)(size_t kp, const uint32_t *a, const uint32_t *b, float acc[MR][NR]);
-
+/* The portable tile: VDPBF16PS's additions written out (the avx512-bf16 family's bits). */
 static void tile_portable(size_t kp, const uint32_t *a, const uint32_t *b, float acc[MR][NR])
 {
     for (size_t r = 0; r < MR; r++)
@@ -189,57 +190,13 @@ static void tile_portable(size_t kp, const uint32_t *a, const uint32_t *b, float
         }
 }
 
-#ifdef NND_BF16_X86
-#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-
-BF16_TARGET static void tile_avx512_bf16(size_t kp, const uint32_t *a, const uint32_t *b,
-                                         float acc[MR][NR])
-{
-    /* 16 accumulators, unrolled so that they stay in registers */
-    __m512 c0[MR], c1[MR];
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
-    for (size_t p = 0; p < kp; p++) {
-        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * NR);
-        const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * NR + 16);
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; r++) {
-            const __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[p * MR + r]);
-            c0[r] = _mm512_dpbf16_ps(c0[r], ar, b0);
-            c1[r] = _mm512_dpbf16_ps(c1[r], ar, b1);
-        }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; r++) {
-        _mm512_storeu_ps(acc[r], c0[r]);
-        _mm512_storeu_ps(acc[r] + 16, c1[r]);
-    }
-}
-#endif
-
-static const struct {
-    const char *name;
-    tile_fn tile; /* NULL: a path of its own (AMX) */
-} g_families[] = {
-    {"portable", tile_portable},
-#ifdef NND_BF16_X86
-    {"avx512-bf16", tile_avx512_bf16},
-    {"amx-bf16", NULL},
-#endif
-};
+/* The families, best last; 1 and 2 are gemm_bf16_x86.c's (its amx argument is f - 1). */
+static const char *const g_families[] = {"portable", "avx512-bf16", "amx-bf16"};
 enum { N_FAMILIES = sizeof g_families / sizeof g_families[0] };
 
 static int runs_here(int f)
 {
-#ifdef NND_BF16_X86
-    if (f == 2) return nnd_amx_bf16_ready();
-    if (f == 1) {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
-    }
-#endif
-    return f == 0;
+    return f == 0 || nnd_bf16_x86_ready(f - 1);
 }
 
 static int automatic(void)
@@ -265,14 +222,14 @@ static int family(void)
 
 const char *nnd_gemm_bf16_family(void)
 {
-    return g_families[family()].name;
+    return g_families[family()];
 }
 
 int nnd_gemm_bf16_use(const char *name)
 {
     int f = name ? -1 : automatic();
     for (int k = 0; k < N_FAMILIES && name; k++)
-        if (strcmp(g_families[k].name, name) == 0) f = k;
+        if (strcmp(g_families[k], name) == 0) f = k;
     if (f < 0 || !runs_here(f)) return -1;
     __atomic_store_n(&g_family, f, __ATOMIC_RELAXED);
     return 0;
@@ -294,8 +251,10 @@ void nnd_sgemm_bf16_fused(int trans_a, int trans_b, size_t M, size_t N, size_t K
                           float *C, size_t ldc, const nnd_gemm_epilogue *ep)
 {
     if (M == 0 || N == 0) return;
-    if (!g_families[family()].tile) { /* AMX: rounds and packs from float32 in one pass */
-        nnd_gemm_bf16_amx(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+    const int f = family();
+    if (f > 0) { /* x86: rounds and packs from float32 in one pass */
+        nnd_gemm_bf16_x86(f - 1, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                          ep);
         return;
     }
     /* The stored operands' bf16 copies, dense: A is (M, K) or (K, M) as stored, B likewise. */
@@ -310,12 +269,11 @@ void nnd_sgemm_bf16_fused(int trans_a, int trans_b, size_t M, size_t N, size_t K
     uint32_t *bp = kept(3, (nt * kp * NR + 1) * sizeof *bp);
     pack_tiles(trans_a, a16, ac, M, K, MR, mt, kp, ap);
     pack_tiles(!trans_b, b16, bc, N, K, NR, nt, kp, bp);
-    const tile_fn tile = g_families[family()].tile;
 #pragma omp parallel for schedule(dynamic, 1) if (mt * nt > 1 && M * N * K > 32768)
     for (size_t t = 0; t < mt * nt; t++) {
         const size_t ti = t / nt, tj = t % nt;
         float acc[MR][NR];
-        tile(kp, ap + ti * kp * MR, bp + tj * kp * NR, acc);
+        tile_portable(kp, ap + ti * kp * MR, bp + tj * kp * NR, acc);
         epilogue(&acc[0][0], NR, MR, NR, alpha, beta, C, ldc, ti * MR, tj * NR, M, N);
         if (ep) epilogue_block(ep, C, ldc, ti * MR, tj * NR, MR, NR, M, N);
     }

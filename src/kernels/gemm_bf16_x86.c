@@ -1,22 +1,23 @@
-/* AMX products (Sapphire Rapids and later), nnd_sgemm_bf16's "amx-bf16" family.
+/* The x86 families of nnd_sgemm_bf16: "avx512-bf16" (VDPBF16PS) and "amx-bf16" (AMX tiles,
+ * Sapphire Rapids and later), on one way of packing.
  *
- * TDPBF16PS multiplies a tile of 16 rows x 16 bf16 pairs of A by a tile of 16 pairs x 16
- * columns of B (each pair interleaved: the "VNNI" layout) into 16 x 16 floats: 512 products per
- * cycle, so at training shapes the product itself is cheap and what costs is reading the float32
- * operands, rounding and packing them, and writing C. Hence:
+ * At training shapes much of a bf16 product's time goes around the arithmetic: reading the
+ * float32 operands, rounding and packing them, and writing C. So:
  *  - each operand is read once, rounded (VCVTNE2PS2BF16, the rounding of nndist/bf16.h) and
  *    packed in the same pass, 16 x 16 pairs at a time in registers: op(A) as rows of pairs,
- *    op(B) as 16-column panels of pair rows. An operand stored with K along its rows gives rows
- *    of pairs directly; one stored with K down its columns gives pair rows; the other layout is
- *    a 16 x 16 transpose of 32-bit words in registers;
- *  - each thread loads the tile configuration once per call, then makes 32 x 32 blocks of C
- *    (two A tiles by two B tiles, four accumulators) down one B panel at a time, so the panel
- *    stays in cache;
+ *    op(B) as 16-column panels of pair rows (the layout both VDPBF16PS and TDPBF16PS read). An
+ *    operand stored with K along its rows gives rows of pairs directly; one stored with K down
+ *    its columns gives pair rows; the other layout is a 16 x 16 transpose of 32-bit words;
+ *  - blocks of C are made down one B panel at a time, so that the panel stays in cache;
  *  - alpha, beta and the layer's epilogue (bias, ReLU, ReLU's derivative) are applied to each
- *    block as it leaves the tiles, in the operations and order of nnd_gemm_epilogue_apply.
- * The hardware's order of additions inside TDPBF16PS is its own: results are checked against
- * the accumulation bound (test_gemm_bf16), and do not depend on the thread count (no K split). */
-#include "gemm_bf16_amx.h"
+ *    block as it is stored, in the operations and order of gemm_bf16.c's epilogue followed by
+ *    nnd_gemm_epilogue_apply.
+ * avx512-bf16 makes 8 x 32 tiles over exactly K's pairs in VDPBF16PS's order: the portable
+ * family's bits. AMX loads the tile configuration once per call and thread and makes 32 x 32
+ * blocks (two A tiles by two B tiles, four accumulators); TDPBF16PS adds in an order of its own,
+ * so its results are checked against the accumulation bound (test_gemm_bf16). Neither splits K:
+ * the thread count changes nothing. */
+#include "gemm_bf16_x86.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,32 +31,39 @@
 #include <unistd.h>
 
 enum {
-    AB = 32, /* C block: 32 x 32, two tiles of rows by two of columns */
-    TP = 16, /* pairs of K per tile */
+    AB = 32, /* AMX's C block: 32 x 32, two tiles of rows by two of columns; rows and columns of
+              * the packed operands are padded to it */
+    TP = 16, /* pairs of K per AMX tile; the packed K is padded to it */
+    VR = 8,  /* avx512-bf16's tile: 8 rows x 32 columns (16 accumulators) */
 };
 
 #define AMX_TARGET  __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
 #define PACK_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-static int g_ready;
+static int g_ready[2]; /* avx512-bf16, amx-bf16 */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void ask(void)
 {
-    /* CPUID leaf 7: AMX-BF16 is EDX bit 22, AMX-TILE bit 24 (clang 14's __builtin_cpu_supports
-     * does not know them); the packing needs AVX512_BF16 (leaf 7, subleaf 1, EAX bit 5). */
-    unsigned eax, ebx, ecx, edx;
+    /* CPUID leaf 7: AVX512F is EBX bit 16, AVX512BW bit 30, AVX512VL bit 31; AMX-BF16 is EDX
+     * bit 22, AMX-TILE bit 24 (clang 14's __builtin_cpu_supports does not know them); subleaf
+     * 1: AVX512_BF16 is EAX bit 5. The OS must save the AVX-512 state (XCR0 bits 1, 2, 5-7). */
+    unsigned eax, ebx, ecx, edx, a1, b1, c1, d1;
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return;
-    if (!(edx & (1u << 22)) || !(edx & (1u << 24))) return;
-    if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) || !(eax & (1u << 5))) return;
+    if (!__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) return;
+    __builtin_cpu_init();
+    const int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                       __builtin_cpu_supports("avx512vl");
+    g_ready[0] = avx512 && (a1 & (1u << 5));
     /* Linux hands the tile state to a process that asks (ARCH_REQ_XCOMP_PERM, XTILEDATA) */
-    g_ready = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+    g_ready[1] = g_ready[0] && (edx & (1u << 22)) && (edx & (1u << 24)) &&
+                 syscall(SYS_arch_prctl, 0x1023, 18) == 0;
 }
 
-int nnd_amx_bf16_ready(void)
+int nnd_bf16_x86_ready(int amx)
 {
     pthread_once(&g_once, ask);
-    return g_ready;
+    return g_ready[amx != 0];
 }
 
 /* Buffers kept from call to call (a step's products take the same sizes every step), per
@@ -153,49 +161,40 @@ PACK_TARGET static void block16(const operand *X, size_t i0, size_t p0, int by_r
     if (by_rows == X->kmajor) transpose16(w);
 }
 
-/* op(A) as rows of pairs: row i, pair p at out[i kpp + p]; rows padded to a multiple of AB. */
-PACK_TARGET static void pack_rows(const operand *X, size_t kpp, uint32_t *out)
+/* op(X) packed for the tiles, its rows padded to a multiple of AB: by_rows (A), row i, pair p at
+ * out[i kpp + p]; else (B, op(B) read as its transpose) 16-row panels, panel g, pair p, row c at
+ * out[(g kpp + p) 16 + c]. */
+PACK_TARGET static void pack(const operand *X, size_t kpp, int by_rows, uint32_t *out)
 {
     const size_t groups = (X->rows + AB - 1) / AB * (AB / 16);
 #pragma omp for schedule(static) collapse(2)
     for (size_t g = 0; g < groups; g++)
         for (size_t q = 0; q < kpp / TP; q++) {
             __m512i w[16];
-            block16(X, 16 * g, TP * q, 1, w);
-            for (int i = 0; i < 16; i++)
-                _mm512_storeu_si512(out + (16 * g + (size_t)i) * kpp + TP * q, w[i]);
+            block16(X, 16 * g, TP * q, by_rows, w);
+            for (size_t r = 0; r < 16; r++)
+                _mm512_storeu_si512(by_rows ? out + (16 * g + r) * kpp + TP * q
+                                            : out + (g * kpp + TP * q + r) * 16,
+                                    w[r]);
         }
 }
 
-/* op(B)^T as 16-column panels: panel g, pair p, column c at out[(g kpp + p) 16 + c]; columns
- * padded to a multiple of AB. */
-PACK_TARGET static void pack_panels(const operand *X, size_t kpp, uint32_t *out)
+/* C's block at (i0, j0), rows x cols of acc (row stride ld) clipped to M x N: alpha acc + beta C,
+ * then the epilogue; the operations of gemm_bf16.c's epilogue and nnd_gemm_epilogue_apply, in
+ * their order. */
+PACK_TARGET static void store_block(const float *acc, size_t ld, size_t rows, size_t cols,
+                                    float alpha, float beta, float *C, size_t ldc, size_t i0,
+                                    size_t j0, size_t M, size_t N, const nnd_gemm_epilogue *ep)
 {
-    const size_t groups = (X->rows + AB - 1) / AB * (AB / 16);
-#pragma omp for schedule(static) collapse(2)
-    for (size_t g = 0; g < groups; g++)
-        for (size_t q = 0; q < kpp / TP; q++) {
-            __m512i w[16];
-            block16(X, 16 * g, TP * q, 0, w);
-            for (int p = 0; p < 16; p++)
-                _mm512_store_si512(out + (g * kpp + TP * q + (size_t)p) * 16, w[p]);
-        }
-}
-
-/* C's block at (i0, j0), clipped to M x N: alpha acc + beta C, then the epilogue; the
- * operations of gemm_bf16.c's epilogue and nnd_gemm_epilogue_apply, in their order. */
-PACK_TARGET static void store_block(const float acc[AB][AB], float alpha, float beta, float *C,
-                                    size_t ldc, size_t i0, size_t j0, size_t M, size_t N,
-                                    const nnd_gemm_epilogue *ep)
-{
-    const size_t rows = M - i0 < AB ? M - i0 : AB, cols = N - j0 < AB ? N - j0 : AB;
+    rows = M - i0 < rows ? M - i0 : rows;
+    cols = N - j0 < cols ? N - j0 : cols;
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     const __m512 zero = _mm512_setzero_ps();
     for (size_t r = 0; r < rows; r++)
         for (size_t h = 0; h < cols; h += 16) {
             const __mmask16 m = first(cols - h);
             float *c = C + (i0 + r) * ldc + j0 + h;
-            __m512 v = _mm512_mul_ps(va, _mm512_loadu_ps(&acc[r][h]));
+            __m512 v = _mm512_mul_ps(va, _mm512_loadu_ps(acc + r * ld + h));
             if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, c)));
             if (ep && ep->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, ep->bias + j0 + h));
             if (ep && ep->relu) v = _mm512_max_ps(v, zero); /* c > 0 ? c : +0, NaN to +0 */
@@ -206,6 +205,32 @@ PACK_TARGET static void store_block(const float acc[AB][AB], float alpha, float 
             }
             _mm512_mask_storeu_ps(c, m, v);
         }
+}
+
+/* avx512-bf16's tile: rows i0..i0+7 of the packed A (rows of kpp pairs) by the two 16-column
+ * panels from bp, over K's kp pairs only (a padded pair would turn a -0 sum into +0). */
+PACK_TARGET static void vector_tile(const uint32_t *ap, const uint32_t *bp, size_t kpp, size_t kp,
+                                    float acc[VR][32])
+{
+    __m512 c0[VR], c1[VR];
+#pragma GCC unroll 8
+    for (int r = 0; r < VR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    const uint32_t *b1p = bp + kpp * 16;
+    for (size_t p = 0; p < kp; p++) {
+        const __m512bh b0 = (__m512bh)_mm512_load_si512(bp + p * 16);
+        const __m512bh b1 = (__m512bh)_mm512_load_si512(b1p + p * 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < VR; r++) {
+            const __m512bh ar = (__m512bh)_mm512_set1_epi32((int)ap[(size_t)r * kpp + p]);
+            c0[r] = _mm512_dpbf16_ps(c0[r], ar, b0);
+            c1[r] = _mm512_dpbf16_ps(c1[r], ar, b1);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < VR; r++) {
+        _mm512_storeu_ps(acc[r], c0[r]);
+        _mm512_storeu_ps(acc[r] + 16, c1[r]);
+    }
 }
 
 struct amx_config {
@@ -262,44 +287,56 @@ AMX_TARGET static void release(void)
     _tile_release();
 }
 
-void nnd_gemm_bf16_amx(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+void nnd_gemm_bf16_x86(int amx, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                        const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                        size_t ldc, const nnd_gemm_epilogue *ep)
 {
-    const size_t kpp = ((K + 1) / 2 + TP - 1) / TP * TP;
+    const size_t kp = (K + 1) / 2, kpp = (kp + TP - 1) / TP * TP;
     const size_t mb = (M + AB - 1) / AB, nb = (N + AB - 1) / AB;
     uint32_t *ap = kept(0, mb * AB * kpp), *bp = kept(1, nb * AB * kpp);
     const operand a = {A, lda, M, K, trans_a}, b = {B, ldb, N, K, !trans_b};
+    /* avx512-bf16: 8-row tiles of A by 32-column pairs of panels, each pair down all of M */
+    const size_t vm = (M + VR - 1) / VR, tiles = amx ? mb * nb : vm * nb;
 #pragma omp parallel if (M * N * K > 32768)
     {
-        pack_rows(&a, kpp, ap);
-        pack_panels(&b, kpp, bp); /* the implied barrier: both packed before any block */
-        configure();
+        pack(&a, kpp, 1, ap);
+        pack(&b, kpp, 0, bp); /* the implied barrier: both packed before any block */
+        if (amx) configure();
 #pragma omp for schedule(dynamic, 1)
-        for (size_t t = 0; t < mb * nb; t++) {
-            const size_t bj = t / mb, bi = t % mb; /* down one B panel, kept in cache */
-            float acc[AB][AB] __attribute__((aligned(64)));
-            block(ap, bp, kpp, bi, bj, acc);
-            store_block(acc, alpha, beta, C, ldc, AB * bi, AB * bj, M, N, ep);
+        for (size_t t = 0; t < tiles; t++) {
+            if (amx) {
+                const size_t bj = t / mb, bi = t % mb; /* down one B panel, kept in cache */
+                float acc[AB][AB] __attribute__((aligned(64)));
+                block(ap, bp, kpp, bi, bj, acc);
+                store_block(&acc[0][0], AB, AB, AB, alpha, beta, C, ldc, AB * bi, AB * bj, M, N,
+                            ep);
+            } else {
+                const size_t bj = t / vm, ti = t % vm;
+                float acc[VR][32];
+                vector_tile(ap + VR * ti * kpp, bp + 2 * bj * kpp * 16, kpp, kp, acc);
+                store_block(&acc[0][0], 32, VR, 32, alpha, beta, C, ldc, VR * ti, AB * bj, M, N,
+                            ep);
+            }
         }
-        release();
+        if (amx) release();
     }
 }
 
-#else /* no AMX on this target */
+#else /* not x86-64 Linux: the portable family only */
 
-int nnd_amx_bf16_ready(void)
+int nnd_bf16_x86_ready(int amx)
 {
+    (void)amx;
     return 0;
 }
 
-void nnd_gemm_bf16_amx(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+void nnd_gemm_bf16_x86(int amx, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                        const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                        size_t ldc, const nnd_gemm_epilogue *ep)
 {
-    (void)trans_a, (void)trans_b, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda;
-    (void)B, (void)ldb, (void)beta, (void)C, (void)ldc, (void)ep;
-    abort(); /* never chosen: nnd_amx_bf16_ready() is 0 */
+    (void)amx, (void)trans_a, (void)trans_b, (void)M, (void)N, (void)K, (void)alpha, (void)A;
+    (void)lda, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc, (void)ep;
+    abort(); /* never chosen: nnd_bf16_x86_ready() is 0 */
 }
 
 #endif
