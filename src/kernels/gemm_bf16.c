@@ -269,7 +269,7 @@ void nnd_sgemm_bf16_fused(int trans_a, int trans_b, size_t M, size_t N, size_t K
     uint32_t *bp = kept(3, (nt * kp * NR + 1) * sizeof *bp);
     pack_tiles(trans_a, a16, ac, M, K, MR, mt, kp, ap);
     pack_tiles(!trans_b, b16, bc, N, K, NR, nt, kp, bp);
-#pragma omp parallel for schedule(dynamic, 1) if (mt * nt > 1 && M * N * K > 32768)
+#pragma omp parallel for schedule(static) if (mt * nt > 1 && M * N * K > 32768)
     for (size_t t = 0; t < mt * nt; t++) {
         const size_t ti = t / nt, tj = t % nt;
         float acc[MR][NR];
