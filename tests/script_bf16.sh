@@ -4,7 +4,8 @@
 #    the replicated and reduce-scatter paths, with relu and tanh, and --norm batch;
 #  - the model is not the float32 one (the products are rounded), but as close as bf16 allows
 #    (1e-2 relative after 3 epochs; measured 2.6e-3), and the families agree: the portable one
-#    (NNDIST_GEMM=portable) and the best this CPU has, to 1e-4 (measured 9e-8 with AMX);
+#    (NNDIST_GEMM=portable) and the best this CPU has, to 1e-4 (measured 9e-8 with AMX), and
+#    NNDIST_GEMM=avx512-bf16's model is the portable one bitwise (where the CPU has it);
 #  - a bf16 checkpoint resumes in float32 and the other way round (the precision is not part of
 #    the run definition), saying so; eval reads the model in float32;
 #  - the sweep's printed command carries it; --deterministic and unknown values are refused.
@@ -48,6 +49,16 @@ out=$("$COMPARE_MODELS" "$WORK/fp32.h5" "$WORK/bf16.h5" 1e-2) || fail "bf16 far 
 echo "bf16 vs fp32 after 3 epochs: ${out#compare: }"
 out=$("$COMPARE_MODELS" "$WORK/bf16.h5" "$WORK/portable.h5" 1e-4) || fail "families: $out"
 echo "the portable family vs the CPU's: ${out#compare: }"
+# The AVX512_BF16 family adds in the portable family's order: the same model, bitwise.
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+    NNDIST_GEMM=avx512-bf16 run 1 "${base[@]}" --epochs 3 --precision bf16 \
+        --save "$WORK/vector.h5" > "$WORK/vector.log" || fail "avx512-bf16"
+    grep -q "(avx512-bf16)" "$WORK/vector.log" || fail "NNDIST_GEMM=avx512-bf16: $(cat "$WORK/vector.log")"
+    out=$("$COMPARE_MODELS" "$WORK/portable.h5" "$WORK/vector.h5" 0) ||
+        fail "avx512-bf16 and portable trained different models: $out"
+else
+    echo "SKIP avx512-bf16 against portable: this CPU has no AVX512_BF16"
+fi
 
 # ---- checkpoints resume in either precision ----
 run 2 "${base[@]}" --steps 12 --precision bf16 --checkpoint-dir "$WORK/ck" \

@@ -32,8 +32,9 @@ void nnd_sgemm_bf16_fused(int trans_a, int trans_b, size_t M, size_t N, size_t K
                           const float *A, size_t lda, const float *B, size_t ldb, float beta,
                           float *C, size_t ldc, const nnd_gemm_epilogue *ep);
 
-/* The family in use ("amx-bf16", "avx512-bf16" or "portable"): the first call takes the best the
- * CPU runs, or "portable" when the environment variable NNDIST_GEMM says portable. */
+/* The family in use ("amx-bf16", "avx512-bf16" or "portable"): the first call takes the one the
+ * environment variable NNDIST_GEMM names if the CPU runs it (NNDIST_GEMM=portable forces the
+ * portable float32 kernel too), else the best the CPU runs. */
 const char *nnd_gemm_bf16_family(void);
 /* For tests and benchmarks: use the named family (NULL: the automatic choice). Returns 0, or -1
  * (nothing changed) when the name is unknown or the CPU cannot run it. Serial code only. */

@@ -199,10 +199,13 @@ static int runs_here(int f)
     return f == 0 || nnd_bf16_x86_ready(f - 1);
 }
 
+/* The family NNDIST_GEMM names if the CPU runs it ("portable" is also the float32 kernel's
+ * name, so it forces both), else the best the CPU runs. */
 static int automatic(void)
 {
     const char *env = getenv("NNDIST_GEMM");
-    if (env && strcmp(env, "portable") == 0) return 0;
+    for (int k = 0; env && k < N_FAMILIES; k++)
+        if (strcmp(g_families[k], env) == 0 && runs_here(k)) return k;
     int f = N_FAMILIES - 1;
     while (f > 0 && !runs_here(f)) f--;
     return f;
