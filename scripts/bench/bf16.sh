@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # What bf16 costs in accuracy: Fashion-MNIST, 784-512-256-10 ReLU, batch 128, 2 ranks x 1
-# thread, SGD (lr 0.1) and Adam (lr 1e-3), test accuracy for float32, --precision bf16 (bf16
+# thread, each optimizer of a list (default SGD lr 0.1 and Adam lr 1e-3), test accuracy for float32, --precision bf16 (bf16
 # products), --grad-precision bf16 (bf16 gradient sums) and both, for each seed, their mean and
 # the mean's difference from float32's. One seed says little: any change of the trajectory, a
 # rounding included, moves a run's accuracy by as much as another seed does (0.6 points here).
 #
-#   scripts/bench/bf16.sh [--epochs E] [--seeds S1,S2,...]
+#   scripts/bench/bf16.sh [--epochs E] [--seeds S1,S2,...] [--optimizers NAME:LR,...]
 #
 # Also how far the bf16 gradient sum moves the model with the rank count: the weights after 20
 # steps of SGD on 1 rank (nothing rounded: one part) against 2 and 4 ranks, with and without
@@ -18,11 +18,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/mpi-env.sh
-epochs=10 seeds=1,2,3
+epochs=10 seeds=1,2,3 optimizers=sgd:0.1,adam:0.001
 while [ $# -gt 0 ]; do
     case $1 in
     --epochs) epochs=$2; shift 2 ;;
     --seeds) seeds=$2; shift 2 ;;
+    --optimizers) optimizers=$2; shift 2 ;;
     -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bf16.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -61,9 +62,11 @@ IFS=, read -r -a seed_list <<< "$seeds"
 echo "784-512-256-10 ReLU, batch 128, 2 ranks x 1 thread, $epochs epochs, seeds $seeds"
 modes=(fp32 bf16-products bf16-grads bf16-both)
 flags=("" "--precision bf16" "--grad-precision bf16" "--precision bf16 --grad-precision bf16")
-printf '%-6s %-14s %s %8s %9s\n' optim mode "$(printf '%8s ' "${seed_list[@]/#/seed }")" mean "vs fp32"
-for opt in sgd adam; do
-    lr=$([ $opt = sgd ] && echo 0.1 || echo 0.001)
+printf '%-9s %-14s %s %8s %9s\n' optim mode "$(printf '%8s ' "${seed_list[@]/#/seed }")" mean "vs fp32"
+IFS=, read -r -a opt_list <<< "$optimizers"
+for item in "${opt_list[@]}"; do
+    opt=${item%%:*} lr=${item#*:}
+    [ "$lr" != "$item" ] || { echo "bf16.sh: --optimizers: expected NAME:LR, got $item" >&2; exit 2; }
     base=""
     for i in "${!modes[@]}"; do
         accs=()
@@ -75,11 +78,11 @@ for opt in sgd adam; do
         done
         mean=$(printf '%s\n' "${accs[@]}" | awk '{ s += $1 } END { printf "%.4f", s / NR }')
         [ -n "$base" ] || base=$mean
-        printf '%-6s %-14s %s %8s %+7.2f pt\n' "$opt" "${modes[$i]}" "$(printf '%8s ' "${accs[@]}")" \
+        printf '%-9s %-14s %s %8s %+7.2f pt\n' "$opt" "${modes[$i]}" "$(printf '%8s ' "${accs[@]}")" \
             "$mean" "$(awk -v a="$mean" -v b="$base" 'BEGIN { print 100 * (a - b) }')"
     done
 done
-grep -o -m1 "accumulation ([a-z0-9-]*)" "$tmp/sgd-1-${seed_list[0]}.log" | sed 's/accumulation/bf16 family/'
+grep -o -m1 "accumulation ([a-z0-9-]*)" "$tmp/${opt_list[0]%%:*}-1-${seed_list[0]}.log" | sed 's/accumulation/bf16 family/'
 
 echo
 echo "rank count, 20 steps of SGD: largest weight difference from 1 rank, relative to the largest"
