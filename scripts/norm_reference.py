@@ -35,7 +35,7 @@ import h5py
 import numpy as np
 import torch
 
-from reference_h5 import group, new_file, put
+from reference_h5 import blobs, group, new_file, put
 
 torch.set_default_dtype(torch.float64)
 
@@ -63,12 +63,7 @@ BATCH_CASES = [
 
 
 def make_data():
-    rng = np.random.RandomState(2468)
-    k, d = SIZES[-1], SIZES[0]
-    centres = rng.uniform(-1.5, 1.5, size=(k, d))
-    y = np.arange(N) % k
-    x = centres[y] + 0.8 * rng.standard_normal((N, d))
-    return x.astype(np.float32), y.astype(np.int32)
+    return blobs(2468, N, SIZES[0], SIZES[-1], spread=1.5, noise=0.8)
 
 
 def make_init():

@@ -31,6 +31,8 @@ import h5py
 import numpy as np
 import torch
 
+from reference_h5 import blobs
+
 torch.set_default_dtype(torch.float64)
 
 STEPS = 100
@@ -43,12 +45,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "o
 
 
 def make_data():
-    rng = np.random.RandomState(1234)
-    k, d = SIZES[-1], SIZES[0]
-    centres = rng.uniform(-1.0, 1.0, size=(k, d))
-    y = np.arange(N) % k
-    x = centres[y] + 0.6 * rng.standard_normal((N, d))
-    return x.astype(np.float32), y.astype(np.int32)
+    return blobs(1234, N, SIZES[0], SIZES[-1], spread=1.0, noise=0.6)
 
 
 def make_init():

@@ -1,6 +1,6 @@
-"""HDF5 files for the tests' reference values (activation_reference.py, norm_reference.py):
-written so that every run of a script gives the same bytes, and small (datasets kept in their
-object headers)."""
+"""HDF5 files for the tests' reference values (activation_reference.py, norm_reference.py,
+optim_reference.py): written so that every run of a script gives the same bytes, and small
+(datasets kept in their object headers); and the data sets they train on."""
 import h5py
 import numpy as np
 
@@ -32,3 +32,13 @@ def group(parent, name):
     gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
     gcpl.set_obj_track_times(False)
     return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
+
+
+def blobs(seed, n, d, k, spread, noise):
+    """n samples in d features round k centres drawn from U(-spread, spread), sample i of class
+    i mod k, with Gaussian noise of standard deviation noise: (X float32, y int32)."""
+    rng = np.random.RandomState(seed)
+    centres = rng.uniform(-spread, spread, size=(k, d))
+    y = np.arange(n) % k
+    x = centres[y] + noise * rng.standard_normal((n, d))
+    return x.astype(np.float32), y.astype(np.int32)
