@@ -230,7 +230,8 @@ static void start_layer_sum(void *ctx, int l)
 {
     layer_sums *sums = ctx;
     const nnd_model *m = &sums->t->model;
-    /* Layer l's W and b are back to back; the last layer's are followed by the tail. */
+    /* Layer l's W and b (and a normalization's γ and β) are back to back; the last layer's are
+     * followed by the tail. */
     size_t lo = m->w_off[l];
     size_t hi = l + 1 < m->n_layers ? m->w_off[l + 1] : m->n_params + NND_GRAD_TAIL;
     MPI_Iallreduce(MPI_IN_PLACE, m->grads + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM,

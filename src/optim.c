@@ -346,8 +346,8 @@ nnd_status nnd_optim_init_model_shard(nnd_optim *o, const nnd_optim_config *cfg,
         if (m->tensor_off[t + 1] <= m->tensor_off[t] || (t == 0 && m->tensor_off[0] != 0) ||
             m->tensor_off[k] != m->n_params) {
             memset(o, 0, sizeof *o);
-            return nnd_err_set(NND_ERR_INTERNAL, "the model's parameter layout is not W_0, b_0, "
-                                                 "W_1, ... back to back");
+            return nnd_err_set(NND_ERR_INTERNAL, "the model's tensors (W_0, b_0, [gamma_0, "
+                                                 "beta_0,] W_1, ...) do not tile its parameters");
         }
     const size_t *off = m->tensor_off;
     return nnd_optim_init_shard(o, cfg, off, k, lo, hi);
